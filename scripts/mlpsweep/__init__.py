@@ -1,0 +1,1 @@
+"""mlpsweep: sweeps of Keras MLPs driven by Snakemake."""

@@ -1,0 +1,45 @@
+"""Keras MLPs built from an architecture spec, and their optimizers."""
+
+from __future__ import annotations
+
+import keras
+
+
+def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
+    """A Sequential stack of Dense layers with a softmax output sized to the classes."""
+    l2 = spec.get("l2", 0.0)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.Input(shape=(n_features,))]
+    for width in spec["hidden"]:
+        if spec.get("batch_norm"):
+            # Normalize before the nonlinearity, as in Ioffe & Szegedy.
+            layers.append(keras.layers.Dense(width, kernel_regularizer=regularizer, use_bias=False))
+            layers.append(keras.layers.BatchNormalization())
+            layers.append(keras.layers.Activation(spec.get("activation", "relu")))
+        else:
+            layers.append(keras.layers.Dense(width, activation=spec.get("activation", "relu"), kernel_regularizer=regularizer))
+        if spec.get("dropout"):
+            layers.append(keras.layers.Dropout(spec["dropout"]))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers, name=spec.get("name", "mlp").replace("-", "_"))
+
+
+def make_optimizer(training: dict) -> keras.optimizers.Optimizer:
+    name = training["optimizer"]
+    lr = training["learning_rate"]
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=training.get("momentum", 0.0))
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr, momentum=training.get("momentum", 0.0))
+    cls = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "adagrad": keras.optimizers.Adagrad, "nadam": keras.optimizers.Nadam}[name]
+    return cls(learning_rate=lr)
+
+
+def compile_mlp(model: keras.Model, training: dict, steps_per_execution: int = 1) -> keras.Model:
+    model.compile(
+        optimizer=make_optimizer(training),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model

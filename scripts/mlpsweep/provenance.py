@@ -1,0 +1,81 @@
+"""Where, when and with what a run was trained."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "pandas", "snakemake")
+SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "SLURM_JOB_ACCOUNT", "SLURM_CPUS_PER_TASK")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def git_commit(repo: Path = REPO) -> dict | None:
+    """The workflow's commit and whether its tree had local changes; None outside git."""
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def slurm() -> dict | None:
+    found = {k.lower()[len("SLURM_"):]: os.environ[k] for k in SLURM_VARS if k in os.environ}
+    return found or None
+
+
+def device() -> dict:
+    """The accelerator TensorFlow trains on, and what the scheduler made visible."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = []
+    for gpu in gpus:
+        try:
+            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+        except Exception:  # details are best effort; the device list is what matters
+            names.append(gpu.name)
+    return {
+        "type": "GPU" if gpus else "CPU",
+        "gpus": names,
+        "cpu": platform.processor() or platform.machine(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def collect(started: str, extra: dict | None = None) -> dict:
+    return {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python_executable": sys.executable,
+        "versions": versions(),
+        "git": git_commit(),
+        "slurm": slurm(),
+        "device": device(),
+        "started": started,
+        "finished": utc_now(),
+        **(extra or {}),
+    }

@@ -1,0 +1,22 @@
+"""Snakemake entry point of rule `summarize`; also a command line: summarize.py RESULTS [OUTDIR]."""
+
+import logging
+import sys
+
+from mlpsweep.jobs import setup_logging
+from mlpsweep.summary import collect_runs, write_summary
+
+
+def main(results, expected, options, outdir):
+    runs = collect_runs(results, expected)
+    out = write_summary(runs, options, outdir)
+    logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
+
+
+if "snakemake" in globals():
+    setup_logging(snakemake.log[0])  # noqa: F821
+    main(snakemake.params.results, snakemake.params.runs, snakemake.params.options, str(__import__("pathlib").Path(snakemake.output.csv).parent))  # noqa: F821
+elif __name__ == "__main__":
+    setup_logging(None)
+    results = sys.argv[1] if len(sys.argv) > 1 else "results"
+    main(results, None, None, sys.argv[2] if len(sys.argv) > 2 else f"{results}/summary")
