@@ -87,33 +87,24 @@ def expand_runs(cfg: dict) -> list[Run]:
 
 @dataclass(frozen=True)
 class Job:
-    """Runs of one cell trained one after another in one process."""
+    """Runs trained one after another in one process (TensorFlow starts once per job)."""
 
-    dataset: str
-    architecture: str
-    hparams: str
     chunk: int
     runs: tuple[Run, ...]
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}/{self.architecture}/{self.hparams}/chunk{self.chunk}"
+        return f"chunk{self.chunk}"
 
 
 def plan_jobs(runs: list[Run], runs_per_job: int) -> list[Job]:
-    """Chunk each cell's seeds (sorted) into jobs of at most `runs_per_job` runs.
+    """Consecutive runs of the sweep's order, `runs_per_job` at a time.
 
-    New seeds land in the last chunk, so adding one touches only that job, and
-    the training script skips the finished runs it already holds.
+    Membership depends only on the config, so every Snakemake process (a SLURM job
+    re-parses the workflow) agrees on it. A job whose membership changes re-runs,
+    and its script skips the runs that already finished with the same config.
     """
-    cells: dict[tuple, list[Run]] = {}
-    for run in runs:
-        cells.setdefault((run.dataset, run.architecture, run.hparams), []).append(run)
-    jobs = []
-    for (ds, arch, hp), members in cells.items():
-        for start in range(0, len(members), runs_per_job):
-            jobs.append(Job(ds, arch, hp, start // runs_per_job, tuple(members[start : start + runs_per_job])))
-    return jobs
+    return [Job(start // runs_per_job, tuple(runs[start : start + runs_per_job])) for start in range(0, len(runs), runs_per_job)]
 
 
 def job_params(job: Job) -> list[dict]:

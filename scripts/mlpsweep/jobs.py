@@ -14,6 +14,11 @@ log = logging.getLogger("mlpsweep")
 EXIT_INTERRUPTED = 143  # as if killed by SIGTERM: schedulers and Snakemake retry it
 
 
+def results_dir(output: str, depth: int = 1) -> str:
+    """The results directory, derived from an output path `RESULTS/<dir>/<file>`."""
+    return str(Path(output).parents[depth])
+
+
 def setup_logging(log_file: str | None) -> None:
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:

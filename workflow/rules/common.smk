@@ -4,14 +4,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
-from mlpsweep.config import ConfigError, validate_config  # noqa: E402
+from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
 from mlpsweep.grid import expand_runs, job_params, plan_jobs  # noqa: E402
 
 # `--config regenerate=1` rebuilds tables and plots from stored runs: no training rule exists then.
 REGENERATE = str(config.pop("regenerate", "0")).lower() in ("1", "true", "yes")
-CONFIG_SOURCE = str(workflow.overwrite_configfiles[-1]) if workflow.overwrite_configfiles else "config/config.yaml"
+CONFIG_SOURCE = (
+    str(workflow.overwrite_configfiles[-1])
+    if workflow.overwrite_configfiles
+    else "config/config.yaml"
+)
 
 try:
+    # Snakemake keeps the last of two equal keys silently; read_yaml refuses them.
+    for path in workflow.configfiles:
+        read_yaml(path)
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP)
 except ConfigError as exc:
@@ -23,15 +30,11 @@ JOBS = {job.key: job for job in plan_jobs(RUNS, EXECUTION["runs_per_job"])}
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_-]+",
-    architecture=r"[A-Za-z0-9_-]+",
-    hparams=r"[A-Za-z0-9_.-]+",
     chunk=r"\d+",
 
 
 def job_of(wildcards):
-    key = f"{wildcards.dataset}/{wildcards.architecture}/{wildcards.hparams}/chunk{wildcards.chunk}"
-    return JOBS[key]
+    return JOBS[f"chunk{wildcards.chunk}"]
 
 
 def train_runs(wildcards):
@@ -53,4 +56,27 @@ def run_paths():
 
 
 def summary_outputs():
-    return [f"{RESULTS}/summary/{name}" for name in ("runs.csv", "summary.csv", "summary.md", "summary.tex", "compute.json")]
+    return [
+        f"{RESULTS}/summary/{name}"
+        for name in (
+            "runs.csv",
+            "summary.csv",
+            "summary.md",
+            "summary.tex",
+            "compute.json",
+        )
+    ]
+
+
+def write_partial_summary():
+    """After a failure (e.g. with --keep-going), tabulate the runs that exist, marking the rest."""
+    from mlpsweep.summary import collect_runs, write_summary
+
+    out = write_summary(
+        collect_runs(RESULTS, run_paths()), SWEEP["summary"], f"{RESULTS}/summary"
+    )
+    counts = out["compute"]
+    logger.warning(
+        f"mlpsweep: partial summary in {RESULTS}/summary/summary.md "
+        f"({counts['finished']} finished, {counts['failed']} failed, {counts['diverged']} diverged, {counts['missing']} missing of {counts['runs']} runs)"
+    )

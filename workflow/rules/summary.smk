@@ -3,19 +3,44 @@ rule summarize:
     input:
         manifests=[] if REGENERATE else manifests(),
     output:
-        runs=f"{RESULTS}/summary/runs.csv",
-        csv=f"{RESULTS}/summary/summary.csv",
-        md=f"{RESULTS}/summary/summary.md",
-        tex=f"{RESULTS}/summary/summary.tex",
-        compute=f"{RESULTS}/summary/compute.json",
-    params:
-        results=RESULTS,
-        runs=None if REGENERATE else run_paths(),
-        options=SWEEP["summary"],
+        runs=report(
+            f"{RESULTS}/summary/runs.csv",
+            caption="../report/runs.rst",
+            category="Tables",
+            subcategory="Per run",
+        ),
+        csv=report(
+            f"{RESULTS}/summary/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+            subcategory="Summary",
+        ),
+        md=report(
+            f"{RESULTS}/summary/summary.md",
+            caption="../report/summary.rst",
+            category="Tables",
+            subcategory="Summary",
+        ),
+        tex=report(
+            f"{RESULTS}/summary/summary.tex",
+            caption="../report/latex.rst",
+            category="Tables",
+            subcategory="Summary",
+        ),
+        compute=report(
+            f"{RESULTS}/summary/compute.json",
+            caption="../report/compute.rst",
+            category="Compute",
+        ),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize.tsv"
     localrule: True
+    conda:
+        "../envs/mlpsweep.yaml"
+    params:
+        runs=None if REGENERATE else run_paths(),
+        options=SWEEP["summary"],
     script:
         "../../scripts/summarize.py"

@@ -1,22 +1,23 @@
 if not REGENERATE:
 
     rule train:
-        """Fit the runs of one job (a chunk of one cell's seeds) in one process."""
+        """Fit the runs of one job (consecutive grid points) in one process."""
         input:
             data=train_data_files,
         output:
-            manifest=f"{RESULTS}/jobs/{{dataset}}/{{architecture}}/{{hparams}}/chunk{{chunk}}.json",
-        params:
-            runs=train_runs,
-            results=RESULTS,
-            steps_per_execution=EXECUTION["steps_per_execution"],
+            manifest=f"{RESULTS}/jobs/chunk{{chunk}}.json",
         log:
-            f"{RESULTS}/logs/train/{{dataset}}/{{architecture}}/{{hparams}}/chunk{{chunk}}.log",
+            f"{RESULTS}/logs/train/chunk{{chunk}}.log",
         benchmark:
-            f"{RESULTS}/benchmarks/train/{{dataset}}/{{architecture}}/{{hparams}}/chunk{{chunk}}.tsv"
+            f"{RESULTS}/benchmarks/train/chunk{{chunk}}.tsv"
+        conda:
+            "../envs/mlpsweep.yaml"
         threads: EXECUTION["threads"]
         resources:
             mem_mb=EXECUTION["mem_mb"],
             runtime=EXECUTION["runtime"],
+        params:
+            runs=train_runs,
+            steps_per_execution=EXECUTION["steps_per_execution"],
         script:
             "../../scripts/train.py"

@@ -1,0 +1,115 @@
+"""Snakemake for real on a tiny grid: outputs, incremental re-runs, determinism, partial sweeps."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+def metrics_mtimes(workdir):
+    return {p.parent.relative_to(workdir / "results").as_posix(): p.stat().st_mtime_ns for p in (workdir / "results" / "runs").glob("*/*/*/seed*/metrics.json")}
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("sweep")
+    write_config(workdir, tiny_config())
+    proc = run_snakemake(workdir)
+    return workdir, proc
+
+
+def test_sweep_produces_runs_and_summary(finished_sweep):
+    workdir, _ = finished_sweep
+    results = workdir / "results"
+    assert len(metrics_mtimes(workdir)) == 2 * 2 * 2
+    for name in ("runs.csv", "summary.csv", "summary.md", "summary.tex"):
+        assert (results / "summary" / name).stat().st_size > 0
+    cells = pd.read_csv(results / "summary" / "summary.csv")
+    assert len(cells) == 4 and set(cells["n"]) == {2}
+    assert cells.groupby("dataset")["best"].sum().tolist() == [1, 1]
+    record = json.loads((results / "runs/iris/deep/default/seed1/metrics.json").read_text())
+    assert record["status"] == "finished" and record["config"]["architecture"]["hidden"] == [16, 8]
+    assert record["provenance"]["versions"]["snakemake"].startswith("9.")
+    assert list((results / "logs" / "train").glob("chunk*.log")) and list((results / "benchmarks" / "train").glob("chunk*.tsv"))
+    assert (results / "runs/iris/deep/default/seed1/train.log").read_text().count("finished") == 1
+
+
+def test_nothing_to_do_on_rerun(finished_sweep):
+    workdir, _ = finished_sweep
+    before = metrics_mtimes(workdir)
+    proc = run_snakemake(workdir)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert metrics_mtimes(workdir) == before
+
+
+def test_new_seed_and_grid_value_train_only_new_runs(tmp_path):
+    write_config(tmp_path, tiny_config(seeds=[0]))
+    run_snakemake(tmp_path)
+    before = metrics_mtimes(tmp_path)
+    assert len(before) == 4
+    write_config(tmp_path, tiny_config(seeds=[0, 1]))
+    run_snakemake(tmp_path)
+    after = metrics_mtimes(tmp_path)
+    assert len(after) == 8 and all(after[p] == t for p, t in before.items())
+    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
+    run_snakemake(tmp_path)
+    grown = metrics_mtimes(tmp_path)
+    # lr 0.01 is the training default, so its runs keep their config but move to directories labelled lr0.01.
+    assert len([p for p in grown if "/lr0.05/" in p]) == 8
+
+
+def test_changing_one_architecture_retrains_only_its_runs(tmp_path):
+    write_config(tmp_path, tiny_config())
+    run_snakemake(tmp_path)
+    before = metrics_mtimes(tmp_path)
+    cfg = tiny_config()
+    cfg["architectures"]["deep"]["hidden"] = [16, 4]
+    write_config(tmp_path, cfg)
+    run_snakemake(tmp_path)
+    after = metrics_mtimes(tmp_path)
+    changed = {p for p in after if after[p] != before[p]}
+    assert changed == {p for p in before if "/deep/" in p}
+    record = json.loads((tmp_path / "results/runs/goodbad/deep/default/seed0/metrics.json").read_text())
+    assert record["config"]["architecture"]["hidden"] == [16, 4]
+
+
+def test_same_config_gives_same_numbers(finished_sweep, tmp_path):
+    workdir, _ = finished_sweep
+    write_config(tmp_path, tiny_config())
+    run_snakemake(tmp_path)
+    cols = ["path", "status", "test_accuracy", "test_loss", "val_loss", "train_loss", "confusion_matrix"]
+    a = pd.read_csv(workdir / "results/summary/runs.csv")[cols]
+    b = pd.read_csv(tmp_path / "results/summary/runs.csv")[cols]
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_failed_data_keeps_siblings_and_writes_partial_summary(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n" + "".join(f"{i},{'nan' if i == 7 else i},{i % 2}\n" for i in range(40)))
+    cfg = tiny_config(datasets={"goodbad": {"source": "synthetic", "n_samples": 300, "n_features": 8, "seed": 1}, "bad": {"source": "file", "path": "bad.csv", "label": "label"}})
+    cfg["execution"]["runs_per_job"] = 8
+    write_config(tmp_path, cfg)
+    proc = run_snakemake(tmp_path, "--keep-going", check=False)
+    assert proc.returncode != 0
+    runs = tmp_path / "results" / "runs"
+    assert len(list(runs.glob("goodbad/*/*/seed*/metrics.json"))) == 4
+    assert not list(runs.glob("bad/*/*/seed*/metrics.json"))
+    failed = json.loads((runs / "bad/small/default/seed0/failed.json").read_text())
+    assert "NaN" in failed["error"] and "bad.csv" in failed["error"]
+    md = (tmp_path / "results/summary/summary.md").read_text()
+    assert "| bad | small | default | 0/2 | failed |" in md and "| goodbad | small | default | 2/2 |" in md
+    assert "partial summary" in proc.stderr
+    log = (tmp_path / "results/logs/train/chunk0.log").read_text()
+    assert "features contain NaN" in log
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run([SNAKEMAKE, "--lint", "--snakefile", "workflow/Snakefile"], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run([SNAKEMAKE.replace("snakemake", "snakefmt"), "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr

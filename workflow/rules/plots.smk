@@ -1,0 +1,81 @@
+import yaml
+
+from mlpsweep.storage import write_text_atomic
+
+
+rule plots:
+    """Draw the figures of the sweep from the summary tables and the runs' history.csv files."""
+    input:
+        runs=f"{RESULTS}/summary/runs.csv",
+        summary=f"{RESULTS}/summary/summary.csv",
+        compute=f"{RESULTS}/summary/compute.json",
+    output:
+        heatmap_png=report(
+            f"{RESULTS}/plots/heatmap.png",
+            caption="../report/heatmap.rst",
+            category="Plots",
+            subcategory="Overview",
+        ),
+        heatmap_pdf=f"{RESULTS}/plots/heatmap.pdf",
+        compute_png=report(
+            f"{RESULTS}/plots/compute.png",
+            caption="../report/compute.rst",
+            category="Compute",
+        ),
+        compute_pdf=f"{RESULTS}/plots/compute.pdf",
+        bars=report(
+            directory(f"{RESULTS}/plots/bars"),
+            patterns=["{dataset}.png"],
+            caption="../report/bars.rst",
+            category="Plots",
+            subcategory="Best-by metric per data set",
+            labels={"data set": "{dataset}"},
+        ),
+        confusion=report(
+            directory(f"{RESULTS}/plots/confusion"),
+            patterns=["{dataset}.png"],
+            caption="../report/confusion.rst",
+            category="Plots",
+            subcategory="Confusion matrices",
+            labels={"data set": "{dataset}"},
+        ),
+        curves=report(
+            directory(f"{RESULTS}/plots/learning_curves"),
+            patterns=["{dataset}/{architecture}/{hparams}.png"],
+            caption="../report/learning_curves.rst",
+            category="Plots",
+            subcategory="Learning curves",
+            labels={
+                "data set": "{dataset}",
+                "architecture": "{architecture}",
+                "hyperparameters": "{hparams}",
+            },
+        ),
+    log:
+        f"{RESULTS}/logs/plots.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plots.tsv"
+    localrule: True
+    conda:
+        "../envs/mlpsweep.yaml"
+    params:
+        options=SWEEP["summary"],
+    script:
+        "../../scripts/plot.py"
+
+
+rule sweep_config:
+    """The validated configuration, defaults filled in, as a report item."""
+    output:
+        report(
+            f"{RESULTS}/summary/config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
+    log:
+        f"{RESULTS}/logs/sweep_config.log",
+    localrule: True
+    params:
+        sweep=SWEEP,
+    run:
+        write_text_atomic(output[0], yaml.safe_dump(params.sweep, sort_keys=False))
