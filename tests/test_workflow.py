@@ -48,18 +48,18 @@ def test_nothing_to_do_on_rerun(finished_sweep):
 
 
 def test_new_seed_and_grid_value_train_only_new_runs(tmp_path):
-    write_config(tmp_path, tiny_config(seeds=[0]))
+    write_config(tmp_path, tiny_config(seeds=[0], grid={"learning_rate": [0.01]}))
     run_snakemake(tmp_path)
     before = metrics_mtimes(tmp_path)
     assert len(before) == 4
-    write_config(tmp_path, tiny_config(seeds=[0, 1]))
+    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01]}))
     run_snakemake(tmp_path)
     after = metrics_mtimes(tmp_path)
     assert len(after) == 8 and all(after[p] == t for p, t in before.items())
     write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
     run_snakemake(tmp_path)
     grown = metrics_mtimes(tmp_path)
-    # lr 0.01 is the training default, so its runs keep their config but move to directories labelled lr0.01.
+    assert len(grown) == 16 and all(grown[p] == t for p, t in after.items())
     assert len([p for p in grown if "/lr0.05/" in p]) == 8
 
 
