@@ -184,9 +184,9 @@ def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
         row["device"] = ";".join(sorted(set(done["device"].dropna().astype(str)) - {""}))
         row["status"] = _cell_status(row)
         rows.append(row)
-    cells = pd.DataFrame(rows)
+    cells = pd.DataFrame(rows, columns=[*KEYS, "n", "n_planned", "status"] if not rows else None)
     if cells.empty:
-        return cells
+        return cells.assign(best=False, p_value=math.nan, not_worse=False)
     cells["best"] = False
     cells["p_value"] = math.nan
     cells["not_worse"] = False

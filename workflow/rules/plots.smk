@@ -74,6 +74,8 @@ rule sweep_config:
         ),
     log:
         f"{RESULTS}/logs/sweep_config.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sweep_config.tsv"
     localrule: True
     params:
         sweep=SWEEP,

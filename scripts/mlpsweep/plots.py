@@ -1,0 +1,409 @@
+"""Figures of a sweep, drawn from the summary tables and each run's history.csv alone.
+
+Every figure is written as PNG and PDF with fixed metadata and fixed style
+settings, so the same tables give byte-identical files on every re-run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .storage import write_bytes_atomic  # noqa: E402
+from .summary import DEFAULT_OPTIONS, KEYS, LABELS, LOWER_IS_BETTER, PERCENT_METRICS  # noqa: E402
+
+log = logging.getLogger("mlpsweep")
+
+# Layout of the plots directory; workflow/rules/plots.smk declares the same names.
+HEATMAP = "heatmap"
+COMPUTE = "compute"
+BARS_DIR = "bars"
+CONFUSION_DIR = "confusion"
+CURVES_DIR = "learning_curves"
+FORMATS = ("png", "pdf")
+
+# Matplotlib defaults plus print sizes; no user matplotlibrc, no random SVG ids.
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "pdf.fonttype": 42,
+    "svg.hashsalt": "mlpsweep",
+    "path.simplify": True,
+}
+PNG_METADATA = {"Software": None}
+PDF_METADATA = {"Creator": "mlpsweep", "Producer": "mlpsweep", "CreationDate": None}
+STATUS_COLOR = "0.85"
+UNITS = {"fit_seconds": "s", "n_params": "count", "epochs_run": "epochs"}
+KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_tables(summary_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """runs.csv, summary.csv and compute.json of a summary directory."""
+    summary_dir = Path(summary_dir)
+    runs = _read_csv(summary_dir / "runs.csv", {**KEY_DTYPES, "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str})
+    cells = _read_csv(summary_dir / "summary.csv", {**KEY_DTYPES, "status": str, "device": str})
+    compute = json.loads((summary_dir / "compute.json").read_text(encoding="utf-8"))
+    return runs, cells, compute
+
+
+def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        return pd.DataFrame(columns=list(dtypes))
+    frame = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, na_values=[""])
+    for column, kind in dtypes.items():
+        if kind is str and column in frame:
+            frame[column] = frame[column].fillna("")
+    for column in ("best", "not_worse"):
+        if column in frame:
+            frame[column] = frame[column].astype(str).str.lower() == "true"
+    return frame
+
+
+def read_history(results: str | Path, run_path: str) -> pd.DataFrame | None:
+    """A run's per-epoch history, or None (with a warning) if it is missing or unreadable."""
+    path = Path(results) / run_path / "history.csv"
+    try:
+        history = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: no learning curve from this run (%s)", path, type(exc).__name__)
+        return None
+    return history
+
+
+# ---------------------------------------------------------------- numbers behind the figures
+
+
+def options_with_defaults(options: dict | None) -> dict:
+    return {**DEFAULT_OPTIONS, **(options or {})}
+
+
+def higher_is_better(metric: str, options: dict) -> bool:
+    """The summary's rule: losses, times and sizes are always lower-is-better."""
+    return False if metric in LOWER_IS_BETTER else bool(options["higher_is_better"])
+
+
+def scale_of(metric: str, options: dict) -> float:
+    return 100.0 if options["percent"] and metric in PERCENT_METRICS else 1.0
+
+
+def axis_label(metric: str, options: dict) -> str:
+    """Axis label with unit: accuracies as fraction or %, losses in nats."""
+    name = LABELS.get(metric, metric)
+    if metric in PERCENT_METRICS:
+        return f"{name} ({'%' if options['percent'] else 'fraction'})"
+    if metric.endswith("_loss"):
+        return f"{name} (cross-entropy, nats)"
+    return f"{name} ({UNITS[metric]})" if metric in UNITS and not name.endswith(")") else name
+
+
+def ci95_halfwidth(std: float, n: int) -> float:
+    """Half-width of the 95% confidence interval of a mean over n seeds (t-distribution)."""
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(std):
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+
+
+def mean_curves(histories: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per epoch: mean, sample std and count over seeds of each history column.
+
+    Runs stopped early contribute to the epochs they reached.
+    """
+    frame = pd.concat(histories, ignore_index=True)
+    columns = [c for c in ("loss", "accuracy", "val_loss", "val_accuracy") if c in frame]
+    grouped = frame.groupby("epoch")[columns]
+    stats = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std")).join(grouped.size().rename("n"))
+    return stats.reset_index()
+
+
+def best_per_pair(cells: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """One row per data set x architecture: the hyperparameter cell best by `best_by`.
+
+    Pairs without a finished run keep one row whose status says why.
+    """
+    metric = f"{options['best_by']}_mean"
+    higher = higher_is_better(options["best_by"], options)
+    rows = []
+    for (_, _), pair in cells.groupby(["dataset", "architecture"], sort=False):
+        scored = pair[(pair["n"] > 0) & pair[metric].notna()]
+        if len(scored):
+            best = scored[metric].idxmax() if higher else scored[metric].idxmin()
+            rows.append(pair.loc[best])
+        else:
+            row = pair.iloc[0].copy()
+            row["status"] = "/".join(dict.fromkeys(pair["status"]))
+            rows.append(row)
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def heatmap_grid(cells: pd.DataFrame, options: dict, metric: str = "test_accuracy") -> dict:
+    """Values and annotations of the heatmap: rows data sets, columns architectures."""
+    datasets = list(dict.fromkeys(cells["dataset"]))
+    architectures = list(dict.fromkeys(cells["architecture"]))
+    scale = scale_of(metric, options)
+    several = bool(cells.groupby(["dataset", "architecture"]).size().gt(1).any())
+    values = np.full((len(datasets), len(architectures)), np.nan)
+    text = [["n/a"] * len(architectures) for _ in datasets]
+    for _, row in best_per_pair(cells, options).iterrows():
+        i, j = datasets.index(row["dataset"]), architectures.index(row["architecture"])
+        mean = row[f"{metric}_mean"]
+        if row["n"] == 0 or not np.isfinite(mean):
+            text[i][j] = row["status"]
+            continue
+        values[i, j] = mean * scale
+        lines = [f"{mean * scale:.{options['decimals']}f}"]
+        std = row[f"{metric}_std"]
+        if np.isfinite(std):
+            lines[0] += f" ± {std * scale:.{options['decimals']}f}"
+        if several:
+            lines.append(row["hparams"])
+        if row["n"] < row["n_planned"]:
+            lines.append(f"n = {row['n']}/{row['n_planned']}")
+        text[i][j] = "\n".join(lines)
+    return {"datasets": datasets, "architectures": architectures, "values": values, "text": text, "several_hparams": several}
+
+
+def summed_confusion(runs: pd.DataFrame, cell: pd.Series) -> tuple[np.ndarray, list[str], int] | None:
+    """Test confusion matrix of a cell summed over its finished seeds, its class names and n."""
+    mine = runs[(runs[KEYS] == cell[KEYS].to_numpy()).all(axis=1) & (runs["status"] == "finished") & (runs["confusion_matrix"] != "")]
+    if mine.empty:
+        return None
+    matrices = [np.asarray(json.loads(text), dtype=int) for text in mine["confusion_matrix"]]
+    if len({m.shape for m in matrices}) != 1:
+        log.warning("%s/%s/%s: confusion matrices of different shapes; not drawn", *cell[KEYS])
+        return None
+    names = json.loads(mine["class_names"].iloc[0] or "[]")
+    total = np.sum(matrices, axis=0)
+    if len(names) != total.shape[0]:
+        names = [str(k) for k in range(total.shape[0])]
+    return total, names, len(matrices)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict):
+    """Loss and accuracy per epoch, train and validation, mean over seeds with a +-std band."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(7.0, 2.8), layout="constrained")
+    scale = 100.0 if options["percent"] else 1.0
+    for ax, metric, factor in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", scale)):
+        for prefix, split, style in (("", "train", "-"), ("val_", "validation", "--")):
+            column = prefix + metric
+            if f"{column}_mean" not in curves:
+                continue
+            mean = curves[f"{column}_mean"] * factor
+            std = curves[f"{column}_std"].fillna(0.0) * factor
+            line = ax.plot(curves["epoch"], mean, style, marker="o", markersize=3, label=split)[0]
+            ax.fill_between(curves["epoch"], mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, linewidth=0.3, alpha=0.5)
+    ax_loss.set_ylabel("Loss (cross-entropy, nats)")
+    ax_acc.set_ylabel(f"Accuracy ({'%' if options['percent'] else 'fraction'})")
+    handles, labels = ax_loss.get_legend_handles_labels()
+    fig.legend(handles, [f"{label}: mean over seeds, band ± 1 std" for label in labels], loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(title)
+    return fig
+
+
+def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
+    """Mean test accuracy per data set x architecture, annotated; failed or absent pairs in grey."""
+    n_rows, n_cols = len(grid["datasets"]), len(grid["architectures"])
+    fig, ax = plt.subplots(figsize=(1.8 + 1.5 * n_cols, 1.2 + 0.7 * n_rows), layout="constrained")
+    values = np.ma.masked_invalid(grid["values"])
+    cmap = plt.get_cmap("viridis").with_extremes(bad=STATUS_COLOR)
+    finite = grid["values"][np.isfinite(grid["values"])]
+    top = scale_of(metric, options) if metric in PERCENT_METRICS else (finite.max() if finite.size else 1.0)
+    bottom = min(finite.min(), top * 0.5) if finite.size else 0.0
+    image = ax.imshow(values, cmap=cmap, vmin=bottom, vmax=top, aspect="auto")
+    for i in range(n_rows):
+        for j in range(n_cols):
+            value = grid["values"][i, j]
+            dark = np.isfinite(value) and (value - bottom) / max(top - bottom, 1e-12) < 0.6
+            ax.text(j, i, grid["text"][i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    ax.set_xticks(range(n_cols), grid["architectures"], rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center")
+    ax.set_yticks(range(n_rows), grid["datasets"])
+    ax.set_xlabel("Architecture")
+    ax.set_ylabel("Data set")
+    label = axis_label(metric, options)
+    fig.colorbar(image, ax=ax, label=f"Mean {label[0].lower()}{label[1:]}")
+    title = f"Mean {LABELS.get(metric, metric).lower()} over seeds (± std)"
+    if grid["several_hparams"]:
+        title += f"\nbest hyperparameters per pair by {LABELS.get(options['best_by'], options['best_by']).lower()} (shown below the value)"
+    ax.set_title(title)
+    return fig
+
+
+def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
+    """The `best_by` metric of every cell of one data set, mean with 95% CI error bars."""
+    metric = options["best_by"]
+    scale = scale_of(metric, options)
+    mine = cells[cells["dataset"] == dataset].reset_index(drop=True)
+    labels = [f"{a}\n{h}\nn = {n}" for a, h, n in zip(mine["architecture"], mine["hparams"], mine["n"])]
+    means = mine[f"{metric}_mean"].to_numpy(dtype=float) * scale
+    errors = np.array([ci95_halfwidth(s, int(n)) for s, n in zip(mine[f"{metric}_std"], mine["n"])]) * scale
+    colors = ["C1" if best else "C0" for best in mine["best"]]
+    fig, ax = plt.subplots(figsize=(max(3.0, 1.0 + 0.75 * len(mine)), 3.2), layout="constrained")
+    x = np.arange(len(mine))
+    ax.bar(x, np.nan_to_num(means), color=colors, yerr=np.nan_to_num(errors), capsize=3, error_kw={"linewidth": 0.8})
+    for k, row in mine.iterrows():
+        if row["n"] == 0 or not np.isfinite(means[k]):
+            ax.text(k, 0.02, row["status"], transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="0.3")
+    ax.set_xticks(x, labels, rotation=30 if len(mine) > 4 else 0, ha="right" if len(mine) > 4 else "center")
+    ax.set_xlabel("Architecture / hyperparameters / finished seeds")
+    ax.set_ylabel(axis_label(metric, options) + "\nmean ± 95% CI over seeds")
+    # Accuracies cannot leave [0, 1]; a wide interval (few seeds) runs off the top instead of squashing the bars.
+    ax.set_ylim(0, 1.05 * scale if metric in PERCENT_METRICS else None)
+    ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
+    ax.set_title(f"{dataset}: {LABELS.get(metric, metric).lower()} per cell (orange: best)\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, names: list[str], n_seeds: int, title: str):
+    """Summed test confusion matrix with counts in each cell."""
+    k = len(names)
+    side = min(2.2 + 0.3 * k, 8.0)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side), layout="constrained")
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    if k <= 30:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color="white" if matrix[i, j] > threshold else "black")
+    rotate = max((len(n) for n in names), default=0) > 3
+    ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("True class")
+    fig.colorbar(image, ax=ax, ticks=MaxNLocator(integer=True), label=f"Test samples (count, summed over {n_seeds} seeds)")
+    ax.set_title(title)
+    return fig
+
+
+def compute_figure(cells: pd.DataFrame, compute: dict):
+    """Training time per cell, summed over its runs, coloured by device; sweep totals in the title."""
+    labels = [f"{d} / {a} / {h}" for d, a, h in zip(cells["dataset"], cells["architecture"], cells["hparams"])]
+    devices = cells["device"].fillna("").replace("", "none")
+    palette = {name: f"C{k}" for k, name in enumerate(sorted(set(devices)))}
+    fig, ax = plt.subplots(figsize=(6.5, max(2.5, 1.4 + 0.22 * len(cells))), layout="constrained")
+    y = np.arange(len(cells))
+    ax.barh(y, cells["fit_seconds_total"].fillna(0.0), color=[palette[d] for d in devices])
+    for name, color in palette.items():
+        ax.barh([], [], color=color, label=name)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("Training time (s), summed over the cell's runs")
+    ax.set_ylabel("Cell (data set / architecture / hyperparameters)" if len(cells) > 8 else "Cell")
+    ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
+    if len(cells):
+        ax.legend(title="device", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(
+        f"Compute: {compute.get('cpu_hours', 0):.4f} CPU-hours, {compute.get('gpu_hours', 0):.4f} GPU-hours\n"
+        f"({compute.get('finished', 0)} finished, {compute.get('diverged', 0)} diverged, {compute.get('failed', 0)} failed, "
+        f"{compute.get('missing', 0)} missing of {compute.get('runs', 0)} runs)"
+    )
+    return fig
+
+
+def empty_figure(message: str):
+    fig, ax = plt.subplots(figsize=(4.0, 1.5), layout="constrained")
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
+
+
+# ---------------------------------------------------------------- writing
+
+
+def save_figure(fig, stem: str | Path) -> list[Path]:
+    """Write `stem`.png and `stem`.pdf byte-reproducibly, then close the figure."""
+    written = []
+    for fmt in FORMATS:
+        buffer = io.BytesIO()
+        metadata = PNG_METADATA if fmt == "png" else PDF_METADATA
+        fig.savefig(buffer, format=fmt, metadata=metadata, bbox_inches="tight", pad_inches=0.05)
+        path = Path(f"{stem}.{fmt}")
+        write_bytes_atomic(path, buffer.getvalue())
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def cell_title(cell: pd.Series) -> str:
+    return f"{cell['dataset']} / {cell['architecture']} / {cell['hparams']}"
+
+
+def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None) -> list[Path]:
+    """Draw every figure of the sweep into `outdir`; cells without finished runs are skipped or marked.
+
+    The per-data-set and per-cell folders are emptied first, so no figure of an earlier sweep stays behind.
+    """
+    options = options_with_defaults(options)
+    runs, cells, compute = read_tables(summary_dir)
+    outdir = Path(outdir)
+    for sub in (BARS_DIR, CONFUSION_DIR, CURVES_DIR):
+        shutil.rmtree(outdir / sub, ignore_errors=True)
+        (outdir / sub).mkdir(parents=True)
+    written = []
+    with plt.style.context(["default", STYLE]):
+        if cells.empty:
+            written += save_figure(empty_figure("No runs to plot."), outdir / HEATMAP)
+            written += save_figure(empty_figure("No runs to plot."), outdir / COMPUTE)
+            return written
+        written += save_figure(heatmap_figure(heatmap_grid(cells, options), options), outdir / HEATMAP)
+        written += save_figure(compute_figure(cells, compute), outdir / COMPUTE)
+        for dataset in dict.fromkeys(cells["dataset"]):
+            written += save_figure(bars_figure(cells, dataset, options), outdir / BARS_DIR / dataset)
+        for _, cell in cells[cells["best"]].iterrows():
+            confusion = summed_confusion(runs, cell)
+            if confusion is not None:
+                matrix, names, n = confusion
+                title = f"{cell_title(cell)}\nbest cell of {cell['dataset']}, test sets of {n} seeds"
+                written += save_figure(confusion_figure(matrix, names, n, title), outdir / CONFUSION_DIR / cell["dataset"])
+        for _, cell in cells.iterrows():
+            written += _write_curves(results, runs, cell, options, outdir / CURVES_DIR)
+    log.info("wrote %d figure files to %s", len(written), outdir)
+    return written
+
+
+def cell_curves(results, runs: pd.DataFrame, cell: pd.Series) -> tuple[pd.DataFrame, str] | None:
+    """Mean learning curves of a cell's finished runs and the figure title, or None without any."""
+    mine = runs[(runs[KEYS] == cell[KEYS].to_numpy()).all(axis=1) & (runs["status"] == "finished")]
+    histories = [h for h in (read_history(results, p) for p in mine["path"]) if h is not None and len(h)]
+    if not histories:
+        log.info("%s: no finished run with a history; no learning curves", cell_title(cell))
+        return None
+    return mean_curves(histories), f"{cell_title(cell)}: n = {len(histories)} of {int(cell['n_planned'])} seeds"
+
+
+def _write_curves(results, runs: pd.DataFrame, cell: pd.Series, options: dict, curves_dir: Path) -> list[Path]:
+    found = cell_curves(results, runs, cell)
+    if found is None:
+        return []
+    fig = learning_curves_figure(*found, options)
+    return save_figure(fig, curves_dir / cell["dataset"] / cell["architecture"] / cell["hparams"])

@@ -1,0 +1,20 @@
+"""Snakemake entry point of rule `plots`; also a command line: plot.py RESULTS [OUTDIR]."""
+
+import logging
+import sys
+from pathlib import Path
+
+from mlpsweep.jobs import setup_logging
+from mlpsweep.plots import write_plots
+
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chatter of the PDF backend
+
+
+if "snakemake" in globals():
+    setup_logging(snakemake.log[0])  # noqa: F821
+    summary_dir = Path(snakemake.input.summary).parent  # noqa: F821
+    write_plots(summary_dir.parent, summary_dir, Path(snakemake.output.heatmap_png).parent, snakemake.params.options)  # noqa: F821
+elif __name__ == "__main__":
+    setup_logging(None)
+    results = sys.argv[1] if len(sys.argv) > 1 else "results"
+    write_plots(results, f"{results}/summary", sys.argv[2] if len(sys.argv) > 2 else f"{results}/plots")

@@ -1,0 +1,219 @@
+"""Figures from summary tables and run histories: content, missing cells, byte-reproducibility."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlpsweep import plots
+from mlpsweep.storage import write_json_atomic
+from mlpsweep.summary import collect_runs, summarize, write_summary
+
+OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
+
+
+def fake_run(results, dataset, arch, seed, acc, hparams="default", status="finished", epochs=3, classes=("good", "bad")):
+    """A run directory as the training job leaves it: metrics.json and history.csv."""
+    run_dir = results / "runs" / dataset / arch / hparams / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if status == "failed":
+        write_json_atomic(run_dir / "failed.json", {"error": "DataError: boom"})
+        return
+    k = len(classes)
+    matrix = (np.eye(k, dtype=int) * (seed + 3) + 1).tolist()
+    metrics = {"test_accuracy": acc, "test_balanced_accuracy": acc, "test_macro_f1": acc, "test_loss": 1 - acc, "fit_seconds": 2.0 + seed, "epochs_run": epochs, "n_params": 50, "test_confusion_matrix": matrix}
+    record = {"status": status, "metrics": metrics, "config_hash": f"h{seed}", "data": {"class_names": list(classes)}, "provenance": {"device": {"type": "CPU", "gpus": []}, "threads": 1}}
+    write_json_atomic(run_dir / "metrics.json", record)
+    rows = ["epoch,loss,accuracy,val_loss,val_accuracy,seconds"]
+    rows += [f"{e},{1 / e + seed / 10:.4f},{acc * e / epochs:.4f},{1.1 / e:.4f},{acc * e / epochs - 0.01:.4f},0.1" for e in range(1, epochs + 1)]
+    (run_dir / "history.csv").write_text("\n".join(rows) + "\n")
+    (run_dir / "model.keras").write_bytes(b"model")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """ds1: two architectures, `big` with two learning rates; ds2: `small` fine, `big` all failed."""
+    root = tmp_path_factory.mktemp("sweep") / "results"
+    for seed in range(3):
+        fake_run(root, "ds1", "small", seed, 0.80 + seed * seed / 100, hparams="lr0.1")
+        fake_run(root, "ds1", "big", seed, 0.90 + seed / 100, hparams="lr0.1")
+        fake_run(root, "ds1", "big", seed, 0.70 + seed * seed / 100, hparams="lr0.01")
+        fake_run(root, "ds2", "small", seed, 0.60 + seed / 50, hparams="lr0.1", classes=("a", "b", "c"))
+        fake_run(root, "ds2", "big", seed, 0.0, hparams="lr0.1", status="failed")
+    fake_run(root, "ds1", "small", 1, 0.0, hparams="lr0.1", status="diverged")
+    write_summary(collect_runs(root), OPTIONS, root / "summary")
+    return root
+
+
+def draw(results, outdir, options=OPTIONS):
+    written = plots.write_plots(results, results / "summary", outdir, options)
+    return sorted(p.relative_to(outdir).as_posix() for p in written)
+
+
+@pytest.fixture(scope="module")
+def drawn(results):
+    outdir = results.parent / "plots"
+    return outdir, draw(results, outdir)
+
+
+def test_every_figure_is_written_as_png_and_pdf(drawn):
+    outdir, names = drawn
+    stems = sorted({n.rsplit(".", 1)[0] for n in names})
+    assert stems == [
+        "bars/ds1", "bars/ds2", "compute", "confusion/ds1", "confusion/ds2", "heatmap",
+        "learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1",
+    ]  # fmt: skip
+    assert len(names) == 2 * len(stems)
+    for name in names:
+        head = (outdir / name).read_bytes()[:8]
+        assert head.startswith(b"\x89PNG" if name.endswith(".png") else b"%PDF")
+
+
+def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_path):
+    first, _ = drawn
+    moved = tmp_path / "elsewhere" / "deeper" / "results"
+    shutil.copytree(results, moved)
+    second = tmp_path / "b" / "plots"
+    names = draw(moved, second)
+    for name in names:
+        data = (first / name).read_bytes()
+        assert data == (second / name).read_bytes(), name
+        assert str(tmp_path).encode() not in data and str(results).encode() not in data
+    pdf = (first / "heatmap.pdf").read_bytes()
+    assert b"CreationDate" not in pdf and b"Matplotlib" not in pdf
+    assert b"Software" not in (first / "heatmap.png").read_bytes()
+
+
+def test_heatmap_shows_best_hparams_failed_and_absent_pairs(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    cells = cells[~((cells["dataset"] == "ds1") & (cells["architecture"] == "small"))]  # as if excluded from the grid
+    grid = plots.heatmap_grid(cells, plots.options_with_defaults(OPTIONS))
+    assert grid["datasets"] == ["ds1", "ds2"] and grid["architectures"] == ["big", "small"]
+    assert grid["several_hparams"]
+    assert grid["text"][0][0] == "0.910 ± 0.010\nlr0.1"  # lr0.1 beats lr0.01 on ds1/big
+    assert grid["text"][1][0] == "failed" and math.isnan(grid["values"][1, 0])
+    assert grid["text"][0][1] == "n/a" and math.isnan(grid["values"][0, 1])
+    fig = plots.heatmap_figure(grid, plots.options_with_defaults(OPTIONS))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "failed" in texts and "n/a" in texts
+    assert "best hyperparameters per pair" in fig.axes[0].get_title()
+    assert fig.axes[0].get_xlabel() == "Architecture" and fig.axes[0].get_ylabel() == "Data set"
+
+
+def test_heatmap_marks_partial_cells_and_uses_percent(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    grid = plots.heatmap_grid(cells, plots.options_with_defaults({**OPTIONS, "percent": True, "decimals": 1}))
+    small = grid["text"][0][grid["architectures"].index("small")]
+    assert small == "82.0 ± 2.8\nlr0.1\nn = 2/3"  # seed 1 diverged: mean of 0.80 and 0.84
+    assert np.nanmax(grid["values"]) == pytest.approx(91.0)
+
+
+def test_best_per_pair_respects_lower_is_better(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    pairs = plots.best_per_pair(cells, plots.options_with_defaults({"best_by": "test_loss"})).set_index(["dataset", "architecture"])
+    assert pairs.loc[("ds1", "big"), "hparams"] == "lr0.1"
+    assert pairs.loc[("ds2", "big"), "status"] == "failed"
+
+
+def test_confidence_interval_uses_t_distribution():
+    assert plots.ci95_halfwidth(1.0, 3) == pytest.approx(4.302652729911275 / math.sqrt(3))
+    assert plots.ci95_halfwidth(0.5, 10) == pytest.approx(2.2621571627409915 * 0.5 / math.sqrt(10))
+    assert math.isnan(plots.ci95_halfwidth(1.0, 1)) and math.isnan(plots.ci95_halfwidth(float("nan"), 3))
+
+
+def test_bar_chart_labels_metric_ci_and_failed_cells(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    fig = plots.bars_figure(cells, "ds2", plots.options_with_defaults(OPTIONS))
+    ax = fig.axes[0]
+    assert "95% CI" in ax.get_ylabel() and "(fraction)" in ax.get_ylabel()
+    assert "t-distribution" in ax.get_title()
+    assert "failed" in [t.get_text() for t in ax.texts]
+    heights = [round(p.get_height(), 6) for p in ax.patches]
+    assert heights == [0.0, 0.62]  # ds2/big: failed; ds2/small: mean of 0.60, 0.62, 0.64
+    err = plots.ci95_halfwidth(0.02, 3)
+    failed_segment, bar_segment = ax.collections[0].get_segments()
+    assert bar_segment[:, 1].tolist() == pytest.approx([0.62 - err, 0.62 + err])
+    assert failed_segment[:, 1].tolist() == [0.0, 0.0]
+
+
+def test_learning_curves_average_seeds_of_unequal_length():
+    short = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5], "accuracy": [0.5, 0.6], "val_loss": [1.0, 0.8], "val_accuracy": [0.4, 0.5]})
+    longer = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.8, 0.3, 0.2], "accuracy": [0.7, 0.8, 0.9], "val_loss": [0.9, 0.7, 0.6], "val_accuracy": [0.6, 0.7, 0.8]})
+    curves = plots.mean_curves([short, longer])
+    assert curves["epoch"].tolist() == [1, 2, 3] and curves["n"].tolist() == [2, 2, 1]
+    assert curves["loss_mean"].tolist() == pytest.approx([0.9, 0.4, 0.2])
+    assert curves["loss_std"].iloc[0] == pytest.approx(np.std([1.0, 0.8], ddof=1))
+    assert math.isnan(curves["loss_std"].iloc[2])
+    fig = plots.learning_curves_figure(curves, "t", plots.options_with_defaults(OPTIONS))
+    assert [ax.get_xlabel() for ax in fig.axes] == ["Epoch", "Epoch"]
+    assert fig.axes[0].get_ylabel() == "Loss (cross-entropy, nats)" and fig.axes[1].get_ylabel() == "Accuracy (fraction)"
+    assert len(fig.axes[0].lines) == 2  # train and validation
+
+
+def test_learning_curves_skip_diverged_runs_and_say_how_many_seeds(results):
+    runs, cells, _ = plots.read_tables(results / "summary")
+    small = cells[(cells["dataset"] == "ds1") & (cells["architecture"] == "small")].iloc[0]
+    curves, title = plots.cell_curves(results, runs, small)
+    assert title == "ds1 / small / lr0.1: n = 2 of 3 seeds"
+    assert curves["n"].tolist() == [2, 2, 2]
+    assert curves["loss_mean"].iloc[0] == pytest.approx((1.0 + 1.2) / 2)  # seeds 0 and 2
+    failed = cells[(cells["dataset"] == "ds2") & (cells["architecture"] == "big")].iloc[0]
+    assert plots.cell_curves(results, runs, failed) is None
+
+
+def test_confusion_matrix_sums_finished_seeds_with_class_names(results):
+    runs, cells, _ = plots.read_tables(results / "summary")
+    best = cells[(cells["dataset"] == "ds2") & cells["best"]].iloc[0]
+    matrix, names, n = plots.summed_confusion(runs, best)
+    assert names == ["a", "b", "c"] and n == 3
+    assert matrix.tolist() == (np.eye(3, dtype=int) * (3 + 4 + 5) + 3).tolist()
+    fig = plots.confusion_figure(matrix, names, n, "t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Predicted class", "True class")
+    assert "15" in [t.get_text() for t in ax.texts]
+
+
+def test_compute_figure_shows_sweep_totals(results):
+    _, cells, compute = plots.read_tables(results / "summary")
+    fig = plots.compute_figure(cells, compute)
+    title = fig.axes[0].get_title()
+    assert f"{compute['cpu_hours']:.4f} CPU-hours" in title and "GPU-hours" in title and "3 failed" in title
+    assert "(s)" in fig.axes[0].get_xlabel()
+
+
+def test_redrawing_removes_figures_of_cells_that_are_gone(results, tmp_path):
+    outdir = tmp_path / "plots"
+    stale = outdir / "learning_curves" / "gone" / "arch" / "default.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    draw(results, outdir)
+    assert not stale.exists() and (outdir / "learning_curves" / "ds1" / "big" / "lr0.1.png").is_file()
+
+
+def test_names_that_look_like_numbers_stay_strings(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(2):
+        fake_run(root, "007", "1", seed, 0.5 + seed / 10, hparams="1e-3")
+    write_summary(collect_runs(root), OPTIONS, root / "summary")
+    names = draw(root, tmp_path / "plots")
+    assert "learning_curves/007/1/1e-3.png" in names and "bars/007.png" in names
+
+
+def test_axis_labels_carry_units():
+    options = plots.options_with_defaults({"percent": True})
+    assert plots.axis_label("test_accuracy", options) == "Test acc. (%)"
+    assert plots.axis_label("test_loss", options) == "Test loss (cross-entropy, nats)"
+    assert plots.axis_label("fit_seconds", options) == "Fit (s)"
+    assert plots.axis_label("n_params", options) == "Params (count)"
+
+
+def test_summary_cells_agree_with_plot_inputs(results):
+    """Plots read the summary's own best flags: no second opinion on the best cell."""
+    runs, cells, _ = plots.read_tables(results / "summary")
+    fresh = summarize(collect_runs(results), OPTIONS)
+    assert cells["best"].tolist() == fresh["best"].tolist()
+    assert json.loads(runs["class_names"].iloc[0]) == ["good", "bad"]

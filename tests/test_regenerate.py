@@ -1,0 +1,144 @@
+"""Regeneration mode: tables, plots and report from stored runs alone, byte-identical, never training."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE, tiny_config, write_config
+
+pytestmark = pytest.mark.workflow
+
+REGENERATE = ("--config", "regenerate=1", "--forceall")
+TABLES = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "compute.json")
+
+
+def snakemake(repo: Path, workdir: Path, *args: str) -> str:
+    """Run the workflow of `repo` (a checkout or a copy of one) in `workdir`; stdout and stderr."""
+    cmd = [SNAKEMAKE, "--snakefile", str(repo / "workflow" / "Snakefile"), "--directory", str(workdir), "--profile", str(repo / "profiles" / "default"), "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    return output
+
+
+def scheduled_jobs(output: str) -> set[str]:
+    """Rule names in the 'Job stats' table(s) Snakemake prints before running."""
+    names = set()
+    for table in re.findall(r"Job stats:\njob\s+count\n-+\s+-+\n(.*?)\ntotal", output, flags=re.S):
+        names |= {line.split()[0] for line in table.splitlines() if line.strip()}
+    return names
+
+
+def outputs(results: Path) -> dict[str, bytes]:
+    """Every table and figure file by its path under results/ (Snakemake's own markers left out)."""
+    files = [results / "summary" / name for name in TABLES] + sorted((results / "plots").rglob("*.p*"))
+    return {f.relative_to(results).as_posix(): f.read_bytes() for f in files}
+
+
+def without_job_times(html: str) -> str:
+    """A report without Snakemake's job runtime statistics, the only part that changes on a re-run."""
+    return re.sub(r'"(runtime|starttime|endtime)": [^,}\]]+', r'"\1": _', html)
+
+
+def run_files(results: Path) -> dict[str, int]:
+    return {p.relative_to(results).as_posix(): p.stat().st_mtime_ns for p in (results / "runs").rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A finished tiny sweep, run with a private copy of the workflow and scripts that tests may edit."""
+    repo = tmp_path_factory.mktemp("checkout")
+    for name in ("workflow", "scripts", "profiles"):
+        shutil.copytree(REPO / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    workdir = tmp_path_factory.mktemp("sweep")
+    write_config(workdir, tiny_config(training={"epochs": 1, "batch_size": 32}, execution={"runs_per_job": 4, "threads": 1}))
+    snakemake(repo, workdir)
+    return repo, workdir, outputs(workdir / "results")
+
+
+def test_sweep_draws_every_plot(sweep):
+    _, workdir, original = sweep
+    names = set(original)
+    assert {"plots/heatmap.png", "plots/heatmap.pdf", "plots/compute.png", "plots/bars/iris.png", "plots/confusion/goodbad.pdf"} <= names
+    cells = [f"{d}/{a}/default" for d in ("goodbad", "iris") for a in ("small", "deep")]
+    assert {f"plots/learning_curves/{c}.{ext}" for c in cells for ext in ("png", "pdf")} <= names
+    assert (workdir / "results" / "logs" / "plots.log").is_file() and (workdir / "results" / "benchmarks" / "plots.tsv").is_file()
+
+
+def test_regenerate_trains_nothing_after_code_and_config_edits(sweep):
+    repo, workdir, original = sweep
+    results = workdir / "results"
+    before = run_files(results)
+    training = repo / "scripts" / "mlpsweep" / "training.py"
+    training.write_text(training.read_text() + "\n# edited after the sweep: must not retrain in regeneration mode\n")
+    for name in ("scripts/train.py", "scripts/mlpsweep/model.py", "scripts/mlpsweep/data.py"):
+        (repo / name).touch()
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    config["training"]["epochs"] = 3
+    write_config(workdir, config)
+    assert "train" in scheduled_jobs(snakemake(repo, workdir, "--dry-run"))  # a normal run would retrain now
+
+    first = snakemake(repo, workdir, *REGENERATE)
+    assert "train" not in scheduled_jobs(first) and {"summarize", "plots"} <= scheduled_jobs(first)
+    assert run_files(results) == before  # no run directory touched, none added
+    assert outputs(results) == original
+
+    second = snakemake(repo, workdir, *REGENERATE)
+    assert "train" not in scheduled_jobs(second)
+    assert outputs(results) == original
+    assert yaml.safe_load((results / "summary" / "config.yaml").read_text())["training"]["epochs"] == 3
+
+
+def test_regenerate_from_results_copied_elsewhere_and_report(sweep, tmp_path):
+    """A fresh checkout (the repository's own workflow) and the results directory alone."""
+    _, workdir, original = sweep
+    fresh = tmp_path / "another" / "checkout"
+    shutil.copytree(workdir / "results" / "runs", fresh / "results" / "runs")
+    write_config(fresh, tiny_config(training={"epochs": 9}))  # a different training section: irrelevant here
+    output = snakemake(REPO, fresh, *REGENERATE)
+    assert "train" not in scheduled_jobs(output)
+    assert outputs(fresh / "results") == original
+
+    snakemake(REPO, fresh, "--config", "regenerate=1", "--report", "results/report.html")
+    html = (fresh / "results" / "report.html").read_text()
+    for item in ("summary.csv", "summary.md", "summary.tex", "runs.csv", "compute.json", "config.yaml", "heatmap.png", "compute.png", "iris.png", "default.png"):
+        assert item in html, item
+    for text in ("Tables", "Plots", "Compute", "Configuration", "Learning curves", "Confusion matrices", "95% confidence intervals", "paired t-test", "regenerate=1"):
+        assert text in html, text
+    assert str(tmp_path) not in html
+
+    # Again from scratch: the report differs only in Snakemake's job runtime statistics.
+    snakemake(REPO, fresh, *REGENERATE)
+    snakemake(REPO, fresh, "--config", "regenerate=1", "--report", "results/again.html")
+    again = (fresh / "results" / "again.html").read_text()
+    assert without_job_times(again) == without_job_times(html)
+
+
+
+def test_regenerate_partial_results_marks_failed_cells(sweep, tmp_path):
+    _, workdir, _ = sweep
+    partial = tmp_path / "partial"
+    shutil.copytree(workdir / "results" / "runs", partial / "results" / "runs")
+    write_config(partial, tiny_config())
+    for seed in (0, 1):
+        run = partial / "results" / "runs" / "iris" / "small" / "default" / f"seed{seed}"
+        shutil.rmtree(run)
+        run.mkdir()
+        (run / "failed.json").write_text(json.dumps({"error": "ValueError: injected"}))
+    shutil.rmtree(partial / "results" / "runs" / "goodbad" / "deep" / "default" / "seed1")
+
+    snakemake(REPO, partial, *REGENERATE)
+    results = partial / "results"
+    summary = (results / "summary" / "summary.md").read_text()
+    assert "| iris | small | default | 0/2 | failed |" in summary
+    assert "| goodbad | deep | default | 1/1 |" in summary  # a run directory that is gone is not a run
+    plots = results / "plots"
+    assert not (plots / "learning_curves" / "iris" / "small").exists()
+    assert (plots / "learning_curves" / "goodbad" / "deep" / "default.png").is_file()
+    assert {p.name for p in (plots / "bars").iterdir()} >= {"iris.png", "goodbad.png"}
