@@ -30,9 +30,8 @@ def test_exclusions_match_on_all_named_keys():
 
 
 def test_empty_grid_is_refused():
-    cfg = validate_config(tiny_config(exclude=[{"dataset": "goodbad"}, {"dataset": "iris"}]))
     with pytest.raises(ConfigError, match="grid is empty"):
-        expand_runs(cfg)
+        expand_runs(validate_config(tiny_config(exclude=[{"dataset": "goodbad"}, {"dataset": "iris"}])))
 
 
 def test_hash_changes_only_with_the_run_config():

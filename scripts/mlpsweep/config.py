@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import os
 import re
 from pathlib import Path
@@ -14,6 +15,8 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+PATH_RE = re.compile(r"^[A-Za-z0-9_./-]+$")  # the results directory: no spaces or shell metacharacters
+MODULE_RE = re.compile(r"^[A-Za-z0-9_.+/-]+$")  # Snakemake puts module names into a `module load` shell command
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish", "silu", "leaky_relu", "linear")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
 SKLEARN_DATASETS = ("digits", "wine", "breast_cancer", "iris")
@@ -56,8 +59,27 @@ def load_schema() -> dict:
         return yaml.safe_load(fh)
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *anchor' may override keys on purpose
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise _DuplicateKey(None, None, f"key '{key}' is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
-    """Read a YAML config file, refusing unreadable or malformed files clearly."""
+    """Read a YAML config file, refusing unreadable or malformed files and duplicate keys clearly."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -66,7 +88,11 @@ def read_yaml(path: str | os.PathLike) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc}). Fix: check its permissions and encoding (UTF-8)") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc.problem}. Fix: keep one of them; names and keys must be unique") from None
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"{path}: unsupported YAML at line {exc.problem_mark.line + 1}: {exc.problem}. Fix: use plain YAML values (tags such as !!python/... are refused)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -103,16 +129,29 @@ def _schema_error_message(error: jsonschema.ValidationError, schema: dict) -> tu
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
+        if "number" in want and isinstance(error.instance, str) and _is_number(error.instance):
+            return key, f"value {error.instance!r} was read as text (YAML needs a dot in exponent notation)", f"write it as a number with a dot, e.g. {float(error.instance):.1e}"
         return key, f"value {error.instance!r} has the wrong type", f"give a value of type {want}"
     if v == "pattern" or (v == "propertyNames"):
         return key, f"name {error.instance!r} is not allowed", "use only letters, digits, '_' and '-' (names become directory names)"
-    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        return key, f"value {error.instance!r} is out of range", f"{v} is {error.validator_value}"
+    if v in RANGE_WORDS:
+        return key, f"value {error.instance!r} is out of range", f"give a value {RANGE_WORDS[v]} {error.validator_value}"
     if v in ("minItems", "minProperties"):
         return key, "is empty", "give at least one entry"
     if v == "uniqueItems":
         return key, f"has duplicates {error.instance!r}", "list each value once"
     return key, error.message, "see config/README.md"
+
+
+RANGE_WORDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _fill_defaults(instance: Any, schema: dict, root: dict) -> Any:
@@ -150,6 +189,19 @@ def validate_config(raw: dict, source: str = "config") -> dict:
 
 
 def _check_semantics(cfg: dict, source: str) -> None:
+    if not cfg["results"].strip().rstrip("/"):
+        _fail(source, "results", f"{cfg['results']!r} names no directory (outputs would land in the file system root)", "give a directory such as results")
+    if not PATH_RE.match(cfg["results"]):
+        _fail(source, "results", f"{cfg['results']!r} has characters other than letters, digits and _ . - /", "choose a path without spaces or shell metacharacters, e.g. /scratch/me/sweep1")
+    for i, module in enumerate(cfg["execution"]["env_modules"]):
+        if not MODULE_RE.match(module):
+            _fail(source, f"execution.env_modules[{i}]", f"{module!r} is not a module name (Snakemake passes it to a shell)", "give one module per entry, e.g. cuda/12.2 (letters, digits, _ . + - /)")
+    for table in ("datasets", "architectures"):
+        lower = {}
+        for name in cfg[table]:
+            if name.lower() in lower:
+                _fail(source, table, f"names {lower[name.lower()]!r} and {name!r} differ only in case and would share a directory on macOS and Windows", "rename one of them")
+            lower[name.lower()] = name
     for name, spec in cfg["datasets"].items():
         _check_dataset(name, spec, source)
     for name, arch in cfg["architectures"].items():
@@ -176,6 +228,8 @@ def _check_semantics(cfg: dict, source: str) -> None:
         for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):
             if key in rule and rule[key] not in table:
                 _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{_suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
+    if not _any_grid_point_left(cfg):
+        _fail(source, "exclude", "the grid is empty after exclusions", "remove an exclude rule or add seeds, data sets or architectures")
     summary = cfg["summary"]
     if summary["best_by"] not in summary["metrics"] and summary["best_by"] not in ("test_accuracy",):
         _fail(source, "summary.best_by", f"{summary['best_by']!r} is not among summary.metrics", "add it to summary.metrics or choose one of them")
@@ -183,6 +237,16 @@ def _check_semantics(cfg: dict, source: str) -> None:
         for item in summary[key]:
             if item not in table:
                 _fail(source, f"summary.{key}", f"{item!r} is not declared{_suggest(item, table)}", f"use names from: {', '.join(table)}")
+
+
+def _any_grid_point_left(cfg: dict) -> bool:
+    """Whether some data set x architecture x grid point x seed escapes every exclude rule."""
+    keys = list(cfg["grid"])
+    for ds, arch, seed, *combo in itertools.product(cfg["datasets"], cfg["architectures"], cfg["seeds"], *cfg["grid"].values()):
+        values = {**cfg["training"], **dict(zip(keys, combo)), "dataset": ds, "architecture": arch, "seed": seed}
+        if not any(all(values.get(k) == v for k, v in rule.items()) for rule in cfg["exclude"]):
+            return True
+    return False
 
 
 def _check_dataset(name: str, spec: dict, source: str) -> None:
@@ -213,8 +277,12 @@ def _check_dataset(name: str, spec: dict, source: str) -> None:
         if not isinstance(path, str) or not path:
             _fail(source, f"{key}.path", "a file source needs a path", "give the data file's path, relative to the working directory")
         fmt = spec.get("format") or file_format(path)
+        if spec.get("format") is not None and fmt not in FILE_FORMATS:
+            _fail(source, f"{key}.format", f"format {fmt!r} is not supported{_suggest(fmt, FILE_FORMATS)}", f"use one of: {', '.join(FILE_FORMATS)}")
         if fmt not in FILE_FORMATS:
             _fail(source, f"{key}.format", f"cannot tell the format of {path!r}", f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}")
+        if Path(path).is_dir():
+            _fail(source, f"{key}.path", f"{path!r} is a directory, not a data file", "give the path of the data file itself")
         if not Path(path).is_file():
             _fail(source, f"{key}.path", f"data file {path!r} does not exist (working directory {os.getcwd()})", "check the path; relative paths start at the directory snakemake runs in")
         if not os.access(path, os.R_OK):
@@ -223,10 +291,14 @@ def _check_dataset(name: str, spec: dict, source: str) -> None:
             label = spec.get("label")
             if not isinstance(label, str) or not label:
                 _fail(source, f"{key}.label", "a table needs the name of its label column", "set label: <column name>")
+            features = spec.get("features")
+            if features is not None and (not isinstance(features, list) or not features or not all(isinstance(c, str) for c in features)):
+                _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
+            if features is not None and label in features:
+                _fail(source, f"{key}.features", f"the label column {label!r} is listed as a feature (the model would see the answer)", "remove it from features")
             columns = table_columns(path, fmt)
             if columns is not None and label not in columns:
                 _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{_suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
-            features = spec.get("features")
             if features is not None and columns is not None:
                 for col in features:
                     if col not in columns:

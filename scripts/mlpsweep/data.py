@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def _encode_labels(raw: np.ndarray, where: str, class_names=None) -> tuple[np.nd
     values, y = np.unique(raw, return_inverse=True)
     names = [str(v) for v in values]
     if class_names is not None:
-        if np.issubdtype(raw.dtype, np.integer) and len(class_names) > int(values.max(initial=0)):
+        if np.issubdtype(raw.dtype, np.integer) and int(values.min(initial=0)) >= 0 and len(class_names) > int(values.max(initial=0)):
             return raw.astype(np.int64), list(map(str, class_names))
         raise DataError(f"{where}: class_names given, but labels are not integers 0..{len(class_names) - 1}. Fix: remove class_names or recode the labels")
     return y.astype(np.int64), names
@@ -112,44 +113,56 @@ def load_file(spec: dict) -> Dataset:
     path = spec["path"]
     fmt = spec.get("format") or file_format(path)
     where = f"data file {path}"
+    entry = f"datasets.{spec.get('name', '<name>')}"
+    feature_names = None
     if not Path(path).is_file():
         raise DataError(f"{where}: not found. Fix: check the path in the config's datasets section")
     try:
         if fmt == "npz":
-            x, y_raw = _load_npz(path, spec.get("x", "x"), spec.get("y", "y"), where)
+            x, y_raw = _load_npz(path, spec.get("x", "x"), spec.get("y", "y"), where, entry)
         else:
             import pandas as pd
 
             try:
                 frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
             except Exception as exc:
-                raise DataError(f"{where}: cannot be read as {fmt} ({type(exc).__name__}: {exc}). Fix: check the file's format or set datasets.<name>.format") from None
+                raise DataError(f"{where}: cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()}). Fix: check the file's format or set {entry}.format") from None
+            if frame.empty:
+                raise DataError(f"{where}: has a header but no data rows. Fix: add samples, or point {entry}.path at the right file")
             label = spec["label"]
             if label not in frame.columns:
-                raise DataError(f"{where}: label column {label!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set datasets.<name>.label to an existing column")
+                raise DataError(f"{where}: label column {label!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set {entry}.label to an existing column")
             columns = spec.get("features") or [c for c in frame.columns if c != label]
             if not columns:
                 raise DataError(f"{where}: no feature columns besides the label {label!r}. Fix: add feature columns")
             x = _features(frame[columns], where)
             y_raw = frame[label].to_numpy()
+            feature_names = [str(c) for c in columns]
     except DataError:
         raise
     except (OSError, ValueError) as exc:
         raise DataError(f"{where}: cannot be read ({type(exc).__name__}: {exc}). Fix: check the file") from None
+    if len(x) == 0:
+        raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
     y, names = _encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
-    x = _checked_features(x, where)
+    x = _checked_features(x, where, feature_names)
     return Dataset(x, y, names, file_digest(path))
 
 
-def _load_npz(path: str, x_key: str, y_key: str, where: str):
+def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str):
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{where}: not an NPZ archive (no zip structure). Fix: write it with numpy.savez, or set {entry}.format to the file's real format")
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
             for key, role in ((x_key, "x"), (y_key, "y")):
                 if key not in names:
-                    raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(names)}). Fix: set datasets.<name>.{role} to the array's name")
+                    raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(names)}). Fix: set {entry}.{role} to the array's name")
             x = archive[x_key]
             y = archive[y_key]
+            for key, value in ((x_key, x), (y_key, y)):
+                if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes of a member that is no .npy
+                    raise DataError(f"{where}: member {key!r} is not a NumPy array. Fix: write the file with numpy.savez")
     except DataError:
         raise
     except ValueError as exc:
@@ -167,12 +180,13 @@ def _load_npz(path: str, x_key: str, y_key: str, where: str):
     return x.astype(np.float64), y
 
 
-def _checked_features(x: np.ndarray, where: str) -> np.ndarray:
+def _checked_features(x: np.ndarray, where: str, names: list[str] | None = None) -> np.ndarray:
     finite = np.isfinite(x)
     if not finite.all():
         row, col = np.argwhere(~finite)[0]
         kind = "NaN" if np.isnan(x[row, col]) else "inf"
-        raise DataError(f"{where}: features contain {kind} (first at row {row}, feature {col}; {int((~finite).sum())} values in all). Fix: impute or drop those rows")
+        column = f"column {names[col]!r}" if names else f"feature {col}"
+        raise DataError(f"{where}: features contain {kind} (first in {column}, data row {row + 1}; {int((~finite).sum())} values in all). Fix: impute or drop those rows")
     return x.astype(np.float32)
 
 
@@ -191,6 +205,8 @@ def split_and_scale(data: Dataset, validation: float, test: float, seed: int, wh
     """Stratified train/validation/test split; standardization fitted on training rows only."""
     from sklearn.model_selection import train_test_split
 
+    if len(data.y) == 0:
+        raise DataError(f"{where}: holds no samples. Fix: add samples")
     counts = np.bincount(data.y, minlength=len(data.class_names))
     present = counts[counts > 0]
     if len(present) < 2:
@@ -202,7 +218,7 @@ def split_and_scale(data: Dataset, validation: float, test: float, seed: int, wh
     smallest = int(present.min())
     if n_test < n_classes or n_val < n_classes or n - n_test - n_val < n_classes or smallest < 3:
         raise DataError(
-            f"{where}: {n} samples (smallest class {smallest}) are too few for a stratified split with "
+            f"{where}: {n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split with "
             f"validation={validation} and test={test}. Fix: use more samples (each class needs >= 3, and each split >= one per class)"
         )
     idx = np.arange(n)

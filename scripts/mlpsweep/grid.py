@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import ConfigError
 
@@ -15,7 +15,8 @@ HPARAM_LABELS = {"optimizer": "opt", "learning_rate": "lr", "momentum": "mom", "
 
 def format_value(value) -> str:
     if isinstance(value, float):
-        return format(value, "g")
+        # Shortest exact form: distinct values never share a directory, and no '+' enters a path.
+        return repr(value).replace("e+", "e")
     return str(value)
 
 
@@ -26,10 +27,17 @@ def hparams_label(point: dict) -> str:
     return "_".join(f"{HPARAM_LABELS[k]}{format_value(v)}" for k, v in point.items())
 
 
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _digest(blob: str) -> str:
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def config_hash(run_config: dict) -> str:
     """Digest of everything that determines a run's numbers."""
-    blob = json.dumps(run_config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return _digest(_canonical(run_config))
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Run:
     hparams: str
     seed: int
     config: dict  # resolved: dataset, architecture, training, split, seed
+    digest: str | None = field(default=None, compare=False, repr=False)  # config_hash(config), if known
 
     @property
     def cell(self) -> str:
@@ -51,7 +60,7 @@ class Run:
 
     @property
     def hash(self) -> str:
-        return config_hash(self.config)
+        return self.digest or config_hash(self.config)
 
 
 def _excluded(rule: dict, values: dict) -> bool:
@@ -63,11 +72,17 @@ def expand_runs(cfg: dict) -> list[Run]:
     grid_keys = list(cfg["grid"])
     combos = list(itertools.product(*(cfg["grid"][k] for k in grid_keys)))
     runs = []
+    # config_hash of each run, assembled from parts serialized once (planning 10,000 runs
+    # would otherwise serialize every run's whole config): the same text, keys in sorted order.
+    split_json = _canonical(cfg["split"])
     for ds_name, ds_spec in cfg["datasets"].items():
+        ds_json = _canonical({"name": ds_name, **ds_spec})
         for arch_name, arch_spec in cfg["architectures"].items():
+            arch_json = _canonical({"name": arch_name, **arch_spec})
             for combo in combos:
                 point = dict(zip(grid_keys, combo))
                 training = {**cfg["training"], **point}
+                label, training_json = hparams_label(point), _canonical(training)
                 for seed in sorted(cfg["seeds"]):
                     values = {"dataset": ds_name, "architecture": arch_name, "seed": seed, **training}
                     if any(_excluded(rule, values) for rule in cfg["exclude"]):
@@ -79,7 +94,8 @@ def expand_runs(cfg: dict) -> list[Run]:
                         "split": cfg["split"],
                         "seed": seed,
                     }
-                    runs.append(Run(ds_name, arch_name, hparams_label(point), seed, run_config))
+                    blob = f'{{"architecture":{arch_json},"dataset":{ds_json},"seed":{_canonical(seed)},"split":{split_json},"training":{training_json}}}'
+                    runs.append(Run(ds_name, arch_name, label, seed, run_config, _digest(blob)))
     if not runs:
         raise ConfigError("config: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
     return runs
