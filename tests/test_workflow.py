@@ -101,7 +101,9 @@ def test_failed_data_keeps_siblings_and_writes_partial_summary(tmp_path):
     assert not list(runs.glob("bad/*/*/seed*/metrics.json"))
     failed = json.loads((runs / "bad/small/default/seed0/failed.json").read_text())
     assert "NaN" in failed["error"] and "bad.csv" in failed["error"]
-    md = (tmp_path / "results/summary/summary.md").read_text()
+    assert not (tmp_path / "results/summary/summary.md").exists()
+    md = (tmp_path / "results/summary/partial/summary.md").read_text()
+    assert (tmp_path / "results/summary/partial/plots/heatmap.png").is_file()
     assert "| bad | small | default | 0/2 | failed |" in md and "| goodbad | small | default | 2/2 |" in md
     assert "partial summary" in proc.stderr
     log = (tmp_path / "results/logs/train/chunk0.log").read_text()

@@ -14,6 +14,8 @@ CONFIG_SOURCE = (
     if workflow.overwrite_configfiles
     else "config/config.yaml"
 )
+if workflow.config_settings.overwrite_config:
+    CONFIG_SOURCE += " (with --config overrides)"
 
 try:
     # Snakemake keeps the last of two equal keys silently; read_yaml refuses them.
@@ -51,6 +53,13 @@ def manifests():
     return [f"{RESULTS}/jobs/{key}.json" for key in JOBS]
 
 
+def training_targets():
+    """Every job's manifest, as a target of `all`: Snakemake does not rebuild a missing
+    intermediate file while the files made from it exist, so a job that failed, was killed
+    or was added after the last summary would otherwise never run."""
+    return [] if REGENERATE else manifests()
+
+
 def run_paths():
     return [run.path for run in RUNS]
 
@@ -69,14 +78,38 @@ def summary_outputs():
 
 
 def write_partial_summary():
-    """After a failure (e.g. with --keep-going), tabulate the runs that exist, marking the rest."""
+    """After a failure (e.g. with --keep-going), tabulate the runs that exist, marking the rest.
+
+    It goes to summary/partial/, never to the summary rule's outputs, so a partial table is
+    not taken for the final one and the next run still trains what is missing.
+    """
+    from mlpsweep.plots import write_plots
     from mlpsweep.summary import collect_runs, write_summary
 
-    out = write_summary(
-        collect_runs(RESULTS, run_paths()), SWEEP["summary"], f"{RESULTS}/summary"
-    )
+    partial = f"{RESULTS}/summary/partial"
+    out = write_summary(collect_runs(RESULTS, run_paths()), SWEEP["summary"], partial)
+    write_plots(RESULTS, partial, f"{partial}/plots", SWEEP["summary"])
     counts = out["compute"]
     logger.warning(
-        f"mlpsweep: partial summary in {RESULTS}/summary/summary.md "
+        f"mlpsweep: partial summary in {partial}/summary.md "
         f"({counts['finished']} finished, {counts['failed']} failed, {counts['diverged']} diverged, {counts['missing']} missing of {counts['runs']} runs)"
     )
+
+
+# --- Cluster resources of rule `train` (used by profiles/slurm; harmless locally) ---
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes: `execution.runtime`, times the attempt, so a job killed at its limit gets more."""
+    return EXECUTION["runtime"] * attempt
+
+
+def train_mem_mb(wildcards, attempt):
+    """MB: `execution.mem_mb`, times the attempt, so a job killed for memory gets more."""
+    return EXECUTION["mem_mb"] * attempt
+
+
+def train_slurm_extra(wildcards, attempt):
+    """SIGTERM before the time limit (a quarter of it, at most 2 min): training stops cleanly."""
+    seconds = min(120, train_runtime(wildcards, attempt) * 60 // 4)
+    return f"--signal=TERM@{seconds}"

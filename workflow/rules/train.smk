@@ -10,12 +10,18 @@ if not REGENERATE:
             f"{RESULTS}/logs/train/chunk{{chunk}}.log",
         benchmark:
             f"{RESULTS}/benchmarks/train/chunk{{chunk}}.tsv"
+        # Training first: quick local jobs (sweep_config) must not take a core from it.
+        priority: 1
         conda:
             "../envs/mlpsweep.yaml"
+        envmodules:
+            *EXECUTION["env_modules"],
         threads: EXECUTION["threads"]
         resources:
-            mem_mb=EXECUTION["mem_mb"],
-            runtime=EXECUTION["runtime"],
+            mem_mb=train_mem_mb,
+            runtime=train_runtime,
+            gpu=EXECUTION["gpus"],
+            slurm_extra=train_slurm_extra,
         params:
             runs=train_runs,
             steps_per_execution=EXECUTION["steps_per_execution"],
