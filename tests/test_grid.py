@@ -57,3 +57,10 @@ def test_jobs_chunk_runs_in_order_and_cover_all():
 def test_hparams_label_formats_values_compactly():
     assert hparams_label({"learning_rate": 0.001, "batch_size": 32, "optimizer": "adam"}) == "lr0.001_bs32_optadam"
     assert hparams_label({}) == "default"
+
+
+def test_run_hash_is_the_digest_of_its_config():
+    from mlpsweep.grid import config_hash
+
+    for run in expand_runs(validate_config(tiny_config(grid={"learning_rate": [0.01, 0.1]}))):
+        assert run.hash == config_hash(run.config)

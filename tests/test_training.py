@@ -129,3 +129,39 @@ def test_diverging_run_is_recorded_as_diverged(tmp_path):
     rec = read_metrics(tmp_path / "r")
     assert rec["status"] == "diverged" and "test_accuracy" not in rec["metrics"]
     assert not (tmp_path / "r" / "model.keras").exists()
+
+
+def test_a_runs_numbers_do_not_depend_on_what_its_job_trained_before(tmp_path):
+    from mlpsweep.steps import CompiledModels
+
+    target, other = run_config(), run_config(learning_rate=0.05)
+    train_and_record(target, tmp_path / "alone", DataCache(), models=CompiledModels())
+    shared = CompiledModels()
+    train_and_record(other, tmp_path / "first", DataCache(), models=shared)
+    train_and_record(run_config(), tmp_path / "second", DataCache(), models=shared)
+    a, b = read_metrics(tmp_path / "alone")["metrics"], read_metrics(tmp_path / "second")["metrics"]
+    assert a["test_loss"] == b["test_loss"] and a["train_loss"] == b["train_loss"]
+    assert _without_seconds(tmp_path / "alone" / "history.csv") == _without_seconds(tmp_path / "second" / "history.csv")
+
+
+@pytest.mark.parametrize("optimizer", [{"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "adam", "learning_rate": 0.003}])
+def test_resume_restores_optimizer_state(tmp_path, monkeypatch, optimizer):
+    cfg = run_config(**optimizer)
+    cache = DataCache()
+    train_and_record(cfg, tmp_path / "straight", cache)
+    stop = StopFlag()
+    real_save = training._save_checkpoint
+
+    def save_then_signal(*args, **kwargs):
+        real_save(*args, **kwargs)
+        stop.signum = 15
+
+    monkeypatch.setattr(training, "_save_checkpoint", save_then_signal)
+    with pytest.raises(Interrupted):
+        train_and_record(cfg, tmp_path / "resumed", cache, stop=stop)
+    monkeypatch.setattr(training, "_save_checkpoint", real_save)
+    train_and_record(cfg, tmp_path / "resumed", cache)
+    a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
+    assert b["provenance"]["resumed_from_epoch"] == 1
+    assert a["metrics"]["test_loss"] == b["metrics"]["test_loss"]
+    assert _without_seconds(tmp_path / "straight" / "history.csv") == _without_seconds(tmp_path / "resumed" / "history.csv")

@@ -39,7 +39,10 @@ def run_job(entries: list[dict], results: str, manifest: str, *, threads: int = 
     t0 = time.perf_counter()
     configure_tensorflow(threads)
     log.info("TensorFlow ready in %.1f s; %d runs in this job, %d threads", time.perf_counter() - t0, len(entries), threads)
+    from .steps import CompiledModels
+
     cache = DataCache()
+    models = CompiledModels()  # runs of the same kind reuse one traced model
     outcomes = {}
     failures = []
     for entry in entries:
@@ -55,7 +58,7 @@ def run_job(entries: list[dict], results: str, manifest: str, *, threads: int = 
             logging.getLogger().addHandler(handler)
             t_run = time.perf_counter()
             log.info("%s: start (config %s)", run_dir, entry["hash"])
-            status = train_and_record(entry["config"], run_dir, cache, steps_per_execution=steps_per_execution, stop=stop, extra_provenance={"threads": threads})
+            status = train_and_record(entry["config"], run_dir, cache, steps_per_execution=steps_per_execution, stop=stop, extra_provenance={"threads": threads}, models=models)
             outcomes[entry["path"]] = status
             log.info("%s: %s in %.1f s", run_dir, status, time.perf_counter() - t_run)
         except Interrupted as exc:
@@ -68,7 +71,10 @@ def run_job(entries: list[dict], results: str, manifest: str, *, threads: int = 
         finally:
             if handler is not None:
                 logging.getLogger().removeHandler(handler)
-                handler.close()
+                try:
+                    handler.close()
+                except OSError as exc:  # e.g. a full disk: the job's own log already says why
+                    log.error("%s: cannot close its log: %s", run_dir, exc)
     if failures:
         log.error("%d of %d runs failed: %s", len(failures), len(entries), "; ".join(f"{d}: {e}" for d, e in failures))
         return 1

@@ -170,15 +170,19 @@ def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
     best_by = options["best_by"]
     higher = options["higher_is_better"] if best_by not in LOWER_IS_BETTER else False
     rows = []
+    seed_values = {}  # finished runs' best_by values by seed, per cell: the paired tests' input
     for (dataset, arch, hp), cell in runs.groupby(KEYS, sort=False):
         ok = cell[cell["status"] == "finished"]
         row = {"dataset": dataset, "architecture": arch, "hparams": hp, "n": len(ok), "n_planned": len(cell)}
+        counts = cell["status"].value_counts()
         for status in ("diverged", "failed", "missing", "incomplete", "damaged"):
-            row[f"n_{status}"] = int((cell["status"] == status).sum())
+            row[f"n_{status}"] = int(counts.get(status, 0))
+        seed_values[(dataset, arch, hp)] = ok.set_index("seed")[best_by].astype(float)
+        values = ok[list(METRICS)].astype(float)  # all metrics at once: per-column results as one by one
+        means, stds = values.mean(), values.std(ddof=1)
         for key in METRICS:
-            values = ok[key].astype(float)
-            row[f"{key}_mean"] = float(values.mean()) if len(values) else math.nan
-            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            row[f"{key}_mean"] = float(means[key]) if len(ok) else math.nan
+            row[f"{key}_std"] = float(stds[key]) if len(ok) > 1 else math.nan
         done = cell[cell["status"].isin(["finished", "diverged"])]
         row["fit_seconds_total"] = float(done["fit_seconds"].fillna(0).sum())
         row["device"] = ";".join(sorted(set(done["device"].dropna().astype(str)) - {""}))
@@ -191,6 +195,7 @@ def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
     cells["p_value"] = math.nan
     cells["not_worse"] = False
     test = options["significance"]["test"]
+    keys = dict(zip(cells.index, zip(*(cells[k] for k in KEYS))))
     for dataset, group in cells.groupby("dataset", sort=False):
         scores = group[f"{best_by}_mean"]
         if scores.notna().sum() == 0:
@@ -199,20 +204,14 @@ def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
         cells.loc[best_idx, "best"] = True
         if test == "none":
             continue
-        best = cells.loc[best_idx]
-        best_values = _seed_values(runs, best, best_by)
+        best_values = seed_values[keys[best_idx]]
         for idx in group.index:
-            if idx == best_idx or math.isnan(cells.loc[idx, f"{best_by}_mean"]):
+            if idx == best_idx or math.isnan(cells.at[idx, f"{best_by}_mean"]):
                 continue
-            p = _paired_pvalue(best_values, _seed_values(runs, cells.loc[idx], best_by), test)
-            cells.loc[idx, "p_value"] = p
-            cells.loc[idx, "not_worse"] = bool(not math.isnan(p) and p >= options["significance"]["alpha"])
+            p = _paired_pvalue(best_values, seed_values[keys[idx]], test)
+            cells.at[idx, "p_value"] = p
+            cells.at[idx, "not_worse"] = bool(not math.isnan(p) and p >= options["significance"]["alpha"])
     return cells
-
-
-def _seed_values(runs: pd.DataFrame, cell: pd.Series, metric: str) -> pd.Series:
-    sel = runs[(runs["dataset"] == cell["dataset"]) & (runs["architecture"] == cell["architecture"]) & (runs["hparams"] == cell["hparams"]) & (runs["status"] == "finished")]
-    return sel.set_index("seed")[metric].astype(float)
 
 
 def _cell_status(row: dict) -> str:

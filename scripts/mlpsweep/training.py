@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +57,13 @@ def configure_tensorflow(threads: int) -> None:
     """Deterministic ops, a thread count matched to the job's cores, and a GPU that is shared."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    for gpu in tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.set_memory_growth(gpu, True)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError as exc:  # TensorFlow already started in this process (tests, notebooks)
+        log.warning("TensorFlow already initialized; thread and GPU settings unchanged (%s)", exc)
     tf.config.experimental.enable_op_determinism()
 
 
@@ -106,26 +110,6 @@ def run_is_finished(run_dir: Path, expected_hash: str, data_fingerprint: str | N
     return data_fingerprint is None or done.get("data", {}).get("fingerprint") == data_fingerprint
 
 
-def _epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch_var):
-    """One epoch of batches per iteration, in an order keyed by (seed, current epoch).
-
-    A stateless shuffle of the epoch number (not of how often the data was read)
-    means a resumed run sees exactly the batches an uninterrupted run would have.
-    """
-    import tensorflow as tf
-
-    n = len(x)
-    xt, yt = tf.constant(x), tf.constant(y)
-
-    def one_epoch(_):
-        key = tf.stack([tf.constant(seed, tf.int64), epoch_var.read_value()])
-        return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(n), seed=key)).batch(batch_size)
-
-    batches = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
-    batches = batches.apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
-    return batches.map(lambda idx: (tf.gather(xt, idx), tf.gather(yt, idx))).prefetch(4)
-
-
 def _reseed_layers(model, seed: int, epoch: int) -> None:
     """Dropout streams restart from (seed, epoch) each epoch: resume stays exact."""
     for layer in model._flatten_layers(include_self=False):
@@ -134,53 +118,55 @@ def _reseed_layers(model, seed: int, epoch: int) -> None:
             gen.state.assign(np.array([(seed * 1_000_003 + epoch) % (2**31), 0], dtype=gen.state.dtype))
 
 
-def _epoch_callback(flag: "StopFlag", on_epoch_end, seed: int, epoch_var):
-    import keras
-
-    class EpochControl(keras.callbacks.Callback):
-        """Stops at a batch boundary on a signal; checkpoints each completed epoch."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            epoch_var.assign(epoch)
-            _reseed_layers(self.model, seed, epoch)
-            self.t0 = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            if flag.set:
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            if flag.set:
-                return  # a partial epoch is never checkpointed
-            if on_epoch_end(epoch, logs or {}, time.perf_counter() - self.t0):
-                self.model.stop_training = True
-
-    return EpochControl()
+def _save_arrays(path: Path, arrays) -> None:
+    np.savez(path, *arrays)
 
 
-def _load_checkpoint(ckpt: Path, expected_hash: str):
-    import keras
+def _load_arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return [z[f"arr_{i}"] for i in range(len(z.files))]
 
+
+def _load_checkpoint(ckpt: Path, expected_hash: str, model) -> dict | None:
+    """Restore weights and optimizer state saved after an epoch into `model` (built and compiled
+    from the same config); the checkpoint's state, or None to start afresh."""
     state_path = ckpt / "state.json"
-    if not state_path.is_file():
-        return None, None
-    state = read_json(state_path)
-    if state.get("config_hash") != expected_hash:
-        log.info("checkpoint in %s belongs to another config; starting afresh", ckpt)
-        return None, None
-    model = keras.models.load_model(ckpt / "model.keras", compile=True, safe_mode=True)
-    return model, state
+    if not (state_path.is_file() and (ckpt / "weights.npz").is_file() and (ckpt / "optimizer.npz").is_file()):
+        return None
+    try:
+        state = read_json(state_path)
+        if state.get("config_hash") != expected_hash:
+            log.info("checkpoint in %s belongs to another config; starting afresh", ckpt)
+            return None
+        weights, slots = _load_arrays(ckpt / "weights.npz"), _load_arrays(ckpt / "optimizer.npz")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("checkpoint in %s is unreadable (%s); starting afresh", ckpt, exc)
+        return None
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    if len(weights) != len(model.weights) or len(slots) != len(optimizer.variables):
+        log.info("checkpoint in %s does not fit this model; starting afresh", ckpt)
+        return None
+    model.set_weights(weights)
+    for variable, value in zip(optimizer.variables, slots):
+        variable.assign(value)
+    return state
 
 
 def _save_checkpoint(ckpt: Path, model, state: dict, best_weights) -> None:
+    """Weights, optimizer variables (step count, momenta) and training state after an epoch."""
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    model.save(tmp / "model.keras")
+    _save_arrays(tmp / "weights.npz", model.get_weights())
+    _save_arrays(tmp / "optimizer.npz", [v.numpy() for v in model.optimizer.variables])
     if best_weights is not None:
-        np.savez(tmp / "best_weights.npz", *best_weights)
-    write_json_atomic(tmp / "state.json", state)
+        _save_arrays(tmp / "best_weights.npz", best_weights)
+    # No fsync per epoch (costly on cluster file systems): the directory swap is what is atomic,
+    # and a checkpoint that a machine crash left unreadable is discarded when loading.
+    write_json_atomic(tmp / "state.json", state, durable=False)
     replace_dir_atomic(tmp, ckpt)
 
 
@@ -193,34 +179,31 @@ def _history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution: int = 64, stop: StopFlag | None = None) -> dict:
+def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution: int = 64, stop: StopFlag | None = None, models=None) -> dict:
     """Train and evaluate one run; returns its metrics and training record.
 
     Checkpoints every completed epoch into `run_dir/checkpoint`; a later call with the
     same config resumes there and reaches the same numbers as an uninterrupted run.
+    `models` (a steps.CompiledModels shared by a job's runs) saves re-tracing; the
+    returned model then belongs to it and is reused by the next run of its kind.
     """
-    import keras
-
-    from .model import build_mlp, compile_mlp
+    from .steps import CompiledModels, epoch_order, seed_run
 
     stop = stop or StopFlag()
     training = config["training"]
     seed = int(config["seed"])
     expected = config_hash(config)
     ckpt = run_dir / CHECKPOINT_DIR
-    keras.utils.set_random_seed(seed)
-    model, state = _load_checkpoint(ckpt, expected)
-    if model is None:
-        model = compile_mlp(build_mlp(config["architecture"], splits.n_features, splits.n_classes), training, steps_per_execution)
+    seed_run(seed)
+    model, steps = (models or CompiledModels()).get(config["architecture"], training, splits.n_features, splits.n_classes, steps_per_execution)
+    state = _load_checkpoint(ckpt, expected, model)
+    best_weights = None
+    if state is None:
         state = {"config_hash": expected, "epoch": 0, "history": [], "early_stopping": {}, "fit_seconds": 0.0, "status": "running"}
-        best_weights = None
     else:
         log.info("resuming %s from epoch %d", run_dir, state["epoch"])
-        best_path = ckpt / "best_weights.npz"
-        best_weights = None
-        if best_path.is_file():
-            with np.load(best_path, allow_pickle=False) as z:
-                best_weights = [z[f"arr_{i}"] for i in range(len(z.files))]
+        if (ckpt / "best_weights.npz").is_file():
+            best_weights = _load_arrays(ckpt / "best_weights.npz")
     es_cfg = training.get("early_stopping", {})
     early = EarlyStopping(es_cfg.get("patience", 0), es_cfg.get("monitor", "val_loss"), es_cfg.get("min_delta", 0.0), **state["early_stopping"])
     keep_best = bool(es_cfg.get("patience", 0)) and es_cfg.get("restore_best_weights", True)
@@ -247,21 +230,16 @@ def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution:
         return should_stop
 
     if state["status"] == "running" and state["epoch"] < epochs:
-        import tensorflow as tf
-
-        epoch_var = tf.Variable(state["epoch"], dtype=tf.int64, trainable=False)
-        model.fit(
-            _epoch_batches(splits.x_train, one_hot(splits.y_train, splits.n_classes), training["batch_size"], seed, epoch_var),
-            epochs=epochs,
-            initial_epoch=state["epoch"],
-            shuffle=False,
-            validation_data=(splits.x_val, one_hot(splits.y_val, splits.n_classes)),
-            validation_batch_size=training["eval_batch_size"],
-            callbacks=[keras.callbacks.TerminateOnNaN(), _epoch_callback(stop, end_of_epoch, seed, epoch_var)],
-            verbose=0,
-        )
-        if stop.set:
-            raise Interrupted(f"signal {stop.signum} during epoch {state['epoch'] + 1}; a retry resumes after epoch {state['epoch']}")
+        x_train, y_train, x_val, y_val = steps.place(splits.x_train, one_hot(splits.y_train, splits.n_classes), splits.x_val, one_hot(splits.y_val, splits.n_classes))
+        for epoch in range(state["epoch"], epochs):
+            _reseed_layers(model, seed, epoch)
+            t0 = time.perf_counter()
+            logs = steps.train_epoch(x_train, y_train, epoch_order(len(x_train), seed, epoch), lambda: stop.set)
+            if logs is None:  # a partial epoch is never checkpointed
+                raise Interrupted(f"signal {stop.signum} during epoch {epoch + 1}; a retry resumes after epoch {state['epoch']}")
+            logs.update(steps.validate(x_val, y_val))
+            if end_of_epoch(epoch, logs, time.perf_counter() - t0):
+                break
     status = state["status"]
     best_weights = holder["best"]
     if status == "stopped_early" and best_weights is not None:
@@ -277,14 +255,17 @@ def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution:
         "model": model,
     }
     if result["status"] == "finished":
-        result["metrics"] = evaluate(model, splits, training["eval_batch_size"])
+        result["metrics"] = evaluate(model, splits, training["eval_batch_size"], steps)
     return result
 
 
-def evaluate(model, splits: Splits, batch_size: int) -> dict:
+def evaluate(model, splits: Splits, batch_size: int, steps=None) -> dict:
+    from .steps import CompiledSteps
+
+    steps = steps or CompiledSteps(model, batch_size, batch_size, 1)
     out = {}
     for name, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
-        proba = model.predict(x, batch_size=batch_size, verbose=0)
+        proba, _ = steps.predict(x, one_hot(y, splits.n_classes))
         values = classification_metrics(y, proba, splits.n_classes)
         if name != "test":
             values.pop("confusion_matrix")
@@ -312,7 +293,7 @@ class DataCache:
         return split_and_scale(data, split["validation"], split["test"], split_seed, where), data.fingerprint
 
 
-def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per_execution: int = 64, stop: StopFlag | None = None, extra_provenance: dict | None = None) -> str:
+def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per_execution: int = 64, stop: StopFlag | None = None, extra_provenance: dict | None = None, models=None) -> str:
     """Train one run unless it already finished; write its results atomically. Returns its status."""
     import keras
 
@@ -330,7 +311,7 @@ def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per
     (run_dir / METRICS_FILE).unlink(missing_ok=True)  # stale result of another config
     resumed_from = _checkpoint_epoch(run_dir / CHECKPOINT_DIR, expected)
     try:
-        result = fit_run(config, splits, run_dir, steps_per_execution=steps_per_execution, stop=stop)
+        result = fit_run(config, splits, run_dir, steps_per_execution=steps_per_execution, stop=stop, models=models)
     except Interrupted:
         raise
     except Exception as exc:
@@ -366,6 +347,8 @@ def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per
 
 
 def _checkpoint_epoch(ckpt: Path, expected: str) -> int | None:
+    if not (ckpt / "weights.npz").is_file():
+        return None
     try:
         state = read_json(ckpt / "state.json")
     except (OSError, ValueError):
