@@ -27,6 +27,7 @@ regenerate: setup
 
 report: setup
 	$(SNAKEMAKE) --profile profiles/default --config regenerate=1 --report results/report.html
+	$(PY) scripts/pin_report_times.py results/report.html
 
 bench: setup
 	$(PY) bench/run.py
