@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from pathlib import Path
 
 from mlpsweep.jobs import results_dir, setup_logging
 from mlpsweep.summary import collect_runs, write_summary
@@ -15,7 +16,8 @@ def main(results, expected, options, outdir):
 
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
-    main(results_dir(snakemake.output.csv), snakemake.params.runs, snakemake.params.options, str(__import__("pathlib").Path(snakemake.output.csv).parent))  # noqa: F821
+    out_csv = snakemake.output.csv  # noqa: F821
+    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent))  # noqa: F821
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"
