@@ -336,9 +336,9 @@ WORKFLOW_CASES = {
     ),
     "results_root": (tiny_config(results="/"), "key 'results': '/' names no directory"),
     "env_module_injection": (tiny_config(execution={"env_modules": ["$(touch pwned)"]}), "key 'execution.env_modules[0]': '$(touch pwned)' is not a module name"),
-    # Snakemake parses the file itself before the workflow's checks run; its own message is shown.
-    "malformed_yaml": ("datasets:\n  g: {source: synthetic\nseeds: [0]\n", "Config file is not valid JSON or YAML"),
-    "python_object_tag": ("datasets: !!python/object/apply:os.system ['touch pwned']\n", "Config file is not valid JSON or YAML"),
+    # The default config file is read by the workflow itself: line and column of the error.
+    "malformed_yaml": ("datasets:\n  g: {source: synthetic\nseeds: [0]\n", "config/config.yaml: malformed YAML at line 3, column 6"),
+    "python_object_tag": ("datasets: !!python/object/apply:os.system ['touch pwned']\n", "config/config.yaml: unsupported YAML at line 1"),
 }
 
 

@@ -1,6 +1,7 @@
 """Snakemake for real on a tiny grid: outputs, incremental re-runs, determinism, partial sweeps."""
 
 import json
+import re
 import subprocess
 
 import pandas as pd
@@ -115,3 +116,14 @@ def test_lint_and_format_are_clean():
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
     fmt = subprocess.run([SNAKEMAKE.replace("snakemake", "snakefmt"), "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_configfile_replaces_the_default_sweep_instead_of_merging(tmp_path):
+    write_config(tmp_path, tiny_config())
+    (tmp_path / "mine.yaml").write_text("datasets:\n  only: {source: synthetic, n_samples: 200, n_features: 4}\narchitectures:\n  a: {hidden: [4]}\nseeds: [0]\ntraining: {epochs: 1}\n")
+    proc = run_snakemake(tmp_path, "--configfile", "mine.yaml", "-n", "--printshellcmds")
+    out = proc.stdout + proc.stderr
+    assert "extended by additional config" not in out
+    assert re.search(r"^train\s+1$", out, flags=re.M), out[-2000:]
+    proc = run_snakemake(tmp_path, "--configfile", "mine.yaml", "--config", "seeds=[5]", "-n", check=False)
+    assert proc.returncode != 0 and "mine.yaml (with --config overrides): key 'seeds[0]'" in proc.stdout + proc.stderr

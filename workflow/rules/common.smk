@@ -6,21 +6,29 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
 from mlpsweep.grid import expand_runs, job_params, plan_jobs  # noqa: E402
+from snakemake.utils import update_config  # noqa: E402
 
-# `--config regenerate=1` rebuilds tables and plots from stored runs: no training rule exists then.
-REGENERATE = str(config.pop("regenerate", "0")).lower() in ("1", "true", "yes")
-CONFIG_SOURCE = (
-    str(workflow.overwrite_configfiles[-1])
-    if workflow.overwrite_configfiles
-    else "config/config.yaml"
-)
-if workflow.config_settings.overwrite_config:
+DEFAULT_CONFIGFILE = "config/config.yaml"
+CLI_CONFIGFILES = [str(path) for path in workflow.overwrite_configfiles]
+CLI_OVERRIDES = dict(workflow.config_settings.config)
+CONFIG_SOURCE = CLI_CONFIGFILES[-1] if CLI_CONFIGFILES else DEFAULT_CONFIGFILE
+if set(CLI_OVERRIDES) - {"regenerate"}:
     CONFIG_SOURCE += " (with --config overrides)"
 
 try:
-    # Snakemake keeps the last of two equal keys silently; read_yaml refuses them.
-    for path in workflow.configfiles:
+    # Read with our own loader: it names line and column of a YAML error, and refuses a key
+    # given twice (Snakemake keeps the last silently).
+    for path in CLI_CONFIGFILES:
         read_yaml(path)
+    if not CLI_CONFIGFILES:
+        # The default sweep is read here, not with `configfile:`, which Snakemake would merge
+        # under a --configfile (its data sets and architectures leaking into the user's sweep).
+        sweep_file = read_yaml(DEFAULT_CONFIGFILE)
+        update_config(sweep_file, config)
+        config.clear()
+        config.update(sweep_file)
+    # `--config regenerate=1` rebuilds tables and plots from stored runs: no training rule exists then.
+    REGENERATE = str(config.pop("regenerate", "0")).lower() in ("1", "true", "yes")
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP)
 except ConfigError as exc:
