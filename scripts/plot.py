@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule `plots`; also a command line: plot.py RESULTS [OUTDIR]."""
+"""Snakemake entry point of rule `plots`; also a command line: plot.py RESULTS [OUTDIR [WORKERS]]."""
 
 import logging
 import sys
@@ -13,8 +13,9 @@ logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chat
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     summary_dir = Path(snakemake.input.summary).parent  # noqa: F821
-    write_plots(summary_dir.parent, summary_dir, Path(snakemake.output.heatmap_png).parent, snakemake.params.options)  # noqa: F821
+    write_plots(summary_dir.parent, summary_dir, Path(snakemake.output.heatmap_png).parent, snakemake.params.options, workers=snakemake.threads)  # noqa: F821
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"
-    write_plots(results, f"{results}/summary", sys.argv[2] if len(sys.argv) > 2 else f"{results}/plots")
+    outdir = sys.argv[2] if len(sys.argv) > 2 else f"{results}/plots"
+    write_plots(results, f"{results}/summary", outdir, workers=int(sys.argv[3]) if len(sys.argv) > 3 else 1)

@@ -87,6 +87,14 @@ def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_p
     assert b"Software" not in (first / "heatmap.png").read_bytes()
 
 
+def test_forked_workers_write_the_same_files(results, drawn, tmp_path):
+    first, names = drawn
+    written = plots.write_plots(results, results / "summary", tmp_path / "plots", OPTIONS, workers=2)
+    assert sorted(p.relative_to(tmp_path / "plots").as_posix() for p in written) == names
+    for name in names:
+        assert (first / name).read_bytes() == (tmp_path / "plots" / name).read_bytes(), name
+
+
 def test_heatmap_shows_best_hparams_failed_and_absent_pairs(results):
     _, cells, _ = plots.read_tables(results / "summary")
     cells = cells[~((cells["dataset"] == "ds1") & (cells["architecture"] == "small"))]  # as if excluded from the grid

@@ -58,6 +58,8 @@ rule plots:
     localrule: True
     conda:
         "../envs/mlpsweep.yaml"
+    # Figures are drawn by this many forked processes; Snakemake lowers it to the cores it has.
+    threads: 4
     params:
         options=SWEEP["summary"],
     script:
