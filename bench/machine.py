@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
+import sys
 
-PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "snakemake")
+import measured
+
+sys.path.insert(0, str(measured.REPO / "scripts"))
+
+from mlpsweep.provenance import versions  # noqa: E402  the versions each run records
 
 
 def cpu_model() -> str:
@@ -25,16 +29,6 @@ def memory_gib() -> float | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         return None
-
-
-def versions() -> dict:
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def describe() -> dict:
