@@ -33,14 +33,13 @@ def run_job(entries: list[dict], results: str, manifest: str, *, threads: int = 
     A failing run does not stop its siblings: each keeps its own results, and the job
     exits non-zero afterwards so the scheduler reports (and may retry) it.
     """
+    from .steps import CompiledModels
     from .training import DataCache, Interrupted, StopFlag, configure_tensorflow, train_and_record
 
     stop = StopFlag().install()
     t0 = time.perf_counter()
     configure_tensorflow(threads)
     log.info("TensorFlow ready in %.1f s; %d runs in this job, %d threads", time.perf_counter() - t0, len(entries), threads)
-    from .steps import CompiledModels
-
     cache = DataCache()
     models = CompiledModels()  # runs of the same kind reuse one traced model
     outcomes = {}

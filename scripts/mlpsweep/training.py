@@ -11,7 +11,7 @@ import shutil
 import signal
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +198,7 @@ def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution:
     model, steps = (models or CompiledModels()).get(config["architecture"], training, splits.n_features, splits.n_classes, steps_per_execution)
     state = _load_checkpoint(ckpt, expected, model)
     best_weights = None
+    resumed_from = None if state is None else state["epoch"]
     if state is None:
         state = {"config_hash": expected, "epoch": 0, "history": [], "early_stopping": {}, "fit_seconds": 0.0, "status": "running"}
     else:
@@ -253,6 +254,7 @@ def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution:
         "n_params": int(model.count_params()),
         "history": state["history"],
         "model": model,
+        "resumed_from_epoch": resumed_from,
     }
     if result["status"] == "finished":
         result["metrics"] = evaluate(model, splits, training["eval_batch_size"], steps)
@@ -309,7 +311,6 @@ def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per
         log.info("%s: already finished with this config and data; not training again", run_dir)
         return "skipped"
     (run_dir / METRICS_FILE).unlink(missing_ok=True)  # stale result of another config
-    resumed_from = _checkpoint_epoch(run_dir / CHECKPOINT_DIR, expected)
     try:
         result = fit_run(config, splits, run_dir, steps_per_execution=steps_per_execution, stop=stop, models=models)
     except Interrupted:
@@ -318,6 +319,7 @@ def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per
         _record_failure(run_dir, expected, exc)
         raise
     model = result.pop("model")
+    resumed_from = result.pop("resumed_from_epoch")  # the checkpoint fit_run actually restored
     write_text_atomic(run_dir / "history.csv", _history_csv(result.pop("history")))
     if result["status"] == "finished":
         tmp = run_dir / ".model.keras.tmp.keras"
@@ -344,16 +346,6 @@ def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
     return record["status"]
-
-
-def _checkpoint_epoch(ckpt: Path, expected: str) -> int | None:
-    if not (ckpt / "weights.npz").is_file():
-        return None
-    try:
-        state = read_json(ckpt / "state.json")
-    except (OSError, ValueError):
-        return None
-    return state.get("epoch") if state.get("config_hash") == expected else None
 
 
 def _record_failure(run_dir: Path, expected: str, exc: Exception) -> None:
