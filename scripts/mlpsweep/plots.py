@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .storage import write_bytes_atomic  # noqa: E402
-from .summary import DEFAULT_OPTIONS, KEYS, LABELS, LOWER_IS_BETTER, PERCENT_METRICS  # noqa: E402
+from .summary import KEYS, LABELS, PERCENT_METRICS, higher_is_better, options_with_defaults, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
 
 log = logging.getLogger("mlpsweep")
 
@@ -97,19 +97,6 @@ def read_history(results: str | Path, run_path: str) -> pd.DataFrame | None:
 
 
 # ---------------------------------------------------------------- numbers behind the figures
-
-
-def options_with_defaults(options: dict | None) -> dict:
-    return {**DEFAULT_OPTIONS, **(options or {})}
-
-
-def higher_is_better(metric: str, options: dict) -> bool:
-    """The summary's rule: losses, times and sizes are always lower-is-better."""
-    return False if metric in LOWER_IS_BETTER else bool(options["higher_is_better"])
-
-
-def scale_of(metric: str, options: dict) -> float:
-    return 100.0 if options["percent"] and metric in PERCENT_METRICS else 1.0
 
 
 def axis_label(metric: str, options: dict) -> str:

@@ -53,6 +53,20 @@ DEFAULT_OPTIONS = {
 }
 
 
+def options_with_defaults(options: dict | None) -> dict:
+    return {**DEFAULT_OPTIONS, **(options or {})}
+
+
+def higher_is_better(metric: str, options: dict) -> bool:
+    """Losses, times and sizes are always lower-is-better; other metrics follow the option."""
+    return False if metric in LOWER_IS_BETTER else bool(options["higher_is_better"])
+
+
+def scale_of(metric: str, options: dict) -> float:
+    """100 for accuracies and F1 shown as percentages, else 1."""
+    return 100.0 if options["percent"] and metric in PERCENT_METRICS else 1.0
+
+
 # ---------------------------------------------------------------- collecting runs
 
 
@@ -165,10 +179,10 @@ def _paired_pvalue(best: pd.Series, other: pd.Series, test: str) -> float:
 
 def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
     """One row per data set x architecture x hyperparameter cell: mean, std and n over seeds."""
-    options = {**DEFAULT_OPTIONS, **(options or {})}
+    options = options_with_defaults(options)
     runs = sort_runs(runs, options)
     best_by = options["best_by"]
-    higher = options["higher_is_better"] if best_by not in LOWER_IS_BETTER else False
+    higher = higher_is_better(best_by, options)
     rows = []
     seed_values = {}  # finished runs' best_by values by seed, per cell: the paired tests' input
     for (dataset, arch, hp), cell in runs.groupby(KEYS, sort=False):
@@ -252,7 +266,7 @@ def _fmt(value: float, metric: str, options: dict) -> str:
         return ""
     if metric in ("n_params", "epochs_run"):
         return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    scale = 100.0 if options["percent"] and metric in PERCENT_METRICS else 1.0
+    scale = scale_of(metric, options)
     return f"{value * scale:.{options['decimals']}f}"
 
 
@@ -344,7 +358,7 @@ def render_latex(cells: pd.DataFrame, options: dict) -> str:
 
 def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path) -> dict:
     """Write runs.csv, summary.csv, summary.md, summary.tex and compute.json into `outdir`."""
-    options = {**DEFAULT_OPTIONS, **(options or {})}
+    options = options_with_defaults(options)
     outdir = Path(outdir)
     runs = sort_runs(runs, options)
     cells = summarize(runs, options)
