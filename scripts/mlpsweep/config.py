@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-import itertools
+import functools
 import os
 import re
 from pathlib import Path
@@ -13,28 +13,13 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import registry
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 PATH_RE = re.compile(r"^[A-Za-z0-9_./-]+$")  # the results directory: no spaces or shell metacharacters
 MODULE_RE = re.compile(r"^[A-Za-z0-9_.+/-]+$")  # Snakemake puts module names into a `module load` shell command
-ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish", "silu", "leaky_relu", "linear")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
-SKLEARN_DATASETS = ("digits", "wine", "breast_cancer", "iris")
-FILE_FORMATS = ("csv", "tsv", "parquet", "npz")
-DATASET_KEYS = {
-    "synthetic": {
-        "source": None,
-        "n_samples": 1000,
-        "n_features": 20,
-        "n_classes": 2,
-        "separation": 1.5,
-        "noise": 1.0,
-        "seed": 0,
-        "class_names": None,
-    },
-    "sklearn": {"source": None, "name": None},
-    "file": {"source": None, "path": None, "format": None, "label": None, "features": None, "x": "x", "y": "y", "class_names": None},
-}
+SWEEP_SECTIONS = ("training", "architecture", "dataset", "split")
 
 
 class ConfigError(ValueError):
@@ -54,9 +39,56 @@ def _suggest(word: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def load_schema() -> dict:
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict:
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    _fill_from_registry(schema)
+    return schema
+
+
+def load_schema() -> dict:
+    """The config schema with the registry's names (`x-registry`) and data source keys filled in."""
+    return copy.deepcopy(_schema())
+
+
+def _fill_from_registry(node) -> None:
+    """Complete the schema from registry.py, so each option family is defined once."""
+    if isinstance(node, dict):
+        if "x-registry" in node:
+            node["enum"] = registry.names(node["x-registry"])
+        if node.pop("x-source-keys", False):
+            node["allOf"] = [_source_schema(name, source) for name, source in registry.SOURCES.items()]
+        for value in node.values():
+            _fill_from_registry(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_from_registry(value)
+
+
+def _source_schema(name: str, source: registry.Source) -> dict:
+    return {
+        "if": {"properties": {"source": {"const": name}}, "required": ["source"]},
+        "then": {"x-source": name, "properties": {"source": {}, **copy.deepcopy(source.keys)}, "required": ["source", *source.required], "additionalProperties": False},
+    }
+
+
+def _with_defaults(validator_class):
+    """jsonschema's validator that also fills in `default:` values (the jsonschema FAQ recipe,
+    as snakemake.utils.validate(..., set_default=True) uses it)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
@@ -111,7 +143,7 @@ def _json_path(error: jsonschema.ValidationError) -> str:
     return "".join(parts)
 
 
-def _schema_error_message(error: jsonschema.ValidationError, schema: dict) -> tuple[str, str, str]:
+def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, str]:
     key = _json_path(error)
     v = error.validator
     if v == "additionalProperties":
@@ -119,7 +151,8 @@ def _schema_error_message(error: jsonschema.ValidationError, schema: dict) -> tu
         extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
         bad = extra[0] if extra else "?"
         full = f"{key}.{bad}" if key else bad
-        return full, f"unknown key '{bad}'{_suggest(bad, allowed)}", f"use one of: {', '.join(allowed)}"
+        kind = f" for source '{error.schema['x-source']}'" if "x-source" in error.schema else ""
+        return full, f"unknown key '{bad}'{kind}{_suggest(bad, allowed)}", f"use one of: {', '.join(allowed)}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         full = f"{key}.{missing}" if key else missing
@@ -154,38 +187,24 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _fill_defaults(instance: Any, schema: dict, root: dict) -> Any:
-    """Insert schema `default:` values for absent keys, recursively."""
-    if "$ref" in schema:
-        ref = schema["$ref"].split("/")[-1]
-        merged = {**root["$defs"][ref], **{k: v for k, v in schema.items() if k != "$ref"}}
-        schema = merged
-    if isinstance(instance, dict):
-        for key, sub in schema.get("properties", {}).items():
-            if key not in instance and "default" in sub:
-                instance[key] = copy.deepcopy(sub["default"])
-            if key in instance:
-                instance[key] = _fill_defaults(instance[key], sub, root)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for key in instance:
-                if key not in schema.get("properties", {}):
-                    instance[key] = _fill_defaults(instance[key], extra, root)
-    return instance
-
-
 def validate_config(raw: dict, source: str = "config") -> dict:
     """Return a validated copy of `raw` with defaults filled in, or raise ConfigError."""
-    schema = load_schema()
     cfg = copy.deepcopy(raw)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
-    if errors:
-        key, problem, fix = _schema_error_message(errors[0], schema)
-        _fail(source, key, problem, fix)
-    cfg = _fill_defaults(cfg, schema, schema)
+    error = first_error(cfg, _schema())
+    if error:
+        _fail(source, *error)
     _check_semantics(cfg, source)
     return cfg
+
+
+def first_error(instance, schema: dict, prefix: str = "") -> tuple[str, str, str] | None:
+    """(key, problem, fix) of the first problem of `instance` under `schema`, filling in its
+    defaults; None if it is valid. `prefix` is put before the key (e.g. 'grid.lr[1]')."""
+    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if not errors:
+        return None
+    key, problem, fix = _schema_error_message(errors[0])
+    return (f"{prefix}.{key}" if prefix and key else prefix or key), problem, fix
 
 
 def _check_semantics(cfg: dict, source: str) -> None:
@@ -202,36 +221,19 @@ def _check_semantics(cfg: dict, source: str) -> None:
             if name.lower() in lower:
                 _fail(source, table, f"names {lower[name.lower()]!r} and {name!r} differ only in case and would share a directory on macOS and Windows", "rename one of them")
             lower[name.lower()] = name
-    for name, spec in cfg["datasets"].items():
-        _check_dataset(name, spec, source)
     for name, arch in cfg["architectures"].items():
-        key = f"architectures.{name}"
-        if not arch["hidden"]:
-            _fail(source, f"{key}.hidden", "needs at least one hidden layer width", "give a list such as [32, 64, 64]")
-        for i, width in enumerate(arch["hidden"]):
-            if width <= 0:
-                _fail(source, f"{key}.hidden[{i}]", f"width {width} must be > 0", "use positive integers such as 32")
-        if arch["activation"] not in ACTIVATIONS:
-            _fail(source, f"{key}.activation", f"unknown activation {arch['activation']!r}{_suggest(arch['activation'], ACTIVATIONS)}", f"use one of: {', '.join(ACTIVATIONS)}")
-    train = cfg["training"]
-    for opt in [train["optimizer"], *cfg["grid"].get("optimizer", [])]:
-        if opt not in OPTIMIZERS:
-            key = "grid.optimizer" if opt != train["optimizer"] else "training.optimizer"
-            _fail(source, key, f"unknown optimizer {opt!r}{_suggest(opt, OPTIMIZERS)}", f"use one of: {', '.join(OPTIMIZERS)}")
-    for key, values in cfg["grid"].items():
-        if len(set(map(repr, values))) != len(values):
-            _fail(source, f"grid.{key}", f"has duplicate values {values!r}", "list each value once")
-    split = cfg["split"]
-    if split["validation"] + split["test"] >= 0.9:
-        _fail(source, "split", f"validation + test = {split['validation'] + split['test']:.2f} leaves too little for training", "keep validation + test below 0.9")
-    for i, rule in enumerate(cfg["exclude"]):
-        for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):
-            if key in rule and rule[key] not in table:
-                _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{_suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
-    if not _any_grid_point_left(cfg):
+        _check_architecture(f"architectures.{name}", arch, source)
+    _check_split(cfg["split"], source)
+    for name, spec in cfg["datasets"].items():
+        _check_dataset(name, spec, cfg["split"], source)
+    _check_sweep(cfg, source)
+    _check_exclude(cfg, source)
+    from .grid import grid_points  # the grid module reads the config this module checks
+
+    if not grid_points(cfg):
         _fail(source, "exclude", "the grid is empty after exclusions", "remove an exclude rule or add seeds, data sets or architectures")
     summary = cfg["summary"]
-    if summary["best_by"] not in summary["metrics"] and summary["best_by"] not in ("test_accuracy",):
+    if summary["best_by"] not in summary["metrics"]:
         _fail(source, "summary.best_by", f"{summary['best_by']!r} is not among summary.metrics", "add it to summary.metrics or choose one of them")
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
@@ -239,70 +241,167 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 _fail(source, f"summary.{key}", f"{item!r} is not declared{_suggest(item, table)}", f"use names from: {', '.join(table)}")
 
 
-def _any_grid_point_left(cfg: dict) -> bool:
-    """Whether some data set x architecture x grid point x seed escapes every exclude rule."""
-    keys = list(cfg["grid"])
-    for ds, arch, seed, *combo in itertools.product(cfg["datasets"], cfg["architectures"], cfg["seeds"], *cfg["grid"].values()):
-        values = {**cfg["training"], **dict(zip(keys, combo)), "dataset": ds, "architecture": arch, "seed": seed}
-        if not any(all(values.get(k) == v for k, v in rule.items()) for rule in cfg["exclude"]):
-            return True
-    return False
+def _check_architecture(key: str, arch: dict, source: str) -> None:
+    if not arch["hidden"]:
+        _fail(source, f"{key}.hidden", "needs at least one hidden layer width", "give a list such as [32, 64, 64]")
+    for i, width in enumerate(arch["hidden"]):
+        if width <= 0:
+            _fail(source, f"{key}.hidden[{i}]", f"width {width} must be > 0", "use positive integers such as 32")
 
 
-def _check_dataset(name: str, spec: dict, source: str) -> None:
+def _check_split(split: dict, source: str, key: str = "split") -> None:
+    method = registry.SPLIT_METHODS[split["method"]]
+    if "test" in method.uses and split["validation"] + split["test"] >= 0.9:
+        _fail(source, key, f"validation + test = {split['validation'] + split['test']:.2f} leaves too little for training", "keep validation + test below 0.9")
+    if method.grouped and not split["group"]:
+        _fail(source, f"{key}.group" if key == "split" else key, f"method {split['method']!r} needs the column that holds each row's group (e.g. the subject)", "set split.group to that column's name (NPZ: an array name)")
+    if not method.grouped and split["group"]:
+        grouped = ", ".join(m for m, spec in registry.SPLIT_METHODS.items() if spec.grouped)
+        _fail(source, f"{key}.group" if key == "split" else key, f"method {split['method']!r} does not use groups", f"choose one of: {grouped}, or remove split.group")
+
+
+def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     key = f"datasets.{name}"
     kind = spec["source"]
-    allowed = DATASET_KEYS[kind]
-    for k in spec:
-        if k not in allowed:
-            _fail(source, f"{key}.{k}", f"unknown key for source '{kind}'{_suggest(k, allowed)}", f"use one of: {', '.join(allowed)}")
+    group = split["group"]
     if kind == "synthetic":
-        for k in ("n_samples", "n_features", "n_classes"):
-            value = spec.get(k, allowed[k])
-            if not isinstance(value, int) or isinstance(value, bool) or value < (2 if k != "n_features" else 1):
-                _fail(source, f"{key}.{k}", f"{value!r} is not a valid count", f"give an integer >= {2 if k != 'n_features' else 1}")
-        for k in ("separation", "noise"):
-            value = spec.get(k, allowed[k])
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                _fail(source, f"{key}.{k}", f"{value!r} must be a number >= 0", "give a non-negative number")
-        names = spec.get("class_names")
-        n_classes = spec.get("n_classes", allowed["n_classes"])
-        if names is not None and (not isinstance(names, list) or len(names) != n_classes):
-            _fail(source, f"{key}.class_names", f"needs {n_classes} names", "give one name per class or leave it out")
-    elif kind == "sklearn":
-        if spec.get("name") not in SKLEARN_DATASETS:
-            _fail(source, f"{key}.name", f"unknown scikit-learn data set {spec.get('name')!r}{_suggest(spec.get('name'), SKLEARN_DATASETS)}", f"use one of: {', '.join(SKLEARN_DATASETS)}")
-    elif kind == "file":
-        path = spec.get("path")
-        if not isinstance(path, str) or not path:
-            _fail(source, f"{key}.path", "a file source needs a path", "give the data file's path, relative to the working directory")
-        fmt = spec.get("format") or file_format(path)
-        if spec.get("format") is not None and fmt not in FILE_FORMATS:
-            _fail(source, f"{key}.format", f"format {fmt!r} is not supported{_suggest(fmt, FILE_FORMATS)}", f"use one of: {', '.join(FILE_FORMATS)}")
-        if fmt not in FILE_FORMATS:
-            _fail(source, f"{key}.format", f"cannot tell the format of {path!r}", f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}")
-        if Path(path).is_dir():
-            _fail(source, f"{key}.path", f"{path!r} is a directory, not a data file", "give the path of the data file itself")
-        if not Path(path).is_file():
-            _fail(source, f"{key}.path", f"data file {path!r} does not exist (working directory {os.getcwd()})", "check the path; relative paths start at the directory snakemake runs in")
-        if not os.access(path, os.R_OK):
-            _fail(source, f"{key}.path", f"data file {path!r} is not readable", "fix its permissions (chmod a+r)")
-        if fmt in ("csv", "tsv", "parquet"):
-            label = spec.get("label")
-            if not isinstance(label, str) or not label:
-                _fail(source, f"{key}.label", "a table needs the name of its label column", "set label: <column name>")
-            features = spec.get("features")
-            if features is not None and (not isinstance(features, list) or not features or not all(isinstance(c, str) for c in features)):
-                _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
-            if features is not None and label in features:
-                _fail(source, f"{key}.features", f"the label column {label!r} is listed as a feature (the model would see the answer)", "remove it from features")
-            columns = table_columns(path, fmt)
-            if columns is not None and label not in columns:
-                _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{_suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
-            if features is not None and columns is not None:
-                for col in features:
-                    if col not in columns:
-                        _fail(source, f"{key}.features", f"column {col!r} is not in {path}{_suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+        names = spec["class_names"]
+        if names is not None and len(names) != spec["n_classes"]:
+            _fail(source, f"{key}.class_names", f"needs {spec['n_classes']} names", "give one name per class or leave it out")
+    if kind != "file":
+        if group:
+            _fail(source, "split.group", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
+        return
+    path = spec["path"]
+    fmt = spec["format"] or file_format(path)
+    if fmt is None:
+        _fail(source, f"{key}.format", f"cannot tell the format of {path!r}", f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}")
+    if Path(path).is_dir():
+        _fail(source, f"{key}.path", f"{path!r} is a directory, not a data file", "give the path of the data file itself")
+    if not Path(path).is_file():
+        _fail(source, f"{key}.path", f"data file {path!r} does not exist (working directory {os.getcwd()})", "check the path; relative paths start at the directory snakemake runs in")
+    if not os.access(path, os.R_OK):
+        _fail(source, f"{key}.path", f"data file {path!r} is not readable", "fix its permissions (chmod a+r)")
+    if fmt == "npz":
+        return  # array names are checked when the file is loaded (that reads it whole)
+    label = spec["label"]
+    if not label:
+        _fail(source, f"{key}.label", "a table needs the name of its label column", "set label: <column name>")
+    features = spec["features"]
+    if features is not None and (not features or not all(isinstance(c, str) for c in features)):
+        _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
+    for role, column in (("label", label), ("group", group)):
+        if features is not None and column in features:
+            why = "the model would see the answer" if role == "label" else "the model would learn the group, not the condition"
+            _fail(source, f"{key}.features", f"the {role} column {column!r} is listed as a feature ({why})", "remove it from features")
+    columns = table_columns(path, fmt)
+    if columns is None:
+        return  # the data module reports unparsable files per run, with the full reason
+    if label not in columns:
+        _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{_suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+    if group and group not in columns:
+        _fail(source, "split.group", f"group column {group!r} is not in {path} (data set {name!r}){_suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+    for col in features or []:
+        if col not in columns:
+            _fail(source, f"{key}.features", f"column {col!r} is not in {path}{_suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+
+
+# ---------------------------------------------------------------- swept keys
+
+
+def sweep_target(key: str) -> tuple[str, tuple[str, ...]]:
+    """(section, path inside one entry of it) of a grid, zip or exclude key:
+    `learning_rate` and `training.learning_rate` -> ('training', ('learning_rate',)),
+    `architecture.dropout` -> ('architecture', ('dropout',))."""
+    parts = tuple(key.split("."))
+    if parts[0] in SWEEP_SECTIONS:
+        return parts[0], parts[1:]
+    return "training", parts
+
+
+def canonical_key(key: str) -> str:
+    """Training keys are written bare: `training.epochs` and `epochs` are one key."""
+    section, path = sweep_target(key)
+    return ".".join(path) if section == "training" else key
+
+
+def set_path(entry: dict, path: tuple[str, ...], value) -> None:
+    for part in path[:-1]:
+        entry = entry.setdefault(part, {})
+    entry[path[-1]] = value
+
+
+def _entries(cfg: dict, section: str) -> dict[str, dict]:
+    """The config entries a swept key of `section` applies to, by their key in the config."""
+    if section in ("training", "split"):
+        return {section: cfg[section]}
+    table = "datasets" if section == "dataset" else "architectures"
+    return {f"{table}.{name}": spec for name, spec in cfg[table].items()}
+
+
+def _sweepable(section: str, entry: dict) -> list[str]:
+    """The keys of one entry of `section` that a grid may sweep."""
+    schema = _schema()
+    if section == "dataset":
+        return list(registry.SOURCES[entry["source"]].sweepable)
+    if section == "architecture":
+        return list(schema["$defs"]["architecture"]["properties"])
+    keys = [k for k in schema["properties"][section]["properties"] if k != "early_stopping"]
+    if section == "training":
+        keys += [f"early_stopping.{k}" for k in schema["$defs"]["early_stopping"]["properties"]]
+    return keys
+
+
+def _check_sweep(cfg: dict, source: str) -> None:
+    seen = {}
+    groups = [("grid", cfg["grid"])] + [(f"zip[{i}]", group) for i, group in enumerate(cfg["zip"])]
+    for where, group in groups:
+        lengths = {len(values) for values in group.values()}
+        if where != "grid" and len(lengths) > 1:
+            _fail(source, where, f"lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in group.items())}); zip pairs the i-th values", "give every key of a zip group the same number of values")
+        for key, values in group.items():
+            at = f"{where}.{key}"
+            name = canonical_key(key)
+            if name in seen:
+                _fail(source, at, f"sweeps the same key as {seen[name]}", "sweep each key in one place only")
+            seen[name] = at
+            if len(set(map(repr, values))) != len(values):
+                _fail(source, at, f"has duplicate values {values!r}", "list each value once")
+            section, path = sweep_target(key)
+            leaf = ".".join(path)
+            for entry_key, entry in _entries(cfg, section).items():
+                allowed = _sweepable(section, entry)
+                if leaf not in allowed:
+                    what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
+                    _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{_suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
+            for i, value in enumerate(values):
+                probe = copy.deepcopy(cfg)
+                for entry in _entries(probe, section).values():
+                    set_path(entry, path, value)
+                error = first_error(probe, _schema())
+                if error:
+                    _fail(source, f"{at}[{i}]", error[1], error[2])
+                if section == "architecture":
+                    for arch in probe["architectures"].values():
+                        _check_architecture(f"{at}[{i}]", arch, source)
+                if section == "split":
+                    _check_split(probe["split"], source, key=f"{at}[{i}]")
+
+
+def _check_exclude(cfg: dict, source: str) -> None:
+    swept = {canonical_key(k) for k in cfg["grid"]} | {canonical_key(k) for group in cfg["zip"] for k in group}
+    training = set(_sweepable("training", {}))
+    for i, rule in enumerate(cfg["exclude"]):
+        for key in rule:
+            if key in ("dataset", "architecture", "seed"):
+                continue
+            name = canonical_key(key)
+            if name not in swept and name not in training:
+                allowed = ["dataset", "architecture", "seed", *sorted(swept)]
+                _fail(source, f"exclude[{i}].{key}", f"'{key}' is neither a swept key nor a training key{_suggest(key, allowed)}", f"use one of: {', '.join(allowed)}")
+
+
+FILE_FORMATS = ("csv", "tsv", "parquet", "npz")
 
 
 def file_format(path: str) -> str | None:

@@ -1,43 +1,49 @@
-"""Expand a validated config into runs (one per grid point) and training jobs."""
+"""Expand a validated config into runs (one per grid point, seed and fold) and plan training jobs."""
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import itertools
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .config import ConfigError
-
-# Short, stable directory labels for swept training keys.
-HPARAM_LABELS = {"optimizer": "opt", "learning_rate": "lr", "momentum": "mom", "batch_size": "bs", "epochs": "ep"}
+from . import identity, registry
+from .config import ConfigError, canonical_key, set_path, sweep_target
 
 
 def format_value(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
         # Shortest exact form: distinct values never share a directory, and no '+' enters a path.
         return repr(value).replace("e+", "e")
+    if isinstance(value, (list, tuple)):
+        return "-".join(format_value(v) for v in value)
     return str(value)
 
 
+def key_label(key: str) -> str:
+    """A swept key's short label: the registry's, else the last part of its name."""
+    key = canonical_key(key)
+    return registry.SWEPT_LABELS.get(key, key.rsplit(".", 1)[-1])
+
+
 def hparams_label(point: dict) -> str:
-    """Directory label of one grid point's swept training values, e.g. 'lr0.01_bs32'."""
+    """Directory label of one grid point's swept values, e.g. 'lr0.01_bs32' ('default' for none)."""
     if not point:
         return "default"
-    return "_".join(f"{HPARAM_LABELS[k]}{format_value(v)}" for k, v in point.items())
+    return "_".join(f"{key_label(k)}{format_value(v)}" for k, v in point.items())
 
 
-def _canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def _digest(blob: str) -> str:
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def config_hash(run_config: dict) -> str:
-    """Digest of everything that determines a run's numbers."""
-    return _digest(_canonical(run_config))
+def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None) -> str:
+    """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12."""
+    name = f"seed{seed}"
+    if fold is not None:
+        name += f"_fold{fold}"
+    if permutation is not None:
+        name += f"_perm{permutation}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,10 @@ class Run:
     architecture: str
     hparams: str
     seed: int
-    config: dict  # resolved: dataset, architecture, training, split, seed
-    digest: str | None = field(default=None, compare=False, repr=False)  # config_hash(config), if known
+    config: dict  # resolved: dataset, architecture, training, split, seed, fold, permutation
+    digest: str = field(default="", compare=False, repr=False)  # identity.run_hash(config)
+    fold: int | None = None
+    permutation: int | None = None
 
     @property
     def cell(self) -> str:
@@ -56,73 +64,161 @@ class Run:
     @property
     def path(self) -> str:
         """Run directory relative to the results directory."""
-        return f"runs/{self.cell}/seed{self.seed}"
+        return f"runs/{self.cell}/{leaf_name(self.seed, self.fold, self.permutation)}"
 
     @property
     def hash(self) -> str:
-        return self.digest or config_hash(self.config)
+        return self.digest or identity.run_hash(self.config)
 
 
-def _excluded(rule: dict, values: dict) -> bool:
-    return all(values.get(k) == v for k, v in rule.items())
+def _points(cfg: dict) -> list[dict]:
+    """Every combination of the grid's values with each zip group's i-th values, keys canonical."""
+    axes = [[{canonical_key(k): v} for v in values] for k, values in cfg["grid"].items()]
+    for group in cfg["zip"]:
+        keys = list(group)
+        axes.append([{canonical_key(k): group[k][i] for k in keys} for i in range(len(group[keys[0]]))])
+    return [dict(kv for part in combo for kv in part.items()) for combo in itertools.product(*axes)]
+
+
+def _apply(cfg: dict, ds_name: str, arch_name: str, point: dict) -> dict:
+    """The sections of one run config at a grid point (copies; the config is untouched)."""
+    sections = {
+        "dataset": {"name": ds_name, **copy.deepcopy(cfg["datasets"][ds_name])},
+        "architecture": {"name": arch_name, **copy.deepcopy(cfg["architectures"][arch_name])},
+        "training": copy.deepcopy(cfg["training"]),
+        "split": copy.deepcopy(cfg["split"]),
+    }
+    for key, value in point.items():
+        section, path = sweep_target(key)
+        set_path(sections[section], path, value)
+    return sections
+
+
+def _excluded(rules: list[dict], values: dict) -> bool:
+    return any(all(values.get(canonical_key(k)) == v for k, v in rule.items()) for rule in rules)
+
+
+def _match_values(ds_name: str, arch_name: str, seed: int, sections: dict, point: dict) -> dict:
+    """What exclude rules compare against: names, seed, the training values, the point's keys."""
+    training = {k: v for k, v in sections["training"].items() if k != "early_stopping"}
+    training.update({f"early_stopping.{k}": v for k, v in sections["training"]["early_stopping"].items()})
+    return {**training, **point, "dataset": ds_name, "architecture": arch_name, "seed": seed}
+
+
+def grid_points(cfg: dict) -> list[tuple[str, str, dict, int]]:
+    """(data set, architecture, point, seed) of every run before folds, exclusions applied."""
+    out = []
+    points = _points(cfg)
+    for ds_name in cfg["datasets"]:
+        for arch_name in cfg["architectures"]:
+            for point in points:
+                sections = _apply(cfg, ds_name, arch_name, point)
+                for seed in sorted(cfg["seeds"]):
+                    if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, seed, sections, point)):
+                        out.append((ds_name, arch_name, point, seed))
+    return out
+
+
+def fold_indices(split: dict, dataset: dict, group_counts: dict) -> list[int | None]:
+    """The folds of a split: [None] for a holdout split, else 0..folds-1."""
+    method = registry.SPLIT_METHODS[split["method"]]
+    if method.folds == "none":
+        return [None]
+    if method.folds == "config":
+        return list(range(split["folds"]))
+    key = json.dumps([dataset, split["group"]], sort_keys=True)
+    if key not in group_counts:
+        from .data import count_groups  # reads one column of the data file
+
+        group_counts[key] = count_groups(dataset, split["group"])
+    return list(range(group_counts[key]))
 
 
 def expand_runs(cfg: dict) -> list[Run]:
-    """All runs of the sweep, in a stable order (dataset, architecture, hparams, seed)."""
-    grid_keys = list(cfg["grid"])
-    combos = list(itertools.product(*(cfg["grid"][k] for k in grid_keys)))
+    """All runs of the sweep in a stable order: data set, architecture, grid point, then the
+    seeds and folds of the cell, then its label-permutation runs (summary.permutations)."""
     runs = []
-    # config_hash of each run, assembled from parts serialized once (planning 10,000 runs
-    # would otherwise serialize every run's whole config): the same text, keys in sorted order.
-    split_json = _canonical(cfg["split"])
-    for ds_name, ds_spec in cfg["datasets"].items():
-        ds_json = _canonical({"name": ds_name, **ds_spec})
-        for arch_name, arch_spec in cfg["architectures"].items():
-            arch_json = _canonical({"name": arch_name, **arch_spec})
-            for combo in combos:
-                point = dict(zip(grid_keys, combo))
-                training = {**cfg["training"], **point}
-                label, training_json = hparams_label(point), _canonical(training)
-                for seed in sorted(cfg["seeds"]):
-                    values = {"dataset": ds_name, "architecture": arch_name, "seed": seed, **training}
-                    if any(_excluded(rule, values) for rule in cfg["exclude"]):
-                        continue
-                    run_config = {
-                        "dataset": {"name": ds_name, **ds_spec},
-                        "architecture": {"name": arch_name, **arch_spec},
-                        "training": training,
-                        "split": cfg["split"],
-                        "seed": seed,
-                    }
-                    blob = f'{{"architecture":{arch_json},"dataset":{ds_json},"seed":{_canonical(seed)},"split":{split_json},"training":{training_json}}}'
-                    runs.append(Run(ds_name, arch_name, label, seed, run_config, _digest(blob)))
+    group_counts: dict = {}
+    permutations = cfg["summary"]["permutations"]
+    first_seed = min(cfg["seeds"])
+    points = _points(cfg)
+    for ds_name in cfg["datasets"]:
+        for arch_name in cfg["architectures"]:
+            for point in points:
+                sections = _apply(cfg, ds_name, arch_name, point)
+                label = hparams_label(point)
+                folds = fold_indices(sections["split"], sections["dataset"], group_counts)
+                hasher = identity.CellHasher(sections)
+                seeds = [s for s in sorted(cfg["seeds"]) if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))]
+                members = [(s, f, None) for s in seeds for f in folds]
+                if seeds and permutations:
+                    members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]
+                for seed, fold, perm in members:
+                    run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
+                    runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm))
     if not runs:
         raise ConfigError("config: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
     return runs
 
 
+# ---------------------------------------------------------------- jobs and packs
+
+
+def pack_kind(run: Run) -> str:
+    """What the runs of one pack share: the data, the split but its seed, the network's
+    shape and the step's structure. Members may differ in everything else (seed, fold,
+    permutation, learning rate, momentum, L2, dropout rate, epochs, early stopping, class weights)."""
+    c = run.config
+    arch = c["architecture"]
+    training = c["training"]
+    split = {k: v for k, v in c["split"].items() if k != "seed"}
+    return json.dumps(
+        [c["dataset"], split, arch["hidden"], arch["activation"], arch["batch_norm"], training["optimizer"], training["batch_size"], training["eval_batch_size"]],
+        sort_keys=True,
+    )
+
+
 @dataclass(frozen=True)
 class Job:
-    """Runs trained one after another in one process (TensorFlow starts once per job)."""
+    """Runs trained by one process, in packs of runs of one kind."""
 
     chunk: int
-    runs: tuple[Run, ...]
+    packs: tuple[tuple[Run, ...], ...]
 
     @property
     def key(self) -> str:
         return f"chunk{self.chunk}"
 
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return tuple(run for pack in self.packs for run in pack)
 
-def plan_jobs(runs: list[Run], runs_per_job: int) -> list[Job]:
-    """Consecutive runs of the sweep's order, `runs_per_job` at a time.
+
+def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1) -> list[Job]:
+    """Packs of up to `pack_size` runs of one kind (min with `runs_per_job`), then jobs of
+    consecutive packs holding up to `runs_per_job` runs (at least one pack).
 
     Membership depends only on the config, so every Snakemake process (a SLURM job
-    re-parses the workflow) agrees on it. A job whose membership changes re-runs,
-    and its script skips the runs that already finished with the same config.
+    re-parses the workflow) agrees on it. A job whose membership changes re-runs, and
+    its script skips the runs that already finished with the same identity.
     """
-    return [Job(start // runs_per_job, tuple(runs[start : start + runs_per_job])) for start in range(0, len(runs), runs_per_job)]
+    kinds: OrderedDict[str, list[Run]] = OrderedDict()
+    for run in runs:
+        kinds.setdefault(pack_kind(run), []).append(run)
+    size = max(1, min(pack_size, runs_per_job))
+    packs = [tuple(group[i : i + size]) for group in kinds.values() for i in range(0, len(group), size)]
+    jobs, current = [], []
+    for pack in packs:
+        if current and sum(map(len, current)) + len(pack) > runs_per_job:
+            jobs.append(current)
+            current = []
+        current.append(pack)
+    if current:
+        jobs.append(current)
+    return [Job(i, tuple(packs)) for i, packs in enumerate(jobs)]
 
 
-def job_params(job: Job) -> list[dict]:
-    """What a training job needs per run; a change here re-runs the job (Snakemake params)."""
-    return [{"path": r.path, "hash": r.hash, "config": r.config} for r in job.runs]
+def job_params(job: Job) -> dict:
+    """What identifies a training job's work (a change here re-runs the job): each pack's run
+    paths and identity hashes. The job script resolves the full configs from the sweep config."""
+    return {"packs": [[[run.path, run.hash] for run in pack] for pack in job.packs]}

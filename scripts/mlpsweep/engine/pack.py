@@ -1,0 +1,281 @@
+"""Training a pack: K runs of one shape, each exactly as if it were trained alone.
+
+The host side of the engine: epoch orders, the chunked training loop with its stop checks,
+validation, and per member the history, divergence, early stopping (Keras's
+`EarlyStopping` rules) and the state that a checkpoint keeps. Members may differ in seed,
+learning rate, momentum, L2 factor, dropout rate, class weights, epochs and early stopping;
+a member that is done (finished, stopped early, diverged) stops updating while the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import network
+from .step import StepSpec, compiled
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+PREDICT_ROWS = 1024  # rows per prediction call, the same for every pack size
+
+
+@dataclass
+class EarlyStopping:
+    """keras.callbacks.EarlyStopping's rules (mode from the monitor's name, baseline None,
+    start_from_epoch 0), as plain data so a checkpoint can keep it."""
+
+    patience: int = 0
+    monitor: str = "val_loss"
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+    best: float | None = None
+    best_epoch: int | None = None  # 0-based, as Keras counts
+    wait: int = 0
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        # MonitorCallback._is_improvement: the delta counts against the new value
+        if self.monitor.endswith("loss"):
+            return value + abs(self.min_delta) < self.best
+        return value - abs(self.min_delta) > self.best
+
+    def on_epoch_end(self, epoch: int, value: float) -> tuple[bool, bool]:
+        """(keep these weights as the best, stop training) after 0-based `epoch`."""
+        self.wait += 1
+        if self._improved(value):
+            self.best, self.best_epoch = value, epoch
+            self.wait = 0
+            return True, False
+        return False, self.wait >= self.patience and epoch > 0
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+
+@dataclass
+class Member:
+    """One run inside a pack: its data, settings and training record."""
+
+    seed: int
+    x_train: np.ndarray
+    y_train: np.ndarray  # one-hot float32
+    x_val: np.ndarray
+    y_val: np.ndarray
+    epochs: int
+    hyper: dict  # learning_rate, momentum, l2, dropout
+    class_weights: np.ndarray | None = None  # per class, or None for equal weights
+    early_stopping: dict | None = None  # patience, monitor, min_delta, restore_best_weights
+    initial_weights: list[np.ndarray] | None = None
+    # training record (kept by checkpoints)
+    epoch: int = 0
+    status: str = "running"  # running | finished | stopped_early | diverged
+    history: list[dict] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    stopping: EarlyStopping | None = None
+    best_weights: list[np.ndarray] | None = None
+
+    def __post_init__(self):
+        es = self.early_stopping or {}
+        self.stopping = self.stopping or EarlyStopping(**{k: es[k] for k in ("patience", "monitor", "min_delta", "restore_best_weights") if k in es})
+
+    @property
+    def active(self) -> bool:
+        return self.status == "running" and self.epoch < self.epochs
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The row order of one epoch of one member, keyed by (seed, epoch) alone: a resumed or
+    re-packed run sees exactly the batches it would have seen."""
+    return np.random.default_rng([int(seed), int(epoch), 0x6F7264]).permutation(n).astype(np.int32)
+
+
+class Pack:
+    """K members trained as one computation. `weights`/`slots` are device arrays stacked on axis 0."""
+
+    def __init__(self, shape: network.Shape, optimizer: str, batch_size: int, members: list[Member], steps_per_execution: int = 64):
+        n_train = {len(m.y_train) for m in members}
+        if len(n_train) != 1:
+            raise ValueError(f"members of a pack need equal numbers of training rows, got {sorted(n_train)}")
+        self.members = members
+        self.n_train = n_train.pop()
+        self.batch_size = batch_size
+        self.steps_per_execution = max(1, int(steps_per_execution))
+        spec = StepSpec(
+            shape,
+            optimizer,
+            batch_size,
+            class_weights=any(m.class_weights is not None for m in members),
+            l2=any(m.hyper.get("l2", 0.0) > 0 for m in members),
+            momentum=any(m.hyper.get("momentum", 0.0) > 0 for m in members),
+        )
+        self.compiled = compiled(spec)
+        self.spec = spec
+        dev = self.compiled.to_device
+        K = len(members)
+        weights = network.stack([m.initial_weights if m.initial_weights is not None else network.initial_weights(shape, m.seed) for m in members])
+        self.weights = [dev(w) for w in weights]
+        rule = self.compiled.rule
+        self.slots = [tuple(dev(np.full(w.shape, rule.slot_init, np.float32)) for _ in rule.slots) for w, t in zip(weights, shape.trainable()) if t]
+        self.steps = np.zeros(K, np.int32)
+        self.shared = np.ones(K, np.float32)  # Nadam's u_product starts at 1
+        self.x = dev(np.concatenate([m.x_train for m in members]).astype(np.float32))
+        self.y = dev(np.concatenate([m.y_train for m in members]).astype(np.float32))
+        self.labels = dev(np.concatenate([m.y_train.argmax(axis=1) for m in members]).astype(np.int32))
+        n_classes = members[0].y_train.shape[1]
+        self.cw = dev(np.stack([m.class_weights if m.class_weights is not None else np.ones(n_classes, np.float32) for m in members]).astype(np.float32))
+        self.seeds = np.array([m.seed for m in members], np.int64).astype(np.uint32)
+        self.hyper = {key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32)) for key in ("learning_rate", "momentum", "l2", "dropout")}
+
+    # ------------------------------------------------------------ state for checkpoints
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        out = {f"w{i}": np.asarray(w) for i, w in enumerate(self.weights)}
+        for i, slots in enumerate(self.slots):
+            for j, s in enumerate(slots):
+                out[f"s{i}_{j}"] = np.asarray(s)
+        out["steps"] = np.asarray(self.steps)
+        out["shared"] = np.asarray(self.shared)
+        return out
+
+    def load_member_state(self, k: int, arrays: dict[str, np.ndarray], kk: int) -> None:
+        """Set member k's weights and optimizer state from slice kk of checkpoint arrays."""
+        dev = self.compiled.to_device
+
+        def put(stacked, value):
+            host = np.array(stacked)
+            host[k] = value
+            return dev(host)
+
+        self.weights = [put(w, arrays[f"w{i}"][kk]) for i, w in enumerate(self.weights)]
+        self.slots = [tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(slots)) for i, slots in enumerate(self.slots)]
+        self.steps = np.array(self.steps)
+        self.steps[k] = arrays["steps"][kk]
+        self.shared = np.array(self.shared)
+        self.shared[k] = arrays["shared"][kk]
+
+    def member_weights(self, k: int) -> list[np.ndarray]:
+        return network.member(self.weights, k)
+
+    # ------------------------------------------------------------ training
+
+    def train_epoch(self, should_stop: Callable[[], bool]) -> bool:
+        """One epoch of every active member (each its own next epoch); False if stopped on a signal
+        (the members keep the state of their last completed epoch)."""
+        members = self.members
+        active = np.array([m.active for m in members])
+        if not active.any():
+            return True
+        t0 = time.perf_counter()
+        saved = (self.weights, self.slots, self.steps, self.shared)
+        # rows of the members' concatenated training data, in each member's own epoch order
+        orders = self.compiled.to_device(np.stack([k * self.n_train + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]))
+        epochs = np.array([m.epoch for m in members], np.int64).astype(np.uint32)
+        loss_sum = np.zeros(len(members), np.float32)
+        hits = np.zeros(len(members), np.int64)
+        bs = self.batch_size
+        n_full, tail = divmod(self.n_train, bs)
+        calls = [(bs, s, min(self.steps_per_execution, n_full - s)) for s in range(0, n_full, self.steps_per_execution)]
+        if tail:
+            calls.append((tail, n_full, 1))
+        seen = np.zeros(len(members), np.int64)
+        live = active.copy()
+        for batch, step0, n_steps in calls:
+            if should_stop():
+                self.weights, self.slots, self.steps, self.shared = saved
+                return False
+            row0 = step0 * bs
+            out = self.compiled.train(batch, self.weights, self.slots, self.steps, self.shared, self.x, self.y, self.labels, self.cw, orders, np.int32(row0), np.int32(step0), np.int32(n_steps), self.seeds, epochs, self.hyper, live)
+            self.weights, self.slots, self.steps, self.shared, part_loss, part_hits = out
+            self.weights, self.slots = list(self.weights), [tuple(s) for s in self.slots]
+            self.steps, self.shared = np.asarray(self.steps), np.asarray(self.shared)
+            loss_sum = loss_sum + np.asarray(part_loss)  # float32, in batch order, as Keras's loss tracker
+            hits += np.asarray(part_hits)
+            seen[live] = row0 + batch * n_steps
+            # like keras.callbacks.TerminateOnNaN: a member whose loss is no longer finite stops here
+            live = live & np.isfinite(loss_sum)
+        seconds = time.perf_counter() - t0
+        val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
+        share = seconds / len(members)  # the device time of the epoch, split evenly
+        for k, m in enumerate(members):
+            if not active[k]:
+                continue
+            row = {"epoch": m.epoch + 1, "loss": _mean32(loss_sum[k], seen[k]), "accuracy": _mean32(hits[k], seen[k]), "val_loss": val["loss"][k], "val_accuracy": val["accuracy"][k], "seconds": round(share, 4)}
+            m.history.append(row)
+            m.fit_seconds += share
+            m.epoch += 1
+            self._end_of_epoch(k, m, row)
+        return True
+
+    def _end_of_epoch(self, k: int, m: Member, row: dict) -> None:
+        if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
+            m.status = "diverged"
+            return
+        es = m.stopping
+        if es.patience <= 0:
+            if m.epoch >= m.epochs:
+                m.status = "finished"
+            return
+        keep, stop = es.on_epoch_end(m.epoch - 1, row[es.monitor])
+        if keep and es.restore_best_weights:
+            m.best_weights = self.member_weights(k)
+        if stop:
+            m.status = "stopped_early"
+        elif m.epoch >= m.epochs:
+            m.status = "finished"
+
+    def final_weights(self, k: int) -> list[np.ndarray]:
+        """Member k's weights at the end of training: the best epoch's where EarlyStopping
+        restores them (Keras restores them at the end of training too, not only on a stop)."""
+        m = self.members[k]
+        if m.stopping.patience > 0 and m.stopping.restore_best_weights and m.best_weights is not None:
+            return m.best_weights
+        return self.member_weights(k)
+
+    # ------------------------------------------------------------ evaluation
+
+    def predict(self, xs: list[np.ndarray], weights: list | None = None) -> np.ndarray:
+        """Logits (K, rows, classes) of each member's rows (members padded to the longest)."""
+        K = len(xs)
+        n = max(len(x) for x in xs)
+        n_features = xs[0].shape[1]
+        blocks = []
+        weights = self.weights if weights is None else weights
+        for start in range(0, max(n, 1), PREDICT_ROWS):
+            block = np.zeros((K, PREDICT_ROWS, n_features), np.float32)
+            for k, x in enumerate(xs):
+                part = x[start : start + PREDICT_ROWS]
+                block[k, : len(part)] = part
+            blocks.append(np.asarray(self.compiled._predict(weights, self.compiled.to_device(block))))
+        return np.concatenate(blocks, axis=1)[:, :n]
+
+    def evaluate(self, xs: list[np.ndarray], ys: list[np.ndarray], weights: list | None = None) -> dict:
+        """Per member: Keras's evaluation loss (mean cross-entropy plus the L2 penalty) and accuracy."""
+        logits = self.predict(xs, weights)
+        penalty = self._l2_penalties(weights)
+        out = {"loss": [], "accuracy": [], "logits": []}
+        for k, y in enumerate(ys):
+            z = logits[k, : len(y)].astype(np.float64)
+            log_p = z - z.max(axis=1, keepdims=True)
+            log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+            ce = -(y * log_p).sum(axis=1)
+            out["loss"].append(float(np.float32(ce.mean() + penalty[k])) if len(y) else math.nan)
+            out["accuracy"].append(_mean32(int((z.argmax(1) == y.argmax(1)).sum()), len(y)))
+            out["logits"].append(logits[k, : len(y)])
+        return out
+
+    def _l2_penalties(self, weights=None) -> np.ndarray:
+        shape = self.spec.shape
+        weights = self.weights if weights is None else weights
+        l2 = np.asarray(self.hyper["l2"], np.float64)
+        kernels = [np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"][: len(shape.hidden)]
+        return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
+
+
+def _mean32(total, count: int) -> float:
+    """total / count in float32, as Keras's Mean metrics compute it (NaN for no samples)."""
+    return float(np.float32(total) / np.float32(count)) if count else math.nan

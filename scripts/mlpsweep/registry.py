@@ -1,0 +1,171 @@
+"""One definition of each option family: every other part of mlpsweep reads these tables.
+
+The config schema takes its name lists from here (`x-registry` in
+workflow/schemas/config.schema.yaml), the checks and the grid labels read them, the engine
+and the data module look implementations up by these names, and the summary and the plots
+take labels, units and directions from `METRICS`. Adding an optimizer, a metric or a data
+source is one entry here plus its implementation (see CONTRIBUTING.md).
+
+Plain data only: importing this module must stay cheap (Snakemake imports it to plan).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    keras_class: str  # keras.optimizers.<keras_class>, built with Keras's defaults but the learning rate
+    uses: tuple[str, ...] = ()  # training keys besides learning_rate that change its numbers
+
+
+# The update rules live in mlpsweep/engine/optimizers.py (RULES), one per name.
+OPTIMIZERS = {
+    "sgd": Optimizer("SGD", uses=("momentum",)),
+    "adam": Optimizer("Adam"),
+    "adamw": Optimizer("AdamW"),
+    "rmsprop": Optimizer("RMSprop", uses=("momentum",)),
+    "adagrad": Optimizer("Adagrad"),
+    "nadam": Optimizer("Nadam"),
+}
+
+# ---------------------------------------------------------------- activations
+
+# Names of keras.activations (looked up with keras.activations.get).
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid", "swish", "silu", "leaky_relu", "linear")
+
+# ---------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str  # column header in the tables and axis name in the plots
+    unit: str  # fraction | nats | s | count | epochs
+    higher_is_better: bool
+    percent: bool = False  # shown x 100 when summary.percent is set
+
+
+METRICS = {
+    "test_accuracy": Metric("Test acc.", "fraction", True, percent=True),
+    "test_balanced_accuracy": Metric("Test bal. acc.", "fraction", True, percent=True),
+    "test_macro_f1": Metric("Test macro F1", "fraction", True, percent=True),
+    "test_loss": Metric("Test loss", "nats", False),
+    "val_accuracy": Metric("Val. acc.", "fraction", True, percent=True),
+    "val_loss": Metric("Val. loss", "nats", False),
+    "train_accuracy": Metric("Train acc.", "fraction", True, percent=True),
+    "train_loss": Metric("Train loss", "nats", False),
+    "epochs_run": Metric("Epochs", "epochs", False),
+    "fit_seconds": Metric("Fit (s)", "s", False),
+    "n_params": Metric("Params", "count", False),
+}
+
+# ---------------------------------------------------------------- data sources
+
+
+@dataclass(frozen=True)
+class Source:
+    loader: str  # function of mlpsweep.data that loads it
+    keys: dict = field(default_factory=dict)  # JSON-schema of each key; a `default` is filled in
+    required: tuple[str, ...] = ()
+    sweepable: tuple[str, ...] = ()  # keys a grid may sweep (`dataset.<key>`)
+
+
+_COUNT = {"type": "integer", "minimum": 1}
+SOURCES = {
+    "synthetic": Source(
+        "make_synthetic",
+        keys={
+            "n_samples": {**_COUNT, "minimum": 2, "default": 1000},
+            "n_features": {**_COUNT, "default": 20},
+            "n_classes": {**_COUNT, "minimum": 2, "default": 2},
+            "separation": {"type": "number", "minimum": 0, "default": 1.5},
+            "noise": {"type": "number", "minimum": 0, "default": 1.0},
+            "seed": {"type": "integer", "minimum": 0, "default": 0},
+            "class_names": {"type": ["array", "null"], "items": {"type": "string"}, "default": None},
+        },
+        sweepable=("n_samples", "n_features", "n_classes", "separation", "noise", "seed"),
+    ),
+    "sklearn": Source("load_sklearn", keys={"name": {"type": "string", "enum": ["digits", "wine", "breast_cancer", "iris"]}}, required=("name",)),
+    "file": Source(
+        "load_file",
+        keys={
+            "path": {"type": "string", "minLength": 1},
+            "format": {"type": ["string", "null"], "enum": ["csv", "tsv", "parquet", "npz", None], "default": None},
+            "label": {"type": ["string", "null"], "default": None},
+            "features": {"type": ["array", "null"], "default": None},
+            "x": {"type": "string", "default": "x"},
+            "y": {"type": "string", "default": "y"},
+            "class_names": {"type": ["array", "null"], "items": {"type": "string"}, "default": None},
+        },
+        required=("path",),
+    ),
+}
+
+# ---------------------------------------------------------------- split methods
+
+
+@dataclass(frozen=True)
+class SplitMethod:
+    uses: tuple[str, ...]  # split keys that change its numbers (besides validation and seed)
+    folds: str  # "none" (one split), "config" (split.folds) or "groups" (one per group)
+    grouped: bool = False  # needs split.group
+
+
+SPLIT_METHODS = {
+    "holdout": SplitMethod(uses=("test",), folds="none"),
+    "kfold": SplitMethod(uses=("folds",), folds="config"),
+    "group_kfold": SplitMethod(uses=("folds", "group"), folds="config", grouped=True),
+    "leave_one_group_out": SplitMethod(uses=("group",), folds="groups", grouped=True),
+}
+
+CLASS_WEIGHTS = ("none", "balanced")
+
+# ---------------------------------------------------------------- swept keys
+
+# Short labels of swept keys in the `hparams` directory name (e.g. lr0.01_bs32); a key not
+# listed here is labelled with its own last name part (e.g. `architecture.activation` ->
+# `activation`). Never change an existing label: it names finished runs' directories.
+SWEPT_LABELS = {
+    "optimizer": "opt",
+    "learning_rate": "lr",
+    "momentum": "mom",
+    "batch_size": "bs",
+    "epochs": "ep",
+    "eval_batch_size": "ebs",
+    "class_weight": "cw",
+    "early_stopping.patience": "pat",
+    "architecture.hidden": "h",
+    "architecture.dropout": "do",
+    "architecture.l2": "l2",
+    "architecture.batch_norm": "bn",
+    "architecture.activation": "act",
+    "dataset.n_samples": "n",
+    "dataset.n_features": "nf",
+}
+
+# ---------------------------------------------------------------- plots
+
+# name -> (file stem or folder under plots/, one figure per ...)
+PLOTS = {
+    "heatmap": "sweep",
+    "compute": "sweep",
+    "bars": "data set",
+    "confusion": "data set",
+    "learning_curves": "cell",
+}
+
+
+def names(family: str) -> list[str]:
+    """The names of an option family, in their table order (what `x-registry` fills into the schema)."""
+    table = {
+        "optimizers": OPTIMIZERS,
+        "activations": ACTIVATIONS,
+        "metrics": METRICS,
+        "sources": SOURCES,
+        "split_methods": SPLIT_METHODS,
+        "class_weights": CLASS_WEIGHTS,
+    }[family]
+    return list(table)

@@ -1,0 +1,111 @@
+"""The layout of a run directory: its files, their names, and reading and writing them.
+
+    runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7, seed0_fold3_perm7
+        metrics.json     written last and atomically: its presence means the run is done
+        history.csv      per-epoch training and validation loss and accuracy
+        model.keras      the trained model (keras.models.load_model(..., safe_mode=True))
+        predictions.csv  every test row: its row in the data set, group, true and predicted class
+        failed.json      why the run failed (data or config), instead of metrics.json
+        train.log        this run's part of its job's log
+
+The training side writes these files (training.py), the summary reads them (summary.py), and
+the tests build fake runs with the same functions (tests/fakes.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from . import identity
+from .storage import read_json, write_json_atomic, write_text_atomic
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.keras"
+PREDICTIONS_FILE = "predictions.csv"
+FAILED_FILE = "failed.json"
+LOG_FILE = "train.log"
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+DONE = ("finished", "diverged")  # statuses of a run that is not trained again
+
+RUN_DIR_RE = re.compile(
+    r"^runs/(?P<dataset>[A-Za-z0-9_-]+)/(?P<architecture>[A-Za-z0-9_-]+)/(?P<hparams>[A-Za-z0-9_.-]+)/"
+    r"seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?$"
+)
+
+
+def parse(rel: str) -> dict | None:
+    """dataset, architecture, hparams, seed, fold, permutation of a run path, or None."""
+    match = RUN_DIR_RE.match(rel)
+    if not match:
+        return None
+    found = match.groupdict()
+    return {**found, **{k: None if found[k] is None else int(found[k]) for k in ("seed", "fold", "permutation")}}
+
+
+def discover(results: str | Path) -> list[str]:
+    """Run directories (relative to `results`) found on disk, finished or not."""
+    results = Path(results)
+    found = []
+    for path in sorted((results / "runs").glob("*/*/*/seed*")):
+        rel = path.relative_to(results).as_posix()
+        if path.is_dir() and RUN_DIR_RE.match(rel):
+            found.append(rel)
+    return found
+
+
+def read_record(run_dir: Path) -> dict | None:
+    """The run's metrics.json, or None if it has none or it cannot be read."""
+    try:
+        return read_json(Path(run_dir) / METRICS_FILE)
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(record: dict | None, run_config: dict, fingerprint: str | None = None) -> bool:
+    """Whether a stored record is the finished result of this run: same identity (computed
+    from the stored config, so records of earlier releases count) and, if given, same data."""
+    if not record or record.get("status") not in DONE or "config" not in record:
+        return False
+    try:
+        same = identity.canonical(record["config"]) == identity.canonical(run_config)
+    except (KeyError, TypeError, ValueError, AssertionError):
+        return False
+    return same and (fingerprint is None or (record.get("data") or {}).get("fingerprint") == fingerprint)
+
+
+def history_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (format(row[k], ".6g") if isinstance(row[k], float) else row[k]) for k in HISTORY_COLUMNS})
+    return buf.getvalue()
+
+
+def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["row", "group", "true", "predicted"])
+    for i, row in enumerate(rows):
+        writer.writerow([int(row), "" if groups is None else groups[i], class_names[int(y_true[i])], class_names[int(y_pred[i])]])
+    return buf.getvalue()
+
+
+def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None) -> None:
+    """Write a run's files; metrics.json last, so a reader never sees a half-written run."""
+    run_dir = Path(run_dir)
+    write_text_atomic(run_dir / HISTORY_FILE, history_csv(history))
+    if predictions is not None:
+        write_text_atomic(run_dir / PREDICTIONS_FILE, predictions)
+    if model is not None:
+        model(run_dir / MODEL_FILE)  # a writer function: Keras saves through a temporary file
+    write_json_atomic(run_dir / METRICS_FILE, record)
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)
+
+
+def write_failure(run_dir: Path, run_hash: str, error: str, time: str) -> None:
+    write_json_atomic(Path(run_dir) / FAILED_FILE, {"status": "failed", "config_hash": run_hash, "error": error, "time": time})
