@@ -1,19 +1,20 @@
-"""Snakemake entry point of rule `train`: fit the runs of one job."""
+"""Snakemake entry point of rule `train`: fit the packs of runs of one job."""
 
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter off; Python errors still show
 
+from mlpsweep.config import validate_config  # noqa: E402
 from mlpsweep.jobs import results_dir, run_job, setup_logging  # noqa: E402
 
 setup_logging(snakemake.log[0])  # noqa: F821
 sys.exit(
     run_job(
-        snakemake.params.runs,  # noqa: F821
+        validate_config(snakemake.config),  # noqa: F821  (already checked by the Snakefile)
+        snakemake.params.job["packs"],  # noqa: F821
         results_dir(snakemake.output.manifest),  # noqa: F821
         snakemake.output.manifest,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
-        steps_per_execution=snakemake.params.steps_per_execution,  # noqa: F821
     )
 )

@@ -1,15 +1,17 @@
-"""Data sources (synthetic, scikit-learn, user files) and their preprocessing."""
+"""Data sources (synthetic, scikit-learn, user files), splits and their preprocessing."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .config import DATASET_KEYS, file_format
+from . import registry
+from .config import file_format
 
 
 class DataError(ValueError):
@@ -22,6 +24,8 @@ class Dataset:
     y: np.ndarray  # int64 class indices, (n_samples,)
     class_names: list[str]
     fingerprint: str  # sha256 of the source file, or of the generated arrays
+    groups: np.ndarray | None = None  # each row's group (e.g. subject), never a feature
+    where: str = "data"  # what error messages call it: the file, or the data set
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
+    test_index: np.ndarray | None = None  # rows of the data set that form the test part
+    test_groups: np.ndarray | None = None  # their groups, where the data has groups
 
     @property
     def n_features(self) -> int:
@@ -51,11 +57,8 @@ def _digest_arrays(*arrays: np.ndarray) -> str:
 
 
 def file_digest(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def make_synthetic(n_samples=1000, n_features=20, n_classes=2, separation=1.5, noise=1.0, seed=0, class_names=None) -> Dataset:
@@ -108,18 +111,20 @@ def _features(frame, where: str) -> np.ndarray:
     return frame.to_numpy(dtype=np.float64)
 
 
-def load_file(spec: dict) -> Dataset:
-    """A user's CSV, TSV, Parquet (label column named in the config) or NPZ file."""
+def load_file(spec: dict, group: str | None = None) -> Dataset:
+    """A user's CSV, TSV, Parquet (label column named in the config) or NPZ file; `group`
+    names the column (NPZ: array) that holds each row's group, which is not a feature."""
     path = spec["path"]
     fmt = spec.get("format") or file_format(path)
     where = f"data file {path}"
     entry = f"datasets.{spec.get('name', '<name>')}"
     feature_names = None
+    groups = None
     if not Path(path).is_file():
         raise DataError(f"{where}: not found. Fix: check the path in the config's datasets section")
     try:
         if fmt == "npz":
-            x, y_raw = _load_npz(path, spec.get("x", "x"), spec.get("y", "y"), where, entry)
+            x, y_raw, groups = _load_npz(path, spec.get("x", "x"), spec.get("y", "y"), where, entry, group)
         else:
             import pandas as pd
 
@@ -132,7 +137,11 @@ def load_file(spec: dict) -> Dataset:
             label = spec["label"]
             if label not in frame.columns:
                 raise DataError(f"{where}: label column {label!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set {entry}.label to an existing column")
-            columns = spec.get("features") or [c for c in frame.columns if c != label]
+            if group is not None:
+                if group not in frame.columns:
+                    raise DataError(f"{where}: group column {group!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set split.group to an existing column")
+                groups = _checked_groups(frame[group].to_numpy(), where, repr(group))
+            columns = spec.get("features") or [c for c in frame.columns if c not in (label, group)]
             if not columns:
                 raise DataError(f"{where}: no feature columns besides the label {label!r}. Fix: add feature columns")
             x = _features(frame[columns], where)
@@ -146,10 +155,39 @@ def load_file(spec: dict) -> Dataset:
         raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
     y, names = _encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = _checked_features(x, where, feature_names)
-    return Dataset(x, y, names, file_digest(path))
+    return Dataset(x, y, names, file_digest(path), groups, where)
 
 
-def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str):
+def _checked_groups(values: np.ndarray, where: str, column: str) -> np.ndarray:
+    """Group labels as text (subject 7 and "7" are one group); missing ones refused."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values.tolist()):
+        raise DataError(f"{where}: group column {column} has missing values. Fix: give every row its group")
+    return np.array([str(v) for v in values.tolist()], dtype=object)
+
+
+def count_groups(spec: dict, column: str) -> int:
+    """How many groups a data file's group column holds (read alone: planning needs it for
+    leave_one_group_out, which has one fold per group)."""
+    path, fmt = spec["path"], spec.get("format") or file_format(spec["path"])
+    where = f"data file {path}"
+    try:
+        if fmt == "npz":
+            with np.load(path, allow_pickle=False) as archive:
+                values = archive[column]
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            values = pq.read_table(path, columns=[column]).column(column).to_numpy()
+        else:
+            import pandas as pd
+
+            values = pd.read_csv(path, sep="," if fmt == "csv" else "\t", usecols=[column])[column].to_numpy()
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{where}: cannot read group column {column!r} ({type(exc).__name__}: {exc}). Fix: set split.group to an existing column") from None
+    return len(set(_checked_groups(np.asarray(values), where, repr(column)).tolist()))
+
+
+def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str, group_key: str | None = None):
     if not zipfile.is_zipfile(path):
         raise DataError(f"{where}: not an NPZ archive (no zip structure). Fix: write it with numpy.savez, or set {entry}.format to the file's real format")
     try:
@@ -158,8 +196,11 @@ def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str):
             for key, role in ((x_key, "x"), (y_key, "y")):
                 if key not in names:
                     raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(names)}). Fix: set {entry}.{role} to the array's name")
+            if group_key is not None and group_key not in names:
+                raise DataError(f"{where}: group array {group_key!r} is missing (arrays: {', '.join(names)}). Fix: set split.group to the array's name")
             x = archive[x_key]
             y = archive[y_key]
+            groups = archive[group_key] if group_key is not None else None
             for key, value in ((x_key, x), (y_key, y)):
                 if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes of a member that is no .npy
                     raise DataError(f"{where}: member {key!r} is not a NumPy array. Fix: write the file with numpy.savez")
@@ -177,7 +218,11 @@ def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str):
         raise DataError(f"{where}: array {y_key!r} must be 1-D with one label per row of {x_key!r}, got shape {y.shape}. Fix: store one label per sample")
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{where}: array {x_key!r} is not numeric (dtype {x.dtype}). Fix: store numbers")
-    return x.astype(np.float64), y
+    if groups is not None:
+        if groups.shape != y.shape:
+            raise DataError(f"{where}: group array {group_key!r} must hold one group per row of {x_key!r}, got shape {groups.shape}. Fix: store one group per sample")
+        groups = _checked_groups(groups, where, repr(group_key))
+    return x.astype(np.float64), y, groups
 
 
 def _checked_features(x: np.ndarray, where: str, names: list[str] | None = None) -> np.ndarray:
@@ -190,49 +235,143 @@ def _checked_features(x: np.ndarray, where: str, names: list[str] | None = None)
     return x.astype(np.float32)
 
 
-def load_dataset(spec: dict) -> Dataset:
-    """Load the data set a resolved config entry describes."""
+def load_dataset(spec: dict, group: str | None = None) -> Dataset:
+    """Load the data set a resolved config entry describes (with its group column, if named)."""
     source = spec["source"]
     if source == "synthetic":
-        params = {k: spec.get(k, default) for k, default in DATASET_KEYS["synthetic"].items() if k != "source"}
-        return make_synthetic(**params)
-    if source == "sklearn":
-        return load_sklearn(spec["name"])
-    return load_file(spec)
+        params = {k: spec.get(k, v["default"]) for k, v in registry.SOURCES["synthetic"].keys.items()}
+        data = make_synthetic(**params)
+    elif source == "sklearn":
+        data = load_sklearn(spec["name"])
+    else:
+        return load_file(spec, group)
+    data.where = f"dataset '{spec.get('name', source)}'"
+    return data
 
 
-def split_and_scale(data: Dataset, validation: float, test: float, seed: int, where: str = "data") -> Splits:
-    """Stratified train/validation/test split; standardization fitted on training rows only."""
+# ---------------------------------------------------------------- splits
+
+
+def _classes_present(data: Dataset) -> np.ndarray:
+    if len(data.y) == 0:
+        raise DataError(f"{data.where}: holds no samples. Fix: add samples")
+    counts = np.bincount(data.y, minlength=len(data.class_names))
+    if (counts > 0).sum() < 2:
+        raise DataError(f"{data.where}: only one class ({data.class_names[int(np.argmax(counts))]!r}) in the labels. Fix: a classifier needs at least two classes")
+    return counts[counts > 0]
+
+
+def _holdout(data: Dataset, validation: float, test: float, seed: int):
+    """Stratified train/validation/test rows (as release 0.1 split them)."""
     from sklearn.model_selection import train_test_split
 
-    if len(data.y) == 0:
-        raise DataError(f"{where}: holds no samples. Fix: add samples")
-    counts = np.bincount(data.y, minlength=len(data.class_names))
-    present = counts[counts > 0]
-    if len(present) < 2:
-        raise DataError(f"{where}: only one class ({data.class_names[int(np.argmax(counts))]!r}) in the labels. Fix: a classifier needs at least two classes")
-    n = len(data.y)
-    n_classes = len(present)
+    present = _classes_present(data)
+    n, n_classes = len(data.y), len(present)
     n_test = int(np.ceil(test * n))
     n_val = int(np.ceil(validation * (n - n_test)))
     smallest = int(present.min())
     if n_test < n_classes or n_val < n_classes or n - n_test - n_val < n_classes or smallest < 3:
         raise DataError(
-            f"{where}: {n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split with "
+            f"{data.where}: {n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split with "
             f"validation={validation} and test={test}. Fix: use more samples (each class needs >= 3, and each split >= one per class)"
         )
-    idx = np.arange(n)
-    rest, test_idx = train_test_split(idx, test_size=n_test, stratify=data.y, random_state=seed)
+    rest, test_idx = train_test_split(np.arange(n), test_size=n_test, stratify=data.y, random_state=seed)
     train_idx, val_idx = train_test_split(rest, test_size=n_val, stratify=data.y[rest], random_state=seed)
-    x_train = data.x[train_idx]
-    mean = x_train.mean(axis=0, dtype=np.float64)
-    std = x_train.std(axis=0, dtype=np.float64)
-    std[std == 0] = 1.0  # constant features stay zero instead of dividing by zero
+    return train_idx, val_idx, test_idx
 
-    def scale(a):
-        return ((a - mean) / std).astype(np.float32)
 
-    return Splits(scale(x_train), data.y[train_idx], scale(data.x[val_idx]), data.y[val_idx], scale(data.x[test_idx]), data.y[test_idx], data.class_names)
+def _cross_validation_fold(data: Dataset, split: dict, seed: int, fold: int):
+    """Training and test rows of one fold: stratified where the method allows, by group where given."""
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
+
+    present = _classes_present(data)
+    method, groups = split["method"], data.groups
+    column = f"group column {split['group']!r}"
+    if method == "kfold":
+        if int(present.min()) < split["folds"]:
+            raise DataError(f"{data.where}: the smallest class has {int(present.min())} rows, too few for {split['folds']} stratified folds. Fix: lower split.folds or add samples")
+        splitter, args = StratifiedKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y)
+    else:
+        n_groups = len(set(groups.tolist()))
+        needed = split["folds"] if method == "group_kfold" else 2
+        if n_groups < needed:
+            raise DataError(f"{data.where}: {column} holds {n_groups} groups, fewer than the {needed} {'folds' if method == 'group_kfold' else 'a leave-one-group-out split needs'}. Fix: lower split.folds or use data with more groups")
+        if method == "group_kfold":
+            splitter, args = StratifiedGroupKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y, groups)
+        else:
+            splitter, args = LeaveOneGroupOut(), (data.x, data.y, groups)
+    for i, (train_idx, test_idx) in enumerate(splitter.split(*args)):
+        if i == fold:
+            return train_idx, test_idx
+    raise DataError(f"{data.where}: has no fold {fold} (the data gives fewer folds than planned). Fix: run the sweep again so it plans the folds anew")
+
+
+def _validation_rows(data: Dataset, train_idx: np.ndarray, validation: float, seed: int):
+    """Cut the validation part from a fold's training rows: stratified, or whole groups."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    if data.groups is None:
+        n_val = max(int(np.ceil(validation * len(train_idx))), len(np.unique(data.y[train_idx])))
+        try:
+            return train_test_split(train_idx, test_size=n_val, stratify=data.y[train_idx], random_state=seed)
+        except ValueError as exc:
+            raise DataError(f"{data.where}: a fold's training part is too small to cut a stratified validation part ({exc}). Fix: use fewer folds or more samples") from None
+    groups = data.groups[train_idx]
+    if len(set(groups.tolist())) < 2:
+        raise DataError(f"{data.where}: a fold's training part holds one group, so no group is left for validation. Fix: use data with more groups or fewer folds")
+    keep, val = next(GroupShuffleSplit(n_splits=1, test_size=validation, random_state=seed).split(train_idx, groups=groups))
+    return train_idx[keep], train_idx[val]
+
+
+def _permuted(y: np.ndarray, rows: np.ndarray, groups: np.ndarray | None, seed: int, permutation: int) -> np.ndarray:
+    """Labels with those of `rows` shuffled among themselves (within each group, where given)."""
+    rng = np.random.default_rng([int(seed), int(permutation), 0x7065726D])  # 'perm'
+    y = y.copy()
+    blocks = [rows] if groups is None else [rows[groups[rows] == g] for g in sorted(set(groups[rows].tolist()))]
+    for block in blocks:
+        y[block] = y[rng.permutation(block)]
+    return y
+
+
+def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None) -> Splits:
+    """The training, validation and test parts of one run; standardization fitted on its
+    training rows alone. A permutation run trains on labels shuffled within its training
+    rows (and within groups), and is tested on the true labels."""
+    from sklearn.preprocessing import StandardScaler
+
+    seed = seed if split.get("seed") is None else split["seed"]
+    method = split.get("method", "holdout")
+    if method == "holdout":
+        train_idx, val_idx, test_idx = _holdout(data, split["validation"], split["test"], seed)
+    else:
+        fit_idx, test_idx = _cross_validation_fold(data, split, seed, fold)
+        train_idx, val_idx = _validation_rows(data, fit_idx, split["validation"], seed)
+    y = data.y
+    if permutation is not None:
+        y = _permuted(y, np.concatenate([train_idx, val_idx]), data.groups, seed, permutation)
+    missing = sorted(set(range(len(data.class_names))) - set(y[train_idx].tolist()) - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist()))
+    if missing:
+        names = ", ".join(repr(data.class_names[c]) for c in missing)
+        raise DataError(f"{data.where}: the training part of fold {fold} has no row of class {names} (its groups hold other classes only). Fix: use fewer folds, or data where each group holds every class")
+    scaler = StandardScaler().fit(data.x[train_idx])
+
+    def scale(rows):
+        return scaler.transform(data.x[rows]).astype(np.float32)
+
+    test_groups = None if data.groups is None else data.groups[test_idx]
+    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups)
+
+
+def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:
+    """Per-class loss weights from the training rows (scikit-learn's 'balanced'), or None."""
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y_train)
+    weights = np.ones(n_classes, np.float32)
+    weights[present] = compute_class_weight(mode, classes=present, y=y_train)
+    return weights
 
 
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:

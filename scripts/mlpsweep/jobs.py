@@ -1,4 +1,4 @@
-"""One training job: several runs of a cell, one process, one TensorFlow import."""
+"""One training job: the packs of runs Snakemake gave it, in one process, one backend start."""
 
 from __future__ import annotations
 
@@ -27,61 +27,68 @@ def setup_logging(log_file: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
 
 
-def run_job(entries: list[dict], results: str, manifest: str, *, threads: int = 1, steps_per_execution: int = 64) -> int:
-    """Train each run in `entries` (skipping finished ones); write `manifest` only if all succeeded.
+def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
+    """The job's planned packs as Runs with their full configs, from the sweep config.
 
-    A failing run does not stop its siblings: each keeps its own results, and the job
+    Snakemake hands the job only run paths and identity hashes (so that adding a config key
+    with a default re-runs no job); the configs are expanded here as the Snakefile did.
+    """
+    from .grid import expand_runs
+
+    runs = {run.path: run for run in expand_runs(sweep)}
+    out = []
+    for pack in packs:
+        resolved = []
+        for path, digest in pack:
+            run = runs.get(path)
+            if run is None or run.hash != digest:
+                raise RuntimeError(f"{path}: the sweep config changed since this job was planned. Fix: run snakemake again")
+            resolved.append(run)
+        out.append(resolved)
+    return out
+
+
+def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1) -> int:
+    """Train the job's packs (skipping finished runs); write `manifest` only if all succeeded.
+
+    A failing run or pack does not stop the others: each keeps its own results, and the job
     exits non-zero afterwards so the scheduler reports (and may retry) it.
     """
-    from .steps import CompiledModels
-    from .training import DataCache, Interrupted, StopFlag, configure_tensorflow, train_and_record
+    import keras
+
+    from . import gpu
+    from .training import DataCache, Interrupted, ModelExporter, StopFlag, configure_backend, train_runs
 
     stop = StopFlag().install()
     t0 = time.perf_counter()
-    configure_tensorflow(threads)
-    log.info("TensorFlow ready in %.1f s; %d runs in this job, %d threads", time.perf_counter() - t0, len(entries), threads)
-    cache = DataCache()
-    models = CompiledModels()  # runs of the same kind reuse one traced model
-    outcomes = {}
-    failures = []
-    for entry in entries:
-        run_dir = Path(results) / entry["path"]
+    configure_backend(threads)
+    execution = sweep["execution"]
+    device_check = gpu.check(execution["require_gpu"], execution["gpus"])
+    if device_check.get("warning"):
+        log.warning("%s", device_check["warning"])
+    planned = resolve_packs(sweep, packs)
+    n_runs = sum(map(len, planned))
+    log.info("%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads", keras.backend.backend(), time.perf_counter() - t0, n_runs, len(planned), threads)
+    cache, exporter = DataCache(), ModelExporter()
+    outcomes, failures = {}, []
+    extra = {"threads": threads, "gpu_check": device_check}
+    for pack in planned:
         if stop.set:
-            log.warning("stop signal received; leaving %s for the retry", run_dir)
+            log.warning("stop signal received; leaving the rest for the retry")
             return EXIT_INTERRUPTED
-        handler = None
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(run_dir / "train.log")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            logging.getLogger().addHandler(handler)
-            t_run = time.perf_counter()
-            log.info("%s: start (config %s)", run_dir, entry["hash"])
-            status = train_and_record(entry["config"], run_dir, cache, steps_per_execution=steps_per_execution, stop=stop, extra_provenance={"threads": threads}, models=models)
-            outcomes[entry["path"]] = status
-            log.info("%s: %s in %.1f s", run_dir, status, time.perf_counter() - t_run)
+            outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter))
         except Interrupted as exc:
-            log.warning("%s: interrupted (%s); the checkpoint is kept and a retry resumes it", run_dir, exc)
+            log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
             return EXIT_INTERRUPTED
-        except Exception as exc:  # one bad run must not take its siblings down
-            outcomes[entry["path"]] = "failed"
-            failures.append((run_dir, exc))
-            log.error("%s: FAILED: %s: %s", run_dir, type(exc).__name__, exc, exc_info=not _is_user_error(exc))
-        finally:
-            if handler is not None:
-                logging.getLogger().removeHandler(handler)
-                try:
-                    handler.close()
-                except OSError as exc:  # e.g. a full disk: the job's own log already says why
-                    log.error("%s: cannot close its log: %s", run_dir, exc)
-    if failures:
-        log.error("%d of %d runs failed: %s", len(failures), len(entries), "; ".join(f"{d}: {e}" for d, e in failures))
+        except Exception as exc:  # one broken pack must not take the others down
+            for run in pack:
+                outcomes.setdefault(run.path, "failed")
+            failures.append((pack, exc))
+            log.error("pack of %s: FAILED: %s: %s", ", ".join(r.path for r in pack), type(exc).__name__, exc, exc_info=True)
+    failed = [path for path, status in outcomes.items() if status == "failed"]
+    if failed:
+        log.error("%d of %d runs failed: %s", len(failed), n_runs, ", ".join(failed))
         return 1
     write_json_atomic(manifest, {"runs": outcomes})
     return 0
-
-
-def _is_user_error(exc: Exception) -> bool:
-    from .data import DataError
-
-    return isinstance(exc, DataError)

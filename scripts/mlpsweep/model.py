@@ -1,8 +1,10 @@
-"""Keras MLPs built from an architecture spec, and their optimizers."""
+"""Keras MLPs built from an architecture spec: the models a run's trained weights are saved in."""
 
 from __future__ import annotations
 
 import keras
+
+from . import registry
 
 
 def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
@@ -25,14 +27,10 @@ def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
 
 
 def make_optimizer(training: dict) -> keras.optimizers.Optimizer:
-    name = training["optimizer"]
-    lr = training["learning_rate"]
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=training.get("momentum", 0.0))
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr, momentum=training.get("momentum", 0.0))
-    cls = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "adagrad": keras.optimizers.Adagrad, "nadam": keras.optimizers.Nadam}[name]
-    return cls(learning_rate=lr)
+    """The Keras optimizer of a run's training settings (Keras's defaults otherwise)."""
+    entry = registry.OPTIMIZERS[training["optimizer"]]
+    options = {key: training[key] for key in entry.uses if key in training}
+    return getattr(keras.optimizers, entry.keras_class)(learning_rate=training["learning_rate"], **options)
 
 
 def compile_mlp(model: keras.Model, training: dict, steps_per_execution: int = 1) -> keras.Model:

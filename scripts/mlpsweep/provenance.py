@@ -48,22 +48,12 @@ def slurm() -> dict | None:
 
 
 def device() -> dict:
-    """The accelerator TensorFlow trains on, and what the scheduler made visible."""
-    import tensorflow as tf
+    """The device the backend trains on, and what the scheduler made visible."""
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
-    names = []
-    for gpu in gpus:
-        try:
-            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
-        except Exception:  # details are best effort; the device list is what matters
-            names.append(gpu.name)
-    return {
-        "type": "GPU" if gpus else "CPU",
-        "gpus": names,
-        "cpu": platform.processor() or platform.machine(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-    }
+    from . import gpu
+
+    return gpu.device_info(keras.backend.backend())
 
 
 def collect(started: str, extra: dict | None = None) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,8 +30,8 @@ UMASK = _umask()  # read once: os.umask can only be read by setting it
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, durable: bool = True) -> None:
-    """`durable` waits until the bytes are on disk (fsync); files inside a directory that is
-    itself swapped into place (a checkpoint) can skip that wait."""
+    """Write to a temporary file in the same folder, then rename it over `path`. `durable` waits
+    until the bytes and the rename are on disk (fsync of the file, then of its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -47,6 +46,17 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, durable: bool = 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_dir(path.parent)  # the rename itself reaches the disk
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` durable (POSIX: the directory entry is the folder's data)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, durable: bool = True) -> None:
@@ -60,15 +70,3 @@ def write_json_atomic(path: str | os.PathLike, obj, *, durable: bool = True) -> 
 def read_json(path: str | os.PathLike):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def replace_dir_atomic(tmp_dir: Path, final_dir: Path) -> None:
-    """Swap a fully written directory into place (old one removed after the swap)."""
-    old = final_dir.with_name(final_dir.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final_dir.exists():
-        os.replace(final_dir, old)
-    os.replace(tmp_dir, final_dir)
-    if old.exists():
-        shutil.rmtree(old)

@@ -1,37 +1,34 @@
-"""Fit one run with per-epoch checkpoints, resume, early stopping and divergence detection."""
+"""Train runs in packs and record each as a run directory of its own.
+
+For the runs of one planned pack: load their data and splits (a data problem fails that run
+alone), skip the finished ones, restore any checkpointed state, train the rest as one packed
+computation (mlpsweep.engine) with a checkpoint after every epoch, evaluate each member and
+write its run directory (rundir.py). A member's numbers are those it would have alone.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import logging
 import math
 import os
-import shutil
 import signal
-import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import provenance
-from .data import DataError, Splits, load_dataset, one_hot, split_and_scale
-from .grid import config_hash
-from .metrics import classification_metrics, split_metrics
-from .storage import read_json, replace_dir_atomic, write_json_atomic, write_text_atomic
+from . import checkpoint, identity, provenance, rundir
+from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot
+from .grid import Run
+from .metrics import by_group, classification_metrics, split_metrics
+from .storage import fsync_dir
 
 log = logging.getLogger("mlpsweep")
 
-METRICS_FILE = "metrics.json"
-FAILED_FILE = "failed.json"
-CHECKPOINT_DIR = "checkpoint"
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-
 
 class Interrupted(RuntimeError):
-    """Training stopped on a signal; the last completed epoch is checkpointed."""
+    """Training stopped on a signal; every member keeps the checkpoint of its last epoch."""
 
 
 @dataclass
@@ -53,8 +50,12 @@ class StopFlag:
         return self
 
 
-def configure_tensorflow(threads: int) -> None:
-    """Deterministic ops, a thread count matched to the job's cores, and a GPU that is shared."""
+def configure_backend(threads: int) -> None:
+    """Threads matched to the job's cores, deterministic ops, and a GPU that is shared."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # JAX: XLA picks its threads; its CPU and GPU ops are deterministic here
     import tensorflow as tf
 
     try:
@@ -67,286 +68,273 @@ def configure_tensorflow(threads: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-@dataclass
-class EarlyStopping:
-    patience: int
-    monitor: str
-    min_delta: float
-    best: float | None = None
-    best_epoch: int | None = None
-    wait: int = 0
-
-    def improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.monitor.endswith("loss"):
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
-    def update(self, epoch: int, logs: dict) -> tuple[bool, bool]:
-        """(improved, should_stop) after an epoch."""
-        value = logs[self.monitor]
-        if self.improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            return True, False
-        self.wait += 1
-        return False, self.patience > 0 and self.wait >= self.patience
-
-    def state(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
-
-
-def run_is_finished(run_dir: Path, expected_hash: str, data_fingerprint: str | None = None) -> bool:
-    """True if `run_dir` holds a complete result for exactly this config (and data)."""
-    path = run_dir / METRICS_FILE
-    if not path.is_file():
-        return False
-    try:
-        done = read_json(path)
-    except (OSError, ValueError):
-        return False
-    if done.get("config_hash") != expected_hash or done.get("status") not in ("finished", "diverged"):
-        return False
-    return data_fingerprint is None or done.get("data", {}).get("fingerprint") == data_fingerprint
-
-
-def _reseed_layers(model, seed: int, epoch: int) -> None:
-    """Dropout streams restart from (seed, epoch) each epoch: resume stays exact."""
-    for layer in model._flatten_layers(include_self=False):
-        gen = getattr(layer, "seed_generator", None)
-        if gen is not None:
-            gen.state.assign(np.array([(seed * 1_000_003 + epoch) % (2**31), 0], dtype=gen.state.dtype))
-
-
-def _save_arrays(path: Path, arrays) -> None:
-    np.savez(path, *arrays)
-
-
-def _load_arrays(path: Path) -> list[np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return [z[f"arr_{i}"] for i in range(len(z.files))]
-
-
-def _load_checkpoint(ckpt: Path, expected_hash: str, model) -> dict | None:
-    """Restore weights and optimizer state saved after an epoch into `model` (built and compiled
-    from the same config); the checkpoint's state, or None to start afresh."""
-    state_path = ckpt / "state.json"
-    if not (state_path.is_file() and (ckpt / "weights.npz").is_file() and (ckpt / "optimizer.npz").is_file()):
-        return None
-    try:
-        state = read_json(state_path)
-        if state.get("config_hash") != expected_hash:
-            log.info("checkpoint in %s belongs to another config; starting afresh", ckpt)
-            return None
-        weights, slots = _load_arrays(ckpt / "weights.npz"), _load_arrays(ckpt / "optimizer.npz")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        log.warning("checkpoint in %s is unreadable (%s); starting afresh", ckpt, exc)
-        return None
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    if len(weights) != len(model.weights) or len(slots) != len(optimizer.variables):
-        log.info("checkpoint in %s does not fit this model; starting afresh", ckpt)
-        return None
-    model.set_weights(weights)
-    for variable, value in zip(optimizer.variables, slots):
-        variable.assign(value)
-    return state
-
-
-def _save_checkpoint(ckpt: Path, model, state: dict, best_weights) -> None:
-    """Weights, optimizer variables (step count, momenta) and training state after an epoch."""
-    tmp = ckpt.with_name(ckpt.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    _save_arrays(tmp / "weights.npz", model.get_weights())
-    _save_arrays(tmp / "optimizer.npz", [v.numpy() for v in model.optimizer.variables])
-    if best_weights is not None:
-        _save_arrays(tmp / "best_weights.npz", best_weights)
-    # No fsync per epoch (costly on cluster file systems): the directory swap is what is atomic,
-    # and a checkpoint that a machine crash left unreadable is discarded when loading.
-    write_json_atomic(tmp / "state.json", state, durable=False)
-    replace_dir_atomic(tmp, ckpt)
-
-
-def _history_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (format(row[k], ".6g") if isinstance(row[k], float) else row[k]) for k in HISTORY_COLUMNS})
-    return buf.getvalue()
-
-
-def fit_run(config: dict, splits: Splits, run_dir: Path, *, steps_per_execution: int = 64, stop: StopFlag | None = None, models=None) -> dict:
-    """Train and evaluate one run; returns its metrics and training record.
-
-    Checkpoints every completed epoch into `run_dir/checkpoint`; a later call with the
-    same config resumes there and reaches the same numbers as an uninterrupted run.
-    `models` (a steps.CompiledModels shared by a job's runs) saves re-tracing; the
-    returned model then belongs to it and is reused by the next run of its kind.
-    """
-    from .steps import CompiledModels, epoch_order, seed_run
-
-    stop = stop or StopFlag()
-    training = config["training"]
-    seed = int(config["seed"])
-    expected = config_hash(config)
-    ckpt = run_dir / CHECKPOINT_DIR
-    seed_run(seed)
-    model, steps = (models or CompiledModels()).get(config["architecture"], training, splits.n_features, splits.n_classes, steps_per_execution)
-    state = _load_checkpoint(ckpt, expected, model)
-    best_weights = None
-    resumed_from = None if state is None else state["epoch"]
-    if state is None:
-        state = {"config_hash": expected, "epoch": 0, "history": [], "early_stopping": {}, "fit_seconds": 0.0, "status": "running"}
-    else:
-        log.info("resuming %s from epoch %d", run_dir, state["epoch"])
-        if (ckpt / "best_weights.npz").is_file():
-            best_weights = _load_arrays(ckpt / "best_weights.npz")
-    es_cfg = training.get("early_stopping", {})
-    early = EarlyStopping(es_cfg.get("patience", 0), es_cfg.get("monitor", "val_loss"), es_cfg.get("min_delta", 0.0), **state["early_stopping"])
-    keep_best = bool(es_cfg.get("patience", 0)) and es_cfg.get("restore_best_weights", True)
-    epochs = training["epochs"]
-    holder = {"best": best_weights}
-
-    def end_of_epoch(epoch: int, logs: dict, seconds: float) -> bool:
-        """Record, check and checkpoint a completed epoch; True stops training."""
-        row = {"epoch": epoch + 1, "seconds": round(seconds, 4), **{k: float(logs.get(k, math.nan)) for k in HISTORY_COLUMNS if k not in ("epoch", "seconds")}}
-        state["history"].append(row)
-        state["fit_seconds"] += seconds
-        state["epoch"] = epoch + 1
-        if not all(math.isfinite(row[k]) for k in ("loss", "val_loss")):
-            state["status"] = "diverged"
-            log.warning("%s: loss became %s in epoch %d; stopping this run as diverged", run_dir, row["loss"], epoch + 1)
-            return True
-        improved, should_stop = early.update(epoch + 1, row)
-        if improved and keep_best:
-            holder["best"] = [w.copy() for w in model.get_weights()]
-        state["early_stopping"] = early.state()
-        if should_stop:
-            state["status"] = "stopped_early"
-        _save_checkpoint(ckpt, model, state, holder["best"])
-        return should_stop
-
-    if state["status"] == "running" and state["epoch"] < epochs:
-        x_train, y_train, x_val, y_val = steps.place(splits.x_train, one_hot(splits.y_train, splits.n_classes), splits.x_val, one_hot(splits.y_val, splits.n_classes))
-        for epoch in range(state["epoch"], epochs):
-            _reseed_layers(model, seed, epoch)
-            t0 = time.perf_counter()
-            logs = steps.train_epoch(x_train, y_train, epoch_order(len(x_train), seed, epoch), lambda: stop.set)
-            if logs is None:  # a partial epoch is never checkpointed
-                raise Interrupted(f"signal {stop.signum} during epoch {epoch + 1}; a retry resumes after epoch {state['epoch']}")
-            logs.update(steps.validate(x_val, y_val))
-            if end_of_epoch(epoch, logs, time.perf_counter() - t0):
-                break
-    status = state["status"]
-    best_weights = holder["best"]
-    if status == "stopped_early" and best_weights is not None:
-        model.set_weights(best_weights)
-    result = {
-        "status": "diverged" if status == "diverged" else "finished",
-        "stopped_early": status == "stopped_early",
-        "best_epoch": early.best_epoch,
-        "epochs_run": state["epoch"],
-        "fit_seconds": round(state["fit_seconds"], 4),
-        "n_params": int(model.count_params()),
-        "history": state["history"],
-        "model": model,
-        "resumed_from_epoch": resumed_from,
-    }
-    if result["status"] == "finished":
-        result["metrics"] = evaluate(model, splits, training["eval_batch_size"], steps)
-    return result
-
-
-def evaluate(model, splits: Splits, batch_size: int, steps=None) -> dict:
-    from .steps import CompiledSteps
-
-    steps = steps or CompiledSteps(model, batch_size, batch_size, 1)
-    out = {}
-    for name, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
-        proba, _ = steps.predict(x, one_hot(y, splits.n_classes))
-        values = classification_metrics(y, proba, splits.n_classes)
-        if name != "test":
-            values.pop("confusion_matrix")
-        out.update(split_metrics(name, values))
-    return out
-
-
 class DataCache:
     """Data sets loaded once per process and shared by the runs of a job."""
 
     def __init__(self):
         self._data = {}
 
-    def splits(self, config: dict) -> tuple[Splits, str]:
-        import json
-
-        ds = config["dataset"]
-        key = json.dumps(ds, sort_keys=True)
+    def dataset(self, config: dict):
+        key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
         if key not in self._data:
-            self._data[key] = load_dataset(ds)
-        data = self._data[key]
-        split = config["split"]
-        split_seed = config["seed"] if split.get("seed") is None else split["seed"]
-        where = f"dataset '{ds['name']}'" + (f" (file {ds['path']})" if ds.get("path") else "")
-        return split_and_scale(data, split["validation"], split["test"], split_seed, where), data.fingerprint
+            self._data[key] = load_dataset(config["dataset"], config["split"]["group"])
+        return self._data[key]
+
+    def splits(self, config: dict) -> tuple[Splits, str]:
+        data = self.dataset(config)
+        return make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation")), data.fingerprint
 
 
-def train_and_record(config: dict, run_dir: Path, cache: DataCache, *, steps_per_execution: int = 64, stop: StopFlag | None = None, extra_provenance: dict | None = None, models=None) -> str:
-    """Train one run unless it already finished; write its results atomically. Returns its status."""
+@dataclass
+class Prepared:
+    """A run ready to be trained: its directory, data and engine member."""
+
+    run: Run
+    run_dir: Path
+    splits: Splits
+    fingerprint: str
+    started: str
+
+
+def _member(p: Prepared):
+    from .engine.pack import Member
+
+    c = p.run.config
+    training, arch = c["training"], c["architecture"]
+    s = p.splits
+    return Member(
+        seed=c["seed"],
+        x_train=s.x_train,
+        y_train=one_hot(s.y_train, s.n_classes),
+        x_val=s.x_val,
+        y_val=one_hot(s.y_val, s.n_classes),
+        epochs=training["epochs"],
+        hyper={"learning_rate": training["learning_rate"], "momentum": training["momentum"], "l2": arch["l2"], "dropout": arch["dropout"]},
+        class_weights=class_weights(s.y_train, s.n_classes, training["class_weight"]),
+        early_stopping=training["early_stopping"],
+    )
+
+
+def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prepared], dict[str, str]]:
+    """Load each run's data; (runs to train, {path: status} of runs skipped or failed)."""
+    todo, statuses = [], {}
+    for run in runs:
+        run_dir = Path(results) / run.path
+        run_dir.mkdir(parents=True, exist_ok=True)
+        started = provenance.utc_now()
+        try:
+            splits, fingerprint = cache.splits(run.config)
+        except DataError as exc:
+            rundir.write_failure(run_dir, run.hash, f"{type(exc).__name__}: {exc}", provenance.utc_now())
+            log.error("%s: FAILED: %s", run_dir, exc)
+            statuses[run.path] = "failed"
+            continue
+        if rundir.is_done(rundir.read_record(run_dir), run.config, fingerprint):
+            log.info("%s: already finished with this config and data; not training again", run_dir)
+            statuses[run.path] = "skipped"
+            continue
+        (run_dir / rundir.METRICS_FILE).unlink(missing_ok=True)  # a stale result of another identity
+        todo.append(Prepared(run, run_dir, splits, fingerprint, started))
+    return todo, statuses
+
+
+def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None) -> dict[str, str]:
+    """Train one planned pack's runs (those not finished yet); {run path: status}."""
+    stop = stop or StopFlag()
+    todo, statuses = prepare(runs, Path(results), cache)
+    groups: dict[int, list[Prepared]] = {}
+    for p in todo:  # one computation needs members with equal numbers of training rows
+        groups.setdefault(len(p.splits.y_train), []).append(p)
+    for group in groups.values():
+        statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter()))
+    return statuses
+
+
+def _shape(p: Prepared):
+    from .engine.network import Shape
+
+    arch = p.run.config["architecture"]
+    return Shape(p.splits.n_features, tuple(arch["hidden"]), p.splits.n_classes, arch["activation"], arch["batch_norm"])
+
+
+def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter) -> dict[str, str]:
+    from dataclasses import replace
+
+    from .engine.pack import EarlyStopping, Pack
+
+    group = sorted(group, key=lambda p: p.run.path)
+    members = [_member(p) for p in group]
+    shape = replace(_shape(group[0]), dropout=any(m.hyper["dropout"] > 0 for m in members))
+    training = group[0].run.config["training"]
+    pack = Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
+    key = checkpoint.pack_key([p.run.hash for p in group])
+    ckpt = checkpoint.path_of(results, key)
+    restored = checkpoint.find(results, {p.run.path: (p.run.hash, p.fingerprint) for p in group})
+    resumed = {}
+    for k, p in enumerate(group):
+        found = restored.get(p.run.path)
+        if found is None:
+            continue
+        _restore(pack, k, found, EarlyStopping)
+        resumed[p.run.path] = found.state["epoch"]
+        log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
+    handlers = _run_logs(group)
+    try:
+        log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
+        while any(m.active for m in pack.members):
+            if stop.set or not pack.train_epoch(lambda: stop.set):
+                raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
+            checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
+        statuses = _record(pack, group, results, key, resumed, extra, exporter)
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    done = {p.run.path for p in group}
+    for path in {ckpt, *(f.path for f in restored.values())}:
+        checkpoint.remove_if_done(path, done)
+    return statuses
+
+
+def _run_logs(group: list[Prepared]) -> list[logging.Handler]:
+    """Each run's train.log receives the job's log while its pack trains."""
+    handlers = []
+    for p in group:
+        handler = logging.FileHandler(p.run_dir / rundir.LOG_FILE)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+        handlers.append(handler)
+    return handlers
+
+
+def _states(pack, group: list[Prepared]) -> list[dict]:
+    return [
+        {
+            "path": p.run.path,
+            "hash": p.run.hash,
+            "fingerprint": p.fingerprint,
+            "epoch": m.epoch,
+            "status": m.status,
+            "history": m.history,
+            "fit_seconds": m.fit_seconds,
+            "early_stopping": m.stopping.state(),
+            "has_best": m.best_weights is not None,
+        }
+        for p, m in zip(group, pack.members)
+    ]
+
+
+def _arrays(pack) -> dict[str, np.ndarray]:
+    arrays = pack.state_arrays()
+    if any(m.best_weights is not None for m in pack.members):
+        for i, w in enumerate(arrays[f"w{i}"] for i in range(len(pack.weights))):
+            arrays[f"b{i}"] = np.stack([m.best_weights[i] if m.best_weights is not None else np.zeros_like(w[0]) for m in pack.members])
+    return arrays
+
+
+def _restore(pack, k: int, found: checkpoint.Found, early_stopping_cls) -> None:
+    m, state = pack.members[k], found.state
+    pack.load_member_state(k, found.arrays, found.index)
+    m.epoch, m.status, m.history, m.fit_seconds = state["epoch"], state["status"], state["history"], state["fit_seconds"]
+    es = m.stopping
+    m.stopping = early_stopping_cls(es.patience, es.monitor, es.min_delta, es.restore_best_weights, **state["early_stopping"])
+    if state["has_best"]:
+        m.best_weights = [found.arrays[f"b{i}"][found.index] for i in range(len(pack.weights))]
+
+
+class ModelExporter:
+    """Saves members' weights as Keras models, reusing one built model per architecture."""
+
+    def __init__(self):
+        self._models = {}
+
+    def writer(self, config: dict, n_features: int, n_classes: int, weights: list[np.ndarray]):
+        """A function that saves the run's trained model to a path, atomically and durably."""
+        from .model import build_mlp, make_optimizer
+
+        key = json.dumps([config["architecture"], n_features, n_classes], sort_keys=True)
+        if key not in self._models:
+            self._models[key] = build_mlp(config["architecture"], n_features, n_classes)
+        model = self._models[key]
+
+        def write(path: Path) -> None:
+            model.set_weights(weights)
+            model.compile(optimizer=make_optimizer(config["training"]), loss="categorical_crossentropy", metrics=["accuracy"])
+            tmp = path.with_name(f".{path.name}.tmp.keras")
+            model.save(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+
+        return write
+
+
+def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter) -> dict[str, str]:
+    """Evaluate every member and write its run directory."""
     import keras
 
-    expected = config_hash(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started = provenance.utc_now()
-    try:
-        splits, fingerprint = cache.splits(config)
-    except DataError as exc:
-        _record_failure(run_dir, expected, exc)
-        raise
-    if run_is_finished(run_dir, expected, fingerprint):
-        log.info("%s: already finished with this config and data; not training again", run_dir)
-        return "skipped"
-    (run_dir / METRICS_FILE).unlink(missing_ok=True)  # stale result of another config
-    try:
-        result = fit_run(config, splits, run_dir, steps_per_execution=steps_per_execution, stop=stop, models=models)
-    except Interrupted:
-        raise
-    except Exception as exc:
-        _record_failure(run_dir, expected, exc)
-        raise
-    model = result.pop("model")
-    resumed_from = result.pop("resumed_from_epoch")  # the checkpoint fit_run actually restored
-    write_text_atomic(run_dir / "history.csv", _history_csv(result.pop("history")))
-    if result["status"] == "finished":
-        tmp = run_dir / ".model.keras.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, run_dir / "model.keras")
-    metrics = result.pop("metrics", {})
-    record = {
-        "status": result.pop("status"),
-        "run": {"dataset": config["dataset"]["name"], "architecture": config["architecture"]["name"], "seed": config["seed"]},
-        "config_hash": expected,
-        "config": config,
-        "data": {
-            "fingerprint": fingerprint,
-            "class_names": splits.class_names,
-            "n_features": splits.n_features,
-            "n_train": len(splits.y_train),
-            "n_val": len(splits.y_val),
-            "n_test": len(splits.y_test),
-        },
-        "metrics": {**metrics, **result},
-        "provenance": provenance.collect(started, {"resumed_from_epoch": resumed_from, "keras_backend": keras.backend.backend(), **(extra_provenance or {})}),
-    }
-    write_json_atomic(run_dir / METRICS_FILE, record)  # last: its presence means the run finished
-    (run_dir / FAILED_FILE).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
-    return record["status"]
-
-
-def _record_failure(run_dir: Path, expected: str, exc: Exception) -> None:
-    write_json_atomic(run_dir / FAILED_FILE, {"status": "failed", "config_hash": expected, "error": f"{type(exc).__name__}: {exc}", "time": provenance.utc_now()})
+    final = [pack.final_weights(k) for k in range(len(group))]
+    stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final)]
+    parts = {}
+    for part in ("train", "val", "test"):
+        xs = [getattr(p.splits, f"x_{part}") for p in group]
+        ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
+        parts[part] = pack.evaluate(xs, ys, stacked)
+    statuses = {}
+    for k, (p, m) in enumerate(zip(group, pack.members)):
+        s = p.splits
+        status = "diverged" if m.status == "diverged" else "finished"
+        n_params = int(sum(w.size for w in final[k]))
+        result = {
+            "stopped_early": m.status == "stopped_early",
+            "best_epoch": None if m.stopping.best_epoch is None else m.stopping.best_epoch + 1,
+            "epochs_run": m.epoch,
+            "fit_seconds": round(m.fit_seconds, 4),
+            "n_params": n_params,
+        }
+        writer = predictions = None
+        if status == "finished":
+            for part in ("train", "val", "test"):
+                y_true = getattr(s, f"y_{part}")
+                y_pred = parts[part]["logits"][k].argmax(axis=1)
+                values = {"loss": parts[part]["loss"][k], **classification_metrics(y_true, y_pred, s.n_classes)}
+                if part != "test":
+                    values.pop("confusion_matrix")
+                elif s.test_groups is not None:
+                    values["by_group"] = by_group(s.test_groups, y_true, y_pred)
+                result.update(split_metrics(part, values))
+            test_pred = parts["test"]["logits"][k].argmax(axis=1)
+            predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
+            writer = exporter.writer(p.run.config, s.n_features, s.n_classes, final[k])
+        record = {
+            "status": status,
+            "run": {"dataset": p.run.dataset, "architecture": p.run.architecture, "hparams": p.run.hparams, "seed": p.run.seed, "fold": p.run.fold, "permutation": p.run.permutation},
+            "config_hash": p.run.hash,
+            "identity": identity.canonical(p.run.config),
+            "config": p.run.config,
+            "data": {
+                "fingerprint": p.fingerprint,
+                "class_names": s.class_names,
+                "n_features": s.n_features,
+                "n_train": len(s.y_train),
+                "n_val": len(s.y_val),
+                "n_test": len(s.y_test),
+                "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
+            },
+            "metrics": result,
+            "provenance": provenance.collect(
+                p.started,
+                {
+                    "resumed_from_epoch": resumed.get(p.run.path),
+                    "keras_backend": keras.backend.backend(),
+                    "pack": {"key": key, "size": len(group), "index": k, "members": [q.run.path for q in group]},
+                    **extra,
+                },
+            ),
+        }
+        rundir.write_result(p.run_dir, record, m.history, writer, predictions)
+        statuses[p.run.path] = status
+        seconds = f"{m.fit_seconds:.1f} s" if math.isfinite(m.fit_seconds) else "?"
+        log.info("%s: %s in %s (pack of %d)", p.run_dir, status, seconds, len(group))
+    return statuses

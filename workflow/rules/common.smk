@@ -36,7 +36,10 @@ except ConfigError as exc:
 
 RESULTS = SWEEP["results"].rstrip("/")
 EXECUTION = SWEEP["execution"]
-JOBS = {job.key: job for job in plan_jobs(RUNS, EXECUTION["runs_per_job"])}
+JOBS = {
+    job.key: job
+    for job in plan_jobs(RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"])
+}
 
 
 wildcard_constraints:
@@ -47,7 +50,7 @@ def job_of(wildcards):
     return JOBS[f"chunk{wildcards.chunk}"]
 
 
-def train_runs(wildcards):
+def train_job(wildcards):
     return job_params(job_of(wildcards))
 
 

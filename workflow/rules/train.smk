@@ -1,7 +1,7 @@
 if not REGENERATE:
 
     rule train:
-        """Fit the runs of one job (consecutive grid points) in one process."""
+        """Fit the runs of one job, in packs of runs of one shape, in one process."""
         input:
             data=train_data_files,
         output:
@@ -23,7 +23,6 @@ if not REGENERATE:
             gpu=EXECUTION["gpus"],
             slurm_extra=train_slurm_extra,
         params:
-            runs=train_runs,
-            steps_per_execution=EXECUTION["steps_per_execution"],
+            job=train_job,
         script:
             "../../scripts/train.py"
