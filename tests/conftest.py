@@ -53,3 +53,9 @@ def sweep_dir(tmp_path):
     """A working directory with the tiny config written to config/config.yaml."""
     write_config(tmp_path, tiny_config())
     return tmp_path
+
+
+def pytest_report_header(config):
+    import keras
+
+    return f"backend: {keras.backend.backend()}"

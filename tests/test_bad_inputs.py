@@ -18,8 +18,8 @@ from conftest import REPO, run_snakemake, tiny_config, write_config
 from mlpsweep.config import ConfigError, load_config, validate_config
 from mlpsweep.data import DataError
 from mlpsweep.grid import expand_runs
-from mlpsweep.summary import RUN_DIR_RE
-from mlpsweep.training import DataCache, train_and_record
+from mlpsweep.rundir import RUN_DIR_RE
+from mlpsweep.training import DataCache, train_runs
 
 SOURCE = "sweep.yaml"
 
@@ -77,20 +77,34 @@ CONFIG_CASES = {
     "hidden_empty": (with_architecture("small", {"hidden": []}), "architectures.small.hidden", "needs at least one hidden layer width", "give a list such as [32, 64, 64]"),
     "hidden_zero_width": (with_architecture("small", {"hidden": [8, 0]}), "architectures.small.hidden[1]", "width 0 must be > 0", "use positive integers"),
     "hidden_as_text": (with_architecture("small", {"hidden": "32,64"}), "architectures.small.hidden", "value '32,64' has the wrong type", "give a value of type array"),
-    "activation_typo": (with_architecture("small", {"hidden": [8], "activation": "rellu"}), "architectures.small.activation", "unknown activation 'rellu' (did you mean 'relu'?)", "use one of: relu"),
-    "optimizer_typo": (with_training(optimizer="adamm"), "training.optimizer", "unknown optimizer 'adamm' (did you mean 'adam'?)", "use one of: sgd, adam"),
-    "grid_optimizer_typo": (tiny_config(grid={"optimizer": ["sgd", "rmsprob"]}), "grid.optimizer", "unknown optimizer 'rmsprob' (did you mean 'rmsprop'?)", "use one of: sgd"),
+    "activation_typo": (with_architecture("small", {"hidden": [8], "activation": "rellu"}), "architectures.small.activation", "value 'rellu' is not allowed (did you mean 'relu'?)", "use one of: relu, elu"),
+    "optimizer_typo": (with_training(optimizer="adamm"), "training.optimizer", "value 'adamm' is not allowed (did you mean 'adam'?)", "use one of: sgd, adam, adamw, rmsprop, adagrad, nadam"),
+    "grid_optimizer_typo": (tiny_config(grid={"optimizer": ["sgd", "rmsprob"]}), "grid.optimizer[1]", "value 'rmsprob' is not allowed (did you mean 'rmsprop'?)", "use one of: sgd, adam"),
     "grid_duplicate_values": (tiny_config(grid={"learning_rate": [0.1, 0.1]}), "grid.learning_rate", "has duplicate values [0.1, 0.1]", "list each value once"),
     "grid_empty_list": (tiny_config(grid={"learning_rate": []}), "grid.learning_rate", "is empty", "give at least one entry"),
     "source_typo": (with_dataset("g", {"source": "synthetik"}), "datasets.g.source", "value 'synthetik' is not allowed (did you mean 'synthetic'?)", "use one of: synthetic, sklearn, file"),
-    "sklearn_name_typo": (with_dataset("g", {"source": "sklearn", "name": "irs"}), "datasets.g.name", "unknown scikit-learn data set 'irs' (did you mean 'iris'?)", "use one of: digits"),
-    "synthetic_one_class": (with_dataset("g", {"source": "synthetic", "n_classes": 1}), "datasets.g.n_classes", "1 is not a valid count", "give an integer >= 2"),
+    "sklearn_name_typo": (with_dataset("g", {"source": "sklearn", "name": "irs"}), "datasets.g.name", "value 'irs' is not allowed (did you mean 'iris'?)", "use one of: digits, wine, breast_cancer, iris"),
+    "synthetic_one_class": (with_dataset("g", {"source": "synthetic", "n_classes": 1}), "datasets.g.n_classes", "value 1 is out of range", "give a value >= 2"),
     "grid_empty_after_exclusions": (tiny_config(exclude=[{"seed": 0}, {"seed": 1}]), "exclude", "the grid is empty after exclusions", "remove an exclude rule"),
     "exclude_undeclared_dataset": (tiny_config(exclude=[{"dataset": "goodbda"}]), "exclude[0].dataset", "'goodbda' is not declared (did you mean 'goodbad'?)", "use one of: goodbad, iris"),
     "best_by_not_tabulated": (tiny_config(summary={"best_by": "test_loss"}), "summary.best_by", "'test_loss' is not among summary.metrics", "add it to summary.metrics"),
     "results_empty": (tiny_config(results=""), "results", "names no directory (outputs would land in the file system root)", "give a directory such as results"),
     "results_root": (tiny_config(results="/"), "results", "names no directory", "give a directory such as results"),
     "results_shell_characters": (tiny_config(results="out $(id)"), "results", "'out $(id)' has characters other than letters, digits and _ . - /", "choose a path without spaces"),
+    "grid_unknown_training_key": (tiny_config(grid={"learnin_rate": [0.1]}), "grid.learnin_rate", "'learnin_rate' is not a key that training can sweep (did you mean 'learning_rate'?)", "use one of: optimizer, learning_rate"),
+    "grid_architecture_key_unknown": (tiny_config(grid={"architecture.dropuot": [0.1]}), "grid.architecture.dropuot", "'dropuot' is not a key that architecture 'small' can sweep (did you mean 'dropout'?)", "use one of: hidden, activation, dropout, l2, batch_norm"),
+    "grid_dataset_key_missing_for_a_source": (tiny_config(grid={"dataset.n_samples": [100, 200]}), "grid.dataset.n_samples", "'n_samples' is not a key that data set 'iris' (source sklearn) can sweep", "use one of: (none for this source)"),
+    "grid_value_out_of_range": (tiny_config(grid={"architecture.dropout": [0.1, 1.5]}), "grid.architecture.dropout[1]", "value 1.5 is out of range", "give a value < 1"),
+    "grid_bad_split_method": (tiny_config(grid={"split.method": ["holdout", "kfold", "group_kfold"]}), "grid.split.method[2]", "method 'group_kfold' needs the column that holds each row's group", "set split.group"),
+    "zip_lengths_differ": (tiny_config(zip=[{"learning_rate": [0.1, 0.2], "epochs": [1]}]), "zip[0]", "lists of different lengths (learning_rate: 2, epochs: 1)", "give every key of a zip group the same number of values"),
+    "key_in_grid_and_zip": (tiny_config(grid={"epochs": [1, 2]}, zip=[{"training.epochs": [3]}]), "zip[0].training.epochs", "sweeps the same key as grid.epochs", "sweep each key in one place only"),
+    "exclude_unknown_key": (tiny_config(exclude=[{"dropout": 0.5}]), "exclude[0].dropout", "'dropout' is neither a swept key nor a training key", "use one of: dataset, architecture, seed"),
+    "split_group_missing": (tiny_config(split={"method": "group_kfold"}), "split.group", "method 'group_kfold' needs the column that holds each row's group (e.g. the subject)", "set split.group to that column's name (NPZ: an array name)"),
+    "split_group_unused": (tiny_config(split={"method": "kfold", "group": "subject"}), "split.group", "method 'kfold' does not use groups", "choose one of: group_kfold, leave_one_group_out, or remove split.group"),
+    "split_folds_one": (tiny_config(split={"method": "kfold", "folds": 1}), "split.folds", "value 1 is out of range", "give a value >= 2"),
+    "split_group_on_sklearn_data": (tiny_config(split={"method": "leave_one_group_out", "group": "subject"}), "split.group", "data set 'goodbad' (source synthetic) has no group column", "use a file source with a group column, or another split method"),
+    "class_weight_typo": (with_training(class_weight="balance"), "training.class_weight", "value 'balance' is not allowed (did you mean 'balanced'?)", "use one of: none, balanced"),
+    "permutations_negative": (tiny_config(summary={"permutations": -1}), "summary.permutations", "value -1 is out of range", "give a value >= 0"),
     "env_module_shell_injection": (
         tiny_config(execution={"env_modules": ["cuda/12.2", "cudnn; touch pwned"]}),
         "execution.env_modules[1]",
@@ -196,13 +210,15 @@ FILE_CONFIG_CASES = {
     "missing_file": ({"path": "nope.csv", "label": "label"}, "path", "data file 'nope.csv' does not exist", "check the path"),
     "directory_not_file": ({"path": "folder.csv", "label": "label"}, "path", "'folder.csv' is a directory, not a data file", "give the path of the data file itself"),
     "unknown_extension": ({"path": "good.xlsx", "label": "label"}, "format", "cannot tell the format of 'good.xlsx'", "name the file *.csv, *.tsv, *.parquet or *.npz"),
-    "unsupported_format": ({"path": "good.csv", "format": "excel", "label": "label"}, "format", "format 'excel' is not supported", "use one of: csv, tsv, parquet, npz"),
+    "unsupported_format": ({"path": "good.csv", "format": "excel", "label": "label"}, "format", "value 'excel' is not allowed", "use one of: csv, tsv, parquet, npz"),
     "label_not_set": ({"path": "good.csv"}, "label", "a table needs the name of its label column", "set label: <column name>"),
     "label_column_missing": ({"path": "good.csv", "label": "lable"}, "label", "label column 'lable' is not in good.csv (did you mean 'label'?)", "use one of its columns: a, b, label"),
     "feature_column_missing": ({"path": "good.csv", "label": "label", "features": ["a", "bb"]}, "features", "column 'bb' is not in good.csv (did you mean 'b'?)", "name existing columns"),
     "label_among_features": ({"path": "good.csv", "label": "label", "features": ["a", "label"]}, "features", "the label column 'label' is listed as a feature", "remove it from features"),
-    "features_not_a_list": ({"path": "good.csv", "label": "label", "features": "a"}, "features", "'a' is not a list of column names", "give a list such as [age, height]"),
-    "unknown_file_key_close": ({"path": "good.csv", "lable": "label"}, "lable", "unknown key for source 'file' (did you mean 'label'?)", "use one of: source, path"),
+    "features_not_a_list": ({"path": "good.csv", "label": "label", "features": "a"}, "features", "value 'a' has the wrong type", "give a value of type array or null"),
+    "group_column_missing": ({"path": "good.csv", "label": "label"}, None, "group column 'subjct' is not in good.csv (data set 'mine')", "use one of its columns: a, b, label"),
+    "group_listed_as_feature": ({"path": "good.csv", "label": "label", "features": ["a", "b"]}, "features", "the group column 'b' is listed as a feature (the model would learn the group, not the condition)", "remove it from features"),
+    "unknown_file_key_close": ({"path": "good.csv", "lable": "label"}, "lable", "unknown key 'lable' for source 'file' (did you mean 'label'?)", "use one of: source, path, format, label"),
 }
 
 
@@ -210,8 +226,11 @@ FILE_CONFIG_CASES = {
 def test_bad_data_file_is_refused_with_the_config(data_dir, spec, key, problem, fix):
     (data_dir / "folder.csv").mkdir()
     (data_dir / "good.xlsx").write_text("not a table")
-    message = refusal(with_dataset("mine", {"source": "file", **spec}))
-    assert_names(message, f"datasets.mine.{key}", problem, fix)
+    cfg = with_dataset("mine", {"source": "file", **spec})
+    if "group" in problem:  # a group split names its column under split.group
+        cfg["split"] = {"method": "group_kfold", "group": "subjct" if key is None else "b"}
+    message = refusal(cfg)
+    assert_names(message, "split.group" if key is None else f"datasets.mine.{key}", problem, fix)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode; test_bad_data_file_is_refused_with_the_config[directory_not_file] covers unreadable paths")
@@ -307,10 +326,12 @@ def test_bad_data_content_fails_only_its_run(tmp_path, monkeypatch, name, conten
     run = expand_runs(validate_config(with_dataset("bad", spec), source=SOURCE))[0]  # passes the config checks
     run_dir = tmp_path / "results" / run.path
     with pytest.raises(DataError) as err:
-        train_and_record(run.config, run_dir, DataCache())
+        DataCache().splits(run.config)
     message = str(err.value)
     assert name in message and all(f in message for f in fragments), message
+    assert train_runs([run], tmp_path / "results", DataCache()) == {run.path: "failed"}
     assert sorted(p.name for p in run_dir.iterdir()) == ["failed.json"]  # no metrics.json, model or checkpoint
+    assert not (tmp_path / "results" / "checkpoints").exists()
     failed = json.loads((run_dir / "failed.json").read_text())
     assert failed["status"] == "failed" and failed["error"] == f"DataError: {message}" and failed["config_hash"] == run.hash
 

@@ -1,167 +1,249 @@
-import json
+"""Training runs in packs: run directories, resume, skipping, early stopping, divergence, failures."""
 
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
 import numpy as np
+import pandas as pd
 import pytest
 
-import mlpsweep.training as training
+import mlpsweep.storage as storage
+from conftest import REPO, tiny_config
+from mlpsweep import checkpoint, rundir
 from mlpsweep.config import validate_config
 from mlpsweep.grid import expand_runs
-from mlpsweep.training import DataCache, Interrupted, StopFlag, configure_tensorflow, fit_run, train_and_record
-
-from conftest import tiny_config
+from mlpsweep.training import DataCache, Interrupted, StopFlag, configure_backend, train_runs
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tf_ready():
-    configure_tensorflow(1)
+def backend_ready():
+    configure_backend(1)
 
 
-def run_config(**overrides):
-    cfg = tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": 400, "n_features": 6, "seed": 5}}, architectures={"a": {"hidden": [16, 8], "dropout": 0.25}}, seeds=[3])
-    cfg["training"] = {"epochs": 4, "batch_size": 16, **overrides}
-    return expand_runs(validate_config(cfg))[0].config
+def sweep(n_samples=400, epochs=4, seeds=(3,), grid=None, training=None, **overrides):
+    cfg = tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": n_samples, "n_features": 6, "seed": 5}}, architectures={"a": {"hidden": [16, 8], "dropout": 0.25}}, seeds=list(seeds), grid=grid or {}, **overrides)
+    cfg["training"] = {"epochs": epochs, "batch_size": 16, **(training or {})}
+    return expand_runs(validate_config(cfg))
 
 
-def read_metrics(run_dir):
-    return json.loads((run_dir / "metrics.json").read_text())
+def record(results: Path, run) -> dict:
+    return json.loads((results / run.path / "metrics.json").read_text())
+
+
+def numbers(results: Path, run) -> tuple:
+    """A run's numbers without wall times: metrics and history."""
+    metrics = {k: v for k, v in record(results, run)["metrics"].items() if k != "fit_seconds"}
+    history = pd.read_csv(results / run.path / "history.csv").drop(columns="seconds")
+    return metrics, history.to_dict("list")
 
 
 def test_run_directory_contents_and_provenance(tmp_path):
-    cfg = run_config()
-    status = train_and_record(cfg, tmp_path / "r", DataCache(), extra_provenance={"threads": 1})
-    assert status == "finished"
-    files = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"metrics.json", "history.csv", "model.keras"} <= files and "checkpoint" not in files
-    rec = read_metrics(tmp_path / "r")
+    runs = sweep(seeds=(3, 4))
+    assert train_runs(runs, tmp_path, DataCache(), extra_provenance={"threads": 1}) == {r.path: "finished" for r in runs}
+    run_dir = tmp_path / runs[0].path
+    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "history.csv", "model.keras", "predictions.csv", "train.log"}
+    rec = record(tmp_path, runs[0])
     m = rec["metrics"]
     for key in ("test_loss", "test_accuracy", "test_balanced_accuracy", "test_macro_f1", "val_loss", "val_accuracy", "train_loss", "train_accuracy", "epochs_run", "n_params", "fit_seconds"):
         assert key in m
-    assert np.array(m["test_confusion_matrix"]).sum() == rec["data"]["n_test"]
-    assert m["epochs_run"] == 4
-    assert rec["config"] == cfg and rec["config"]["seed"] == 3
+    assert np.array(m["test_confusion_matrix"]).sum() == rec["data"]["n_test"] == sum(rec["data"]["test_class_counts"])
+    assert m["epochs_run"] == 4 and rec["config"] == runs[0].config and rec["config_hash"] == runs[0].hash
+    assert rec["run"] == {"dataset": "gb", "architecture": "a", "hparams": "default", "seed": 3, "fold": None, "permutation": None}
     prov = rec["provenance"]
-    assert {"python", "tensorflow-cpu", "keras", "numpy"} <= set(prov["versions"]) or {"python", "tensorflow", "keras", "numpy"} <= set(prov["versions"])
-    assert prov["host"] and prov["device"]["type"] in ("CPU", "GPU") and prov["started"] <= prov["finished"]
-    assert prov["threads"] == 1
-    history = (tmp_path / "r" / "history.csv").read_text().splitlines()
+    assert prov["pack"] == {"key": checkpoint.pack_key([r.hash for r in runs]), "size": 2, "index": 0, "members": [r.path for r in runs]}
+    assert prov["keras_backend"] == keras.backend.backend() and prov["threads"] == 1 and prov["resumed_from_epoch"] is None
+    assert prov["device"]["type"] in ("CPU", "GPU") and prov["started"] <= prov["finished"]
+    history = (run_dir / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy,seconds" and len(history) == 5
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    assert len(predictions) == rec["data"]["n_test"] and set(predictions["true"]) <= {"good", "bad"}
+    assert (predictions["true"] == predictions["predicted"]).mean() == pytest.approx(m["test_accuracy"])
+    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
+    assert model.count_params() == m["n_params"]
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
 
 
-def test_same_config_and_seed_give_identical_metrics(tmp_path):
-    cfg = run_config()
-    train_and_record(cfg, tmp_path / "a", DataCache())
-    train_and_record(cfg, tmp_path / "b", DataCache())
-    a, b = read_metrics(tmp_path / "a")["metrics"], read_metrics(tmp_path / "b")["metrics"]
-    for key in ("test_loss", "test_accuracy", "val_loss", "train_loss", "test_confusion_matrix"):
-        assert a[key] == b[key]
-    assert (tmp_path / "a" / "history.csv").read_text().split("seconds")[0] == (tmp_path / "b" / "history.csv").read_text().split("seconds")[0]
+def test_saved_model_reproduces_the_recorded_test_metrics(tmp_path):
+    run = sweep()[0]
+    train_runs([run], tmp_path, DataCache())
+    splits, _ = DataCache().splits(run.config)
+    model = keras.models.load_model(tmp_path / run.path / "model.keras", safe_mode=True)
+    loss, accuracy = model.evaluate(splits.x_test, np.eye(2)[splits.y_test], verbose=0)
+    m = record(tmp_path, run)["metrics"]
+    assert accuracy == pytest.approx(m["test_accuracy"], abs=1e-6) and loss == pytest.approx(m["test_loss"], rel=1e-4)
 
 
-def _without_seconds(path):
-    return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
+def test_same_runs_give_bit_identical_numbers(tmp_path):
+    runs = sweep(seeds=(1, 2))
+    train_runs(runs, tmp_path / "a", DataCache())
+    train_runs(runs, tmp_path / "b", DataCache())
+    for run in runs:
+        assert numbers(tmp_path / "a", run) == numbers(tmp_path / "b", run)
 
 
-def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
-    cfg = run_config()
-    cache = DataCache()
-    train_and_record(cfg, tmp_path / "straight", cache)
-    stop = StopFlag()
-    saves = []
-    real_save = training._save_checkpoint
+def stop_after_checkpoints(monkeypatch, n: int, stop: StopFlag):
+    """Raise the stop flag once `n` checkpoints were written (as if SIGTERM came mid-epoch)."""
+    real = checkpoint.save
+    saved = []
 
     def save_then_signal(*args, **kwargs):
-        real_save(*args, **kwargs)
-        saves.append(1)
-        if len(saves) == 2:
-            stop.signum = 15  # as if SIGTERM arrived during epoch 3
+        real(*args, **kwargs)
+        saved.append(1)
+        if len(saved) == n:
+            stop.signum = signal.SIGTERM
 
-    monkeypatch.setattr(training, "_save_checkpoint", save_then_signal)
+    monkeypatch.setattr(checkpoint, "save", save_then_signal)
+
+
+@pytest.mark.parametrize("training", [{}, {"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "adam", "learning_rate": 0.003}, {"optimizer": "nadam", "learning_rate": 0.003}])
+def test_interrupted_pack_resumes_to_the_same_numbers(tmp_path, monkeypatch, training):
+    runs = sweep(seeds=(3, 4), training=training)
+    train_runs(runs, tmp_path / "straight", DataCache())
+    stop = StopFlag()
+    stop_after_checkpoints(monkeypatch, 2, stop)
     with pytest.raises(Interrupted):
-        train_and_record(cfg, tmp_path / "resumed", cache, stop=stop)
-    assert not (tmp_path / "resumed" / "metrics.json").exists()
-    state = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())
-    assert state["epoch"] == 2
-    monkeypatch.setattr(training, "_save_checkpoint", real_save)
-    assert train_and_record(cfg, tmp_path / "resumed", cache) == "finished"
-    a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
-    assert b["provenance"]["resumed_from_epoch"] == 2
-    assert a["metrics"]["test_loss"] == b["metrics"]["test_loss"]
-    assert a["metrics"]["test_confusion_matrix"] == b["metrics"]["test_confusion_matrix"]
-    assert _without_seconds(tmp_path / "straight" / "history.csv") == _without_seconds(tmp_path / "resumed" / "history.csv")
-    assert not (tmp_path / "resumed" / "checkpoint").exists()
+        train_runs(runs, tmp_path / "resumed", DataCache(), stop=stop)
+    assert not any((tmp_path / "resumed" / r.path / "metrics.json").exists() for r in runs)
+    monkeypatch.undo()
+    assert train_runs(runs, tmp_path / "resumed", DataCache()) == {r.path: "finished" for r in runs}
+    for run in runs:
+        assert record(tmp_path / "resumed", run)["provenance"]["resumed_from_epoch"] == 2
+        assert numbers(tmp_path / "straight", run) == numbers(tmp_path / "resumed", run)
+    assert not list((tmp_path / "resumed" / "checkpoints").iterdir())
+
+
+def test_resume_works_in_another_pack(tmp_path, monkeypatch):
+    """A checkpointed member is restored also when the retry packs it with other runs."""
+    runs = sweep(seeds=(3, 4, 5))
+    train_runs(runs[:1], tmp_path / "alone", DataCache())
+    stop = StopFlag()
+    stop_after_checkpoints(monkeypatch, 1, stop)
+    with pytest.raises(Interrupted):
+        train_runs(runs[:2], tmp_path / "r", DataCache(), stop=stop)
+    monkeypatch.undo()
+    train_runs([runs[0], runs[2]], tmp_path / "r", DataCache())
+    rec = record(tmp_path / "r", runs[0])
+    assert rec["provenance"]["resumed_from_epoch"] == 1 and rec["provenance"]["pack"]["size"] == 2
+    ours, alone = numbers(tmp_path / "r", runs[0]), numbers(tmp_path / "alone", runs[0])
+    np.testing.assert_allclose(ours[1]["loss"], alone[1]["loss"], rtol=1e-4)
+    assert list((tmp_path / "r" / "checkpoints").iterdir())  # runs[1]'s state is kept for its retry
+    train_runs([runs[1]], tmp_path / "r", DataCache())
+    assert record(tmp_path / "r", runs[1])["provenance"]["resumed_from_epoch"] == 1
+    assert not list((tmp_path / "r" / "checkpoints").iterdir())
+
+
+KILL_DURING_CHECKPOINT = """
+import os, signal, sys
+sys.path.insert(0, {scripts!r}); sys.path.insert(0, {tests!r})
+import mlpsweep.storage as storage
+real = os.replace
+seen = []
+def replace(src, dst):
+    if "checkpoints" in str(dst):
+        seen.append(dst)
+        if len(seen) == 3:  # the temporary file of epoch 3 is written and fsynced; die before the rename
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst)
+storage.os.replace = replace
+from test_training import sweep
+from mlpsweep.training import DataCache, configure_backend, train_runs
+configure_backend(1)
+train_runs(sweep(seeds=(3, 4)), {results!r}, DataCache())
+"""
+
+
+def test_a_kill_inside_a_checkpoint_replacement_resumes_from_the_last_complete_one(tmp_path):
+    runs = sweep(seeds=(3, 4))
+    train_runs(runs, tmp_path / "straight", DataCache())
+    code = KILL_DURING_CHECKPOINT.format(scripts=str(REPO / "scripts"), tests=str(REPO / "tests"), results=str(tmp_path / "killed"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    folder = tmp_path / "killed" / "checkpoints"
+    assert [p.name for p in folder.iterdir() if p.suffix == ".npz"] and any(p.name.endswith(".tmp") for p in folder.iterdir())  # the new one never replaced the old
+    train_runs(runs, tmp_path / "killed", DataCache())
+    for run in runs:
+        assert record(tmp_path / "killed", run)["provenance"]["resumed_from_epoch"] == 2
+        assert numbers(tmp_path / "killed", run) == numbers(tmp_path / "straight", run)
 
 
 def test_finished_run_is_skipped_and_changed_config_retrains(tmp_path):
-    cfg = run_config()
-    cache = DataCache()
-    train_and_record(cfg, tmp_path / "r", cache)
-    before = (tmp_path / "r" / "metrics.json").stat().st_mtime_ns
-    assert train_and_record(cfg, tmp_path / "r", cache) == "skipped"
-    assert (tmp_path / "r" / "metrics.json").stat().st_mtime_ns == before
-    changed = run_config(epochs=2)
-    assert train_and_record(changed, tmp_path / "r", cache) == "finished"
-    assert read_metrics(tmp_path / "r")["metrics"]["epochs_run"] == 2
+    run = sweep()[0]
+    train_runs([run], tmp_path, DataCache())
+    before = (tmp_path / run.path / "metrics.json").stat().st_mtime_ns
+    assert train_runs([run], tmp_path, DataCache()) == {run.path: "skipped"}
+    assert (tmp_path / run.path / "metrics.json").stat().st_mtime_ns == before
+    changed = sweep(epochs=2)[0]
+    assert changed.path == run.path and train_runs([changed], tmp_path, DataCache()) == {run.path: "finished"}
+    assert record(tmp_path, run)["metrics"]["epochs_run"] == 2
 
 
-def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
-    cache = DataCache()
-    stop = StopFlag(signum=15)
+def test_checkpoint_of_another_config_or_other_data_is_not_resumed(tmp_path, monkeypatch):
+    run = sweep()[0]
+    stop = StopFlag()
+    stop_after_checkpoints(monkeypatch, 1, stop)
     with pytest.raises(Interrupted):
-        train_and_record(run_config(), tmp_path / "r", cache, stop=stop)
-    assert train_and_record(run_config(learning_rate=0.05), tmp_path / "r", cache) == "finished"
-    assert read_metrics(tmp_path / "r")["provenance"]["resumed_from_epoch"] is None
+        train_runs([run], tmp_path, DataCache(), stop=stop)
+    monkeypatch.undo()
+    other = sweep(training={"learning_rate": 0.05})[0]
+    train_runs([other], tmp_path, DataCache())
+    assert record(tmp_path, other)["provenance"]["resumed_from_epoch"] is None
+    wanted = {run.path: (run.hash, "another fingerprint")}
+    assert checkpoint.find(tmp_path, wanted) == {}
 
 
 def test_early_stopping_stops_and_restores_best(tmp_path):
-    cfg = run_config(epochs=40, learning_rate=0.5, early_stopping={"patience": 2, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True})
-    splits, _ = DataCache().splits(cfg)
-    result = fit_run(cfg, splits, tmp_path)
-    assert result["stopped_early"] and result["epochs_run"] < 40
-    assert result["best_epoch"] == result["epochs_run"] - 2
-    val_losses = [row["val_loss"] for row in result["history"]]
-    assert min(val_losses) == val_losses[result["best_epoch"] - 1]
-    assert result["metrics"]["val_loss"] == pytest.approx(min(val_losses), rel=1e-3)
+    run = sweep(epochs=40, training={"learning_rate": 0.5, "early_stopping": {"patience": 2, "monitor": "val_loss"}})[0]
+    train_runs([run], tmp_path, DataCache())
+    m = record(tmp_path, run)["metrics"]
+    assert m["stopped_early"] and m["epochs_run"] < 40 and m["best_epoch"] == m["epochs_run"] - 2
+    val_losses = pd.read_csv(tmp_path / run.path / "history.csv")["val_loss"].tolist()
+    assert min(val_losses) == pytest.approx(val_losses[m["best_epoch"] - 1], rel=1e-5)
+    assert m["val_loss"] == pytest.approx(min(val_losses), rel=1e-4)  # the restored weights are the best epoch's
 
 
-def test_diverging_run_is_recorded_as_diverged(tmp_path):
-    cfg = run_config(learning_rate=1e12, optimizer="sgd", epochs=3)
-    assert train_and_record(cfg, tmp_path / "r", DataCache()) == "diverged"
-    rec = read_metrics(tmp_path / "r")
-    assert rec["status"] == "diverged" and "test_accuracy" not in rec["metrics"]
-    assert not (tmp_path / "r" / "model.keras").exists()
+def test_a_diverging_member_is_frozen_while_its_siblings_finish(tmp_path):
+    runs = sweep(grid={"learning_rate": [0.01, 1e12]}, training={"optimizer": "sgd", "epochs": 3})
+    statuses = train_runs(runs, tmp_path, DataCache())
+    ok, bad = (next(r for r in runs if r.config["training"]["learning_rate"] == lr) for lr in (0.01, 1e12))
+    assert statuses == {ok.path: "finished", bad.path: "diverged"}
+    assert record(tmp_path, bad)["status"] == "diverged" and "test_accuracy" not in record(tmp_path, bad)["metrics"]
+    assert not (tmp_path / bad.path / "model.keras").exists() and (tmp_path / ok.path / "model.keras").exists()
+    alone = tmp_path / "alone"
+    train_runs([ok], alone, DataCache())
+    assert numbers(alone, ok)[1]["loss"] == pytest.approx(numbers(tmp_path, ok)[1]["loss"], rel=1e-4)
 
 
-def test_a_runs_numbers_do_not_depend_on_what_its_job_trained_before(tmp_path):
-    from mlpsweep.steps import CompiledModels
-
-    target, other = run_config(), run_config(learning_rate=0.05)
-    train_and_record(target, tmp_path / "alone", DataCache(), models=CompiledModels())
-    shared = CompiledModels()
-    train_and_record(other, tmp_path / "first", DataCache(), models=shared)
-    train_and_record(run_config(), tmp_path / "second", DataCache(), models=shared)
-    a, b = read_metrics(tmp_path / "alone")["metrics"], read_metrics(tmp_path / "second")["metrics"]
-    assert a["test_loss"] == b["test_loss"] and a["train_loss"] == b["train_loss"]
-    assert _without_seconds(tmp_path / "alone" / "history.csv") == _without_seconds(tmp_path / "second" / "history.csv")
+def test_a_member_with_bad_data_fails_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "few.csv").write_text("a,b,label\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n")
+    cfg = tiny_config(datasets={"few": {"source": "file", "path": "few.csv", "label": "label"}, "gb": {"source": "synthetic", "n_samples": 300, "n_features": 4}}, architectures={"a": {"hidden": [4]}}, seeds=[0], training={"epochs": 1})
+    runs = expand_runs(validate_config(cfg))
+    statuses = train_runs(runs, tmp_path / "results", DataCache())
+    assert statuses == {"runs/few/a/default/seed0": "failed", "runs/gb/a/default/seed0": "finished"}
+    failed = json.loads((tmp_path / "results/runs/few/a/default/seed0/failed.json").read_text())
+    assert "data file few.csv: 4 samples in 2 classes" in failed["error"]
 
 
-@pytest.mark.parametrize("optimizer", [{"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "adam", "learning_rate": 0.003}])
-def test_resume_restores_optimizer_state(tmp_path, monkeypatch, optimizer):
-    cfg = run_config(**optimizer)
-    cache = DataCache()
-    train_and_record(cfg, tmp_path / "straight", cache)
-    stop = StopFlag()
-    real_save = training._save_checkpoint
-
-    def save_then_signal(*args, **kwargs):
-        real_save(*args, **kwargs)
-        stop.signum = 15
-
-    monkeypatch.setattr(training, "_save_checkpoint", save_then_signal)
-    with pytest.raises(Interrupted):
-        train_and_record(cfg, tmp_path / "resumed", cache, stop=stop)
-    monkeypatch.setattr(training, "_save_checkpoint", real_save)
-    train_and_record(cfg, tmp_path / "resumed", cache)
-    a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
-    assert b["provenance"]["resumed_from_epoch"] == 1
-    assert a["metrics"]["test_loss"] == b["metrics"]["test_loss"]
-    assert _without_seconds(tmp_path / "straight" / "history.csv") == _without_seconds(tmp_path / "resumed" / "history.csv")
+def test_cross_validated_runs_record_their_test_rows_and_groups(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = "".join(f"s{i % 6},{np.sin(i)},{np.cos(i) + (i % 2)},{i % 2}\n" for i in range(180))
+    (tmp_path / "eeg.csv").write_text("subject,f1,f2,condition\n" + rows)
+    cfg = tiny_config(datasets={"eeg": {"source": "file", "path": "eeg.csv", "label": "condition"}}, architectures={"a": {"hidden": [8]}}, seeds=[0], training={"epochs": 2}, split={"method": "group_kfold", "folds": 3, "group": "subject"})
+    runs = expand_runs(validate_config(cfg))
+    assert [r.path for r in runs] == [f"runs/eeg/a/default/seed0_fold{f}" for f in range(3)]
+    train_runs(runs, tmp_path / "results", DataCache())
+    tested = []
+    for run in runs:
+        rec = record(tmp_path / "results", run)
+        by_group = rec["metrics"]["test_by_group"]
+        predictions = pd.read_csv(tmp_path / "results" / run.path / "predictions.csv")
+        assert sorted(by_group) == sorted(set(predictions["group"])) and sum(g["n"] for g in by_group.values()) == len(predictions)
+        tested += predictions["row"].tolist()
+    assert sorted(tested) == list(range(180))  # every row tested once

@@ -97,8 +97,14 @@ def find(results: Path, wanted: dict[str, tuple[str, str]]) -> dict[str, Found]:
     return found
 
 
-def remove_if_done(path: Path, done: set[str]) -> None:
-    """Delete a checkpoint file once every member it holds (by run path) has its result."""
+def remove_if_done(path: Path, results: Path) -> None:
+    """Delete a checkpoint file once every member it holds has its result (of that identity)."""
+    from . import identity, rundir
+
+    def done(member: dict) -> bool:
+        record = rundir.read_record(Path(results) / member["path"])
+        return bool(record) and record.get("status") in rundir.DONE and identity.run_hash(record["config"]) == member["hash"]
+
     state = _read_state(path) if path.is_file() else None
-    if state is not None and all(m["path"] in done for m in state["members"]):
+    if state is not None and all(done(m) for m in state["members"]):
         path.unlink(missing_ok=True)

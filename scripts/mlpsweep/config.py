@@ -35,7 +35,7 @@ def _fail(source: str, key: str, problem: str, fix: str) -> None:
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices if c is not None], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -158,7 +158,8 @@ def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, 
         full = f"{key}.{missing}" if key else missing
         return full, "required key is missing", f"add '{missing}' (see config/README.md)"
     if v == "enum":
-        return key, f"value {error.instance!r} is not allowed{_suggest(error.instance, error.validator_value)}", f"use one of: {', '.join(map(str, error.validator_value))}"
+        allowed = [str(c) for c in error.validator_value if c is not None]
+        return key, f"value {error.instance!r} is not allowed{_suggest(error.instance, allowed)}", f"use one of: {', '.join(allowed)}"
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
@@ -392,6 +393,9 @@ def _check_exclude(cfg: dict, source: str) -> None:
     swept = {canonical_key(k) for k in cfg["grid"]} | {canonical_key(k) for group in cfg["zip"] for k in group}
     training = set(_sweepable("training", {}))
     for i, rule in enumerate(cfg["exclude"]):
+        for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):
+            if key in rule and rule[key] not in table:
+                _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{_suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
         for key in rule:
             if key in ("dataset", "architecture", "seed"):
                 continue

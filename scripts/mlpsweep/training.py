@@ -190,9 +190,8 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
         for handler in handlers:
             logging.getLogger().removeHandler(handler)
             handler.close()
-    done = {p.run.path for p in group}
     for path in {ckpt, *(f.path for f in restored.values())}:
-        checkpoint.remove_if_done(path, done)
+        checkpoint.remove_if_done(path, results)
     return statuses
 
 
