@@ -11,10 +11,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
+from mlpsweep import checkpoint
 from mlpsweep.summary import collect_runs, write_summary
 
 pytestmark = pytest.mark.workflow
@@ -119,6 +121,22 @@ def stop(proc: subprocess.Popen) -> None:
                 pass
 
 
+def checkpoint_epoch(results: Path) -> int:
+    """The epoch the run's pack checkpoint holds (0 without one)."""
+    found = checkpoint.find(results, {RUN: expected_identity(results)}) if (results / "checkpoints").is_dir() else {}
+    return found[RUN].state["epoch"] if RUN in found else 0
+
+
+def expected_identity(results: Path) -> tuple[str, str]:
+    """(identity hash, data fingerprint) of the run, as its checkpoint records them."""
+    for path in (results / "checkpoints").glob("*.npz"):
+        with np.load(path, allow_pickle=False) as archive:
+            for member in json.loads(archive["state.json"].tobytes())["members"]:
+                if member["path"] == RUN:
+                    return member["hash"], member["fingerprint"]
+    return "", ""
+
+
 def read_metrics(results: Path, run: str = RUN) -> dict:
     return json.loads((results / run / "metrics.json").read_text())
 
@@ -149,8 +167,7 @@ def reference(tmp_path_factory):
 def interrupt_training(workdir: Path, signum: int) -> subprocess.Popen:
     """Start the sweep, wait for the first checkpoint of its run, then send `signum` to the training process."""
     proc = start_snakemake(workdir)
-    state = workdir / "results" / RUN / "checkpoint" / "state.json"
-    wait_until(state.is_file, proc, workdir)
+    wait_until(lambda: checkpoint_epoch(workdir / "results") >= 1, proc, workdir)
     os.kill(training_process(proc.pid), signum)
     try:
         proc.wait(timeout=120)
@@ -169,13 +186,15 @@ def test_sigkill_mid_fit_leaves_no_result_and_the_rerun_completes_it(tmp_path, r
     assert proc.returncode != 0 and "Error in rule train" in output_of(tmp_path)
     assert not (results / RUN / "metrics.json").exists() and not (results / RUN / "model.keras").exists()
 
+    epoch = checkpoint_epoch(results)
+    assert 1 <= epoch < EPOCHS  # a kill at any moment leaves the last complete checkpoint (one rename replaces it)
     run_snakemake(tmp_path, *NO_PLOTS)
     record = read_metrics(results)
-    resumed = record["provenance"]["resumed_from_epoch"]
     assert record["status"] == "finished" and record["metrics"]["epochs_run"] == EPOCHS
-    assert resumed is None or 1 <= resumed < EPOCHS  # resumed from its checkpoint, or retrained when killed mid-save
+    assert record["provenance"]["resumed_from_epoch"] == epoch
     assert comparable(record) == comparable(read_metrics(reference / "results"))
-    assert not (results / RUN / "checkpoint").exists()
+    pd.testing.assert_frame_equal(history(results), history(reference / "results"))
+    assert not list((results / "checkpoints").glob("*.npz"))
 
 
 def test_sigterm_checkpoints_and_the_rerun_resumes_to_the_same_numbers(tmp_path, reference):
@@ -183,14 +202,14 @@ def test_sigterm_checkpoints_and_the_rerun_resumes_to_the_same_numbers(tmp_path,
     proc = interrupt_training(tmp_path, signal.SIGTERM)
     results = tmp_path / "results"
     assert proc.returncode != 0
-    state = json.loads((results / RUN / "checkpoint" / "state.json").read_text())
-    assert 1 <= state["epoch"] < EPOCHS and state["status"] == "running"
+    epoch = checkpoint_epoch(results)
+    assert 1 <= epoch < EPOCHS
     assert not (results / RUN / "metrics.json").exists()
-    assert "interrupted" in (results / RUN / "train.log").read_text()
+    assert "interrupted by signal 15" in (results / RUN / "train.log").read_text()
 
     run_snakemake(tmp_path, *NO_PLOTS)
     record = read_metrics(results)
-    assert record["status"] == "finished" and record["provenance"]["resumed_from_epoch"] == state["epoch"]
+    assert record["status"] == "finished" and record["provenance"]["resumed_from_epoch"] == epoch
     assert comparable(record) == comparable(read_metrics(reference / "results"))
     pd.testing.assert_frame_equal(history(results), history(reference / "results"))
     assert json.loads((results / "summary" / "compute.json").read_text())["finished"] == 1  # the real summary, not the partial one

@@ -183,6 +183,8 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
         while any(m.active for m in pack.members):
             if stop.set or not pack.train_epoch(lambda: stop.set):
+                epochs = sorted({m.epoch for m in pack.members})
+                log.warning("interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there", stop.signum, "/".join(map(str, epochs)))
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
         statuses = _record(pack, group, results, key, resumed, extra, exporter)
@@ -196,11 +198,16 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
 
 
 def _run_logs(group: list[Prepared]) -> list[logging.Handler]:
-    """Each run's train.log receives the job's log while its pack trains."""
+    """Each run's train.log receives the job's log while its pack trains, but the lines about
+    its siblings."""
     handlers = []
+    dirs = [str(p.run_dir) for p in group]
     for p in group:
+        own = str(p.run_dir)
+        others = [d for d in dirs if d != own]
         handler = logging.FileHandler(p.run_dir / rundir.LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.addFilter(lambda record, own=own, others=others: own in (msg := record.getMessage()) or not any(d in msg for d in others))
         logging.getLogger().addHandler(handler)
         handlers.append(handler)
     return handlers
