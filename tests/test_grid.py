@@ -100,7 +100,7 @@ def test_packs_hold_runs_of_one_kind_and_jobs_whole_packs():
     packs = [pack for job in jobs for pack in job.packs]
     assert sorted(r.path for p in packs for r in p) == sorted(r.path for r in runs)
     for pack in packs:
-        assert len(pack) <= 4 and len({pack_kind(r) for r in pack}) == 1  # learning rates and seeds mix, shapes do not
+        assert len(pack) <= 4 and len({pack_kind(r.config) for r in pack}) == 1 == len({r.kind for r in pack})  # learning rates and seeds mix, shapes do not
     assert all(sum(map(len, job.packs)) <= 8 for job in jobs)
     assert [len(p) for p in packs] == [4, 4, 1] * 4  # 9 runs of each of 4 kinds
     assert [j.key for j in jobs][:2] == ["chunk0", "chunk1"]

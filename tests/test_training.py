@@ -57,6 +57,7 @@ def test_run_directory_contents_and_provenance(tmp_path):
     assert m["epochs_run"] == 4 and rec["config"] == runs[0].config and rec["config_hash"] == runs[0].hash
     assert rec["run"] == {"dataset": "gb", "architecture": "a", "hparams": "default", "seed": 3, "fold": None, "permutation": None}
     prov = rec["provenance"]
+    assert prov["pack"].pop("trace_seconds") > 0
     assert prov["pack"] == {"key": checkpoint.pack_key([r.hash for r in runs]), "size": 2, "index": 0, "members": [r.path for r in runs]}
     assert prov["keras_backend"] == keras.backend.backend() and prov["threads"] == 1 and prov["resumed_from_epoch"] is None
     assert prov["device"]["type"] in ("CPU", "GPU") and prov["started"] <= prov["finished"]

@@ -56,6 +56,7 @@ class Run:
     digest: str = field(default="", compare=False, repr=False)  # identity.run_hash(config)
     fold: int | None = None
     permutation: int | None = None
+    kind: str = field(default="", compare=False, repr=False)  # pack_kind(config), shared by the cell
 
     @property
     def cell(self) -> str:
@@ -149,13 +150,14 @@ def expand_runs(cfg: dict) -> list[Run]:
                 label = hparams_label(point)
                 folds = fold_indices(sections["split"], sections["dataset"], group_counts)
                 hasher = identity.CellHasher(sections)
+                kind = pack_kind({**sections, "seed": 0})
                 seeds = [s for s in sorted(cfg["seeds"]) if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))]
                 members = [(s, f, None) for s in seeds for f in folds]
                 if seeds and permutations:
                     members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]
                 for seed, fold, perm in members:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
-                    runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm))
+                    runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind))
     if not runs:
         raise ConfigError("config: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
     return runs
@@ -164,18 +166,17 @@ def expand_runs(cfg: dict) -> list[Run]:
 # ---------------------------------------------------------------- jobs and packs
 
 
-def pack_kind(run: Run) -> str:
-    """What the runs of one pack share: the data, the split but its seed, the network's
-    shape and the step's structure. Members may differ in everything else (seed, fold,
-    permutation, learning rate, momentum, L2, dropout rate, epochs, early stopping, class weights)."""
-    c = run.config
-    arch = c["architecture"]
-    training = c["training"]
-    split = {k: v for k, v in c["split"].items() if k != "seed"}
-    return json.dumps(
-        [c["dataset"], split, arch["hidden"], arch["activation"], arch["batch_norm"], training["optimizer"], training["batch_size"], training["eval_batch_size"]],
-        sort_keys=True,
-    )
+def pack_kind(config: dict) -> str:
+    """What the runs of one pack share: the data, the split but its seed, the network's shape
+    and the step's structure. Members may differ in everything else (seed, fold, permutation,
+    learning rate, momentum, L2, dropout rate, epochs, early stopping, class weights).
+    Read from the canonical form, so configs stored by earlier releases have their kind too."""
+    form = identity.canonical({**config, "seed": 0, "fold": None, "permutation": None})
+    arch, training = form["architecture"], form["training"]
+    shape = {k: arch[k] for k in ("hidden", "activation", "batch_norm") if k in arch}
+    step = {k: training[k] for k in ("optimizer", "batch_size", "eval_batch_size") if k in training}
+    split = {k: v for k, v in form["split"].items() if k != "seed"}
+    return json.dumps([form["dataset"], split, shape, step], sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1) -> list[Jo
     """
     kinds: OrderedDict[str, list[Run]] = OrderedDict()
     for run in runs:
-        kinds.setdefault(pack_kind(run), []).append(run)
+        kinds.setdefault(run.kind, []).append(run)
     size = max(1, min(pack_size, runs_per_job))
     packs = [tuple(group[i : i + size]) for group in kinds.values() for i in range(0, len(group), size)]
     jobs, current = [], []

@@ -334,7 +334,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
                 {
                     "resumed_from_epoch": resumed.get(p.run.path),
                     "keras_backend": keras.backend.backend(),
-                    "pack": {"key": key, "size": len(group), "index": k, "members": [q.run.path for q in group]},
+                    "pack": {"key": key, "size": len(group), "index": k, "members": [q.run.path for q in group], "trace_seconds": round(pack.trace_seconds, 4)},
                     **extra,
                 },
             ),

@@ -1,5 +1,6 @@
 # Python the rules need: config validation, the grid, and input functions.
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
@@ -12,7 +13,7 @@ DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIGFILES = [str(path) for path in workflow.overwrite_configfiles]
 CLI_OVERRIDES = dict(workflow.config_settings.config)
 CONFIG_SOURCE = CLI_CONFIGFILES[-1] if CLI_CONFIGFILES else DEFAULT_CONFIGFILE
-if set(CLI_OVERRIDES) - {"regenerate"}:
+if set(CLI_OVERRIDES) - {"regenerate", "estimate"}:
     CONFIG_SOURCE += " (with --config overrides)"
 
 try:
@@ -28,13 +29,18 @@ try:
         config.clear()
         config.update(sweep_file)
     # `--config regenerate=1` rebuilds tables and plots from stored runs: no training rule exists then.
-    REGENERATE = str(config.pop("regenerate", "0")).lower() in ("1", "true", "yes")
+    # `--config estimate=1` prints what the sweep will cost: no training rule exists then either.
+    REGENERATE, ESTIMATE = (
+        str(config.pop(flag, "0")).lower() in ("1", "true", "yes")
+        for flag in ("regenerate", "estimate")
+    )
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP)
 except ConfigError as exc:
     raise WorkflowError(f"Invalid sweep configuration.\n{exc}") from None
 
 RESULTS = SWEEP["results"].rstrip("/")
+ESTIMATE_STAMP = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 EXECUTION = SWEEP["execution"]
 JOBS = {
     job.key: job
@@ -69,6 +75,18 @@ def training_targets():
     intermediate file while the files made from it exist, so a job that failed, was killed
     or was added after the last summary would otherwise never run."""
     return [] if REGENERATE else manifests()
+
+
+def all_targets():
+    """What `snakemake` makes by default: an estimate alone, or training, tables and plots."""
+    if ESTIMATE:
+        return rules.estimate.output
+    return [
+        *training_targets(),
+        *summary_outputs(),
+        *rules.plots.output,
+        *rules.sweep_config.output,
+    ]
 
 
 def run_paths():

@@ -1,4 +1,4 @@
-if not REGENERATE:
+if not (REGENERATE or ESTIMATE):
 
     rule train:
         """Fit the runs of one job, in packs of runs of one shape, in one process."""

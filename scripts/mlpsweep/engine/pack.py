@@ -129,6 +129,8 @@ class Pack:
         n_classes = members[0].y_train.shape[1]
         self.cw = dev(np.stack([m.class_weights if m.class_weights is not None else np.ones(n_classes, np.float32) for m in members]).astype(np.float32))
         self.seeds = np.array([m.seed for m in members], np.int64).astype(np.uint32)
+        self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
+        self._warm: set = set()
         self.hyper = {key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32)) for key in ("learning_rate", "momentum", "l2", "dropout")}
 
     # ------------------------------------------------------------ state for checkpoints
@@ -170,7 +172,6 @@ class Pack:
         active = np.array([m.active for m in members])
         if not active.any():
             return True
-        t0 = time.perf_counter()
         saved = (self.weights, self.slots, self.steps, self.shared)
         # rows of the members' concatenated training data, in each member's own epoch order
         orders = self.compiled.to_device(np.stack([k * self.n_train + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]))
@@ -184,6 +185,8 @@ class Pack:
             calls.append((tail, n_full, 1))
         seen = np.zeros(len(members), np.int64)
         live = active.copy()
+        self._warm_up({batch for batch, _, _ in calls}, orders, epochs, live)
+        t0 = time.perf_counter()
         for batch, step0, n_steps in calls:
             if should_stop():
                 self.weights, self.slots, self.steps, self.shared = saved
@@ -198,9 +201,8 @@ class Pack:
             seen[live] = row0 + batch * n_steps
             # like keras.callbacks.TerminateOnNaN: a member whose loss is no longer finite stops here
             live = live & np.isfinite(loss_sum)
-        seconds = time.perf_counter() - t0
         val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
-        share = seconds / len(members)  # the device time of the epoch, split evenly
+        share = (time.perf_counter() - t0) / len(members)  # the device time of the epoch, split evenly
         for k, m in enumerate(members):
             if not active[k]:
                 continue
@@ -210,6 +212,21 @@ class Pack:
             m.epoch += 1
             self._end_of_epoch(k, m, row)
         return True
+
+    def _warm_up(self, batches: set, orders, epochs, live) -> None:
+        """Trace and compile the step (per batch size) and the prediction before the epoch is
+        timed: compiling is a cost per pack, not per epoch (kept in `trace_seconds`)."""
+        missing = batches - self._warm
+        if not missing:
+            return
+        t0 = time.perf_counter()
+        for batch in sorted(missing):  # one step whose result is dropped: built and run once, nothing changes
+            out = self.compiled.train(batch, self.weights, self.slots, self.steps, self.shared, self.x, self.y, self.labels, self.cw, orders, np.int32(0), np.int32(0), np.int32(1), self.seeds, epochs, self.hyper, live)
+            np.asarray(out[4])
+        if not self._warm:
+            self.predict([np.zeros((1, self.members[0].x_train.shape[1]), np.float32)] * len(self.members))
+        self._warm |= missing
+        self.trace_seconds += time.perf_counter() - t0
 
     def _end_of_epoch(self, k: int, m: Member, row: dict) -> None:
         if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):

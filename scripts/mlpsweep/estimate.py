@@ -1,0 +1,202 @@
+"""What a sweep will cost before it is submitted: the runs and jobs left, and the device time.
+
+Per kind of run (what a pack shares: data, split, network shape, optimizer, batch size) the
+device seconds per run and epoch come from finished runs of that kind in results/ (their
+`fit_seconds` is their share of their pack's time), preferring runs trained in packs of the
+size planned now; a kind never trained is calibrated here, by training one pack of it for two
+epochs on this machine (the login node: its speed is not a GPU node's, which the report says).
+A job also holds its device while Python and the backend start; that start-up comes from the
+benchmark files of earlier training jobs, else a stated default.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import rundir
+from .grid import Job, Run, pack_kind
+
+STARTUP_DEFAULT_S = 10.0  # Python, the backend and Snakemake's job start (measured 5-10 s here)
+
+
+@dataclass
+class Cost:
+    seconds_per_run_epoch: float
+    source: str
+
+
+def finished(results: Path, runs: list[Run]) -> set[str]:
+    """Paths of the runs that are done with their current identity (they will not train)."""
+    return {run.path for run in runs if rundir.is_done(rundir.read_record(Path(results) / run.path), run.config)}
+
+
+def measured(results: Path) -> dict[str, list[tuple[int, float, str]]]:
+    """Per kind: (pack size, seconds per run-epoch, device type) of every finished run found."""
+    out: dict[str, list[tuple[int, float, str]]] = {}
+    for rel in rundir.discover(results):
+        record = rundir.read_record(Path(results) / rel)
+        if not record or record.get("status") not in rundir.DONE or "config" not in record:
+            continue
+        metrics = record.get("metrics", {})
+        epochs, seconds = metrics.get("epochs_run"), metrics.get("fit_seconds")
+        if not epochs or seconds is None:
+            continue
+        prov = record.get("provenance", {})
+        size = (prov.get("pack") or {}).get("size", 1)
+        try:
+            kind = pack_kind(record["config"])
+        except (KeyError, TypeError, ValueError, AssertionError):
+            continue
+        out.setdefault(kind, []).append((size, seconds / epochs, (prov.get("device") or {}).get("type", "?")))
+    return out
+
+
+def cost_from(found: list[tuple[int, float, str]], size: int) -> Cost:
+    """Seconds per run-epoch in a pack of `size`: measured at that size, or from the line
+    a + b * size through the pack-epoch times measured at other sizes (a: what a step costs
+    whatever the pack size, b: each member's compute), or, with one other size, its per-run cost."""
+    sizes = sorted({s for s, _, _ in found})
+    devices = "/".join(sorted({d for _, _, d in found}))
+    per_size = {s: statistics.median(c for k, c, _ in found if k == s) for s in sizes}
+    n = len(found)
+    if size in per_size:
+        return Cost(per_size[size], f"measured: {sum(1 for k, _, _ in found if k == size)} finished runs in packs of {size} ({devices})")
+    if len(sizes) >= 2:
+        xs, ys = sizes, [s * per_size[s] for s in sizes]  # pack-epoch seconds
+        mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+        b = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        a = mean_y - b * mean_x
+        if b > 0 and a >= 0:
+            return Cost((a + b * size) / size, f"measured: {n} finished runs in packs of {', '.join(map(str, sizes))}, fitted to size {size} ({devices})")
+    nearest = min(sizes, key=lambda s: (abs(s - size), -s))
+    return Cost(per_size[nearest], f"measured: {n} finished runs in packs of {nearest}, not {size} ({devices})")
+
+
+def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
+    """Train one pack of these runs for two epochs here; the second epoch's time per run."""
+    import socket
+
+    from .engine.pack import Pack
+    from .training import DataCache, _member, _shape, prepare
+
+    with tempfile.TemporaryDirectory(prefix="mlpsweep-estimate-") as tmp:
+        todo, _ = prepare(runs, Path(tmp), DataCache())
+        todo = [p for p in todo if len(p.splits.y_train) == len(todo[0].splits.y_train)] if todo else []
+        if not todo:
+            return Cost(float("nan"), "not calibrated: the data of this kind cannot be loaded (see the training job's error)")
+        members = [_member(p) for p in todo]
+        for m in members:
+            m.epochs = 2
+        from dataclasses import replace
+
+        shape = replace(_shape(todo[0]), dropout=any(m.hyper["dropout"] > 0 for m in members))
+        training = todo[0].run.config["training"]
+        pack = Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
+        pack.train_epoch(lambda: False)  # the first epoch traces the compiled step
+        t0 = time.perf_counter()
+        pack.train_epoch(lambda: False)
+        seconds = time.perf_counter() - t0
+    return Cost(seconds / len(members), f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)")
+
+
+def startup_seconds(results: Path) -> tuple[float, str]:
+    """Median seconds a finished training job spent outside its runs' training."""
+    found = []
+    for tsv in sorted((Path(results) / "benchmarks" / "train").glob("*.tsv")):
+        manifest = Path(results) / "jobs" / f"{tsv.stem}.json"
+        try:
+            with open(tsv, encoding="utf-8") as fh:
+                wall = float(next(csv.DictReader(fh, delimiter="\t"))["s"])
+            statuses = json.loads(manifest.read_text())["runs"]
+        except (OSError, ValueError, KeyError, StopIteration):
+            continue
+        trained = [p for p, status in statuses.items() if status in rundir.DONE]
+        fit = sum((rundir.read_record(Path(results) / p) or {}).get("metrics", {}).get("fit_seconds", 0) or 0 for p in trained)
+        if trained:
+            found.append(max(0.0, wall - fit))
+    if not found:
+        return STARTUP_DEFAULT_S, f"default {STARTUP_DEFAULT_S:.0f} s (no finished training job measured yet)"
+    return statistics.median(found), f"median of {len(found)} finished training jobs"
+
+
+def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: bool = True) -> dict:
+    """Runs, jobs and device seconds of what is left to train, with where each cost came from."""
+    results = Path(results)
+    runs = [run for job in jobs for run in job.runs]
+    done = finished(results, runs)
+    known = measured(results)
+    costs: dict[tuple[str, int], Cost] = {}
+    rows = {}
+    train_seconds = 0.0
+    jobs_left = 0
+    packs_left = 0
+    for job in jobs:
+        left_in_job = False
+        for pack in job.packs:
+            todo = [run for run in pack if run.path not in done]
+            if not todo:
+                continue
+            left_in_job = True
+            packs_left += 1
+            key = (pack[0].kind, len(todo))
+            if key not in costs:
+                found = known.get(pack[0].kind)
+                if found:
+                    costs[key] = cost_from(found, len(todo))
+                elif calibrate_missing:
+                    costs[key] = calibrate(todo, sweep["execution"]["steps_per_execution"])
+                else:
+                    costs[key] = Cost(float("nan"), "no finished run of this kind")
+            cost = costs[key]
+            epochs = sum(run.config["training"]["epochs"] for run in todo)
+            seconds = cost.seconds_per_run_epoch * epochs
+            train_seconds += seconds
+            first = pack[0]
+            name = f"{first.dataset} / {first.architecture} ({first.config['training']['optimizer']}, batch {first.config['training']['batch_size']})"
+            row = rows.setdefault(key, {"name": name, "runs": 0, "packs": 0, "seconds": 0.0, "per_run_epoch": cost.seconds_per_run_epoch, "source": cost.source})
+            row["runs"] += len(todo)
+            row["packs"] += 1
+            row["seconds"] += seconds
+        jobs_left += left_in_job
+    startup, startup_source = startup_seconds(results)
+    total = train_seconds + startup * jobs_left
+    return {
+        "runs_planned": len(runs),
+        "runs_finished": len(done),
+        "runs_to_train": len(runs) - len(done),
+        "packs_to_train": packs_left,
+        "jobs_to_submit": jobs_left,
+        "jobs_planned": len(jobs),
+        "training_seconds": train_seconds,
+        "startup_seconds_per_job": startup,
+        "startup_source": startup_source,
+        "device_seconds": total,
+        "device_hours": total / 3600,
+        "gpus_per_job": sweep["execution"]["gpus"],
+        "by_kind": list(rows.values()),
+    }
+
+
+def render(est: dict) -> str:
+    """The estimate as Markdown (printed, and kept in results/estimate.md)."""
+    lines = [
+        "# Estimate (nothing was trained)",
+        "",
+        f"- Runs: {est['runs_planned']} planned, {est['runs_finished']} finished, **{est['runs_to_train']} to train** in {est['packs_to_train']} packs.",
+        f"- Jobs to submit: **{est['jobs_to_submit']}** of {est['jobs_planned']} (each asks for {est['gpus_per_job']} GPU).",
+        f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): training {est['training_seconds']:.1f} s"
+        f" + start-up {est['jobs_to_submit']} x {est['startup_seconds_per_job']:.1f} s ({est['startup_source']}).",
+        "- An estimate: epochs are counted in full (early stopping can only shorten them), and a kind calibrated on this machine runs at this machine's speed.",
+        "",
+        "| Data set / architecture (optimizer, batch) | Runs | Packs | s per run-epoch | Seconds | From |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in est["by_kind"]:
+        lines.append(f"| {row['name']} | {row['runs']} | {row['packs']} | {row['per_run_epoch']:.4f} | {row['seconds']:.1f} | {row['source']} |")
+    return "\n".join(lines) + "\n"
