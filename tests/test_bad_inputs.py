@@ -25,9 +25,9 @@ SOURCE = "sweep.yaml"
 
 
 def refusal(cfg: dict) -> str:
-    """The message validate_config refuses `cfg` with."""
+    """The message the Snakefile's checks (validate_config, then expand_runs) refuse `cfg` with."""
     with pytest.raises(ConfigError) as err:
-        validate_config(cfg, source=SOURCE)
+        expand_runs(validate_config(cfg, source=SOURCE), source=SOURCE)
     return str(err.value)
 
 
@@ -330,7 +330,8 @@ def test_bad_data_content_fails_only_its_run(tmp_path, monkeypatch, name, conten
     message = str(err.value)
     assert name in message and all(f in message for f in fragments), message
     assert train_runs([run], tmp_path / "results", DataCache()) == {run.path: "failed"}
-    assert sorted(p.name for p in run_dir.iterdir()) == ["failed.json"]  # no metrics.json, model or checkpoint
+    assert sorted(p.name for p in run_dir.iterdir()) == ["failed.json", "train.log"]  # no metrics.json, model or checkpoint
+    assert message in (run_dir / "train.log").read_text()
     assert not (tmp_path / "results" / "checkpoints").exists()
     failed = json.loads((run_dir / "failed.json").read_text())
     assert failed["status"] == "failed" and failed["error"] == f"DataError: {message}" and failed["config_hash"] == run.hash

@@ -212,4 +212,5 @@ def test_data_that_cannot_be_split_fails_with_file_and_column(tmp_path, split, t
         data = load_dataset(spec, group=split["group"])
         n = {"group_kfold": split["folds"], "leave_one_group_out": table.get("n_subjects", 12)}[split["method"]]
         folds_of(data, split, 0, n)
-    assert str(err.value).startswith(f"data file {spec['path']}: ") and message in str(err.value), str(err.value)
+    where = f"data file {spec['path']}" if "missing" in message else f"dataset 'eeg' (file {spec['path']})"
+    assert str(err.value).startswith(f"{where}: ") and message in str(err.value), str(err.value)

@@ -229,7 +229,7 @@ def test_a_member_with_bad_data_fails_alone(tmp_path, monkeypatch):
     statuses = train_runs(runs, tmp_path / "results", DataCache())
     assert statuses == {"runs/few/a/default/seed0": "failed", "runs/gb/a/default/seed0": "finished"}
     failed = json.loads((tmp_path / "results/runs/few/a/default/seed0/failed.json").read_text())
-    assert "data file few.csv: 4 samples in 2 classes" in failed["error"]
+    assert "dataset 'few' (file few.csv): 4 samples in 2 classes" in failed["error"]
 
 
 def test_cross_validated_runs_record_their_test_rows_and_groups(tmp_path, monkeypatch):

@@ -155,7 +155,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
         raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
     y, names = _encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = _checked_features(x, where, feature_names)
-    return Dataset(x, y, names, file_digest(path), groups, where)
+    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})")
 
 
 def _checked_groups(values: np.ndarray, where: str, column: str) -> np.ndarray:

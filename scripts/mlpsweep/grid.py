@@ -106,20 +106,6 @@ def _match_values(ds_name: str, arch_name: str, seed: int, sections: dict, point
     return {**training, **point, "dataset": ds_name, "architecture": arch_name, "seed": seed}
 
 
-def grid_points(cfg: dict) -> list[tuple[str, str, dict, int]]:
-    """(data set, architecture, point, seed) of every run before folds, exclusions applied."""
-    out = []
-    points = _points(cfg)
-    for ds_name in cfg["datasets"]:
-        for arch_name in cfg["architectures"]:
-            for point in points:
-                sections = _apply(cfg, ds_name, arch_name, point)
-                for seed in sorted(cfg["seeds"]):
-                    if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, seed, sections, point)):
-                        out.append((ds_name, arch_name, point, seed))
-    return out
-
-
 def fold_indices(split: dict, dataset: dict, group_counts: dict) -> list[int | None]:
     """The folds of a split: [None] for a holdout split, else 0..folds-1."""
     method = registry.SPLIT_METHODS[split["method"]]
@@ -135,9 +121,10 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict) -> list[int | N
     return list(range(group_counts[key]))
 
 
-def expand_runs(cfg: dict) -> list[Run]:
+def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
     """All runs of the sweep in a stable order: data set, architecture, grid point, then the
-    seeds and folds of the cell, then its label-permutation runs (summary.permutations)."""
+    seeds and folds of the cell, then its label-permutation runs (summary.permutations).
+    A sweep that the exclude rules leave empty is refused (naming `source`, the config file)."""
     runs = []
     group_counts: dict = {}
     permutations = cfg["summary"]["permutations"]
@@ -159,7 +146,7 @@ def expand_runs(cfg: dict) -> list[Run]:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
                     runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind))
     if not runs:
-        raise ConfigError("config: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
+        raise ConfigError(f"{source}: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
     return runs
 
 

@@ -126,7 +126,11 @@ def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prep
             splits, fingerprint = cache.splits(run.config)
         except DataError as exc:
             rundir.write_failure(run_dir, run.hash, f"{type(exc).__name__}: {exc}", provenance.utc_now())
-            log.error("%s: FAILED: %s", run_dir, exc)
+            handlers = _run_logs([run_dir])
+            try:
+                log.error("%s: FAILED: %s", run_dir, exc)
+            finally:
+                _close(handlers)
             statuses[run.path] = "failed"
             continue
         if rundir.is_done(rundir.read_record(run_dir), run.config, fingerprint):
@@ -178,7 +182,7 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
         _restore(pack, k, found, EarlyStopping)
         resumed[p.run.path] = found.state["epoch"]
         log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
-    handlers = _run_logs(group)
+    handlers = _run_logs([p.run_dir for p in group])
     try:
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
         while any(m.active for m in pack.members):
@@ -189,28 +193,32 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
         statuses = _record(pack, group, results, key, resumed, extra, exporter)
     finally:
-        for handler in handlers:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+        _close(handlers)
     for path in {ckpt, *(f.path for f in restored.values())}:
         checkpoint.remove_if_done(path, results)
     return statuses
 
 
-def _run_logs(group: list[Prepared]) -> list[logging.Handler]:
+def _run_logs(run_dirs: list[Path]) -> list[logging.Handler]:
     """Each run's train.log receives the job's log while its pack trains, but the lines about
     its siblings."""
     handlers = []
-    dirs = [str(p.run_dir) for p in group]
-    for p in group:
-        own = str(p.run_dir)
+    dirs = [str(d) for d in run_dirs]
+    for run_dir in run_dirs:
+        own = str(run_dir)
         others = [d for d in dirs if d != own]
-        handler = logging.FileHandler(p.run_dir / rundir.LOG_FILE)
+        handler = logging.FileHandler(run_dir / rundir.LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         handler.addFilter(lambda record, own=own, others=others: own in (msg := record.getMessage()) or not any(d in msg for d in others))
         logging.getLogger().addHandler(handler)
         handlers.append(handler)
     return handlers
+
+
+def _close(handlers: list[logging.Handler]) -> None:
+    for handler in handlers:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 def _states(pack, group: list[Prepared]) -> list[dict]:

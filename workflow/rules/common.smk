@@ -35,7 +35,7 @@ try:
         for flag in ("regenerate", "estimate")
     )
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
-    RUNS = expand_runs(SWEEP)
+    RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
 except ConfigError as exc:
     raise WorkflowError(f"Invalid sweep configuration.\n{exc}") from None
 

@@ -1,0 +1,66 @@
+"""The import rules of docs/architecture.md: one-way data flow and one definition per concept."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PACKAGE = REPO / "scripts" / "mlpsweep"
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports (function-level imports too), mlpsweep's as 'mlpsweep.x'."""
+    found = set()
+    package = "mlpsweep." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts[:-1]) if path.parent != PACKAGE else "mlpsweep"
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                name = f"{base}.{node.module}" if node.module else base
+                found |= {f"{name}.{a.name}" if not node.module else name for a in node.names}
+            else:
+                found.add(node.module)
+    return found
+
+
+def ours(modules: set[str]) -> set[str]:
+    """mlpsweep's own modules among `modules`, as 'config', 'engine.pack', ..."""
+    return {m.removeprefix("mlpsweep.") for m in modules if m.startswith("mlpsweep.")}
+
+
+def test_the_registry_imports_nothing_of_mlpsweep():
+    assert ours(imports(PACKAGE / "registry.py")) == set()
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "engine").glob("*.py")), ids=lambda p: p.name)
+def test_the_engine_stands_alone(path):
+    found = imports(path)
+    assert {m for m in ours(found) if not m.startswith("engine")} == set(), "the engine imports only itself"
+    assert not {m.split(".")[0] for m in found} & {"sklearn", "pandas", "scipy", "snakemake", "matplotlib"}
+    if path.name not in ("_tensorflow.py", "_jax.py"):
+        assert not {m.split(".")[0] for m in found} & {"tensorflow", "jax"}, "only the backend files import a backend"
+
+
+@pytest.mark.parametrize("name", ["summary", "plots", "report", "estimate"])
+def test_downstream_never_reaches_back_into_training(name):
+    allowed_lazy = {"estimate": {"training", "engine.pack"}}.get(name, set())
+    assert not (ours(imports(PACKAGE / f"{name}.py")) - allowed_lazy) & {"training", "engine", "engine.pack", "engine.step", "data", "jobs"}
+
+
+def test_config_plans_without_keras_or_the_grid():
+    assert not ours(imports(PACKAGE / "config.py")) & {"grid", "training", "engine", "data", "jobs"}
+    assert not {m.split(".")[0] for m in imports(PACKAGE / "config.py")} & {"keras", "tensorflow", "jax"}
+
+
+def test_run_identity_and_run_files_have_one_owner():
+    """Only identity.py hashes run configs; only rundir.py names a run's files."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if path.name != "identity.py":
+            assert "sha256(" not in text or path.name in ("checkpoint.py", "data.py"), path  # packs' keys and data fingerprints
+        if path.name != "rundir.py":
+            assert '"history.csv"' not in text and '"metrics.json"' not in text, path
