@@ -224,7 +224,7 @@ def summed_confusion(mine: pd.DataFrame | None) -> tuple[np.ndarray, list[str], 
 def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict, over: str = "seeds"):
     """Loss and accuracy per epoch, train and validation, mean over runs with a +-std band."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(7.0, 2.8), layout="constrained")
-    scale = 100.0 if options["percent"] else 1.0
+    scale = scale_of("train_accuracy", options)
     for ax, metric, factor in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", scale)):
         for prefix, split, style in (("", "train", "-"), ("val_", "validation", "--")):
             column = prefix + metric
@@ -237,8 +237,8 @@ def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict, over
         ax.set_xlabel("Epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, linewidth=0.3, alpha=0.5)
-    ax_loss.set_ylabel("Loss (cross-entropy, nats)")
-    ax_acc.set_ylabel(f"Accuracy ({'%' if options['percent'] else 'fraction'})")
+    ax_loss.set_ylabel(f"Loss ({UNIT_WORDS['nats']})")
+    ax_acc.set_ylabel(f"Accuracy ({'%' if scale == 100 else 'fraction'})")
     handles, labels = ax_loss.get_legend_handles_labels()
     fig.legend(handles, [f"{label}: mean over {over}, band ± 1 std" for label in labels], loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(title)
