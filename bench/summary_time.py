@@ -1,7 +1,9 @@
-"""(d) Aggregating many run directories: mlpsweep.summary's collect_runs + write_summary.
+"""(d) Aggregating many run directories: mlpsweep.summary's collect_runs + write_summary,
+against the floor of reading the same runs: json.load of every metrics.json.
 
-The run directories are generated: well-formed metrics.json files (plus the
-history.csv and model.keras a finished run holds), no training involved.
+The run directories are written by the tests' fake-run builder (tests/fakes.py), which goes
+through the production writer (rundir.write_result): metrics.json, history.csv,
+predictions.csv and model.keras as a finished run leaves them; no training involved.
 """
 
 from __future__ import annotations
@@ -14,61 +16,55 @@ from pathlib import Path
 
 import measured
 
+sys.path.insert(0, str(measured.REPO / "scripts"))
+sys.path.insert(0, str(measured.REPO / "tests"))
+
 N_CLASSES = 4
-
-
-def _record(dataset: str, arch: str, lr: float, seed: int, rng: random.Random) -> dict:
-    accuracy = min(0.99, max(0.3, rng.gauss(0.7 + 0.05 * (arch[-1] == "1"), 0.02)))
-    n_test = 300
-    hits = round(accuracy * n_test)
-    matrix = [[0] * N_CLASSES for _ in range(N_CLASSES)]
-    for i in range(n_test):
-        label = i % N_CLASSES
-        matrix[label][label if i < hits else (label + 1) % N_CLASSES] += 1
-    metrics = {f"{split}_{name}": rng.uniform(0.3, 0.9) for split in ("train", "val", "test") for name in ("loss", "accuracy", "balanced_accuracy", "macro_f1")}
-    metrics.update({"test_accuracy": hits / n_test, "test_confusion_matrix": matrix, "epochs_run": 5, "fit_seconds": rng.uniform(0.5, 2.0), "n_params": 6788, "stopped_early": False, "best_epoch": None, "status": "finished"})
-    return {
-        "status": "finished",
-        "run": {"dataset": dataset, "architecture": arch, "seed": seed},
-        "config_hash": f"{rng.getrandbits(64):016x}",
-        "config": {"dataset": {"name": dataset, "source": "synthetic"}, "architecture": {"name": arch, "hidden": [32, 64, 64]}, "training": {"learning_rate": lr}, "seed": seed},
-        "data": {"fingerprint": "0" * 64, "class_names": [f"class{i}" for i in range(N_CLASSES)], "n_features": 32, "n_train": 1400, "n_val": 300, "n_test": n_test},
-        "metrics": metrics,
-        "provenance": {"host": "bench", "device": {"type": "CPU", "gpus": []}, "threads": 1, "slurm": None, "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00"},
-    }
+TEST_ROWS_PER_CLASS = 75
+REPEATS = 2  # each timing is the best of this many, the two alternating (equally warm file cache)
 
 
 def generate(results: Path, n_runs: int) -> list[str]:
     """`n_runs` finished run directories under `results/runs`; returns their relative paths."""
+    from fakes import write_run
     from planning_time import grid_config
 
     cfg = grid_config(n_runs)
     rng = random.Random(0)
-    history = "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n" + "".join(f"{e},0.9,0.6,0.9,0.6,0.1\n" for e in range(1, 6))
+    names = [f"class{i}" for i in range(N_CLASSES)]
     paths = []
     for dataset in cfg["datasets"]:
         for arch in cfg["architectures"]:
             for lr in cfg["grid"]["learning_rate"]:
                 for seed in cfg["seeds"]:
-                    rel = f"runs/{dataset}/{arch}/lr{lr:g}/seed{seed}"
-                    run_dir = results / rel
-                    run_dir.mkdir(parents=True, exist_ok=True)
-                    (run_dir / "metrics.json").write_text(json.dumps(_record(dataset, arch, lr, seed, rng), indent=2))
-                    (run_dir / "history.csv").write_text(history)
-                    (run_dir / "model.keras").write_bytes(b"")
-                    paths.append(rel)
+                    accuracy = min(0.99, max(0.3, rng.gauss(0.7 + 0.05 * (arch[-1] == "1"), 0.02)))
+                    counts = (TEST_ROWS_PER_CLASS,) * N_CLASSES
+                    paths.append(write_run(results, dataset, arch, f"lr{lr:g}", seed, accuracy=accuracy, class_counts=counts, class_names=names, seconds=rng.uniform(0.5, 2.0), epochs=5))
     return paths
 
 
+def load_only(results: Path, expected: list[str]) -> float:
+    """Seconds to json.load every run's metrics.json: the least any summary must do."""
+    t0 = time.perf_counter()
+    for rel in expected:
+        with open(results / rel / "metrics.json", encoding="utf-8") as fh:
+            json.load(fh)
+    return time.perf_counter() - t0
+
+
 def aggregate(results: Path, expected: list[str], out: Path) -> float:
-    """What the summarize job does; returns its seconds (imports excluded)."""
+    """What the summarize job does, timed against json.load alone (imports excluded)."""
     from mlpsweep.summary import collect_runs, write_summary
 
-    t0 = time.perf_counter()
-    runs = collect_runs(results, expected)
-    write_summary(runs, None, results / "summary")
-    seconds = time.perf_counter() - t0
-    out.write_text(json.dumps({"seconds": seconds, "rows": len(runs)}))
+    loads, summaries = [], []
+    for _ in range(REPEATS):
+        loads.append(load_only(results, expected))
+        t0 = time.perf_counter()
+        runs = collect_runs(results, expected)
+        write_summary(runs, None, results / "summary")
+        summaries.append(time.perf_counter() - t0)
+    seconds, load = min(summaries), min(loads)
+    out.write_text(json.dumps({"seconds": seconds, "json_load_s": load, "first_s": summaries[0], "rows": len(runs)}))
     return seconds
 
 
@@ -85,7 +81,16 @@ def measure(n_runs: int, workdir: Path) -> dict:
     inner = json.loads(out.read_text())
     if inner["rows"] != n_runs:
         raise RuntimeError(f"summary aggregation saw {inner['rows']} runs, expected {n_runs}")
-    return {"runs": n_runs, "aggregate_s": inner["seconds"], "process_s": done.seconds, "process_cpu_s": done.cpu_seconds, "generate_s": generate_s}
+    return {
+        "runs": n_runs,
+        "aggregate_s": inner["seconds"],
+        "first_aggregate_s": inner["first_s"],
+        "json_load_s": inner["json_load_s"],
+        "ratio_to_json_load": inner["seconds"] / inner["json_load_s"],
+        "process_s": done.seconds,
+        "process_cpu_s": done.cpu_seconds,
+        "generate_s": generate_s,
+    }
 
 
 if __name__ == "__main__":

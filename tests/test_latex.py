@@ -6,44 +6,37 @@ import subprocess
 
 import pytest
 
-from mlpsweep.storage import write_json_atomic
-from mlpsweep.summary import DEFAULT_OPTIONS, collect_runs, write_summary
+from fakes import write_run
+
+from mlpsweep.summary import collect_runs, write_summary
 
 VARIANTS = {
     "defaults": {},
     "percent_wilcoxon": {"percent": True, "decimals": 1, "significance": {"test": "wilcoxon", "alpha": 0.1}},
     "many_metrics_no_test": {"metrics": ["test_accuracy", "test_loss", "fit_seconds", "n_params"], "bold_best": False, "significance": {"test": "none", "alpha": 0.05}},
+    "no_test_accuracy": {"metrics": ["test_loss", "epochs_run"], "best_by": "test_loss"},
     "caption_with_math": {"caption": "Accuracy (\\%) of MLPs; $n$ seeds, \\textit{mean} $\\pm$ std.", "label": "tab:mlp_sweep-1"},
 }
 DOCUMENT = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{summary.tex}\n\\end{document}\n"
 
 
-def fake_run(results, dataset, arch, seed, acc, status="finished"):
-    run_dir = results / "runs" / dataset / arch / "lr0.01_bs32" / f"seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if status == "failed":
-        write_json_atomic(run_dir / "failed.json", {"error": "boom"})
-        return
-    metrics = {"test_accuracy": acc, "test_balanced_accuracy": acc, "test_macro_f1": acc, "test_loss": 1 - acc, "fit_seconds": 1.5, "epochs_run": 3, "n_params": 99}
-    write_json_atomic(run_dir / "metrics.json", {"status": status, "metrics": metrics, "config_hash": "h", "data": {"class_names": ["0", "1"]}, "provenance": {"device": {"type": "CPU"}, "threads": 1}})
-    (run_dir / "history.csv").write_text("epoch,loss\n1,0.5\n")
-    (run_dir / "model.keras").write_bytes(b"m")
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Names with TeX specials (_ and -), a failed cell and a diverged one."""
+    """Names with TeX specials (_ and -), a failed cell, a diverged run, a cell at chance level
+    (with the ddagger mark) and label-permutation runs (the Perm. p column)."""
     results = tmp_path_factory.mktemp("latex") / "results"
     for seed in range(4):
-        fake_run(results, "my_data", "wide-mlp", seed, 0.9 + seed / 100)
-        fake_run(results, "my_data", "tiny_mlp", seed, 0.8 + seed * seed / 100)
-        fake_run(results, "other-set", "wide-mlp", seed, 0.7, status="failed")
-        fake_run(results, "other-set", "tiny_mlp", seed, 0.6 + seed / 50, status="diverged" if seed == 0 else "finished")
+        write_run(results, "my_data", "wide-mlp", "lr0.01_bs32", seed=seed, accuracy=0.9 + seed / 100)
+        write_run(results, "my_data", "tiny_mlp", "lr0.01_bs32", seed=seed, accuracy=0.5 + seed * seed / 100)
+        write_run(results, "other-set", "wide-mlp", "lr0.01_bs32", seed=seed, status="failed")
+        write_run(results, "other-set", "tiny_mlp", "lr0.01_bs32", seed=seed, accuracy=0.6 + seed / 50, status="diverged" if seed == 0 else "finished")
+    for perm in (1, 2, 3):
+        write_run(results, "my_data", "wide-mlp", "lr0.01_bs32", seed=0, permutation=perm, accuracy=0.5)
     return collect_runs(results)
 
 
 def write_tex(runs, outdir, options) -> str:
-    write_summary(runs, {**DEFAULT_OPTIONS, **options}, outdir)
+    write_summary(runs, options, outdir)
     return (outdir / "summary.tex").read_text()
 
 
@@ -83,7 +76,7 @@ def test_table_is_well_formed(runs, tmp_path, variant):
     tex = write_tex(runs, tmp_path, VARIANTS[variant])
     check_table(tex)
     assert "my\\_data" in tex and "tiny\\_mlp" in tex and "lr0.01\\_bs32" in tex
-    assert "failed" in tex
+    assert "failed" in tex and "$^\\ddagger$" in tex and "Perm.~$p$" in tex
 
 
 def _header(tex: str) -> str:

@@ -8,29 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fakes import confusion, write_run
+
 from mlpsweep import plots
-from mlpsweep.storage import write_json_atomic
 from mlpsweep.summary import collect_runs, summarize, write_summary
 
 OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
 
 
-def fake_run(results, dataset, arch, seed, acc, hparams="default", status="finished", epochs=3, classes=("good", "bad")):
-    """A run directory as the training job leaves it: metrics.json and history.csv."""
-    run_dir = results / "runs" / dataset / arch / hparams / f"seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if status == "failed":
-        write_json_atomic(run_dir / "failed.json", {"error": "DataError: boom"})
-        return
-    k = len(classes)
-    matrix = (np.eye(k, dtype=int) * (seed + 3) + 1).tolist()
-    metrics = {"test_accuracy": acc, "test_balanced_accuracy": acc, "test_macro_f1": acc, "test_loss": 1 - acc, "fit_seconds": 2.0 + seed, "epochs_run": epochs, "n_params": 50, "test_confusion_matrix": matrix}
-    record = {"status": status, "metrics": metrics, "config_hash": f"h{seed}", "data": {"class_names": list(classes)}, "provenance": {"device": {"type": "CPU", "gpus": []}, "threads": 1}}
-    write_json_atomic(run_dir / "metrics.json", record)
-    rows = ["epoch,loss,accuracy,val_loss,val_accuracy,seconds"]
-    rows += [f"{e},{1 / e + seed / 10:.4f},{acc * e / epochs:.4f},{1.1 / e:.4f},{acc * e / epochs - 0.01:.4f},0.1" for e in range(1, epochs + 1)]
-    (run_dir / "history.csv").write_text("\n".join(rows) + "\n")
-    (run_dir / "model.keras").write_bytes(b"model")
+def fake_run(results, dataset, arch, seed, acc, hparams="default", status="finished", classes=("good", "bad")):
+    """A run as training leaves it; 3 epochs, test classes of 4, 5, ... rows."""
+    counts = tuple(4 + k for k in range(len(classes)))
+    write_run(results, dataset, arch, hparams, seed=seed, accuracy=acc, status=status, class_counts=counts, class_names=classes, seconds=2.0 + seed, n_params=50)
 
 
 @pytest.fixture(scope="module")
@@ -164,25 +153,27 @@ def test_learning_curves_average_seeds_of_unequal_length():
 def test_learning_curves_skip_diverged_runs_and_say_how_many_seeds(results):
     runs, cells, _ = plots.read_tables(results / "summary")
     small = cells[(cells["dataset"] == "ds1") & (cells["architecture"] == "small")].iloc[0]
-    curves, title = plots.cell_curves(results, runs, small)
-    assert title == "ds1 / small / lr0.1: n = 2 of 3 seeds"
+    finished = plots.finished_by_cell(runs)
+    curves, title, over = plots.cell_curves(results, finished.get(tuple(small[plots.KEYS])), small)
+    assert (title, over) == ("ds1 / small / lr0.1: n = 2 of 3 seeds", "seeds")
     assert curves["n"].tolist() == [2, 2, 2]
     assert curves["loss_mean"].iloc[0] == pytest.approx((1.0 + 1.2) / 2)  # seeds 0 and 2
     failed = cells[(cells["dataset"] == "ds2") & (cells["architecture"] == "big")].iloc[0]
-    assert plots.cell_curves(results, runs, failed) is None
+    assert plots.cell_curves(results, finished.get(tuple(failed[plots.KEYS])), failed) is None
 
 
 def test_confusion_matrix_sums_finished_seeds_with_class_names(results):
     runs, cells, _ = plots.read_tables(results / "summary")
     best = cells[(cells["dataset"] == "ds2") & cells["best"]].iloc[0]
-    matrix, names, n = plots.summed_confusion(runs, best)
+    matrix, names, n = plots.summed_confusion(plots.finished_by_cell(runs)[tuple(best[plots.KEYS])])
     assert names == ["a", "b", "c"] and n == 3
-    assert matrix.tolist() == (np.eye(3, dtype=int) * (3 + 4 + 5) + 3).tolist()
+    assert matrix.tolist() == np.sum([confusion((4, 5, 6), 0.60 + seed / 50) for seed in range(3)], axis=0).tolist()
     fig = plots.confusion_figure(matrix, names, n, "t")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Predicted class", "True class")
-    assert "15" in [t.get_text() for t in ax.texts]
+    assert sorted(int(t.get_text()) for t in ax.texts) == sorted(matrix.ravel().tolist())
+    assert fig.axes[1].get_ylabel() == "Test samples (count, summed over 3 seeds)"
 
 
 def test_compute_figure_shows_sweep_totals(results):
@@ -217,6 +208,8 @@ def test_axis_labels_carry_units():
     assert plots.axis_label("test_loss", options) == "Test loss (cross-entropy, nats)"
     assert plots.axis_label("fit_seconds", options) == "Fit (s)"
     assert plots.axis_label("n_params", options) == "Params (count)"
+    assert plots.axis_label("epochs_run", options) == "Epochs"
+    assert plots.axis_label("val_accuracy", plots.options_with_defaults({})) == "Val. acc. (fraction)"
 
 
 def test_summary_cells_agree_with_plot_inputs(results):
@@ -225,3 +218,55 @@ def test_summary_cells_agree_with_plot_inputs(results):
     fresh = summarize(collect_runs(results), OPTIONS)
     assert cells["best"].tolist() == fresh["best"].tolist()
     assert json.loads(runs["class_names"].iloc[0]) == ["good", "bad"]
+
+
+def labelled(artists) -> list:
+    """The artists with a legend label (error bar caps have none)."""
+    return [a for a in artists if not a.get_label().startswith("_")]
+
+
+def test_bars_draw_chance_threshold_and_majority_rate(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    fig = plots.bars_figure(cells, "ds1", plots.options_with_defaults({**OPTIONS, "percent": True}))
+    ax = fig.axes[0]
+    ds1 = cells[cells["dataset"] == "ds1"]
+    lines = labelled(ax.lines)
+    assert [line.get_label() for line in lines] == ["chance threshold (binomial, p < 0.05)", "majority-class rate"]
+    assert [line.get_ydata()[0] for line in lines] == pytest.approx([100 * ds1["chance_threshold"].iloc[0], 100 * 5 / 9])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["chance threshold (binomial, p < 0.05)", "majority-class rate"]
+
+
+def test_bars_draw_chance_lines_per_bar_where_cells_differ():
+    cells = pd.DataFrame(
+        {
+            "dataset": "d", "architecture": "a", "hparams": ["n100", "n400"], "n": 2, "n_planned": 2, "status": "complete", "best": [False, True],
+            "test_accuracy_mean": [0.6, 0.7], "test_accuracy_std": 0.01, "chance_threshold": [0.58, 0.5425], "chance_majority": [0.5, 0.5],
+        }
+    )  # fmt: skip
+    ax = plots.bars_figure(cells, "d", plots.options_with_defaults(OPTIONS)).axes[0]
+    threshold = next(c for c in ax.collections if c.get_label().startswith("chance threshold"))
+    assert [segment[:, 1].tolist() for segment in threshold.get_segments()] == [[0.58, 0.58], [0.5425, 0.5425]]
+    assert np.concatenate([segment[:, 0] for segment in threshold.get_segments()]).tolist() == pytest.approx([-0.4, 0.4, 0.6, 1.4])
+    assert [line.get_label() for line in labelled(ax.lines)] == ["majority-class rate"]  # shared: one line across
+
+
+def test_bars_of_other_metrics_draw_no_chance_lines(results):
+    _, cells, _ = plots.read_tables(results / "summary")
+    fig = plots.bars_figure(cells, "ds1", plots.options_with_defaults({**OPTIONS, "best_by": "test_loss"}))
+    assert not labelled(fig.axes[0].lines) and not fig.legends
+
+
+def test_curves_and_confusion_count_fold_runs_and_leave_out_permutation_runs(tmp_path):
+    root = tmp_path / "results"
+    for seed in range(2):
+        for fold in range(3):
+            write_run(root, "eeg", "mlp", seed=seed, fold=fold, accuracy=0.7, status="diverged" if (seed, fold) == (1, 2) else "finished")
+    write_run(root, "eeg", "mlp", seed=0, fold=0, permutation=1, accuracy=0.5)
+    write_summary(collect_runs(root), OPTIONS, root / "summary")
+    runs, cells, _ = plots.read_tables(root / "summary")
+    mine = plots.finished_by_cell(runs)[("eeg", "mlp", "default")]
+    assert mine["path"].tolist() == [f"runs/eeg/mlp/default/seed{s}_fold{f}" for s, f in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]]
+    _, title, over = plots.cell_curves(root, mine, cells.iloc[0])
+    assert title == "eeg / mlp / default: n = 5 of 6 runs" and over == "runs"
+    matrix, _, n = plots.summed_confusion(mine)
+    assert n == 5 and matrix.sum() == 5 * 40

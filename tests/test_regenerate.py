@@ -1,6 +1,5 @@
 """Regeneration mode: tables, plots and report from stored runs alone, byte-identical, never training."""
 
-import json
 import os
 import re
 import shutil
@@ -10,13 +9,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes import write_run
 
 from conftest import REPO, SNAKEMAKE, tiny_config, write_config
+from mlpsweep.config import validate_config
+from mlpsweep.grid import expand_runs
 
 pytestmark = pytest.mark.workflow
 
 REGENERATE = ("--config", "regenerate=1", "--forceall")
-TABLES = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "compute.json")
+TABLES = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "by_group.csv", "by_group.md", "compute.json")
 
 
 def snakemake(repo: Path, workdir: Path, *args: str) -> str:
@@ -109,9 +111,9 @@ def test_regenerate_from_results_copied_elsewhere_and_report(sweep, tmp_path):
 
     snakemake(REPO, fresh, "--config", "regenerate=1", "--report", "results/report.html")
     html = (fresh / "results" / "report.html").read_text()
-    for item in ("summary.csv", "summary.md", "summary.tex", "runs.csv", "compute.json", "config.yaml", "heatmap.png", "compute.png", "iris.png", "default.png"):
+    for item in ("summary.csv", "summary.md", "summary.tex", "runs.csv", "by_group.csv", "by_group.md", "compute.json", "config.yaml", "heatmap.png", "compute.png", "iris.png", "default.png"):
         assert item in html, item
-    for text in ("Tables", "Plots", "Compute", "Configuration", "Learning curves", "Confusion matrices", "95% confidence intervals", "paired t-test", "regenerate=1"):
+    for text in ("Tables", "Per group", "Plots", "Compute", "Configuration", "Learning curves", "Confusion matrices", "95% confidence intervals", "paired t-test", "Combrisson", "regenerate=1"):
         assert text in html, text
     assert str(tmp_path) not in html
 
@@ -129,10 +131,8 @@ def test_regenerate_partial_results_marks_failed_cells(sweep, tmp_path):
     shutil.copytree(workdir / "results" / "runs", partial / "results" / "runs")
     write_config(partial, tiny_config())
     for seed in (0, 1):
-        run = partial / "results" / "runs" / "iris" / "small" / "default" / f"seed{seed}"
-        shutil.rmtree(run)
-        run.mkdir()
-        (run / "failed.json").write_text(json.dumps({"error": "ValueError: injected"}))
+        shutil.rmtree(partial / "results" / "runs" / "iris" / "small" / "default" / f"seed{seed}")
+        write_run(partial / "results", "iris", "small", seed=seed, status="failed")
     shutil.rmtree(partial / "results" / "runs" / "goodbad" / "deep" / "default" / "seed1")
 
     snakemake(REPO, partial, *REGENERATE)
@@ -144,3 +144,28 @@ def test_regenerate_partial_results_marks_failed_cells(sweep, tmp_path):
     assert not (plots / "learning_curves" / "iris" / "small").exists()
     assert (plots / "learning_curves" / "goodbad" / "deep" / "default.png").is_file()
     assert {p.name for p in (plots / "bars").iterdir()} >= {"iris.png", "goodbad.png"}
+
+
+def test_regenerate_cross_validated_runs_with_groups_and_permutations(tmp_path):
+    """Tables, per-group table and plots of a group-wise cross-validated sweep with permutation
+    runs, from run directories laid out by the grid itself (written by the fake-run builder)."""
+    cfg = tiny_config(
+        datasets={"eeg": {"source": "synthetic", "n_samples": 200, "n_features": 4, "seed": 1}},
+        architectures={"small": {"hidden": [4]}},
+        split={"method": "kfold", "folds": 2},
+        summary={"permutations": 3},
+    )
+    write_config(tmp_path, cfg)
+    for run in expand_runs(validate_config(cfg)):
+        accuracy = 0.5 + 0.01 * run.permutation if run.permutation else 0.8 + 0.01 * run.seed
+        groups = {f"s{run.fold}a": (25, 20), f"s{run.fold}b": (25, 19 + run.seed)}
+        write_run(tmp_path / "results", run.dataset, run.architecture, run.hparams, seed=run.seed, fold=run.fold, permutation=run.permutation, accuracy=accuracy, class_counts=(25, 25), groups=groups)
+    output = snakemake(REPO, tmp_path, *REGENERATE)
+    assert "train" not in scheduled_jobs(output)
+    summary = tmp_path / "results" / "summary"
+    md = (summary / "summary.md").read_text()
+    assert md.splitlines()[0] == "| Data set | Architecture | Hyperparameters | n | Test acc. | Test bal. acc. | Test macro F1 | Perm. p |"
+    assert "| eeg | small | default | 4/4 | **0.805 ± 0.006** | 0.805 ± 0.006 | 0.805 ± 0.006 | 0.250 |" in md
+    assert "Chance level of eeg: majority class 0.500; above chance (p < 0.05) means above 0.580 (100 test trials per seed, 2 classes)." in md
+    assert (summary / "by_group.md").read_text().splitlines()[2:4] == ["| eeg | small | default | s0a | 0.800 ± 0.000 | 2 | 50 |", "| eeg | small | default | s0b | 0.780 ± 0.028 | 2 | 50 |"]
+    assert (tmp_path / "results" / "plots" / "bars" / "eeg.png").is_file()

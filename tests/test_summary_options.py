@@ -3,10 +3,10 @@
 import re
 
 import pytest
+from fakes import write_run
 from scipy import stats
 
-from mlpsweep.storage import write_json_atomic
-from mlpsweep.summary import DEFAULT_OPTIONS, collect_runs, write_summary
+from mlpsweep.summary import collect_runs, write_summary
 
 SEEDS = range(6)
 NOISE = [0.004, -0.003, 0.006, -0.001, 0.002, -0.005]
@@ -22,15 +22,6 @@ ACCURACY = {
 LOSS_BEST = ("alpha", "a3")  # lowest test loss, although lowest accuracy
 
 
-def fake_run(results, dataset, arch, seed, acc, loss):
-    run_dir = results / "runs" / dataset / arch / "default" / f"seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    metrics = {"test_accuracy": acc, "test_balanced_accuracy": acc, "test_macro_f1": acc, "test_loss": loss, "fit_seconds": 1.0, "epochs_run": 4, "n_params": 1234, "test_confusion_matrix": [[1, 0], [0, 1]]}
-    write_json_atomic(run_dir / "metrics.json", {"status": "finished", "metrics": metrics, "config_hash": "h", "data": {"class_names": ["x", "y"]}, "provenance": {"device": {"type": "CPU"}, "threads": 1}})
-    (run_dir / "history.csv").write_text("epoch,loss\n1,0.5\n")
-    (run_dir / "model.keras").write_bytes(b"m")
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     results = tmp_path_factory.mktemp("options") / "results"
@@ -38,13 +29,13 @@ def runs(tmp_path_factory):
         for arch, accs in archs.items():
             for seed, acc in zip(SEEDS, accs):
                 loss = 0.05 + seed / 100 if (dataset, arch) == LOSS_BEST else 1.0 - acc
-                fake_run(results, dataset, arch, seed, acc, loss)
+                write_run(results, dataset, arch, seed=seed, accuracy=acc, metrics={"test_loss": loss}, epochs=4, n_params=1234, seconds=1.0)
     return collect_runs(results)
 
 
 def tables(runs, outdir, **options):
-    """summary.md, summary.tex and the cells for DEFAULT_OPTIONS updated with `options`."""
-    out = write_summary(runs, {**DEFAULT_OPTIONS, **options}, outdir)
+    """summary.md, summary.tex and the cells for these options (the others at their defaults)."""
+    out = write_summary(runs, options, outdir)
     return (outdir / "summary.md").read_text(), (outdir / "summary.tex").read_text(), out["cells"]
 
 

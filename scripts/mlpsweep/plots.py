@@ -23,9 +23,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from .registry import METRICS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
-from .summary import KEYS, LABELS, PERCENT_METRICS, higher_is_better, options_with_defaults, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
+from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
 
 log = logging.getLogger("mlpsweep")
 
@@ -55,8 +57,10 @@ STYLE = {
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": "mlpsweep", "Producer": "mlpsweep", "CreationDate": None}
 STATUS_COLOR = "0.85"
-UNITS = {"fit_seconds": "s", "n_params": "count", "epochs_run": "epochs"}
 KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
+RUN_DTYPES = {**KEY_DTYPES, "fold": "Int64", "permutation": "Int64", "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str}
+CELL_DTYPES = {**KEY_DTYPES, "status": str, "device": str, "best": str, "not_worse": str, "above_chance": str}
+FLAGS = {"True": True, "False": False}
 
 
 # ---------------------------------------------------------------- reading
@@ -65,8 +69,11 @@ KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
 def read_tables(summary_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """runs.csv, summary.csv and compute.json of a summary directory."""
     summary_dir = Path(summary_dir)
-    runs = _read_csv(summary_dir / "runs.csv", {**KEY_DTYPES, "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str})
-    cells = _read_csv(summary_dir / "summary.csv", {**KEY_DTYPES, "status": str, "device": str})
+    runs = _read_csv(summary_dir / "runs.csv", RUN_DTYPES)
+    for column in ("fold", "permutation"):
+        if column not in runs:  # runs.csv of release 0.1
+            runs[column] = pd.array([pd.NA] * len(runs), dtype="Int64")
+    cells = _read_csv(summary_dir / "summary.csv", CELL_DTYPES)
     compute = json.loads((summary_dir / "compute.json").read_text(encoding="utf-8"))
     return runs, cells, compute
 
@@ -81,7 +88,9 @@ def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
             frame[column] = frame[column].fillna("")
     for column in ("best", "not_worse"):
         if column in frame:
-            frame[column] = frame[column].astype(str).str.lower() == "true"
+            frame[column] = frame[column].map(FLAGS).fillna(False).astype(bool)
+    if "above_chance" in frame:
+        frame["above_chance"] = frame["above_chance"].map(FLAGS).astype("boolean")  # empty: unknown
     return frame
 
 
@@ -99,18 +108,21 @@ def read_history(results: str | Path, run_path: str) -> pd.DataFrame | None:
 # ---------------------------------------------------------------- numbers behind the figures
 
 
+UNIT_WORDS = {"nats": "cross-entropy, nats"}
+
+
 def axis_label(metric: str, options: dict) -> str:
-    """Axis label with unit: accuracies as fraction or %, losses in nats."""
-    name = LABELS.get(metric, metric)
-    if metric in PERCENT_METRICS:
-        return f"{name} ({'%' if options['percent'] else 'fraction'})"
-    if metric.endswith("_loss"):
-        return f"{name} (cross-entropy, nats)"
-    return f"{name} ({UNITS[metric]})" if metric in UNITS and not name.endswith(")") else name
+    """The registry's label with its unit: fractions as fraction or %, losses in nats."""
+    name, unit = METRICS[metric].label, METRICS[metric].unit
+    if unit == "fraction" and scale_of(metric, options) == 100:
+        unit = "%"
+    if name.endswith(")") or name.lower() == unit:
+        return name  # the label carries its unit already ("Fit (s)") or is one ("Epochs")
+    return f"{name} ({UNIT_WORDS.get(unit, unit)})"
 
 
 def ci95_halfwidth(std: float, n: int) -> float:
-    """Half-width of the 95% confidence interval of a mean over n seeds (t-distribution)."""
+    """Half-width of the 95% confidence interval of a mean over n runs (t-distribution)."""
     from scipy.special import stdtrit  # the t quantile behind scipy.stats.t.ppf, without importing scipy.stats (0.5 s)
 
     if n < 2 or not np.isfinite(std):
@@ -119,7 +131,7 @@ def ci95_halfwidth(std: float, n: int) -> float:
 
 
 def mean_curves(histories: list[pd.DataFrame]) -> pd.DataFrame:
-    """Per epoch: mean, sample std and count over seeds of each history column.
+    """Per epoch: mean, sample std and count over runs of each history column.
 
     Runs stopped early contribute to the epochs they reached.
     """
@@ -177,14 +189,27 @@ def heatmap_grid(cells: pd.DataFrame, options: dict, metric: str = "test_accurac
     return {"datasets": datasets, "architectures": architectures, "values": values, "text": text, "several_hparams": several}
 
 
-def summed_confusion(runs: pd.DataFrame, cell: pd.Series) -> tuple[np.ndarray, list[str], int] | None:
-    """Test confusion matrix of a cell summed over its finished seeds, its class names and n."""
-    mine = runs[(runs[KEYS] == cell[KEYS].to_numpy()).all(axis=1) & (runs["status"] == "finished") & (runs["confusion_matrix"] != "")]
+def finished_by_cell(runs: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """Each cell's finished runs, label-permutation runs left out, by (data set, architecture, hparams)."""
+    mine = real_runs(runs)
+    return dict(tuple(mine[mine["status"] == "finished"].groupby(KEYS, sort=False)))
+
+
+def runs_word(mine: pd.DataFrame) -> str:
+    """What a cell's runs are called: seeds, or runs where each seed has its folds."""
+    return "runs" if mine["fold"].notna().any() else "seeds"
+
+
+def summed_confusion(mine: pd.DataFrame | None) -> tuple[np.ndarray, list[str], int] | None:
+    """Test confusion matrix summed over a cell's finished runs, its class names and their number."""
+    if mine is None:
+        return None
+    mine = mine[mine["confusion_matrix"] != ""]
     if mine.empty:
         return None
     matrices = [np.asarray(json.loads(text), dtype=int) for text in mine["confusion_matrix"]]
     if len({m.shape for m in matrices}) != 1:
-        log.warning("%s/%s/%s: confusion matrices of different shapes; not drawn", *cell[KEYS])
+        log.warning("%s/%s/%s: confusion matrices of different shapes; not drawn", *mine[KEYS].iloc[0])
         return None
     names = json.loads(mine["class_names"].iloc[0] or "[]")
     total = np.sum(matrices, axis=0)
@@ -196,10 +221,10 @@ def summed_confusion(runs: pd.DataFrame, cell: pd.Series) -> tuple[np.ndarray, l
 # ---------------------------------------------------------------- figures
 
 
-def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict):
-    """Loss and accuracy per epoch, train and validation, mean over seeds with a +-std band."""
+def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict, over: str = "seeds"):
+    """Loss and accuracy per epoch, train and validation, mean over runs with a +-std band."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(7.0, 2.8), layout="constrained")
-    scale = 100.0 if options["percent"] else 1.0
+    scale = scale_of("train_accuracy", options)
     for ax, metric, factor in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", scale)):
         for prefix, split, style in (("", "train", "-"), ("val_", "validation", "--")):
             column = prefix + metric
@@ -212,10 +237,10 @@ def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict):
         ax.set_xlabel("Epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, linewidth=0.3, alpha=0.5)
-    ax_loss.set_ylabel("Loss (cross-entropy, nats)")
-    ax_acc.set_ylabel(f"Accuracy ({'%' if options['percent'] else 'fraction'})")
+    ax_loss.set_ylabel(f"Loss ({UNIT_WORDS['nats']})")
+    ax_acc.set_ylabel(f"Accuracy ({'%' if scale == 100 else 'fraction'})")
     handles, labels = ax_loss.get_legend_handles_labels()
-    fig.legend(handles, [f"{label}: mean over seeds, band ± 1 std" for label in labels], loc="outside lower center", ncols=2, frameon=False)
+    fig.legend(handles, [f"{label}: mean over {over}, band ± 1 std" for label in labels], loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(title)
     return fig
 
@@ -227,7 +252,7 @@ def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
     values = np.ma.masked_invalid(grid["values"])
     cmap = plt.get_cmap("viridis").with_extremes(bad=STATUS_COLOR)
     finite = grid["values"][np.isfinite(grid["values"])]
-    top = scale_of(metric, options) if metric in PERCENT_METRICS else (finite.max() if finite.size else 1.0)
+    top = scale_of(metric, options) if METRICS[metric].unit == "fraction" else (finite.max() if finite.size else 1.0)
     bottom = min(finite.min(), top * 0.5) if finite.size else 0.0
     image = ax.imshow(values, cmap=cmap, vmin=bottom, vmax=top, aspect="auto")
     for i in range(n_rows):
@@ -241,15 +266,16 @@ def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
     ax.set_ylabel("Data set")
     label = axis_label(metric, options)
     fig.colorbar(image, ax=ax, label=f"Mean {label[0].lower()}{label[1:]}")
-    title = f"Mean {LABELS.get(metric, metric).lower()} over seeds (± std)"
+    title = f"Mean {METRICS[metric].label.lower()} over runs (± std)"
     if grid["several_hparams"]:
-        title += f"\nbest hyperparameters per pair by {LABELS.get(options['best_by'], options['best_by']).lower()} (shown below the value)"
+        title += f"\nbest hyperparameters per pair by {METRICS[options['best_by']].label.lower()} (shown below the value)"
     ax.set_title(title)
     return fig
 
 
 def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
-    """The `best_by` metric of every cell of one data set, mean with 95% CI error bars."""
+    """The `best_by` metric of every cell of one data set, mean with 95% CI error bars; for test
+    accuracy also the chance threshold and the majority-class rate as lines."""
     metric = options["best_by"]
     scale = scale_of(metric, options)
     mine = cells[cells["dataset"] == dataset].reset_index(drop=True)
@@ -263,33 +289,53 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     for k, row in mine.iterrows():
         if row["n"] == 0 or not np.isfinite(means[k]):
             ax.text(k, 0.02, row["status"], transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="0.3")
+    if metric == "test_accuracy" and chance_lines(ax, mine, x, scale, options["significance"]["alpha"]):
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
     ax.set_xticks(x, labels, rotation=30 if len(mine) > 4 else 0, ha="right" if len(mine) > 4 else "center")
-    ax.set_xlabel("Architecture / hyperparameters / finished seeds")
-    ax.set_ylabel(axis_label(metric, options) + "\nmean ± 95% CI over seeds")
+    ax.set_xlabel("Architecture / hyperparameters / finished runs")
+    ax.set_ylabel(axis_label(metric, options) + "\nmean ± 95% CI over runs")
     # Accuracies cannot leave [0, 1]; a wide interval (few seeds) runs off the top instead of squashing the bars.
-    ax.set_ylim(0, 1.05 * scale if metric in PERCENT_METRICS else None)
+    ax.set_ylim(0, 1.05 * scale if METRICS[metric].unit == "fraction" else None)
     ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
-    ax.set_title(f"{dataset}: {LABELS.get(metric, metric).lower()} per cell (orange: best)\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
+    ax.set_title(f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best)\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
     return fig
 
 
-def confusion_figure(matrix: np.ndarray, names: list[str], n_seeds: int, title: str):
-    """Summed test confusion matrix with counts in each cell."""
+CHANCE_STYLES = (
+    ("chance_threshold", {"color": "C3", "linestyle": "--"}, "chance threshold (binomial, p < {alpha})"),
+    ("chance_majority", {"color": "0.35", "linestyle": ":"}, "majority-class rate"),
+)
+
+
+def chance_lines(ax, mine: pd.DataFrame, x: np.ndarray, scale: float, alpha: float) -> bool:
+    """Draw the chance threshold and majority-class rate: one line across the axes where the
+    cells share it, else a line over each bar. Whether anything was drawn."""
+    drawn = False
+    for column, style, label in CHANCE_STYLES:
+        values = mine[column].to_numpy(dtype=float) * scale if column in mine else np.array([np.nan])
+        known = np.isfinite(values)
+        if not known.any():
+            continue
+        if np.ptp(values[known]) == 0:
+            ax.axhline(values[known][0], linewidth=1, label=label.format(alpha=alpha), **style)
+        else:
+            ax.hlines(values[known], x[known] - 0.4, x[known] + 0.4, linewidth=1, label=label.format(alpha=alpha), **style)
+        drawn = True
+    return drawn
+
+
+def confusion_figure(matrix: np.ndarray, names: list[str], n_runs: int, title: str, over: str = "seeds"):
+    """Summed test confusion matrix with counts in each cell (scikit-learn's ConfusionMatrixDisplay)."""
     k = len(names)
     side = min(2.2 + 0.3 * k, 8.0)
     fig, ax = plt.subplots(figsize=(side + 1.0, side), layout="constrained")
-    image = ax.imshow(matrix, cmap="Blues", vmin=0)
-    if k <= 30:
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color="white" if matrix[i, j] > threshold else "black")
+    display = ConfusionMatrixDisplay(matrix, display_labels=names)
+    display.plot(ax=ax, cmap="Blues", colorbar=False, include_values=k <= 30, values_format="d", text_kw={"fontsize": 7}, im_kw={"vmin": 0})
     rotate = max((len(n) for n in names), default=0) > 3
     ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
-    ax.set_yticks(range(k), names)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
-    fig.colorbar(image, ax=ax, ticks=MaxNLocator(integer=True), label=f"Test samples (count, summed over {n_seeds} seeds)")
+    fig.colorbar(display.im_, ax=ax, ticks=MaxNLocator(integer=True), label=f"Test samples (count, summed over {n_runs} {over})")
     ax.set_title(title)
     return fig
 
@@ -384,11 +430,12 @@ def figure_tasks(results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute
     tasks = [(_heatmap_figure, (cells, options), outdir / HEATMAP), (compute_figure, (cells, compute), outdir / COMPUTE)]
     for dataset in dict.fromkeys(cells["dataset"]):
         tasks.append((bars_figure, (cells, dataset, options), outdir / BARS_DIR / dataset))
+    finished = finished_by_cell(runs)
     for _, cell in cells[cells["best"]].iterrows():
-        tasks.append((_confusion_figure, (runs, cell), outdir / CONFUSION_DIR / cell["dataset"]))
+        tasks.append((_confusion_figure, (finished.get(tuple(cell[KEYS])), cell), outdir / CONFUSION_DIR / cell["dataset"]))
     for _, cell in cells.iterrows():
         stem = outdir / CURVES_DIR / cell["dataset"] / cell["architecture"] / cell["hparams"]
-        tasks.append((_curves_figure, (results, runs, cell, options), stem))
+        tasks.append((_curves_figure, (results, finished.get(tuple(cell[KEYS])), cell, options), stem))
     return tasks
 
 
@@ -421,24 +468,29 @@ def _heatmap_figure(cells: pd.DataFrame, options: dict):
     return heatmap_figure(heatmap_grid(cells, options), options)
 
 
-def _confusion_figure(runs: pd.DataFrame, cell: pd.Series):
-    confusion = summed_confusion(runs, cell)
+def _confusion_figure(mine: pd.DataFrame | None, cell: pd.Series):
+    confusion = summed_confusion(mine)
     if confusion is None:
         return None
     matrix, names, n = confusion
-    return confusion_figure(matrix, names, n, f"{cell_title(cell)}\nbest cell of {cell['dataset']}, test sets of {n} seeds")
+    over = runs_word(mine)
+    return confusion_figure(matrix, names, n, f"{cell_title(cell)}\nbest cell of {cell['dataset']}, test sets of {n} {over}", over)
 
 
-def cell_curves(results, runs: pd.DataFrame, cell: pd.Series) -> tuple[pd.DataFrame, str] | None:
-    """Mean learning curves of a cell's finished runs and the figure title, or None without any."""
-    mine = runs[(runs[KEYS] == cell[KEYS].to_numpy()).all(axis=1) & (runs["status"] == "finished")]
-    histories = [h for h in (read_history(results, p) for p in mine["path"]) if h is not None and len(h)]
+def cell_curves(results, mine: pd.DataFrame | None, cell: pd.Series) -> tuple[pd.DataFrame, str, str] | None:
+    """Mean learning curves of a cell's finished runs, the figure title and what the runs are
+    (seeds or (seed, fold) runs); None without any."""
+    histories = [] if mine is None else [h for h in (read_history(results, p) for p in mine["path"]) if h is not None and len(h)]
     if not histories:
         log.info("%s: no finished run with a history; no learning curves", cell_title(cell))
         return None
-    return mean_curves(histories), f"{cell_title(cell)}: n = {len(histories)} of {int(cell['n_planned'])} seeds"
+    over = runs_word(mine)
+    return mean_curves(histories), f"{cell_title(cell)}: n = {len(histories)} of {int(cell['n_planned'])} {over}", over
 
 
-def _curves_figure(results, runs: pd.DataFrame, cell: pd.Series, options: dict):
-    found = cell_curves(results, runs, cell)
-    return None if found is None else learning_curves_figure(*found, options)
+def _curves_figure(results, mine: pd.DataFrame | None, cell: pd.Series, options: dict):
+    found = cell_curves(results, mine, cell)
+    if found is None:
+        return None
+    curves, title, over = found
+    return learning_curves_figure(curves, title, options, over)

@@ -1,140 +1,163 @@
-"""Aggregate run directories into the summary tables (CSV, Markdown, LaTeX)."""
+"""Aggregate run directories into the summary tables (CSV, Markdown, LaTeX).
+
+A cell (data set x architecture x hyperparameters) is summarized over its real runs, one per
+(seed, fold); label-permutation runs (`..._perm<P>`) are listed in runs.csv and enter a cell's
+permutation p-value and training time, never its statistics, best-marking or paired tests.
+"""
 
 from __future__ import annotations
 
+import copy
+import csv
+import functools
+import io
 import json
 import logging
 import math
+import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .storage import write_text_atomic
+from . import rundir
+from .config import first_error, load_schema
+from .registry import METRICS
+from .storage import read_json, write_text_atomic
 
 log = logging.getLogger("mlpsweep")
 
-METRICS = (
-    "test_accuracy", "test_balanced_accuracy", "test_macro_f1", "test_loss",
-    "val_accuracy", "val_loss", "train_accuracy", "train_loss",
-    "epochs_run", "fit_seconds", "n_params",
-)  # fmt: skip
-LABELS = {
-    "test_accuracy": "Test acc.",
-    "test_balanced_accuracy": "Test bal. acc.",
-    "test_macro_f1": "Test macro F1",
-    "test_loss": "Test loss",
-    "val_accuracy": "Val. acc.",
-    "val_loss": "Val. loss",
-    "train_accuracy": "Train acc.",
-    "train_loss": "Train loss",
-    "epochs_run": "Epochs",
-    "fit_seconds": "Fit (s)",
-    "n_params": "Params",
-}
-LOWER_IS_BETTER = {"test_loss", "val_loss", "train_loss", "fit_seconds", "n_params", "epochs_run"}
-PERCENT_METRICS = {"test_accuracy", "test_balanced_accuracy", "test_macro_f1", "val_accuracy", "train_accuracy"}
 KEYS = ["dataset", "architecture", "hparams"]
-RUN_FILES = ("metrics.json", "history.csv", "model.keras")
-RUN_DIR_RE = re.compile(r"^runs/(?P<dataset>[A-Za-z0-9_-]+)/(?P<architecture>[A-Za-z0-9_-]+)/(?P<hparams>[A-Za-z0-9_.-]+)/seed(?P<seed>\d+)$")
-DEFAULT_OPTIONS = {
-    "metrics": ["test_accuracy", "test_balanced_accuracy", "test_macro_f1"],
-    "best_by": "test_accuracy",
-    "higher_is_better": True,
-    "decimals": 3,
-    "percent": False,
-    "bold_best": True,
-    "significance": {"test": "paired_t", "alpha": 0.05},
-    "dataset_order": [],
-    "architecture_order": [],
-    "caption": "Test metrics, mean $\\pm$ std over seeds; best mean per data set in bold.",
-    "label": "tab:mlpsweep",
-}
+STATUSES = ("diverged", "failed", "missing", "incomplete", "damaged")
+RUN_DTYPES = {  # the columns of runs.csv, in order, with their types
+    **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str",
+    **dict.fromkeys([*METRICS, "n_test"], "float64"), "device": "str", "gpu": "str", "threads": "float64",
+    **dict.fromkeys(["slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names", "test_class_counts", "test_by_group"], "str"),
+}  # fmt: skip
+RUN_COLUMNS = list(RUN_DTYPES)
+NOT_WORSE_MARK = {"md": " †", "tex": "$^\\dagger$"}
+AT_CHANCE_MARK = {"md": " ‡", "tex": "$^\\ddagger$"}
+
+
+# ---------------------------------------------------------------- options
+
+
+@functools.lru_cache(maxsize=1)
+def _options_schema() -> dict:
+    return load_schema()["properties"]["summary"]
 
 
 def options_with_defaults(options: dict | None) -> dict:
-    return {**DEFAULT_OPTIONS, **(options or {})}
+    """The `summary:` options with the schema's defaults filled in; ValueError if invalid."""
+    filled = copy.deepcopy(dict(options or {}))
+    error = first_error(filled, _options_schema(), prefix="summary")
+    if error:
+        raise ValueError("key '{}': {}. Fix: {}".format(*error))
+    return filled
 
 
 def higher_is_better(metric: str, options: dict) -> bool:
-    """Losses, times and sizes are always lower-is-better; other metrics follow the option."""
-    return False if metric in LOWER_IS_BETTER else bool(options["higher_is_better"])
+    """The registry's direction; `higher_is_better: false` turns higher-is-better metrics around."""
+    return METRICS[metric].higher_is_better and bool(options["higher_is_better"])
 
 
 def scale_of(metric: str, options: dict) -> float:
-    """100 for accuracies and F1 shown as percentages, else 1."""
-    return 100.0 if options["percent"] and metric in PERCENT_METRICS else 1.0
+    """100 for the registry's percent metrics when `percent` is set, else 1."""
+    return 100.0 if options["percent"] and METRICS[metric].percent else 1.0
 
 
 # ---------------------------------------------------------------- collecting runs
 
 
-def discover_runs(results: str | Path) -> list[str]:
-    """Run directories (relative to `results`) found on disk, finished or not."""
-    results = Path(results)
-    found = []
-    for path in sorted((results / "runs").glob("*/*/*/seed*")):
-        rel = path.relative_to(results).as_posix()
-        if path.is_dir() and RUN_DIR_RE.match(rel):
-            found.append(rel)
-    return found
-
-
 def read_run(results: str | Path, rel: str) -> dict:
-    """One row of runs.csv: identity, status, metrics and provenance of a run directory."""
-    match = RUN_DIR_RE.match(rel)
-    if not match:
-        raise ValueError(f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>)")
-    row = {**match.groupdict(), "seed": int(match["seed"]), "path": rel, "status": "missing", "problem": ""}
-    run_dir = Path(results) / rel
-    metrics_path = run_dir / "metrics.json"
-    failed_path = run_dir / "failed.json"
-    if metrics_path.is_file():
-        try:
-            record = json.loads(metrics_path.read_text(encoding="utf-8"))
-            metrics = record["metrics"]
-            row["status"] = record["status"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            row["status"] = "damaged"
-            row["problem"] = f"metrics.json unreadable ({type(exc).__name__})"
-            log.warning("%s: %s", run_dir, row["problem"])
-            return row
-        for key in METRICS:
-            value = metrics.get(key)
-            row[key] = float(value) if isinstance(value, (int, float)) else math.nan
-        prov = record.get("provenance", {})
-        device = prov.get("device", {}) or {}
-        row["device"] = device.get("type", "")
-        row["gpu"] = "; ".join(device.get("gpus", []) or [])
-        row["threads"] = prov.get("threads", 1)
-        row["slurm_job_id"] = (prov.get("slurm") or {}).get("job_id", "")
-        row["config_hash"] = record.get("config_hash", "")
-        row["confusion_matrix"] = json.dumps(metrics.get("test_confusion_matrix")) if metrics.get("test_confusion_matrix") else ""
-        row["class_names"] = json.dumps(record.get("data", {}).get("class_names", []))
-        missing = [name for name in RUN_FILES[1:] if not (run_dir / name).is_file()]
-        if row["status"] == "diverged":
-            missing = [m for m in missing if m != "model.keras"]
-        if missing:
-            row["problem"] = "missing " + ", ".join(missing)
-            log.warning("%s: finished run lacks %s", run_dir, ", ".join(missing))
-    elif failed_path.is_file():
-        row["status"] = "failed"
-        try:
-            row["problem"] = json.loads(failed_path.read_text(encoding="utf-8")).get("error", "")
-        except (OSError, ValueError):
-            row["problem"] = "failed.json unreadable"
-    elif (run_dir / "checkpoint").is_dir():
-        row["status"] = "incomplete"
+    """One row of runs.csv: the run's place in the grid, its status, metrics and provenance."""
+    where = rundir.parse(rel)
+    if where is None:
+        raise ValueError(f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])")
+    row = {**where, "path": rel, "status": "missing", "problem": ""}
+    # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
+    run_dir = f"{os.fspath(results)}/{rel}"
+    try:
+        with open(f"{run_dir}/{rundir.METRICS_FILE}", encoding="utf-8") as fh:
+            text = fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        row.update(_unfinished(run_dir))
+    except OSError as exc:
+        row.update(_damaged(run_dir, exc))
+    else:
+        row.update(_result_fields(run_dir, text))
     return row
+
+
+def _unfinished(run_dir: str) -> dict:
+    """Status of a run without metrics.json: failed (and why), incomplete or missing."""
+    if os.path.exists(f"{run_dir}/{rundir.FAILED_FILE}"):
+        try:
+            return {"status": "failed", "problem": read_json(f"{run_dir}/{rundir.FAILED_FILE}").get("error", "")}
+        except (OSError, ValueError, AttributeError):
+            return {"status": "failed", "problem": "failed.json unreadable"}
+    if os.path.exists(f"{run_dir}/{rundir.LOG_FILE}"):
+        return {"status": "incomplete"}  # its job started training it and stopped before the end
+    return {}
+
+
+def _damaged(run_dir: str, exc: Exception) -> dict:
+    problem = f"metrics.json unreadable ({type(exc).__name__})"
+    log.warning("%s: %s", run_dir, problem)
+    return {"status": "damaged", "problem": problem}
+
+
+_NUMBERS = (int, float)
+
+
+def _result_fields(run_dir: str, text: str) -> dict:
+    """Status, metrics and provenance from the text of a run's metrics.json (release 0.1's too)."""
+    try:
+        record = json.loads(text)
+        status, metrics, data = record["status"], record["metrics"], record.get("data") or {}
+        prov = record.get("provenance") or {}
+        matrix = metrics.get("test_confusion_matrix")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _damaged(run_dir, exc)
+    # Release 0.1 did not record the test class counts: the confusion matrix's row sums are them.
+    counts = data.get("test_class_counts") or ([sum(r) for r in matrix] if matrix else None)
+    device = prov.get("device") or {}
+    row = {key: value if type(value) in _NUMBERS else math.nan for key, value in zip(METRICS, map(metrics.get, METRICS))}
+    row.update(
+        status=status,
+        n_test=data.get("n_test", math.nan),
+        device=device.get("type", ""),
+        gpu="; ".join(device.get("gpus") or []),
+        threads=prov.get("threads", 1),
+        slurm_job_id=(prov.get("slurm") or {}).get("job_id", ""),
+        config_hash=record.get("config_hash", ""),
+        # str() of a list of numbers is its JSON text, at a fifth of json.dumps's cost.
+        confusion_matrix=str(matrix) if matrix else "",
+        class_names=_json_names(tuple(data.get("class_names", []))),
+        test_class_counts=str(counts) if counts else "",
+        test_by_group=json.dumps(metrics["test_by_group"], sort_keys=True) if metrics.get("test_by_group") else "",
+    )
+    needed = (rundir.HISTORY_FILE, rundir.MODEL_FILE) if status == "finished" else (rundir.HISTORY_FILE,)
+    missing = [name for name in needed if not os.path.exists(f"{run_dir}/{name}")]
+    if missing:
+        row["problem"] = "missing " + ", ".join(missing)
+        log.warning("%s: %s run lacks %s", run_dir, status, ", ".join(missing))
+    return row
+
+
+@functools.lru_cache(maxsize=256)
+def _json_names(names: tuple) -> str:
+    return json.dumps(list(names))
 
 
 def collect_runs(results: str | Path, expected: list[str] | None = None) -> pd.DataFrame:
     """runs.csv as a frame: the expected runs (missing ones included), or all found on disk."""
-    paths = list(expected) if expected is not None else discover_runs(results)
+    paths = list(expected) if expected is not None else rundir.discover(results)
     rows = [read_run(results, rel) for rel in paths]
-    frame = pd.DataFrame(rows, columns=[*KEYS, "seed", "status", *METRICS, "device", "gpu", "threads", "slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names"])
-    return frame
+    columns = {c: [row.get(c) for row in rows] for c in RUN_COLUMNS}  # faster than from_records
+    return pd.DataFrame(columns, columns=RUN_COLUMNS).astype(RUN_DTYPES)
 
 
 # ---------------------------------------------------------------- ordering
@@ -144,104 +167,266 @@ def _natural_key(text: str):
     return [float(t) if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", t) else t for t in re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", str(text)) if t]
 
 
-def _order(values, preferred: list[str]) -> list[str]:
-    values = list(dict.fromkeys(values))
-    head = [v for v in preferred if v in values]
-    rest = sorted((v for v in values if v not in head), key=_natural_key)
-    return head + rest
+def _order(values: pd.Series, preferred: list[str]) -> list[str]:
+    """The distinct values: the preferred ones first, the rest in natural order."""
+    distinct = values.unique().tolist()
+    head = [v for v in preferred if v in distinct]
+    return head + sorted((v for v in distinct if v not in head), key=_natural_key)
+
+
+def _rank(values: pd.Series, order: list[str]) -> np.ndarray:
+    return pd.Categorical(values, categories=order).codes
 
 
 def sort_runs(runs: pd.DataFrame, options: dict) -> pd.DataFrame:
-    ds = _order(runs["dataset"], options["dataset_order"])
-    arch = _order(runs["architecture"], options["architecture_order"])
-    hp = _order(runs["hparams"], [])
-    key = runs.assign(_d=runs["dataset"].map(ds.index), _a=runs["architecture"].map(arch.index), _h=runs["hparams"].map(hp.index))
-    return key.sort_values(["_d", "_a", "_h", "seed"], kind="stable").drop(columns=["_d", "_a", "_h"]).reset_index(drop=True)
+    """Data sets and architectures in the configured order, then natural order; real runs
+    of a cell by seed and fold, its permutation runs after them."""
+    preferred = {"dataset": options["dataset_order"], "architecture": options["architecture_order"], "hparams": []}
+    keys = {f"_{k}": _rank(runs[k], _order(runs[k], preferred[k])) for k in KEYS}
+    keyed = runs.assign(**keys, _p=runs["permutation"].fillna(0), _f=runs["fold"].fillna(-1))
+    order = keyed.sort_values([*keys, "_p", "seed", "_f"], kind="stable").index
+    return runs.loc[order].reset_index(drop=True)
+
+
+def real_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs a cell's statistics are made of: all but the label-permutation runs."""
+    return runs[runs["permutation"].isna()]
 
 
 # ---------------------------------------------------------------- aggregation
 
 
-def _paired_pvalue(best: pd.Series, other: pd.Series, test: str) -> float:
-    """p-value of 'other differs from best' over the seeds both have (NaN if undefined)."""
+def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """One row per data set x architecture x hyperparameter cell: mean, std and n over its
+    (seed, fold) runs, best cell and paired tests, chance level and permutation p-value."""
+    options = options_with_defaults(options)
+    return _cells(sort_runs(runs, options), options)
+
+
+def _cells(runs: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """summarize() of runs already in table order."""
+    real = real_runs(runs)
+    if real.empty:
+        return pd.DataFrame(columns=[*KEYS, "n", "n_planned", "status", "best", "p_value", "not_worse"])
+    cells = cell_statistics(real, runs)
+    cells = cells.join(compare_to_best(cells, real, options))
+    cells = cells.join(chance_levels(real, cells, options["significance"]["alpha"]))
+    return cells.join(permutation_pvalues(runs, cells))
+
+
+def _by_cell(frame: pd.DataFrame):
+    return frame.groupby(KEYS, sort=False)
+
+
+def cell_statistics(real: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Counts by status, metric means and sample stds over finished real runs, training time
+    and devices over all the cell's runs (permutation runs are compute too)."""
+    index = pd.MultiIndex.from_frame(real[KEYS].drop_duplicates())
+    finished = real[real["status"] == "finished"]
+    metrics = _by_cell(finished)[list(METRICS)]
+    means, stds = metrics.mean().reindex(index), metrics.std(ddof=1).reindex(index)
+    counts = _by_cell(real)["status"].value_counts().unstack(fill_value=0).reindex(index, fill_value=0)
+    cells = pd.DataFrame({"n": counts.get("finished", 0), "n_planned": counts.sum(axis=1)}, index=index)
+    for status in STATUSES:
+        cells[f"n_{status}"] = counts[status] if status in counts else 0
+    for key in METRICS:
+        cells[f"{key}_mean"], cells[f"{key}_std"] = means[key], stds[key]
+    done = runs[runs["status"].isin(rundir.DONE)]
+    cells["fit_seconds_total"] = _by_cell(done)["fit_seconds"].sum().reindex(index, fill_value=0.0).astype(float)
+    devices = done[KEYS + ["device"]].dropna()
+    devices = devices[devices["device"] != ""].drop_duplicates().sort_values("device", kind="stable")
+    cells["device"] = _by_cell(devices)["device"].agg(";".join).reindex(index, fill_value="")
+    cells["status"] = _cell_status(cells)
+    return cells.reset_index()
+
+
+def _cell_status(cells: pd.DataFrame) -> np.ndarray:
+    """complete, partial, or with no finished run the first reason found (else missing)."""
+    none = cells["n"] == 0
+    conditions = [cells["n"] == cells["n_planned"], *(none & (cells[f"n_{s}"] > 0) for s in ("diverged", "failed", "damaged", "incomplete")), none]
+    return np.select(conditions, ["complete", "diverged", "failed", "damaged", "incomplete", "missing"], default="partial")
+
+
+def compare_to_best(cells: pd.DataFrame, real: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """best (per data set, by `best_by`), and each other cell's paired-test p-value against it
+    over the (seed, fold) runs both have; not_worse where p >= alpha."""
+    best_by, test = options["best_by"], options["significance"]["test"]
+    scores = cells[f"{best_by}_mean"]
+    scored = scores.notna()
+    by_dataset = scores[scored].groupby(cells.loc[scored, "dataset"], sort=False)
+    best_rows = (by_dataset.idxmax() if higher_is_better(best_by, options) else by_dataset.idxmin()).to_numpy()
+    out = pd.DataFrame({"best": cells.index.isin(best_rows), "p_value": math.nan, "not_worse": False}, index=cells.index)
+    if test == "none" or not len(best_rows):
+        return out
+    matrix = _pair_matrix(cells, real, best_by)
+    for best in best_rows:
+        rows = np.flatnonzero((cells["dataset"] == cells.at[best, "dataset"]).to_numpy() & scored.to_numpy())
+        rows = rows[rows != best]
+        out.iloc[rows, out.columns.get_loc("p_value")] = paired_pvalues(matrix[best], matrix[rows], test)
+    out["not_worse"] = out["p_value"].ge(options["significance"]["alpha"])
+    return out
+
+
+def _pair_matrix(cells: pd.DataFrame, real: pd.DataFrame, metric: str) -> np.ndarray:
+    """Cells x (seed, fold) values of `metric` of the finished real runs; NaN where none."""
+    finished = real[real["status"] == "finished"]
+    row_of = pd.MultiIndex.from_frame(cells[KEYS]).get_indexer(pd.MultiIndex.from_frame(finished[KEYS]))
+    pairs, uniques = pd.factorize(pd.MultiIndex.from_arrays([finished["seed"], finished["fold"].fillna(-1)]))
+    matrix = np.full((len(cells), max(len(uniques), 1)), np.nan)
+    matrix[row_of, pairs] = finished[metric].to_numpy(dtype=float)
+    return matrix
+
+
+def paired_pvalues(best: np.ndarray, others: np.ndarray, test: str) -> np.ndarray:
+    """Two-sided p-value of each row of `others` differing from `best`, over the pairs both
+    have (NaN under 2 pairs, 1 where all differences are 0); rows sharing pairs go in one call."""
+    p = np.full(len(others), np.nan)
+    if not len(others):
+        return p
+    shared = np.isfinite(others) & np.isfinite(best)
+    patterns, which = np.unique(shared, axis=0, return_inverse=True)
+    for k, columns in enumerate(patterns):
+        rows = np.flatnonzero(which.ravel() == k)
+        if columns.sum() < 2:
+            continue
+        a, b = best[columns], others[rows][:, columns]
+        same = np.all(np.abs(a - b) <= 1e-8, axis=1)
+        p[rows[same]] = 1.0
+        if (~same).any():
+            p[rows[~same]] = _test(a, b[~same], test)
+    return p
+
+
+def _test(a: np.ndarray, b: np.ndarray, test: str) -> np.ndarray:
     from scipy import stats
 
-    pairs = pd.concat([best, other], axis=1, join="inner").dropna()
-    if len(pairs) < 2:
-        return math.nan
-    diff = pairs.iloc[:, 0] - pairs.iloc[:, 1]
-    if np.allclose(diff, 0):
-        return 1.0
-    if test == "wilcoxon":
-        return float(stats.wilcoxon(pairs.iloc[:, 0], pairs.iloc[:, 1]).pvalue)
-    return float(stats.ttest_rel(pairs.iloc[:, 0], pairs.iloc[:, 1]).pvalue)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # near-identical rows: scipy warns of precision, the p-value stands
+        if test == "paired_t":
+            return stats.ttest_rel(np.broadcast_to(a, b.shape), b, axis=1).pvalue
+        return np.array([_wilcoxon(tuple(row)) for row in _signed_ranks(a - b)])
 
 
-def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
-    """One row per data set x architecture x hyperparameter cell: mean, std and n over seeds."""
+def _signed_ranks(diff: np.ndarray) -> np.ndarray:
+    """Each row's differences replaced by their signed ranks of |difference|, sorted: all the
+    Wilcoxon test depends on (zeros stay zero, ties stay tied), so equal rows share a p-value."""
+    from scipy.stats import rankdata
+
+    return np.sort(np.sign(diff) * rankdata(np.abs(diff), axis=1), axis=1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wilcoxon(signed_ranks: tuple) -> float:
+    """scipy's Wilcoxon signed-rank p-value, once per distinct rank pattern (scipy's exact
+    test takes milliseconds a call; a sweep of 10,000 cells has few patterns)."""
+    from scipy import stats
+
+    return float(stats.wilcoxon(np.asarray(signed_ranks)).pvalue)
+
+
+def chance_levels(real: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per cell: majority-class rate of the test rows of one seed (its folds summed), the
+    binomial chance threshold for that many trials and classes at `alpha` (Combrisson &
+    Jerbi 2015), and whether the mean test accuracy exceeds it."""
+    counts = class_counts_per_cell(real, cells)
+    known = ~np.isnan(counts).all(axis=1)
+    n = np.nansum(counts, axis=1)
+    n_classes = (~np.isnan(counts)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        majority = np.nan_to_num(counts).max(axis=1, initial=0) / n
+        threshold = chance_threshold(n, n_classes, alpha)
+    accuracy = cells["test_accuracy_mean"].to_numpy(dtype=float)
+    above = pd.array(accuracy > threshold, dtype="boolean")
+    above[~(known & np.isfinite(accuracy))] = pd.NA
+    frame = pd.DataFrame(
+        {"chance_majority": majority, "chance_threshold": threshold, "n_test_trials": n, "n_classes": n_classes},
+        index=cells.index,
+    ).where(pd.Series(known, index=cells.index), axis=0)
+    frame = frame.astype({"n_test_trials": "Int64", "n_classes": "Int64"})
+    frame["above_chance"] = above
+    return frame
+
+
+def chance_threshold(n_trials, n_classes, alpha: float):
+    """The accuracy a classifier must exceed to be above chance at p < alpha: the binomial
+    (n_trials, 1 / n_classes) quantile at 1 - alpha, over n_trials (Combrisson & Jerbi 2015)."""
+    from scipy.stats import binom
+
+    n_trials = np.asarray(n_trials, dtype=float)
+    return binom.ppf(1 - alpha, n_trials, 1 / np.asarray(n_classes, dtype=float)) / n_trials
+
+
+def class_counts_per_cell(real: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Cells x classes: test rows per class summed over the folds of one seed (the seed with
+    the most recorded folds, the first such), NaN beyond a cell's number of classes."""
+    known = real[real["status"].isin(rundir.DONE) & real["test_class_counts"].fillna("").ne("")]
+    runs_of_seed = known.groupby([*KEYS, "seed"], sort=False)["seed"].transform("size")
+    preference = runs_of_seed * (known["seed"].max() + 1) - known["seed"]  # most runs, then lowest seed
+    mine = known[preference == preference.groupby([known[k] for k in KEYS], sort=False).transform("max")]
+    vectors = [json.loads(text) for text in mine["test_class_counts"]]
+    width = max(map(len, vectors), default=1)
+    padded = np.array([v + [np.nan] * (width - len(v)) for v in vectors], dtype=float).reshape(len(vectors), width)
+    row_of = pd.MultiIndex.from_frame(cells[KEYS]).get_indexer(pd.MultiIndex.from_frame(mine[KEYS]))
+    counts = np.full((len(cells), width), np.nan)
+    has = np.zeros(len(cells), dtype=bool)
+    has[row_of] = True
+    counts[has] = 0.0
+    np.add.at(counts, row_of, padded)
+    return counts
+
+
+def permutation_pvalues(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: p = (1 + #{null >= observed}) / (1 + P) (Ojala & Garriga 2010), where each of
+    the P permutations whose runs all finished gives one null score (its mean test accuracy
+    over its folds) and observed is the cell's mean test accuracy over its real runs."""
+    perm = runs[runs["permutation"].notna()].assign(ok=lambda f: f["status"] == "finished")
+    if perm.empty:
+        return pd.DataFrame({"perm_p_value": np.nan, "n_permutations": 0, "n_permutations_planned": 0}, index=cells.index)
+    per_perm = perm.groupby([*KEYS, "permutation"], sort=False).agg(score=("test_accuracy", "mean"), complete=("ok", "all")).reset_index()
+    index = pd.MultiIndex.from_frame(cells[KEYS])
+    planned = _by_cell(per_perm).size().reindex(index, fill_value=0)
+    null = per_perm[per_perm["complete"]]
+    observed = pd.Series(cells["test_accuracy_mean"].to_numpy(dtype=float), index=index)
+    at_least = null["score"].to_numpy() >= observed.reindex(pd.MultiIndex.from_frame(null[KEYS])).to_numpy()
+    used = _by_cell(null).size().reindex(index, fill_value=0)
+    hits = pd.Series(at_least, index=pd.MultiIndex.from_frame(null[KEYS])).groupby(level=KEYS, sort=False).sum().reindex(index, fill_value=0)
+    p = ((1 + hits) / (1 + used)).where((used > 0) & observed.notna())
+    return pd.DataFrame({"perm_p_value": p.to_numpy(), "n_permutations": used.to_numpy(), "n_permutations_planned": planned.to_numpy()}, index=cells.index)
+
+
+def group_results(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """Per data set x cell x group: mean and std over seeds of the group's test accuracy (its
+    test rows summed over the seed's folds), seeds, and test rows summed over seeds."""
     options = options_with_defaults(options)
-    runs = sort_runs(runs, options)
-    best_by = options["best_by"]
-    higher = higher_is_better(best_by, options)
-    rows = []
-    seed_values = {}  # finished runs' best_by values by seed, per cell: the paired tests' input
-    for (dataset, arch, hp), cell in runs.groupby(KEYS, sort=False):
-        ok = cell[cell["status"] == "finished"]
-        row = {"dataset": dataset, "architecture": arch, "hparams": hp, "n": len(ok), "n_planned": len(cell)}
-        counts = cell["status"].value_counts()
-        for status in ("diverged", "failed", "missing", "incomplete", "damaged"):
-            row[f"n_{status}"] = int(counts.get(status, 0))
-        seed_values[(dataset, arch, hp)] = ok.set_index("seed")[best_by].astype(float)
-        values = ok[list(METRICS)].astype(float)  # all metrics at once: per-column results as one by one
-        means, stds = values.mean(), values.std(ddof=1)
-        for key in METRICS:
-            row[f"{key}_mean"] = float(means[key]) if len(ok) else math.nan
-            row[f"{key}_std"] = float(stds[key]) if len(ok) > 1 else math.nan
-        done = cell[cell["status"].isin(["finished", "diverged"])]
-        row["fit_seconds_total"] = float(done["fit_seconds"].fillna(0).sum())
-        row["device"] = ";".join(sorted(set(done["device"].dropna().astype(str)) - {""}))
-        row["status"] = _cell_status(row)
-        rows.append(row)
-    cells = pd.DataFrame(rows, columns=[*KEYS, "n", "n_planned", "status"] if not rows else None)
-    if cells.empty:
-        return cells.assign(best=False, p_value=math.nan, not_worse=False)
-    cells["best"] = False
-    cells["p_value"] = math.nan
-    cells["not_worse"] = False
-    test = options["significance"]["test"]
-    keys = dict(zip(cells.index, zip(*(cells[k] for k in KEYS))))
-    for dataset, group in cells.groupby("dataset", sort=False):
-        scores = group[f"{best_by}_mean"]
-        if scores.notna().sum() == 0:
-            continue
-        best_idx = scores.idxmax() if higher else scores.idxmin()
-        cells.loc[best_idx, "best"] = True
-        if test == "none":
-            continue
-        best_values = seed_values[keys[best_idx]]
-        for idx in group.index:
-            if idx == best_idx or math.isnan(cells.at[idx, f"{best_by}_mean"]):
-                continue
-            p = _paired_pvalue(best_values, seed_values[keys[idx]], test)
-            cells.at[idx, "p_value"] = p
-            cells.at[idx, "not_worse"] = bool(not math.isnan(p) and p >= options["significance"]["alpha"])
-    return cells
+    return _groups(sort_runs(runs, options))
 
 
-def _cell_status(row: dict) -> str:
-    if row["n"] == row["n_planned"]:
-        return "complete"
-    if row["n"] == 0:
-        for status in ("diverged", "failed", "damaged", "incomplete"):
-            if row[f"n_{status}"]:
-                return status
-        return "missing"
-    return "partial"
+def _groups(runs: pd.DataFrame) -> pd.DataFrame:
+    """group_results() of runs already in table order."""
+    real = real_runs(runs)
+    done = real[(real["status"] == "finished") & real["test_by_group"].fillna("").ne("")]
+    columns = [*KEYS, "group", "test_accuracy_mean", "test_accuracy_std", "n_seeds", "n_test_rows"]
+    if done.empty:
+        return pd.DataFrame(columns=columns)
+    long = pd.DataFrame(
+        [(i, group, v["n"], v["correct"]) for i, text in zip(done.index, done["test_by_group"]) for group, v in json.loads(text).items()],
+        columns=["run", "group", "rows", "correct"],
+    )
+    long = long.join(done[[*KEYS, "seed"]], on="run")
+    per_seed = long.groupby([*KEYS, "group", "seed"], sort=False)[["rows", "correct"]].sum().reset_index()
+    per_seed["accuracy"] = per_seed["correct"] / per_seed["rows"]
+    grouped = per_seed.groupby([*KEYS, "group"], sort=False)
+    table = pd.DataFrame(
+        {"test_accuracy_mean": grouped["accuracy"].mean(), "test_accuracy_std": grouped["accuracy"].std(ddof=1), "n_seeds": grouped.size(), "n_test_rows": grouped["rows"].sum()}
+    ).reset_index()
+    table["_c"] = table.groupby(KEYS, sort=False).ngroup()  # cells in table order, as the runs came
+    table["_g"] = _rank(table["group"], _order(table["group"], []))
+    return table.sort_values(["_c", "_g"], kind="stable")[columns].reset_index(drop=True)
 
 
 def compute_accounting(runs: pd.DataFrame) -> dict:
-    """Total training time of the sweep, as CPU-hours and GPU-hours."""
-    done = runs[runs["status"].isin(["finished", "diverged"])]
+    """Total training time of the sweep, as CPU-hours and GPU-hours (by each run's device)."""
+    done = runs[runs["status"].isin(rundir.DONE)]
     seconds = done["fit_seconds"].fillna(0.0).astype(float)
     on_gpu = done["device"] == "GPU"
     threads = pd.to_numeric(done["threads"], errors="coerce").fillna(1)
@@ -261,25 +446,50 @@ def compute_accounting(runs: pd.DataFrame) -> dict:
 # ---------------------------------------------------------------- rendering
 
 
-def _fmt(value: float, metric: str, options: dict) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def fmt(value: float, metric: str, options: dict) -> str:
+    """A metric's value as the tables show it: counts whole, others scaled, `decimals` places."""
+    if value is None or pd.isna(value):
         return ""
-    if metric in ("n_params", "epochs_run"):
+    if METRICS[metric].unit in ("count", "epochs"):
         return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    scale = scale_of(metric, options)
-    return f"{value * scale:.{options['decimals']}f}"
+    return f"{value * scale_of(metric, options):.{options['decimals']}f}"
 
 
-def _cell_text(row: pd.Series, metric: str, options: dict, pm: str) -> str:
+def _cell_text(row: dict, metric: str, options: dict, pm: str) -> str:
     if row["n"] == 0:
         return row["status"]
-    mean = _fmt(row[f"{metric}_mean"], metric, options)
-    std = _fmt(row[f"{metric}_std"], metric, options)
+    mean = fmt(row[f"{metric}_mean"], metric, options)
+    std = fmt(row[f"{metric}_std"], metric, options)
     return f"{mean} {pm} {std}" if std else mean
 
 
-def _table_rows(cells: pd.DataFrame, options: dict, pm: str, bold, mark: str):
-    for _, row in cells.iterrows():
+def _perm_text(row: dict) -> str:
+    if pd.isna(row["perm_p_value"]):
+        return ""
+    text = f"{row['perm_p_value']:.3f}"
+    return text if row["n_permutations"] == row["n_permutations_planned"] else f"{text} ({row['n_permutations']}/{row['n_permutations_planned']})"
+
+
+def shows_permutations(cells: pd.DataFrame) -> bool:
+    return bool("n_permutations_planned" in cells and cells["n_permutations_planned"].gt(0).any())
+
+
+def at_chance(row: dict) -> bool:
+    """Whether a cell's mean test accuracy is known not to exceed its chance threshold."""
+    value = row.get("above_chance")
+    return not pd.isna(value) and not bool(value)
+
+
+def _table_rows(cells: pd.DataFrame, options: dict, style: str):
+    """Each cell's row of texts: names (escaped for `style`), n, metrics with their marks, perm. p.
+
+    The chance mark goes on the test accuracy, or on the cell's name where that is not shown.
+    """
+    escape, pm, bold = (str, "±", "**{}**".format) if style == "md" else (tex_escape, "$\\pm$", "\\textbf{{{}}}".format)
+    chance_column = "test_accuracy" if "test_accuracy" in options["metrics"] else "hparams"
+    permutations = shows_permutations(cells)
+    for row in cells.to_dict("records"):
+        marks = {chance_column: AT_CHANCE_MARK[style]} if at_chance(row) else {}
         values = []
         for metric in options["metrics"]:
             text = _cell_text(row, metric, options, pm)
@@ -287,30 +497,81 @@ def _table_rows(cells: pd.DataFrame, options: dict, pm: str, bold, mark: str):
                 if row["best"] and options["bold_best"]:
                     text = bold(text)
                 elif row["not_worse"]:
-                    text = text + mark
-            values.append(text)
-        n = f"{row['n']}/{row['n_planned']}"
-        yield [row["dataset"], row["architecture"], row["hparams"], n, *values]
+                    text += NOT_WORSE_MARK[style]
+            values.append(text + marks.get(metric, ""))
+        names = [escape(row["dataset"]), escape(row["architecture"]), escape(row["hparams"]) + marks.get("hparams", "")]
+        yield [*names, f"{row['n']}/{row['n_planned']}", *values, *([_perm_text(row)] if permutations else [])]
 
 
-def _notes(cells: pd.DataFrame, options: dict) -> str:
-    notes = [f"Mean ± std over seeds (sample std); n = finished runs / planned runs. Best mean {LABELS.get(options['best_by'], options['best_by'])} per data set in bold."]
-    test = options["significance"]["test"]
+def _span(values: pd.Series, text, dash: str) -> str:
+    low, high = values.min(), values.max()
+    return text(low) if low == high else f"{text(low)}{dash}{text(high)}"
+
+
+def chance_lines(cells: pd.DataFrame, options: dict, style: str) -> list[str]:
+    """One line per data set with a chance level: its majority-class rate and binomial
+    threshold (ranges where its cells differ), trials and classes."""
+    alpha = options["significance"]["alpha"]
+    escape, dash, p = (str, "–", f"p < {alpha}") if style == "md" else (tex_escape, "--", f"$p < {alpha}$")
+    accuracy = functools.partial(fmt, metric="test_accuracy", options=options)
+    whole = "{:.0f}".format
+    lines = []
+    for dataset, mine in cells[cells["chance_threshold"].notna()].groupby("dataset", sort=False):
+        lines.append(
+            f"Chance level of {escape(dataset)}: majority class {_span(mine['chance_majority'], accuracy, dash)}; "
+            f"above chance ({p}) means above {_span(mine['chance_threshold'], accuracy, dash)} "
+            f"({_span(mine['n_test_trials'], whole, dash)} test trials per seed, {_span(mine['n_classes'], whole, dash)} classes)."
+        )
+    return lines
+
+
+NOTES = {
+    "md": {
+        "test": {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"},
+        "dagger": "† not significantly worse than the best cell of its data set ({test} over shared {over}, alpha = {alpha}).",
+        "ddagger": "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < {alpha} (binomial test over the test trials of one seed; Combrisson & Jerbi 2015).",
+        "perm": "Perm. p: label-permutation p-value of the mean test accuracy (Ojala & Garriga 2010): (1 + number of permutations scoring at least as high) / (1 + permutations); "
+        "{planned} permutations per cell, each trained on labels shuffled within the training rows; (k/m): k of m permutations finished.",
+    },
+    "tex": {
+        "test": {"paired_t": "paired $t$-test", "wilcoxon": "Wilcoxon signed-rank test"},
+        "dagger": "$^\\dagger$ not significantly worse than the best cell ({test}, $\\alpha = {alpha}$).",
+        "ddagger": "$^\\ddagger$ mean test accuracy not above chance (binomial test, $p < {alpha}$, over the test trials of one seed).",
+        "perm": "Perm.~$p$: label-permutation $p$-value of the mean test accuracy, {planned} permutations per cell.",
+    },
+}
+
+
+def _over(folds: bool) -> str:
+    """What a cell's statistics run over."""
+    return "(seed, fold) runs" if folds else "seeds"
+
+
+def _notes(cells: pd.DataFrame, options: dict, style: str, folds: bool = False) -> list[str]:
+    """The lines under a table: what its marks mean, each data set's chance level, the permutation test."""
+    words, test, alpha = NOTES[style], options["significance"]["test"], options["significance"]["alpha"]
+    notes = []
     if test != "none":
-        name = {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"}[test]
-        notes.append(f"† not significantly worse than the best cell of its data set ({name} over shared seeds, alpha = {options['significance']['alpha']}).")
-    if (cells["n"] < cells["n_planned"]).any():
-        notes.append("Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why (missing, failed, diverged).")
+        notes.append(words["dagger"].format(test=words["test"][test], over=_over(folds), alpha=alpha))
+    lines = chance_lines(cells, options, style) if "chance_threshold" in cells else []
+    if lines:
+        notes.extend([words["ddagger"].format(alpha=alpha), *lines])
+    if shows_permutations(cells):
+        notes.append(words["perm"].format(planned=int(cells["n_permutations_planned"].max())))
     return notes
 
 
-def render_markdown(cells: pd.DataFrame, options: dict, compute: dict) -> str:
-    header = ["Data set", "Architecture", "Hyperparameters", "n", *(LABELS.get(m, m) for m in options["metrics"])]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 4 + [" ---: "] * len(options["metrics"])) + "|"]
-    for values in _table_rows(cells, options, "±", lambda t: f"**{t}**", " †"):
+def render_markdown(cells: pd.DataFrame, options: dict, compute: dict, folds: bool = False) -> str:
+    perm = ["Perm. p"] if shows_permutations(cells) else []
+    header = ["Data set", "Architecture", "Hyperparameters", "n", *(METRICS[m].label for m in options["metrics"]), *perm]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 4 + [" ---: "] * (len(header) - 4)) + "|"]
+    for values in _table_rows(cells, options, "md"):
         lines.append("| " + " | ".join(values) + " |")
     lines.append("")
-    lines.extend(_notes(cells, options))
+    lines.append(f"Mean ± std over {_over(folds)} (sample std); n = finished runs / planned runs. Best mean {METRICS[options['best_by']].label} per data set in bold.")
+    lines.extend(_notes(cells, options, "md", folds))
+    if (cells["n"] < cells["n_planned"]).any():
+        lines.append("Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why (missing, failed, diverged).")
     lines.append("")
     lines.append(
         f"Compute: {compute['finished']} finished, {compute['diverged']} diverged, {compute['failed']} failed, {compute['missing']} missing of {compute['runs']} runs; "
@@ -327,45 +588,78 @@ def tex_escape(text: str) -> str:
 
 
 def render_latex(cells: pd.DataFrame, options: dict) -> str:
-    n_metrics = len(options["metrics"])
-    header = ["Data set", "Architecture", "Hyperparameters", "$n$", *(tex_escape(LABELS.get(m, m)) for m in options["metrics"])]
+    perm = ["Perm.~$p$"] if shows_permutations(cells) else []
+    header = ["Data set", "Architecture", "Hyperparameters", "$n$", *(tex_escape(METRICS[m].label) for m in options["metrics"]), *perm]
     lines = [
         "% Generated by mlpsweep; requires \\usepackage{booktabs}.",
         "\\begin{table}[htbp]",
         "\\centering",
         f"\\caption{{{options['caption']}}}",
         f"\\label{{{options['label']}}}",
-        "\\begin{tabular}{lll" + "r" * (1 + n_metrics) + "}",
+        "\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}",
         "\\toprule",
         " & ".join(header) + " \\\\",
         "\\midrule",
     ]
     previous = None
-    for values in _table_rows(cells, options, "$\\pm$", lambda t: f"\\textbf{{{t}}}", "$^\\dagger$"):
-        if previous is not None and values[0] != previous:
+    for values, dataset in zip(_table_rows(cells, options, "tex"), cells["dataset"]):
+        if previous is not None and dataset != previous:
             lines.append("\\midrule")
-        previous = values[0]
-        escaped = [tex_escape(v) for v in values[:4]] + values[4:]
-        lines.append(" & ".join(escaped) + " \\\\")
-    lines.extend(["\\bottomrule", "\\end{tabular}"])
-    test = options["significance"]["test"]
-    if test != "none":
-        name = {"paired_t": "paired $t$-test", "wilcoxon": "Wilcoxon signed-rank test"}[test]
-        lines.append(f"\\par\\smallskip{{\\footnotesize $^\\dagger$ not significantly worse than the best cell ({name}, $\\alpha = {options['significance']['alpha']}$).}}")
-    lines.append("\\end{table}")
+        previous = dataset
+        lines.append(" & ".join(values) + " \\\\")
+    lines.extend(["\\bottomrule", "\\end{tabular}", *(f"\\par\\smallskip{{\\footnotesize {note}}}" for note in _notes(cells, options, "tex")), "\\end{table}"])
     return "\n".join(lines) + "\n"
 
 
+def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
+    if groups.empty:
+        return "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
+    header = ["Data set", "Architecture", "Hyperparameters", "Group", METRICS["test_accuracy"].label, "Seeds", "Test rows"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 4 + [" ---: "] * 3) + "|"]
+    for row in groups.to_dict("records"):
+        mean, std = fmt(row["test_accuracy_mean"], "test_accuracy", options), fmt(row["test_accuracy_std"], "test_accuracy", options)
+        accuracy = f"{mean} ± {std}" if std else mean
+        lines.append("| " + " | ".join([row["dataset"], row["architecture"], row["hparams"], str(row["group"]), accuracy, str(row["n_seeds"]), str(row["n_test_rows"])]) + " |")
+    lines.append("")
+    lines.append("Test accuracy on each group's test rows, mean ± std over seeds (sample std; a seed tests a group in one fold); test rows summed over seeds.")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    """CSV text: floats to 10 significant digits, missing values empty.
+
+    Written by the csv module from each column's texts: pandas's to_csv formats value by
+    value through several calls each, which made up most of a large sweep's summary time.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(frame.columns)
+    writer.writerows(zip(*(_texts(frame[c]) for c in frame.columns)))
+    return buffer.getvalue()
+
+
+def _texts(column: pd.Series) -> list[str]:
+    if column.dtype == "str":
+        return column.fillna("").tolist()
+    if column.dtype == "float64":
+        return ["" if v != v else "%.10g" % v for v in column.tolist()]  # v != v: NaN
+    return ["" if missing else str(v) for v, missing in zip(column.tolist(), column.isna().tolist())]
+
+
 def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path) -> dict:
-    """Write runs.csv, summary.csv, summary.md, summary.tex and compute.json into `outdir`."""
+    """Write runs.csv, summary.csv/.md/.tex, by_group.csv/.md and compute.json into `outdir`."""
     options = options_with_defaults(options)
     outdir = Path(outdir)
     runs = sort_runs(runs, options)
-    cells = summarize(runs, options)
+    cells = _cells(runs, options)
+    groups = _groups(runs)
     compute = compute_accounting(runs)
-    write_text_atomic(outdir / "runs.csv", runs.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-    write_text_atomic(outdir / "summary.csv", cells.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-    write_text_atomic(outdir / "summary.md", render_markdown(cells, options, compute))
+    folds = bool(real_runs(runs)["fold"].notna().any())
+    write_text_atomic(outdir / "runs.csv", _csv(runs))
+    write_text_atomic(outdir / "summary.csv", _csv(cells))
+    write_text_atomic(outdir / "summary.md", render_markdown(cells, options, compute, folds))
     write_text_atomic(outdir / "summary.tex", render_latex(cells, options))
+    write_text_atomic(outdir / "by_group.csv", _csv(groups))
+    write_text_atomic(outdir / "by_group.md", render_groups_markdown(groups, options))
     write_text_atomic(outdir / "compute.json", json.dumps(compute, indent=2, sort_keys=True) + "\n")
-    return {"runs": runs, "cells": cells, "compute": compute}
+    return {"runs": runs, "cells": cells, "groups": groups, "compute": compute}

@@ -101,6 +101,8 @@ def summary_outputs():
             "summary.csv",
             "summary.md",
             "summary.tex",
+            "by_group.csv",
+            "by_group.md",
             "compute.json",
         )
     ]

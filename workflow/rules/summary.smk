@@ -27,6 +27,18 @@ rule summarize:
             category="Tables",
             subcategory="Summary",
         ),
+        by_group_csv=report(
+            f"{RESULTS}/summary/by_group.csv",
+            caption="../report/by_group.rst",
+            category="Tables",
+            subcategory="Per group",
+        ),
+        by_group_md=report(
+            f"{RESULTS}/summary/by_group.md",
+            caption="../report/by_group.rst",
+            category="Tables",
+            subcategory="Per group",
+        ),
         compute=report(
             f"{RESULTS}/summary/compute.json",
             caption="../report/compute.rst",
