@@ -59,3 +59,11 @@ def pytest_report_header(config):
     import keras
 
     return f"backend: {keras.backend.backend()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """xdist groups: each module's tests run in one worker (module fixtures are built once);
+    all SLURM tests run in one worker (they share the local cluster's two GPUs)."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("slurm" if "slurm" in module else module))

@@ -19,7 +19,7 @@ def test_engine_tests_pass_under_jax():
             pytest.fail("MLPSWEEP_REQUIRE_JAX is set but JAX is not installed: pip install -r requirements-jax.txt")
         pytest.skip("JAX is not installed (pip install -r requirements-jax.txt)")
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", *ENGINE_TESTS], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *ENGINE_TESTS], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout and "backend: jax" in proc.stdout
 

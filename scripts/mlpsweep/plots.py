@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
+from . import rundir  # noqa: E402
 from .registry import METRICS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
 from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
@@ -96,7 +97,7 @@ def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
 
 def read_history(results: str | Path, run_path: str) -> pd.DataFrame | None:
     """A run's per-epoch history, or None (with a warning) if it is missing or unreadable."""
-    path = Path(results) / run_path / "history.csv"
+    path = Path(results) / run_path / rundir.HISTORY_FILE
     try:
         history = pd.read_csv(path)
     except (OSError, ValueError) as exc:
