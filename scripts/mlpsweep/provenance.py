@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "pandas", "snakemake")
+# The backends and the CUDA libraries they run with (only the installed ones are recorded).
+BACKENDS = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt", "nvidia-cuda-runtime-cu12", "nvidia-cudnn-cu12")
+PACKAGES = (*BACKENDS, "numpy", "scikit-learn", "pandas", "snakemake")
 SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "SLURM_JOB_ACCOUNT", "SLURM_CPUS_PER_TASK")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,6 +23,7 @@ def utc_now() -> str:
 
 
 def versions() -> dict:
+    """Python's version and those of the installed PACKAGES."""
     found = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -48,22 +51,12 @@ def slurm() -> dict | None:
 
 
 def device() -> dict:
-    """The accelerator TensorFlow trains on, and what the scheduler made visible."""
-    import tensorflow as tf
+    """The device the backend trains on, and what the scheduler made visible."""
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
-    names = []
-    for gpu in gpus:
-        try:
-            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
-        except Exception:  # details are best effort; the device list is what matters
-            names.append(gpu.name)
-    return {
-        "type": "GPU" if gpus else "CPU",
-        "gpus": names,
-        "cpu": platform.processor() or platform.machine(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-    }
+    from . import gpu
+
+    return gpu.device_info(keras.backend.backend())
 
 
 def collect(started: str, extra: dict | None = None) -> dict:
