@@ -1,16 +1,43 @@
 # Shortcuts; the README's two commands need nothing but Python 3.11.
+# Three environments, never installed over one another (scripts/venv_build.py checks):
+#   .venv          CPU build of TensorFlow + JAX (CPU): laptops, CI, tests    `make setup`
+#   .venv-gpu      GPU build of TensorFlow (CUDA 12 wheels): GPU nodes        `make setup-gpu`
+#   .venv-gpu-jax  JAX with its CUDA 12 plugin: GPU nodes, KERAS_BACKEND=jax  `make setup-gpu-jax`
+PYTHON ?= python3.11
 VENV ?= .venv
+GPU_VENV ?= .venv-gpu
+JAX_GPU_VENV ?= .venv-gpu-jax
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: setup sweep test lint regenerate report bench slurm-up slurm-down clean
+.PHONY: setup setup-gpu setup-gpu-jax sweep test lint regenerate report bench slurm-up slurm-down clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	python3.11 -m venv $(VENV)
+$(VENV)/.installed: requirements.txt requirements-base.txt requirements-jax.txt requirements-dev.txt
+	$(PYTHON) scripts/venv_build.py $(VENV) cpu
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -r requirements-dev.txt
 	touch $@
 
+$(GPU_VENV)/.installed: requirements-gpu.txt requirements-base.txt constraints-cuda.txt
+	$(PYTHON) scripts/venv_build.py $(GPU_VENV) gpu
+	$(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install -r requirements-gpu.txt
+	$(GPU_VENV)/bin/python -c "import tensorflow as tf; print('TensorFlow', tf.__version__, 'built with CUDA', tf.sysconfig.get_build_info().get('cuda_version'))"
+	touch $@
+
+$(JAX_GPU_VENV)/.installed: requirements-jax-gpu.txt requirements.txt requirements-base.txt constraints-cuda.txt
+	$(PYTHON) scripts/venv_build.py $(JAX_GPU_VENV) jax-gpu
+	$(PYTHON) -m venv $(JAX_GPU_VENV)
+	$(JAX_GPU_VENV)/bin/pip install -r requirements-jax-gpu.txt
+	touch $@
+
 setup: $(VENV)/.installed
+
+# On the cluster's login node: the environment the GPU compute nodes run. Submit with
+# .venv-gpu/bin/snakemake --profile profiles/slurm (see docs/slurm.md, "GPU nodes").
+setup-gpu: $(GPU_VENV)/.installed
+
+setup-gpu-jax: $(JAX_GPU_VENV)/.installed
 
 sweep: setup
 	$(SNAKEMAKE) --profile profiles/default

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "pandas", "snakemake")
+# The backends and the CUDA libraries they run with (only the installed ones are recorded).
+BACKENDS = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt", "nvidia-cuda-runtime-cu12", "nvidia-cudnn-cu12")
+PACKAGES = (*BACKENDS, "numpy", "scikit-learn", "pandas", "snakemake")
 SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "SLURM_JOB_ACCOUNT", "SLURM_CPUS_PER_TASK")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,6 +23,7 @@ def utc_now() -> str:
 
 
 def versions() -> dict:
+    """Python's version and those of the installed PACKAGES."""
     found = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

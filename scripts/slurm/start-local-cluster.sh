@@ -223,7 +223,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=${MUNGE_SOCKET}
+# cred_expire: a requeued job waits this long before it may start again (default 120 s)
+AuthInfo=socket=${MUNGE_SOCKET},cred_expire=10
 StateSaveLocation=${DIR}/state
 SlurmdSpoolDir=${DIR}/spool
 SlurmctldPidFile=${DIR}/run/slurmctld.pid
@@ -240,8 +241,9 @@ JobCompType=jobcomp/none
 SwitchType=switch/none
 MpiDefault=none
 SchedulerType=sched/backfill
-# start batch jobs at submission (default delay: up to 3 s per job)
-SchedulerParameters=batch_sched_delay=0
+# start batch jobs at submission (default delay: up to 3 s per job); look at pending jobs
+# every 2 s (defaults: 60 s, backfill 30 s), so a requeued job starts soon after cred_expire
+SchedulerParameters=batch_sched_delay=0,sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SlurmdParameters=config_overrides
@@ -254,7 +256,15 @@ MailProg=/bin/true
 ReturnToService=2
 GresTypes=gpu
 NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM_MB} Gres=gpu:${GPUS} State=UNKNOWN
-PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# Preemption by partition tier, for tests/test_slurm_preemption.py: a job in urgent
+# preempts jobs in preempt-requeue (requeued under the same id) and preempt-cancel
+# (ended in state PREEMPTED). Jobs in gpu are never preempted.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=OFF
+PartitionName=preempt-requeue Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE
+PartitionName=preempt-cancel Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=CANCEL
+PartitionName=urgent Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 CONF
 
 cat >"$DIR/gres.conf" <<CONF
