@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,23 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def checkpoint_epoch(run_dir: Path) -> int:
+    """The epoch a run's state in its pack's checkpoint holds (0 without one)."""
+    import numpy as np
+
+    results = Path(run_dir).parents[4]
+    rel = Path(run_dir).relative_to(results).as_posix()
+    epoch = 0
+    for path in (results / "checkpoints").glob("pack-*.npz"):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                members = json.loads(archive["state.json"].tobytes())["members"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            continue  # being replaced right now
+        epoch = max([epoch, *(m["epoch"] for m in members if m["path"] == rel)])
+    return epoch
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
-from mlpsweep import checkpoint
+from conftest import REPO, SNAKEMAKE, checkpoint_epoch, run_snakemake, tiny_config, write_config
 from mlpsweep.summary import collect_runs, write_summary
 
 pytestmark = pytest.mark.workflow
@@ -121,22 +119,6 @@ def stop(proc: subprocess.Popen) -> None:
                 pass
 
 
-def checkpoint_epoch(results: Path) -> int:
-    """The epoch the run's pack checkpoint holds (0 without one)."""
-    found = checkpoint.find(results, {RUN: expected_identity(results)}) if (results / "checkpoints").is_dir() else {}
-    return found[RUN].state["epoch"] if RUN in found else 0
-
-
-def expected_identity(results: Path) -> tuple[str, str]:
-    """(identity hash, data fingerprint) of the run, as its checkpoint records them."""
-    for path in (results / "checkpoints").glob("*.npz"):
-        with np.load(path, allow_pickle=False) as archive:
-            for member in json.loads(archive["state.json"].tobytes())["members"]:
-                if member["path"] == RUN:
-                    return member["hash"], member["fingerprint"]
-    return "", ""
-
-
 def read_metrics(results: Path, run: str = RUN) -> dict:
     return json.loads((results / run / "metrics.json").read_text())
 
@@ -167,7 +149,7 @@ def reference(tmp_path_factory):
 def interrupt_training(workdir: Path, signum: int) -> subprocess.Popen:
     """Start the sweep, wait for the first checkpoint of its run, then send `signum` to the training process."""
     proc = start_snakemake(workdir)
-    wait_until(lambda: checkpoint_epoch(workdir / "results") >= 1, proc, workdir)
+    wait_until(lambda: checkpoint_epoch(workdir / "results" / RUN) >= 1, proc, workdir)
     os.kill(training_process(proc.pid), signum)
     try:
         proc.wait(timeout=120)
@@ -186,7 +168,7 @@ def test_sigkill_mid_fit_leaves_no_result_and_the_rerun_completes_it(tmp_path, r
     assert proc.returncode != 0 and "Error in rule train" in output_of(tmp_path)
     assert not (results / RUN / "metrics.json").exists() and not (results / RUN / "model.keras").exists()
 
-    epoch = checkpoint_epoch(results)
+    epoch = checkpoint_epoch(results / RUN)
     assert 1 <= epoch < EPOCHS  # a kill at any moment leaves the last complete checkpoint (one rename replaces it)
     run_snakemake(tmp_path, *NO_PLOTS)
     record = read_metrics(results)
@@ -202,7 +184,7 @@ def test_sigterm_checkpoints_and_the_rerun_resumes_to_the_same_numbers(tmp_path,
     proc = interrupt_training(tmp_path, signal.SIGTERM)
     results = tmp_path / "results"
     assert proc.returncode != 0
-    epoch = checkpoint_epoch(results)
+    epoch = checkpoint_epoch(results / RUN)
     assert 1 <= epoch < EPOCHS
     assert not (results / RUN / "metrics.json").exists()
     assert "interrupted by signal 15" in (results / RUN / "train.log").read_text()

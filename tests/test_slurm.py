@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,24 +21,26 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_config
+from conftest import REPO, SNAKEMAKE, checkpoint_epoch, run_snakemake, write_config
 
 REQUIRE_SLURM = os.environ.get("MLPSWEEP_REQUIRE_SLURM", "") not in ("", "0")
 SLURM_TOOLS = ("sinfo", "squeue", "sbatch", "scancel", "srun")
 PROFILES = ("--profile", str(REPO / "profiles" / "slurm"), "--profile", str(REPO / "profiles" / "slurm-localhost"))
 LONG = 30  # epochs of chunk1's runs
-# 4 runs in 2 training jobs (runs_per_job 2): chunk0 trains two 4-epoch runs, chunk1 two
-# 30-epoch runs, long enough (several seconds each) to be cancelled while they fit.
+# 4 runs in 2 training jobs of one pack each (runs_per_job 2): chunk0 trains two 4-epoch runs,
+# chunk1 two 30-epoch runs, long enough (several seconds) to be cancelled while they fit.
+# The test cluster's GPUs are device files: the job's GPU check would (rightly) refuse to train
+# on the CPU, so this sweep allows it (test_a_job_given_a_gpu_it_cannot_use_fails_at_once).
 SWEEP = {
     "datasets": {"goodbad": {"source": "synthetic", "n_samples": 3000, "n_features": 20, "seed": 1}},
     "architectures": {"mlp": {"hidden": [32, 32]}},
     "training": {"batch_size": 8},
     "grid": {"epochs": [4, LONG]},
     "seeds": [0, 1],
-    "execution": {"runs_per_job": 2, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10},
+    "execution": {"runs_per_job": 2, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10, "require_gpu": False},
 }
-FINISHED_FIRST = f"runs/goodbad/mlp/ep{LONG}/seed0"  # chunk1's first run: done before the cancel
-CANCELLED = f"runs/goodbad/mlp/ep{LONG}/seed1"  # chunk1's second run: cancelled mid-fit
+UNTOUCHED = [f"runs/goodbad/mlp/ep4/seed{s}" for s in (0, 1)]  # chunk0: done before the cancel
+CANCELLED = [f"runs/goodbad/mlp/ep{LONG}/seed{s}" for s in (0, 1)]  # chunk1: one pack, cancelled mid-fit
 TIME_COLUMNS = ("fit_seconds", "slurm_job_id")
 
 
@@ -84,25 +87,19 @@ def slurm_jobs(workdir: Path) -> dict[str, dict]:
     return jobs
 
 
-def checkpoint_epoch(run_dir: Path) -> int:
-    try:
-        return json.loads((run_dir / "checkpoint" / "state.json").read_text())["epoch"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def cancel_mid_fit(proc: subprocess.Popen, workdir: Path, timeout: float = 180) -> dict:
-    """Wait until chunk1 trains its second run, past epoch 1 with 10 epochs to go; scancel its job."""
+    """Wait until chunk0 is done and chunk1's pack is past epoch 1 with 10 epochs to go; scancel chunk1's job."""
     results = workdir / "results"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        if (results / FINISHED_FIRST / "metrics.json").is_file() and 1 <= checkpoint_epoch(results / CANCELLED) <= LONG - 10:
+        done = all((results / run / "metrics.json").is_file() for run in UNTOUCHED)
+        if done and 1 <= checkpoint_epoch(results / CANCELLED[0]) <= LONG - 10:
             running = [j for j, info in slurm_jobs(workdir).items() if info["comment"] == "rule_train_wildcards_1" and info["state"] == "RUNNING"]
             assert len(running) == 1, f"expected one running SLURM job for chunk1: {slurm_jobs(workdir)}"
             job_id = running[0]
-            mtime = (results / FINISHED_FIRST / "metrics.json").stat().st_mtime_ns
+            mtimes = {run: (results / run / "metrics.json").stat().st_mtime_ns for run in UNTOUCHED}
             subprocess.run(["scancel", job_id], check=True, timeout=20)
-            return {"job_id": job_id, "epoch": checkpoint_epoch(results / CANCELLED), "finished_mtime": mtime}
+            return {"job_id": job_id, "epoch": checkpoint_epoch(results / CANCELLED[0]), "finished_mtimes": mtimes}
         time.sleep(0.1)
     raise AssertionError(f"chunk1 never reached epoch 1 of {CANCELLED} (snakemake exit code {proc.poll()})")
 
@@ -175,8 +172,9 @@ def test_runs_per_job_bundles_runs_into_fewer_slurm_jobs(sweeps):
     job_ids = {r["provenance"]["slurm"]["job_id"] for r in runs.values()}
     assert len(job_ids) < len(runs) == 4
     assert len(sweeps["jobs"]) == 3  # 2 training jobs and the retry of the cancelled one
-    # chunk0 was not interrupted: one SLURM job trained both of its runs
+    # chunk0 was not interrupted: one SLURM job trained both of its runs, as one pack
     assert len({r["provenance"]["slurm"]["job_id"] for p, r in runs.items() if "/ep4/" in p}) == 1
+    assert {r["provenance"]["pack"]["size"] for r in runs.values()} == {2}
 
 
 @pytest.mark.slurm
@@ -185,17 +183,18 @@ def test_cancelled_job_is_retried_and_resumes_from_its_checkpoint(sweeps):
     results = sweeps["slurm"] / "results"
     assert sweeps["jobs"][cancelled["job_id"]]["state"] == "CANCELLED"
     runs = records(sweeps["slurm"])
-    resumed = runs[CANCELLED]["provenance"]
-    assert resumed["resumed_from_epoch"] and resumed["resumed_from_epoch"] >= cancelled["epoch"] >= 1
-    assert resumed["slurm"]["job_id"] != cancelled["job_id"]
+    for run in CANCELLED:
+        resumed = runs[run]["provenance"]
+        assert resumed["resumed_from_epoch"] and resumed["resumed_from_epoch"] >= cancelled["epoch"] >= 1
+        assert resumed["slurm"]["job_id"] != cancelled["job_id"]
+        assert pd.read_csv(results / run / "history.csv")["epoch"].tolist() == list(range(1, LONG + 1))
     # attempt 2 asked for twice the runtime and memory of attempt 1
-    first, retry = sweeps["jobs"][cancelled["job_id"]], sweeps["jobs"][resumed["slurm"]["job_id"]]
+    first, retry = sweeps["jobs"][cancelled["job_id"]], sweeps["jobs"][runs[CANCELLED[0]]["provenance"]["slurm"]["job_id"]]
     assert (first["time_limit"], first["memory"], retry["time_limit"], retry["memory"]) == ("10:00", "1000M", "20:00", "2000M")
-    assert pd.read_csv(results / CANCELLED / "history.csv")["epoch"].tolist() == list(range(1, LONG + 1))
-    assert not (results / CANCELLED / "checkpoint").exists()
-    # the run finished before the cancel was neither lost nor trained again
-    assert (results / FINISHED_FIRST / "metrics.json").stat().st_mtime_ns == cancelled["finished_mtime"]
-    assert runs[FINISHED_FIRST]["provenance"]["slurm"]["job_id"] == cancelled["job_id"]
+    assert not list((results / "checkpoints").glob("*.npz"))
+    # the runs finished before the cancel were neither lost nor trained again
+    for run, mtime in cancelled["finished_mtimes"].items():
+        assert (results / run / "metrics.json").stat().st_mtime_ns == mtime
     for path in runs:
         assert (results / path / "train.log").read_text().count(": finished in") == 1, path
 
@@ -220,8 +219,23 @@ def test_env_modules_from_the_config_are_loaded_before_training(tmp_path, monkey
     fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    write_config(tmp_path, {**SWEEP, "grid": {}, "seeds": [0], "training": {"epochs": 1}, "execution": {"env_modules": ["cuda/12.4", "cudnn/9.1"]}})
+    write_config(tmp_path, {**SWEEP, "grid": {}, "seeds": [0], "training": {"epochs": 1}, "execution": {"env_modules": ["cuda/12.4", "cudnn/9.1"], "require_gpu": False}})
     run_snakemake(tmp_path, "summarize", "--software-deployment-method", "env-modules")
     # Snakemake loads them once to look for a Python in them, once for the training script
     assert calls.read_text().splitlines() == ["purge", "load cuda/12.4 cudnn/9.1"] * 2
     assert len(records(tmp_path)) == 1
+
+
+@pytest.mark.slurm
+def test_a_job_given_a_gpu_it_cannot_use_fails_at_once(slurm_cluster, tmp_path):
+    """SLURM gives the job a (fake) GPU; the CPU build of TensorFlow cannot use it: the job fails
+    before any run, saying why and how to fix it, instead of training on the CPU unnoticed."""
+    write_config(tmp_path, {**SWEEP, "grid": {}, "seeds": [0], "training": {"epochs": 1}, "execution": {**SWEEP["execution"], "require_gpu": "auto"}})
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path), *PROFILES, "--retries", "0", "summarize"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode != 0
+    log = "".join(p.read_text() for p in (tmp_path / "results" / "logs" / "train").glob("*.log"))
+    assert re.search(r"GPU check: this job was given a GPU \(SLURM_(JOB|STEP)_GPUS=0\) but TensorFlow cannot use any GPU: TensorFlow is the CPU-only build", log), log[-3000:]
+    assert "Fix: on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`" in log
+    assert "GPU check: this job was given a GPU" in proc.stdout + proc.stderr  # shown to the user (show-failed-logs)
+    assert not list((tmp_path / "results" / "runs").glob("*/*/*/*/metrics.json"))

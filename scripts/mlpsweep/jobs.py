@@ -12,6 +12,7 @@ from .storage import write_json_atomic
 log = logging.getLogger("mlpsweep")
 
 EXIT_INTERRUPTED = 143  # as if killed by SIGTERM: schedulers and Snakemake retry it
+EXIT_DEVICE = 3  # the job was given a GPU that the backend cannot use
 
 
 def results_dir(output: str, depth: int = 1) -> str:
@@ -48,6 +49,17 @@ def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
     return out
 
 
+def _interrupted() -> int:
+    """Exit code of a stopped job; a job preempted on a cluster that cancels preempted jobs
+    puts itself back in the queue first (the SLURM plugin would wait for it forever)."""
+    from .preemption import requeue_if_preempted
+
+    note = requeue_if_preempted()
+    if note:
+        log.warning("%s", note)
+    return EXIT_INTERRUPTED
+
+
 def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1) -> int:
     """Train the job's packs (skipping finished runs); write `manifest` only if all succeeded.
 
@@ -63,7 +75,11 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     t0 = time.perf_counter()
     configure_backend(threads)
     execution = sweep["execution"]
-    device_check = gpu.check(execution["require_gpu"], execution["gpus"])
+    try:
+        device_check = gpu.check(execution["require_gpu"], execution["gpus"])
+    except gpu.GpuUnavailable as exc:  # before any run: nothing is trained on the wrong device
+        log.error("%s", exc)
+        return EXIT_DEVICE
     if device_check.get("warning"):
         log.warning("%s", device_check["warning"])
     planned = resolve_packs(sweep, packs)
@@ -75,12 +91,12 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     for pack in planned:
         if stop.set:
             log.warning("stop signal received; leaving the rest for the retry")
-            return EXIT_INTERRUPTED
+            return _interrupted()
         try:
             outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter))
         except Interrupted as exc:
             log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
-            return EXIT_INTERRUPTED
+            return _interrupted()
         except Exception as exc:  # one broken pack must not take the others down
             for run in pack:
                 outcomes.setdefault(run.path, "failed")
