@@ -64,3 +64,28 @@ def test_run_identity_and_run_files_have_one_owner():
             assert "sha256(" not in text or path.name in ("checkpoint.py", "data.py"), path  # packs' keys and data fingerprints
         if path.name != "rundir.py":
             assert '"history.csv"' not in text and '"metrics.json"' not in text, path
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of the `name==version` lines of a requirements file (following -r)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            found |= pins(path.parent / line[3:].strip())
+        elif "==" in line and not line.startswith("-"):
+            name, version = line.split(";")[0].split("==")
+            found[name.strip().split("[")[0]] = version.strip()
+    return found
+
+
+def test_the_conda_environment_pins_what_the_gpu_requirements_pin():
+    """workflow/envs/mlpsweep.yaml cannot include the requirements files: a test keeps it equal."""
+    import yaml
+
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "mlpsweep.yaml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    conda_pins = {line.split("==")[0].split("[")[0]: line.split("==")[1] for line in pip}
+    wanted = pins(REPO / "requirements-gpu.txt")
+    assert conda_pins == {name: version for name, version in wanted.items() if name in conda_pins}
+    assert set(wanted) - set(conda_pins) <= {"snakemake-executor-plugin-slurm"}  # the jobs' environment needs no executor plugin

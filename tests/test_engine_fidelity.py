@@ -119,6 +119,23 @@ def test_pack_of_one_equals_keras_model_fit(arch_extra, training):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
+def test_class_weights_equal_keras_class_weight():
+    """training.class_weight: balanced: the loss of each row weighted as Keras's fit(class_weight=...) does."""
+    arch, training = {"hidden": list(HIDDEN)}, {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "epochs": EPOCHS}
+    weights = np.array([0.5, 1.0, 2.0, 4.0], np.float32)
+    m = member(learning_rate=0.01, momentum=0.9)
+    m.class_weights = weights
+    ours = train(Pack(_shape(arch), "sgd", BS, [m]))
+    model = build_mlp(arch, F, C)
+    model.set_weights(network.initial_weights(_shape(arch), 7))
+    model.compile(optimizer=make_optimizer(training), loss="categorical_crossentropy", metrics=["accuracy"])
+    data = InOrder(X, Y, 7)
+    theirs = model.fit(data, epochs=EPOCHS, shuffle=False, class_weight=dict(enumerate(weights.tolist())), validation_data=(XV, YV), validation_batch_size=128, callbacks=[EpochOf(data)], verbose=0).history
+    assert_same_history(m.history, theirs)
+    unweighted = train(Pack(_shape(arch), "sgd", BS, [member(learning_rate=0.01, momentum=0.9)]))
+    assert abs(unweighted.members[0].history[-1]["loss"] - m.history[-1]["loss"]) > 1e-3  # the weights did something
+
+
 def test_early_stopping_follows_keras_and_restores_the_best_weights():
     """Keras's EarlyStopping(restore_best_weights=True): stop after `patience` epochs without
     improvement, and restore the best epoch's weights (also when training ends before that)."""

@@ -270,3 +270,17 @@ def test_curves_and_confusion_count_fold_runs_and_leave_out_permutation_runs(tmp
     assert title == "eeg / mlp / default: n = 5 of 6 runs" and over == "runs"
     matrix, _, n = plots.summed_confusion(mine)
     assert n == 5 and matrix.sum() == 5 * 40
+
+
+def test_the_plots_rule_declares_the_registrys_figures():
+    """registry.PLOTS is the one list of figures; the Snakemake rule must declare exactly those."""
+    import re
+
+    from conftest import REPO
+    from mlpsweep.registry import PLOTS
+
+    rule = (REPO / "workflow" / "rules" / "plots.smk").read_text()
+    declared = set(re.findall(r"\{RESULTS\}/plots/(\w+)", rule))
+    assert declared == set(PLOTS)
+    for name, per in PLOTS.items():
+        assert (f"directory(f\"{{RESULTS}}/plots/{name}\")" in rule) == (per != "sweep"), name

@@ -26,18 +26,14 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from . import rundir  # noqa: E402
-from .registry import METRICS  # noqa: E402
+from .registry import METRICS, PLOTS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
 from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
 
 log = logging.getLogger("mlpsweep")
 
 # Layout of the plots directory; workflow/rules/plots.smk declares the same names.
-HEATMAP = "heatmap"
-COMPUTE = "compute"
-BARS_DIR = "bars"
-CONFUSION_DIR = "confusion"
-CURVES_DIR = "learning_curves"
+HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = PLOTS  # names from the registry, in its order
 FORMATS = ("png", "pdf")
 
 # Matplotlib defaults plus print sizes; no user matplotlibrc, no random SVG ids.

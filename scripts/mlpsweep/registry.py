@@ -148,7 +148,9 @@ SWEPT_LABELS = {
 
 # ---------------------------------------------------------------- plots
 
-# name -> (file stem or folder under plots/, one figure per ...)
+# The figures of plots/: name -> what one figure is drawn for. A figure of the whole sweep is
+# plots/<name>.{png,pdf}; the others are files in a folder plots/<name>/. plots.py draws them,
+# workflow/rules/plots.smk declares them (tests/test_plots.py keeps the two equal).
 PLOTS = {
     "heatmap": "sweep",
     "compute": "sweep",
