@@ -1,7 +1,8 @@
-"""(b) A whole sweep through Snakemake against its lower bound; (e) peak memory of a training job.
+"""(b) A whole sweep through Snakemake against its lower bound, with packing on.
 
-Lower bound: one process per core, each importing TensorFlow once and training its
-share of the runs in a loop (mlpsweep.jobs.run_job), nothing else.
+Lower bound: one process per core, each importing TensorFlow once and training its share of
+the runs, pack after pack, with mlpsweep.jobs.run_job (the same packs and jobs Snakemake
+plans), nothing else.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ ARCHITECTURES = {  # the notebook's model and three common variations
 
 
 def sweep_config(sizes: dict, cores: int) -> dict:
-    """3 data sets x 4 architectures x 3 seeds, the notebook's training; one job per core."""
+    """3 data sets x 4 architectures x 3 seeds, the notebook's training; one job per core.
+
+    Packing is on with the schema's default pack_size (16): a pack holds runs of one data set
+    and architecture, so each cell's 3 seeds make one pack, 12 packs in all.
+    """
     n = sizes["n_samples"]
     datasets = {
         "blobs4": {"source": "synthetic", "n_samples": n, "n_features": 32, "n_classes": 4, "seed": 0},
@@ -52,19 +57,21 @@ def _lower_bound(cfg: dict, workdir: Path, tag: str) -> dict:
     from mlpsweep.grid import expand_runs, job_params, plan_jobs
 
     sweep = validate_config(cfg, source="bench")
-    jobs = plan_jobs(expand_runs(sweep), sweep["execution"]["runs_per_job"])
+    execution = sweep["execution"]
+    jobs = plan_jobs(expand_runs(sweep), execution["runs_per_job"], execution["pack_size"])
     results = workdir / f"lower-bound-{tag}"
-    code = "import json, sys; from mlpsweep.jobs import run_job, setup_logging; setup_logging(None); sys.exit(run_job(json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], threads=1, steps_per_execution=int(sys.argv[4])))"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "sweep.json").write_text(json.dumps(sweep))
+    code = "import json, sys; from mlpsweep.jobs import run_job, setup_logging; setup_logging(None); sys.exit(run_job(json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))['packs'], sys.argv[3], sys.argv[4], threads=1))"
     started = []
     for job in jobs:
-        entries = results / f"{job.key}.entries.json"
-        entries.parent.mkdir(parents=True, exist_ok=True)
-        entries.write_text(json.dumps(job_params(job)))
-        cmd = [sys.executable, "-c", code, str(entries), str(results), str(results / "jobs" / f"{job.key}.json"), str(sweep["execution"]["steps_per_execution"])]
+        params = results / f"{job.key}.params.json"
+        params.write_text(json.dumps(job_params(job)))
+        cmd = [sys.executable, "-c", code, str(results / "sweep.json"), str(params), str(results), str(results / "jobs" / f"{job.key}.json")]
         started.append(measured.start(cmd, results / f"{job.key}.log"))
     t0 = min(t for _, t in started)
     done = [measured.finish(proc, t, results / f"{job.key}.log").check("lower-bound training job") for job, (proc, t) in zip(jobs, started)]
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": sum(d.cpu_seconds for d in done), "jobs": len(jobs), "max_rss_mb": max(d.max_rss_mb for d in done)}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": sum(d.cpu_seconds for d in done), "jobs": len(jobs), "packs": [len(p) for job in jobs for p in job.packs], "max_rss_mb": max(d.max_rss_mb for d in done)}
 
 
 def _benchmarks(results: Path) -> dict:
@@ -95,6 +102,8 @@ def _snakemake(cfg: dict, workdir: Path, cores: int, tag: str) -> dict:
 
 def measure(sizes: dict, workdir: Path, cores: int, repeats: int = 1) -> dict:
     """Lower bound and Snakemake alternately, `repeats` times each; the fastest of each counts."""
+    from mlpsweep.config import validate_config
+
     cfg = sweep_config(sizes, cores)
     lowers, smks = [], []
     for rep in range(repeats):
@@ -107,6 +116,8 @@ def measure(sizes: dict, workdir: Path, cores: int, repeats: int = 1) -> dict:
         "runs": len(cfg["datasets"]) * len(cfg["architectures"]) * len(cfg["seeds"]),
         "cores": cores,
         "runs_per_job": cfg["execution"]["runs_per_job"],
+        "pack_size": validate_config(cfg, source="bench")["execution"]["pack_size"],
+        "pack_members": lower["packs"],
         "repeats": repeats,
         "lower_bound_s": lower["seconds"],
         "lower_bound_cpu_s": lower["cpu_seconds"],

@@ -1,0 +1,227 @@
+"""GPU check of the packed engine on JAX: runs per second against pack size for the notebook
+model, and a run trained alone against the same run in a pack of 64.
+
+    python bench/gpu.py                   # a GPU machine: pack sizes 1-256, under 5 minutes
+    python bench/gpu.py --quick           # a CPU smoke run on tiny data (tests/test_bench.py)
+    python bench/gpu.py --output bench/GPU.md   # also write the table (bench/run.py puts it in RESULTS.md)
+
+Needs NumPy, JAX (with CUDA on a GPU machine), Keras with its small pure-Python dependencies,
+and this repository; no TensorFlow, scikit-learn, pandas or network. It uses the engine's
+low-level API alone (mlpsweep.engine: Shape, Member, Pack), on data made with NumPy: the
+notebook's 32-64-64 ReLU model, SGD lr 0.01, batch 32, 5 epochs, validation after each epoch.
+TensorFlow, scikit-learn and pandas are blocked from being imported, so a run on a machine
+that has them proves the check does not need them; it fails if anything of ours imports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.abc
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported, by us or by the engine
+
+REPO = Path(__file__).resolve().parents[1]
+ABSENT = ("tensorflow", "sklearn", "pandas")  # not on the GPU machine
+# SciPy is a dependency of JAX itself, and Keras's JAX backend imports it through
+# jax.experimental.sparse on `import keras`: allowed from JAX and SciPy alone.
+SCIPY_MAY_COME_FROM = ("jax", "scipy")
+RTOL = 1e-4  # the engine's tolerance: losses of a run alone and in a pack, after 5 epochs
+FULL = {"n_train": 20000, "n_val": 3530, "n_features": 32, "n_classes": 4, "epochs": 5, "pack_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256], "fidelity_pack": 64}
+QUICK = {"n_train": 512, "n_val": 128, "n_features": 8, "n_classes": 4, "epochs": 2, "pack_sizes": [1, 2, 4], "fidelity_pack": 64}
+HIDDEN = (32, 64, 64)
+HYPER = {"learning_rate": 0.01, "momentum": 0.0, "l2": 0.0, "dropout": 0.0}
+STEPS_PER_EXECUTION = 256  # the schema's default
+T0 = time.perf_counter()
+
+
+def _importer() -> str:
+    """The module whose code is importing, skipping the import machinery and this guard."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "?")
+        if not (frame.f_code.co_filename.startswith("<frozen") or name.startswith("importlib")):
+            return name
+        frame = frame.f_back
+    return "?"
+
+
+class ImportGuard(importlib.abc.MetaPathFinder):
+    """Refuses the modules the GPU machine lacks, and notes who imports SciPy."""
+
+    def __init__(self):
+        self.refused: list[tuple[str, str]] = []  # (module, importer)
+        self.scipy_importers: set[str] = set()
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in ABSENT:
+            self.refused.append((name, _importer()))
+            raise ModuleNotFoundError(f"No module named {name!r} (bench/gpu.py refuses it: the GPU machine has none)", name=name)
+        if top == "scipy":
+            self.scipy_importers.add(_importer())
+        return None
+
+    def problems(self) -> list[str]:
+        out = [f"{m} was imported" for m in sorted(sys.modules) if m.partition(".")[0] in ABSENT]
+        out += [f"{who} imports SciPy" for who in sorted(self.scipy_importers) if who.partition(".")[0] not in SCIPY_MAY_COME_FROM]
+        out += [f"{who} needs {name}" for name, who in self.refused if who.partition(".")[0] in ("mlpsweep", "__main__", "gpu")]
+        return out
+
+
+GUARD = ImportGuard()
+sys.meta_path.insert(0, GUARD)
+sys.path.insert(0, str(REPO / "scripts"))
+
+import jax  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mlpsweep.engine.network import Shape  # noqa: E402
+from mlpsweep.engine.pack import Member, Pack  # noqa: E402
+
+
+def progress(text: str) -> None:
+    print(f"[gpu.py {time.perf_counter() - T0:5.0f} s] {text}", file=sys.stderr, flush=True)
+
+
+def blobs(sizes: dict, seed: int = 0):
+    """Training and validation rows: Gaussian classes around random centres (the project's
+    synthetic data), standardized on the training rows; labels one-hot."""
+    rng = np.random.default_rng(seed)
+    n, c = sizes["n_train"] + sizes["n_val"], sizes["n_classes"]
+    centres = rng.normal(size=(c, sizes["n_features"]))
+    centres *= 1.5 / np.linalg.norm(centres, axis=1, keepdims=True)
+    y = np.arange(n) % c
+    rng.shuffle(y)
+    x = centres[y] + rng.normal(size=(n, sizes["n_features"]))
+    train = slice(0, sizes["n_train"])
+    x = ((x - x[train].mean(axis=0)) / x[train].std(axis=0)).astype(np.float32)
+    onehot = np.eye(c, dtype=np.float32)[y]
+    return x[train], onehot[train], x[sizes["n_train"] :], onehot[sizes["n_train"] :]
+
+
+def train(shape: Shape, data, seeds, epochs: int) -> tuple[Pack, float]:
+    """A pack of the given seeds trained for `epochs` with validation after each; (pack, seconds)."""
+    x, y, xv, yv = data
+    t0 = time.perf_counter()
+    members = [Member(seed=s, x_train=x, y_train=y, x_val=xv, y_val=yv, epochs=epochs, hyper=dict(HYPER)) for s in seeds]
+    pack = Pack(shape, "sgd", 32, members, STEPS_PER_EXECUTION)
+    while any(m.active for m in pack.members):
+        pack.train_epoch(lambda: False)
+    return pack, time.perf_counter() - t0
+
+
+def fidelity(shape: Shape, data, sizes: dict) -> dict:
+    """Seed 0 trained alone and as member 0 of a pack: largest relative difference of its
+    losses (training and validation, every epoch) and of its accuracies in rows."""
+    k = sizes["fidelity_pack"]
+    alone, _ = train(shape, data, [0], sizes["epochs"])
+    packed, _ = train(shape, data, list(range(k)), sizes["epochs"])
+    a, p = alone.members[0].history, packed.members[0].history
+    rel = max(abs(ra[key] - rp[key]) / max(abs(ra[key]), 1e-12) for ra, rp in zip(a, p) for key in ("loss", "val_loss"))
+    rows = max(max(abs(ra["accuracy"] - rp["accuracy"]) * sizes["n_train"], abs(ra["val_accuracy"] - rp["val_accuracy"]) * sizes["n_val"]) for ra, rp in zip(a, p))
+    return {"pack": k, "epochs": len(a), "max_rel_loss": rel, "max_rows": rows, "ok": len(a) == len(p) == sizes["epochs"] and rel <= RTOL and rows <= 1.5}
+
+
+def fidelity_line(f: dict, precision: str) -> str:
+    verdict = "PASS" if f["ok"] else "FAIL"
+    return f"Fidelity ({precision} matmul precision): seed 0 alone vs member 0 of a pack of {f['pack']}, {f['epochs']} epochs: largest relative loss difference {f['max_rel_loss']:.1e} (tolerance {RTOL:g}), accuracies apart by at most {f['max_rows']:.0f} rows: {verdict}"
+
+
+def throughput(shape: Shape, data, sizes: dict, budget: float) -> tuple[list[dict], list[int]]:
+    """Runs per second per pack size: a warm-up pack (compiles) then a timed one, per size.
+    Sizes that would overrun `budget` seconds (total since start) are skipped."""
+    rows, skipped = [], []
+    last = 0.0
+    for k in sizes["pack_sizes"]:
+        elapsed = time.perf_counter() - T0
+        if rows and elapsed + 2.5 * last > budget:  # the next size costs at most about twice this one, plus compiling
+            skipped.append(k)
+            continue
+        t0 = time.perf_counter()
+        progress(f"pack size {k}: warm-up pack (compiles) ...")
+        train(shape, data, [1_000_000 + i for i in range(k)], sizes["epochs"])
+        progress(f"pack size {k}: timed pack ...")
+        pack, seconds = train(shape, data, list(range(k)), sizes["epochs"])
+        last = time.perf_counter() - t0
+        fit = sum(m.fit_seconds for m in pack.members)
+        rows.append({"pack_size": k, "seconds": seconds, "runs_per_s": k / seconds, "val_accuracy": float(np.mean([m.history[-1]["val_accuracy"] for m in pack.members])), "training_share": fit / seconds})
+        progress(f"pack size {k}: {k / seconds:.2f} runs/s ({seconds:.2f} s)")
+    return rows, skipped
+
+
+def device_lines() -> list[str]:
+    devices = jax.devices()
+    kinds = sorted({getattr(d, "device_kind", "?") for d in devices})
+    precision = jax.config.jax_default_matmul_precision or "default"
+    warning = [] if jax.default_backend() == "gpu" else [f"Note: JAX found no GPU and ran on {jax.default_backend()}: these are not GPU figures."]
+    return warning + [
+        f"Devices: jax.devices() = {devices} ({', '.join(kinds)}; backend {jax.default_backend()})",
+        f"Versions: python {platform.python_version()}, jax {jax.__version__}, keras {keras.__version__} (backend {keras.backend.backend()}), numpy {np.__version__}; matmul precision {precision}; steps_per_execution {STEPS_PER_EXECUTION}",
+    ]
+
+
+def table(rows: list[dict], sizes: dict) -> list[str]:
+    one = next((r for r in rows if r["pack_size"] == 1), rows[0])
+    lines = [
+        "| Pack size | Runs/s | Speed-up vs pack size 1 | Mean val accuracy | Seconds per pack | Share in training steps |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['pack_size']} | {r['runs_per_s']:.2f} | {r['runs_per_s'] / one['runs_per_s']:.1f}× | {100 * r['val_accuracy']:.2f}% | {r['seconds']:.2f} | {100 * r['training_share']:.0f}% |")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny data, pack sizes 1-4: a CPU smoke run")
+    parser.add_argument("--budget", type=float, default=270.0, help="seconds: pack sizes that would end past this are skipped (default 270)")
+    parser.add_argument("--output", type=Path, help="also write the results as Markdown to this file")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    progress(f"jax {jax.__version__} on {jax.default_backend()}: {jax.devices()}")
+    data = blobs(sizes)
+    shape = Shape(sizes["n_features"], HIDDEN, sizes["n_classes"], "relu")
+    progress(f"fidelity: seed 0 alone and in a pack of {sizes['fidelity_pack']} ...")
+    checks = [("default", fidelity(shape, data, sizes))]
+    if not checks[0][1]["ok"]:  # e.g. TF32 matmuls on an NVIDIA GPU: tell that apart from an engine fault
+        progress("fidelity failed at the default precision; again with jax_default_matmul_precision=highest ...")
+        with jax.default_matmul_precision("highest"):
+            checks.append(("highest", fidelity(shape, data, sizes)))
+    rows, skipped = throughput(shape, data, sizes, args.budget)
+    problems = GUARD.problems()
+    k64 = next((r for r in rows if r["pack_size"] == 64), None)
+    one = next((r for r in rows if r["pack_size"] == 1), None)
+    lines = [
+        f"GPU check (bench/gpu.py{' --quick' if args.quick else ''}): the notebook model ({sizes['n_features']}-{'-'.join(map(str, HIDDEN))}-{sizes['n_classes']}, ReLU, SGD lr 0.01, batch 32), "
+        f"{sizes['epochs']} epochs on {sizes['n_train']:,} x {sizes['n_features']} training rows with validation on {sizes['n_val']:,} rows after each epoch; "
+        "a pack's time runs from building it (data to the device) to its last validation, after a warm-up pack of the same size.",
+        "",
+        *table(rows, sizes),
+        "",
+    ]
+    if skipped:
+        lines.append(f"Skipped to stay within {args.budget:.0f} s: pack sizes {', '.join(map(str, skipped))}.")
+    if k64 and one:
+        speedup = k64["runs_per_s"] / one["runs_per_s"]
+        lines.append(f"Target: a pack of 64 at least 20× the throughput of pack size 1: {speedup:.1f}×, {'met' if speedup >= 20 else 'not met'}.")
+    lines += [fidelity_line(f, precision) for precision, f in checks]
+    lines += device_lines()
+    entry = sorted(who for who in GUARD.scipy_importers if not who.startswith("scipy"))
+    lines.append(f"Imports: TensorFlow, scikit-learn and pandas never imported; SciPy only by {', '.join(entry) or 'nothing'} (JAX's own dependency)" if not problems else "Imports: PROBLEM: " + "; ".join(problems))
+    lines.append(f"Total time: {time.perf_counter() - T0:.0f} s.")
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    assert not problems, f"bench/gpu.py imported what a GPU machine lacks: {problems}"
+    return 0 if checks[0][1]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
