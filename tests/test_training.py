@@ -248,3 +248,19 @@ def test_cross_validated_runs_record_their_test_rows_and_groups(tmp_path, monkey
         assert sorted(by_group) == sorted(set(predictions["group"])) and sum(g["n"] for g in by_group.values()) == len(predictions)
         tested += predictions["row"].tolist()
     assert sorted(tested) == list(range(180))  # every row tested once
+
+
+def test_members_that_share_a_split_share_its_rows(tmp_path):
+    """With split.seed fixed every member trains on the same rows: the pack keeps one copy."""
+    from mlpsweep.engine.pack import Pack
+    from mlpsweep.training import _member, _shape, prepare
+
+    runs = sweep(seeds=(1, 2, 3), split={"seed": 0})
+    todo, _ = prepare(runs, tmp_path, DataCache())
+    one_hots: dict = {}
+    pack = Pack(_shape(todo[0]), "sgd", 16, [_member(p, one_hots) for p in todo])
+    assert pack.x.shape[0] == len(todo[0].splits.y_train) and pack.offsets.tolist() == [0, 0, 0]
+    assert train_runs(runs, tmp_path / "shared", DataCache()) == {r.path: "finished" for r in runs}
+    alone = tmp_path / "alone"
+    train_runs(runs[1:2], alone, DataCache())
+    np.testing.assert_allclose(numbers(alone, runs[1])[1]["loss"], numbers(tmp_path / "shared", runs[1])[1]["loss"], rtol=1e-4)

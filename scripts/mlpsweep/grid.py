@@ -138,7 +138,9 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                 folds = fold_indices(sections["split"], sections["dataset"], group_counts)
                 hasher = identity.CellHasher(sections)
                 kind = pack_kind({**sections, "seed": 0})
-                seeds = [s for s in sorted(cfg["seeds"]) if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))]
+                seeds = sorted(cfg["seeds"])
+                if cfg["exclude"]:
+                    seeds = [s for s in seeds if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))]
                 members = [(s, f, None) for s in seeds for f in folds]
                 if seeds and permutations:
                     members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]

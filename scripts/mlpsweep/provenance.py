@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -22,6 +23,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1)
 def versions() -> dict:
     """Python's version and those of the installed PACKAGES."""
     found = {"python": platform.python_version()}
@@ -33,6 +35,7 @@ def versions() -> dict:
     return found
 
 
+@functools.lru_cache(maxsize=4)
 def git_commit(repo: Path = REPO) -> dict | None:
     """The workflow's commit and whether its tree had local changes; None outside git."""
     try:

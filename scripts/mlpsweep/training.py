@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import signal
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +70,13 @@ def configure_backend(threads: int) -> None:
 
 
 class DataCache:
-    """Data sets loaded once per process and shared by the runs of a job."""
+    """Data sets loaded once per process, and the latest splits, shared by the runs of a job
+    (members of a pack with one split seed share one split: its arrays are made once)."""
 
-    def __init__(self):
+    def __init__(self, keep_splits: int = 8):
         self._data = {}
+        self._splits: OrderedDict = OrderedDict()
+        self.keep_splits = keep_splits
 
     def dataset(self, config: dict):
         key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
@@ -82,7 +86,15 @@ class DataCache:
 
     def splits(self, config: dict) -> tuple[Splits, str]:
         data = self.dataset(config)
-        return make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation")), data.fingerprint
+        split = config["split"]
+        seed = config["seed"] if split["seed"] is None else split["seed"]
+        key = json.dumps([config["dataset"], split, seed, config.get("fold"), config.get("permutation")], sort_keys=True)
+        if key not in self._splits:
+            self._splits[key] = make_splits(data, split, config["seed"], config.get("fold"), config.get("permutation"))
+            while len(self._splits) > self.keep_splits:
+                self._splits.popitem(last=False)
+        self._splits.move_to_end(key)
+        return self._splits[key], data.fingerprint
 
 
 @dataclass
@@ -96,18 +108,24 @@ class Prepared:
     started: str
 
 
-def _member(p: Prepared):
+def _member(p: Prepared, one_hots: dict | None = None):
+    """The engine member of a prepared run; members whose runs share a split share its arrays
+    (the pack then keeps one copy of them), through `one_hots` (per split, for one pack)."""
     from .engine.pack import Member
 
     c = p.run.config
     training, arch = c["training"], c["architecture"]
     s = p.splits
+    one_hots = {} if one_hots is None else one_hots
+    if id(s) not in one_hots:
+        one_hots[id(s)] = (one_hot(s.y_train, s.n_classes), one_hot(s.y_val, s.n_classes))
+    y_train, y_val = one_hots[id(s)]
     return Member(
         seed=c["seed"],
         x_train=s.x_train,
-        y_train=one_hot(s.y_train, s.n_classes),
+        y_train=y_train,
         x_val=s.x_val,
-        y_val=one_hot(s.y_val, s.n_classes),
+        y_val=y_val,
         epochs=training["epochs"],
         hyper={"learning_rate": training["learning_rate"], "momentum": training["momentum"], "l2": arch["l2"], "dropout": arch["dropout"]},
         class_weights=class_weights(s.y_train, s.n_classes, training["class_weight"]),
@@ -167,7 +185,8 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
     from .engine.pack import EarlyStopping, Pack
 
     group = sorted(group, key=lambda p: p.run.path)
-    members = [_member(p) for p in group]
+    one_hots: dict = {}
+    members = [_member(p, one_hots) for p in group]
     shape = replace(_shape(group[0]), dropout=any(m.hyper["dropout"] > 0 for m in members))
     training = group[0].run.config["training"]
     pack = Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)

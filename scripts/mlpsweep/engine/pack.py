@@ -123,9 +123,18 @@ class Pack:
         self.slots = [tuple(dev(np.full(w.shape, rule.slot_init, np.float32)) for _ in rule.slots) for w, t in zip(weights, shape.trainable()) if t]
         self.steps = np.zeros(K, np.int32)
         self.shared = np.ones(K, np.float32)  # Nadam's u_product starts at 1
-        self.x = dev(np.concatenate([m.x_train for m in members]).astype(np.float32))
-        self.y = dev(np.concatenate([m.y_train for m in members]).astype(np.float32))
-        self.labels = dev(np.concatenate([m.y_train.argmax(axis=1) for m in members]).astype(np.int32))
+        # one copy of each distinct training set: members that share their rows (one split seed)
+        # share them on the device too; member k's rows start at self.offsets[k]
+        blocks: dict[tuple[int, int], int] = {}
+        ordered = []
+        for m in members:
+            if (id(m.x_train), id(m.y_train)) not in blocks:
+                blocks[(id(m.x_train), id(m.y_train))] = len(ordered)
+                ordered.append(m)
+        self.offsets = np.array([blocks[(id(m.x_train), id(m.y_train))] * self.n_train for m in members], np.int64)
+        self.x = dev(np.concatenate([m.x_train for m in ordered]).astype(np.float32, copy=False))
+        self.y = dev(np.concatenate([m.y_train for m in ordered]).astype(np.float32, copy=False))
+        self.labels = dev(np.concatenate([m.y_train.argmax(axis=1) for m in ordered]).astype(np.int32))
         n_classes = members[0].y_train.shape[1]
         self.cw = dev(np.stack([m.class_weights if m.class_weights is not None else np.ones(n_classes, np.float32) for m in members]).astype(np.float32))
         self.seeds = np.array([m.seed for m in members], np.int64).astype(np.uint32)
@@ -174,7 +183,7 @@ class Pack:
             return True
         saved = (self.weights, self.slots, self.steps, self.shared)
         # rows of the members' concatenated training data, in each member's own epoch order
-        orders = self.compiled.to_device(np.stack([k * self.n_train + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]))
+        orders = self.compiled.to_device(np.stack([self.offsets[k] + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]).astype(np.int32))
         epochs = np.array([m.epoch for m in members], np.int64).astype(np.uint32)
         loss_sum = np.zeros(len(members), np.float32)
         hits = np.zeros(len(members), np.int64)
