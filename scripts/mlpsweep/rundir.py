@@ -95,15 +95,16 @@ def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str
     return buf.getvalue()
 
 
-def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None) -> None:
-    """Write a run's files; metrics.json last, so a reader never sees a half-written run."""
+def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True) -> None:
+    """Write a run's files; metrics.json last, so a reader never sees a half-written run.
+    (`durable=False`, for generated test data alone, skips waiting for the disk.)"""
     run_dir = Path(run_dir)
-    write_text_atomic(run_dir / HISTORY_FILE, history_csv(history))
+    write_text_atomic(run_dir / HISTORY_FILE, history_csv(history), durable=durable)
     if predictions is not None:
-        write_text_atomic(run_dir / PREDICTIONS_FILE, predictions)
+        write_text_atomic(run_dir / PREDICTIONS_FILE, predictions, durable=durable)
     if model is not None:
         model(run_dir / MODEL_FILE)  # a writer function: Keras saves through a temporary file
-    write_json_atomic(run_dir / METRICS_FILE, record)
+    write_json_atomic(run_dir / METRICS_FILE, record, durable=durable)
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
 
 
