@@ -147,7 +147,10 @@ def test_quick_run_measures_every_figure(tmp_path):
     assert c["growth"] == pytest.approx(c["sizes"]["200"]["per_run_ms"] / c["sizes"]["100"]["per_run_ms"])
 
     if "d" in found:
-        assert found["d"]["runs"] == 160 and found["d"]["aggregate_s"] > 0
+        assert set(found["d"]["sizes"]) == {"80", "160"}
+        for n, d in found["d"]["sizes"].items():
+            assert d["runs"] == int(n) and d["aggregate_s"] > 0 and d["json_load_s"] > 0
+            assert d["ratio_to_json_load"] == pytest.approx(d["aggregate_s"] / d["json_load_s"])
     e = found["e"]
     assert e["pack_size"] == 4 and e["max_rss_mb"] == a["packs"]["4"]["max_rss_mb"]
     assert 100 < e["import_only_rss_mb"] < 10_000

@@ -44,6 +44,16 @@ CANCELLED = [f"runs/goodbad/mlp/ep{LONG}/seed{s}" for s in (0, 1)]  # chunk1: on
 TIME_COLUMNS = ("fit_seconds", "slurm_job_id")
 
 
+def node_states(wait: float = 60) -> subprocess.CompletedProcess:
+    """`sinfo` of partition gpu, waiting while the node is still completing an earlier test's jobs."""
+    deadline = time.monotonic() + wait
+    while True:
+        states = subprocess.run(["sinfo", "-h", "-p", "gpu", "-o", "%T"], capture_output=True, text=True, timeout=20)
+        if states.returncode != 0 or not {"completing", "draining"} & set(states.stdout.split()) or time.monotonic() > deadline:
+            return states
+        time.sleep(1)
+
+
 def slurm_problem() -> str | None:
     """Why the local SLURM cluster cannot run the tests, or None."""
     start = "start it with scripts/slurm/start-local-cluster.sh, then: source /tmp/mlpsweep-slurm/env.sh"
@@ -53,7 +63,7 @@ def slurm_problem() -> str | None:
     if missing:
         return f"SLURM commands not found: {', '.join(missing)}; {start}"
     try:
-        states = subprocess.run(["sinfo", "-h", "-p", "gpu", "-o", "%T"], capture_output=True, text=True, timeout=20)
+        states = node_states()
         # Snakemake's jobstep plugin calls srun inside jobs without SLURM_CONF; env.sh puts an srun wrapper first on PATH.
         env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
         srun = subprocess.run(["srun", "--test-only", "-p", "gpu", "-n1", "true"], capture_output=True, text=True, timeout=20, env=env)
