@@ -276,7 +276,7 @@ class Pack:
             for k, x in enumerate(xs):
                 part = x[start : start + PREDICT_ROWS]
                 block[k, : len(part)] = part
-            blocks.append(np.asarray(self.compiled._predict(weights, self.compiled.to_device(block))))
+            blocks.append(np.asarray(self.compiled.predict(weights, self.compiled.to_device(block))))
         return np.concatenate(blocks, axis=1)[:, :n]
 
     def evaluate(self, xs: list[np.ndarray], ys: list[np.ndarray], weights: list | None = None) -> dict:

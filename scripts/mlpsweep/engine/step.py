@@ -55,7 +55,7 @@ class CompiledPack:
         self._train = {}
         self._compile = backend.compile
         self.to_device = backend.to_device
-        self._predict = backend.compile(self._predict_fn)
+        self.predict = backend.compile(self._predict_fn)  # logits of (K, rows, features) in inference mode
 
     # ------------------------------------------------------------ training
 
@@ -134,6 +134,7 @@ class CompiledPack:
         return self._compile(train)
 
     def train(self, batch_size: int, *args):
+        """Run `n_steps` training steps of `batch_size` rows (one compiled function per batch size)."""
         if batch_size not in self._train:
             self._train[batch_size] = self._train_fn(batch_size)
         return self._train[batch_size](*args)
@@ -141,5 +142,6 @@ class CompiledPack:
     # ------------------------------------------------------------ prediction
 
     def _predict_fn(self, weights, x):
+        """Logits of each member's rows, dropout off, BatchNormalization's moving statistics."""
         logits, _ = network.forward(ops, self.spec.shape, weights, x, training=False)
         return logits
