@@ -251,7 +251,9 @@ def preempt_training(workdir: Path, partition: str) -> dict:
 def assert_resumed_under_the_same_job(out: dict) -> None:
     prov = out["run"]["provenance"]
     assert out["run"]["status"] == "finished"
-    assert prov["slurm"]["job_id"] == out["job_id"] and job_state(out["job_id"]) == {"state": "COMPLETED", "restarts": 1}
+    state = job_state(out["job_id"])
+    # requeued at least once (a requeued job that starts before the urgent job may be preempted again)
+    assert prov["slurm"]["job_id"] == out["job_id"] and state["state"] == "COMPLETED" and state["restarts"] >= 1
     assert prov["resumed_from_epoch"] >= out["epoch"] >= 1
     assert pd.read_csv(out["run_dir"] / "history.csv")["epoch"].tolist() == list(range(1, EPOCHS + 1))
     assert "interrupted by signal 15" in (out["run_dir"] / "train.log").read_text()
