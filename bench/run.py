@@ -8,6 +8,7 @@
 (c) planning: `snakemake -n` on generated grids of 1,000, 10,000 and 100,000 runs
 (d) summary: collect_runs + write_summary over 10,000 generated run directories
 (e) memory: peak RSS of the process of (a) that trains packs of 32
+(f) estimate: `--config estimate=1` against what the sweep then records
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import estimate_accuracy
 import fit_speed
 import machine
 import measured
@@ -40,6 +42,7 @@ SIZES = {
         "sweep": {"n_samples": fit_speed.samples_for(20000), "epochs": 5, "seeds": [0, 1, 2]},
         "plan_runs": [1000, 10000, 100000],
         "summary_runs": [1000, 10000, 100000],
+        "estimate": {"n_train": 20000, "epochs": 5, "seeds": list(range(8))},
         "repeats": 2,
     },
     "quick": {
@@ -47,6 +50,7 @@ SIZES = {
         "sweep": {"n_samples": 200, "epochs": 1, "seeds": [0], "datasets": 2, "architectures": 2},
         "plan_runs": [100, 200],
         "summary_runs": [80, 160],
+        "estimate": {"n_samples": 300, "epochs": 1, "seeds": [0, 1]},
         "repeats": 1,
     },
 }
@@ -59,7 +63,9 @@ TARGETS = {
     "c": "per-run cost at the largest size ≤ 1.5× that at the smallest",
     "d": "per-run cost at 100,000 runs within 1.5× of that at 1,000; ≤ 2× the time of json.load of the same metrics.json files",
     "e": "≤ 1 GB (1024 MB)",
+    "f": "estimated training and device seconds within 25 % of what the runs and their job then record",
 }
+ESTIMATE_TOLERANCE = 0.25
 
 
 def _import_only_rss(workdir: Path) -> float:
@@ -76,6 +82,7 @@ def measure_all(sizes: dict, workdir: Path, only: str) -> dict:
         "b": lambda: sweep_overhead.measure(sizes["sweep"], workdir, cores, sizes["repeats"]),
         "c": lambda: planning_time.measure(sizes["plan_runs"], workdir),
         "d": lambda: {"sizes": {str(n): summary_time.measure(n, workdir / f"summary-{n}") for n in sizes["summary_runs"]}},
+        "f": lambda: estimate_accuracy.measure(sizes["estimate"], workdir),
     }
     if summary_time is None:
         steps.pop("d")
@@ -125,6 +132,14 @@ def rows(found: dict) -> list[tuple[str, str, str, bool]]:
     if "e" in found:
         e = found["e"]
         out.append((f"(e) memory: peak RSS, training packs of {e['pack_size']}", f"**{e['max_rss_mb']:.0f} MB** (a process importing TensorFlow and Keras only: {e['import_only_rss_mb']:.0f} MB)", TARGETS["e"], e["max_rss_mb"] <= 1024))
+    if "f" in found:
+        m, c = found["f"]["measured"], found["f"]["calibrated"]
+        within = all(abs(m[k] - 1) <= ESTIMATE_TOLERANCE for k in ("training_ratio", "device_ratio"))
+        text = (
+            f"from {c['runs']} finished runs, for {m['runs']} more: training **{m['training_ratio']:.2f}×** ({m['estimated_training_s']:.2f} s vs {m['recorded_training_s']:.2f} s), "
+            f"device **{m['device_ratio']:.2f}×** ({m['estimated_device_s']:.1f} s vs {m['recorded_device_s']:.1f} s); before any run (calibrated here): training {c['training_ratio']:.2f}×, device {c['device_ratio']:.2f}× (start-up default {c['startup_s']:.0f} s)"
+        )
+        out.append(("(f) estimate ÷ recorded", text, TARGETS["f"], within))
     return out
 
 
@@ -186,6 +201,12 @@ def notes(found: dict) -> list[str]:
     if "e" in found:
         e = found["e"]
         out.append(f"- (e) The process of (a) that trains two packs of {e['pack_size']}. Importing TensorFlow and Keras alone takes {e['import_only_rss_mb']:.0f} MB; the peak of each (a) process by pack size: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in e["by_pack_size_mb"].items()) + ".")
+    if "f" in found:
+        f = found["f"]
+        out.append(
+            f"- (f) {f['runs_per_phase']} runs a sweep ({f['n_samples']:,} samples, the notebook model, {f['epochs']} epochs, one job, one pack). The estimate from records uses the finished runs' `fit_seconds` per run-epoch and the finished job's start-up ({f['measured']['startup_s']:.1f} s); "
+            "the one made before any run calibrates one pack for two epochs in the estimating process and assumes a default start-up, so it is a rough figure by design (the report says which it is)."
+        )
     if "b" in found:
         out.append(f"- (e) A training job of (b) ({found['b']['runs_per_job']} runs): {found['b']['job_max_rss_mb']:.0f} MB; Snakemake's benchmark file of it: {found['b']['snakemake_train_max_rss_mb']:.0f} MB.")
     return out
@@ -222,7 +243,7 @@ def render(found: dict, description: dict, mode: str, seconds: float) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of the harness, numbers not meaningful")
-    parser.add_argument("--only", default="abcde", help="figures to measure, e.g. 'ac' (default: abcde; e comes with a)")
+    parser.add_argument("--only", default="abcdef", help="figures to measure, e.g. 'ac' (default: abcdef; e comes with a)")
     parser.add_argument("--output", type=Path, help="Markdown results file (default: bench/RESULTS.md for full runs, none for --quick)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (sweeps, logs) for inspection")
     args = parser.parse_args(argv)

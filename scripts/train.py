@@ -3,6 +3,9 @@
 import os
 import sys
 
+from mlpsweep.preemption import StopFlag
+
+STOP = StopFlag().install()  # first: a preemption while TensorFlow loads still requeues the job
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter off; Python errors still show
 
 from mlpsweep.config import validate_config  # noqa: E402
@@ -16,5 +19,6 @@ sys.exit(
         results_dir(snakemake.output.manifest),  # noqa: F821
         snakemake.output.manifest,  # noqa: F821
         threads=snakemake.threads,  # noqa: F821
+        stop=STOP,
     )
 )

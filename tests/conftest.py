@@ -80,9 +80,28 @@ def pytest_report_header(config):
     return f"backend: {keras.backend.backend()}"
 
 
+def scope_of(nodeid: str) -> str:
+    """The unit pytest-xdist gives one worker: a test module, and all SLURM tests together
+    (they share the local cluster, and the preemption tests take its whole node)."""
+    module = nodeid.split("::")[0]
+    return "slurm" if "slurm" in module.rsplit("/", 1)[-1] else module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Each scope_of() runs in one worker, so module fixtures are built once. (xdist's
+    `loadgroup` cannot do it with pytest 9: its marker-based groups set Item._nodeid,
+    which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return ByScope(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """xdist groups: each module's tests run in one worker (module fixtures are built once);
-    all SLURM tests run in one worker (they share the local cluster's two GPUs)."""
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("slurm" if "slurm" in module else module))
+    """The SLURM scope first: it is the longest (minutes of waiting on the cluster), so it
+    overlaps with the other worker's modules instead of ending the run alone."""
+    items.sort(key=lambda item: scope_of(item.nodeid) != "slurm")

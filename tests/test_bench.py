@@ -110,7 +110,7 @@ def test_quick_run_measures_every_figure(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = out.read_text()
     assert f"; cores {CORES};" in text
-    figures = ["(a) pack of 4 ÷ pack size 1", "(a) pack size 1 vs release 0.1", "(a) notebook `model.fit` ÷ pack of 4", "(b) sweep", "(c) planning", "(e) memory"]
+    figures = ["(a) pack of 4 ÷ pack size 1", "(a) pack size 1 vs release 0.1", "(a) notebook `model.fit` ÷ pack of 4", "(b) sweep", "(c) planning", "(e) memory", "(f) estimate"]
     if bench_run.summary_time is not None:
         figures.append("(d) summary")
     for figure in figures:
@@ -151,6 +151,12 @@ def test_quick_run_measures_every_figure(tmp_path):
         for n, d in found["d"]["sizes"].items():
             assert d["runs"] == int(n) and d["aggregate_s"] > 0 and d["json_load_s"] > 0
             assert d["ratio_to_json_load"] == pytest.approx(d["aggregate_s"] / d["json_load_s"])
+    for phase, source in (("calibrated", "calibrated on"), ("measured", "measured: 2 finished runs in packs of 2")):
+        f = found["f"][phase]
+        assert f["runs"] == 2 and f["from"].startswith(source), f
+        assert f["recorded_training_s"] > 0 and f["recorded_device_s"] > f["recorded_training_s"]
+        assert f["training_ratio"] == pytest.approx(f["estimated_training_s"] / f["recorded_training_s"])
+        assert f["device_ratio"] == pytest.approx(f["estimated_device_s"] / f["recorded_device_s"])
     e = found["e"]
     assert e["pack_size"] == 4 and e["max_rss_mb"] == a["packs"]["4"]["max_rss_mb"]
     assert 100 < e["import_only_rss_mb"] < 10_000

@@ -137,6 +137,17 @@ def wait_for(condition, what: str, proc: subprocess.Popen, log: Path, timeout: f
     raise AssertionError(f"{what}: not within {timeout:.0f} s (snakemake exit code {proc.poll()})\n{log.read_text()[-4000:]}")
 
 
+def wait_for_exit(proc: subprocess.Popen, log: Path, workdir: Path, timeout: float) -> int:
+    """Snakemake's exit code; if it is still running after `timeout`, what SLURM and the job say."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        queue = subprocess.run(["squeue", "--states=all", "-o", "%i %P %T %r submit=%V start=%S end=%e"], capture_output=True, text=True, timeout=20).stdout
+        logs = [p for p in sorted(workdir.glob("results/logs/train/*.log")) + sorted(workdir.glob("logs/slurm/**/*.log")) if p.is_file()]
+        tails = "\n".join(f"--- {p.relative_to(workdir)}\n{p.read_text()[-2000:]}" for p in logs)
+        raise AssertionError(f"snakemake still running after {timeout:.0f} s\n{queue}\n{log.read_text()[-3000:]}\n{tails}") from None
+
+
 def snakemake_in(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     log = workdir / "snakemake.log"
     with open(log, "w") as out:  # the child keeps its own copy of the file descriptor
@@ -241,7 +252,7 @@ def preempt_training(workdir: Path, partition: str) -> dict:
             time.sleep(0.5)
         if state["restarts"] != 1:
             raise NotRequeued(f"job {job_id} was not requeued after its preemption: {state}\n{log.read_text()[-3000:]}")
-        rc = proc.wait(timeout=240)
+        rc = wait_for_exit(proc, log, workdir, 240)
     finally:
         stop_sweep(proc, workdir)
     assert rc == 0, f"snakemake failed ({rc}):\n{log.read_text()[-6000:]}"

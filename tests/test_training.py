@@ -264,3 +264,30 @@ def test_members_that_share_a_split_share_its_rows(tmp_path):
     alone = tmp_path / "alone"
     train_runs(runs[1:2], alone, DataCache())
     np.testing.assert_allclose(numbers(alone, runs[1])[1]["loss"], numbers(tmp_path / "shared", runs[1])[1]["loss"], rtol=1e-4)
+
+
+def test_a_stop_signal_during_start_up_ends_the_job_before_any_run(tmp_path):
+    """SIGTERM while Python and the backend start (the flag is already installed): the job
+    trains nothing, writes no manifest and exits as interrupted, so it is retried or requeued."""
+    from mlpsweep.grid import job_params, plan_jobs
+    from mlpsweep.jobs import EXIT_INTERRUPTED, run_job
+
+    stop = StopFlag()
+    stop(signal.SIGTERM, None)
+    results, manifest = tmp_path / "results", tmp_path / "results" / "jobs" / "chunk0.json"
+    cfg = validate_config(tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": 400, "n_features": 6, "seed": 5}}, architectures={"a": {"hidden": [16, 8]}}))
+    (job,) = plan_jobs(expand_runs(cfg), 8, 4)
+    assert run_job(cfg, job_params(job)["packs"], str(results), str(manifest), stop=stop) == EXIT_INTERRUPTED
+    assert not (results / "runs").exists() and not manifest.exists()
+
+
+def test_the_train_script_installs_its_stop_flag_before_importing_the_backend():
+    """scripts/train.py: the first statements after `import os, sys` install the flag; nothing
+    heavy (config, jobs, keras) is imported before it."""
+    import ast
+
+    tree = ast.parse((REPO / "scripts" / "train.py").read_text())
+    body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    install = next(i for i, node in enumerate(body) if "StopFlag().install()" in ast.unparse(node))
+    before = [ast.unparse(node) for node in body[:install]]
+    assert before == ["import os", "import sys", "from mlpsweep.preemption import StopFlag"]

@@ -60,19 +60,22 @@ def _interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
-def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1) -> int:
+def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1, stop=None) -> int:
     """Train the job's packs (skipping finished runs); write `manifest` only if all succeeded.
 
     A failing run or pack does not stop the others: each keeps its own results, and the job
-    exits non-zero afterwards so the scheduler reports (and may retry) it.
+    exits non-zero afterwards so the scheduler reports (and may retry) it. `stop`: the job's
+    StopFlag, installed before the backend was imported (installed here if not given).
     """
+    from .preemption import StopFlag
+
+    stop = stop or StopFlag().install()
+    t0 = time.perf_counter()
     import keras
 
     from . import gpu
-    from .training import DataCache, Interrupted, ModelExporter, StopFlag, configure_backend, train_runs
+    from .training import DataCache, Interrupted, ModelExporter, configure_backend, train_runs
 
-    stop = StopFlag().install()
-    t0 = time.perf_counter()
     configure_backend(threads)
     execution = sweep["execution"]
     try:
@@ -82,6 +85,9 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
         return EXIT_DEVICE
     if device_check.get("warning"):
         log.warning("%s", device_check["warning"])
+    if stop.set:  # stopped (preempted) while Python and the backend started
+        log.warning("signal %s during start-up; no run was started", stop.signum)
+        return _interrupted()
     planned = resolve_packs(sweep, packs)
     n_runs = sum(map(len, planned))
     log.info("%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads", keras.backend.backend(), time.perf_counter() - t0, n_runs, len(planned), threads)

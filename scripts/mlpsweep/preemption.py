@@ -1,4 +1,9 @@
-"""A training job that SLURM preempted by cancelling it puts itself back into the queue.
+"""How a training job stops: the flag SLURM's signals set, and a requeue after preemption.
+
+The job installs StopFlag first thing (scripts/train.py, before TensorFlow is imported), so a
+signal during start-up is not lost: the job then stops before its first pack.
+
+A training job that SLURM preempted by cancelling it puts itself back into the queue.
 
 Where a cluster requeues preempted jobs (PreemptMode=REQUEUE) SLURM does this itself. Where
 it cancels them (PreemptMode=CANCEL), the job ends in state PREEMPTED, which
@@ -15,6 +20,27 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGTERM/SIGUSR1 (preemption, or SLURM's warning before the time limit)."""
+
+    signum: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.signum = signum
+
+    @property
+    def set(self) -> bool:
+        return self.signum is not None
+
+    def install(self) -> "StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self)
+        return self
+
 
 SCONTROL_TIMEOUT = 10  # seconds; SLURM's SIGKILL follows its SIGTERM after KillWait (30 s by default)
 NOT_SET = ("", "None", "Unknown", "N/A")

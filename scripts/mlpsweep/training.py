@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import signal
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from . import checkpoint, identity, provenance, rundir
 from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot
 from .grid import Run
 from .metrics import by_group, classification_metrics, split_metrics
+from .preemption import StopFlag
 from .storage import fsync_dir
 
 log = logging.getLogger("mlpsweep")
@@ -30,25 +30,6 @@ log = logging.getLogger("mlpsweep")
 
 class Interrupted(RuntimeError):
     """Training stopped on a signal; every member keeps the checkpoint of its last epoch."""
-
-
-@dataclass
-class StopFlag:
-    """Set by SIGTERM/SIGUSR1 (preemption, or SLURM's warning before the time limit)."""
-
-    signum: int | None = None
-
-    def __call__(self, signum, frame) -> None:
-        self.signum = signum
-
-    @property
-    def set(self) -> bool:
-        return self.signum is not None
-
-    def install(self) -> "StopFlag":
-        for sig in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(sig, self)
-        return self
 
 
 def configure_backend(threads: int) -> None:
