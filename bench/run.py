@@ -198,6 +198,14 @@ def notes(found: dict) -> list[str]:
         big = max(c["sizes"].values(), key=lambda s: s["runs"])
         ours = sum(big["steps_s"].values())
         out.append(f"- (c) Snakemake alone starts in {c['snakemake_startup_s']:.1f} s (`snakemake --version`), which dominates small sweeps. At {big['runs']:,} runs the project's planning steps take {ours:.1f} s of the {big['seconds']:.1f} s; the rest is Snakemake's own work per job ({big['jobs']:,} jobs: the DAG, resources, listing each job).")
+    if "d" in found:
+        sizes = sorted(found["d"]["sizes"].values(), key=lambda s: s["runs"])
+        if "collect_s" in sizes[0]:
+            each = ", ".join(f"{s['runs']:,} runs: reading {s['collect_s']:.2f} s ({s['collect_ratio_to_json_load']:.2f}× json.load), tables {s['aggregate_s'] - s['collect_s']:.2f} s" for s in sizes)
+            out.append(
+                f"- (d) The generated grid has {sizes[0]['cells']:,} cells at every size (more seeds per cell as it grows). Reading the runs (`collect_runs`) and writing the tables (statistics, tests, chance levels, CSV, Markdown, LaTeX per cell), separately: {each}. "
+                "The table work depends mostly on the number of cells, so with few seeds per cell it dominates the ratio to json.load."
+            )
     if "e" in found:
         e = found["e"]
         out.append(f"- (e) The process of (a) that trains two packs of {e['pack_size']}. Importing TensorFlow and Keras alone takes {e['import_only_rss_mb']:.0f} MB; the peak of each (a) process by pack size: " + ", ".join(f"{k}: {v:.0f} MB" for k, v in e["by_pack_size_mb"].items()) + ".")

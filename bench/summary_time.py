@@ -56,15 +56,18 @@ def aggregate(results: Path, expected: list[str], out: Path) -> float:
     """What the summarize job does, timed against json.load alone (imports excluded)."""
     from mlpsweep.summary import collect_runs, write_summary
 
-    loads, summaries = [], []
+    loads, summaries, collects = [], [], []
     for _ in range(REPEATS):
         loads.append(load_only(results, expected))
         t0 = time.perf_counter()
         runs = collect_runs(results, expected)
+        t1 = time.perf_counter()
         write_summary(runs, None, results / "summary")
         summaries.append(time.perf_counter() - t0)
+        collects.append(t1 - t0)
     seconds, load = min(summaries), min(loads)
-    out.write_text(json.dumps({"seconds": seconds, "json_load_s": load, "first_s": summaries[0], "rows": len(runs)}))
+    cells = len(runs.groupby(["dataset", "architecture", "hparams"]))
+    out.write_text(json.dumps({"seconds": seconds, "json_load_s": load, "first_s": summaries[0], "collect_s": min(collects), "rows": len(runs), "cells": cells}))
     return seconds
 
 
@@ -87,6 +90,9 @@ def measure(n_runs: int, workdir: Path) -> dict:
         "first_aggregate_s": inner["first_s"],
         "json_load_s": inner["json_load_s"],
         "ratio_to_json_load": inner["seconds"] / inner["json_load_s"],
+        "collect_s": inner["collect_s"],
+        "collect_ratio_to_json_load": inner["collect_s"] / inner["json_load_s"],
+        "cells": inner["cells"],
         "process_s": done.seconds,
         "process_cpu_s": done.cpu_seconds,
         "generate_s": generate_s,

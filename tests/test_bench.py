@@ -151,6 +151,7 @@ def test_quick_run_measures_every_figure(tmp_path):
         for n, d in found["d"]["sizes"].items():
             assert d["runs"] == int(n) and d["aggregate_s"] > 0 and d["json_load_s"] > 0
             assert d["ratio_to_json_load"] == pytest.approx(d["aggregate_s"] / d["json_load_s"])
+            assert 0 < d["collect_s"] < d["aggregate_s"] and d["cells"] == 20  # 2 x 2 x 5 learning rates
     for phase, source in (("calibrated", "calibrated on"), ("measured", "measured: 2 finished runs in packs of 2")):
         f = found["f"][phase]
         assert f["runs"] == 2 and f["from"].startswith(source), f
