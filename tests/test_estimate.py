@@ -1,8 +1,8 @@
 """`--config estimate=1`: runs, jobs and device time of what is left to train, without training.
 
 The estimate's arithmetic is checked exactly against the records it reads (fit_seconds of
-finished runs, wall time of finished jobs), and its device time against what the next job
-then takes, within 25 %. bench/run.py figure (f) measures the accuracy at a realistic size.
+finished runs, wall time of finished jobs); how close it comes to a later sweep's real time
+depends on the machine's load, so that is measured in bench/ (estimate_accuracy), not here.
 """
 
 import csv
@@ -84,15 +84,6 @@ def test_estimate_before_and_after_a_sweep_uses_what_was_recorded(tmp_path):
     assert est["startup_source"] == "median of 1 finished training jobs"
     assert est["startup_s"] == pytest.approx(startup, abs=0.05)
     assert est["device_s"] == pytest.approx(4 * EPOCHS * per_run_epoch + startup, abs=1.0)  # printed in whole seconds
-
-    # The larger sweep then trains: its new job's device time (wall time, its benchmark file)
-    # is within 25 % of the estimate (issue 12). Device time is mostly the job's start-up,
-    # which both jobs share; bench/run.py figure (f) measures this at a realistic size.
-    run_snakemake(tmp_path, "--omit-from", "plots")
-    with open(bench) as fh:  # the same job (chunk0), run again for its new runs
-        recorded = float(next(csv.DictReader(fh, delimiter="\t"))["s"])
-    estimated = est["training_s"] + est["jobs"] * est["startup_s"]
-    assert abs(estimated - recorded) <= 0.25 * recorded, (estimated, recorded)
 
 
 def test_cost_at_a_measured_pack_size_is_its_median():
