@@ -82,22 +82,17 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
     """Train one pack of these runs for two epochs here; the second epoch's time per run."""
     import socket
 
-    from .engine.pack import Pack
-    from .training import DataCache, _member, _shape, prepare
+    from .training import DataCache, build_pack, prepare
 
     with tempfile.TemporaryDirectory(prefix="mlpsweep-estimate-") as tmp:
         todo, _ = prepare(runs, Path(tmp), DataCache())
         todo = [p for p in todo if len(p.splits.y_train) == len(todo[0].splits.y_train)] if todo else []
         if not todo:
             return Cost(float("nan"), "not calibrated: the data of this kind cannot be loaded (see the training job's error)")
-        members = [_member(p) for p in todo]
+        pack = build_pack(todo, steps_per_execution)
+        members = pack.members
         for m in members:
             m.epochs = 2
-        from dataclasses import replace
-
-        shape = replace(_shape(todo[0]), dropout=any(m.hyper["dropout"] > 0 for m in members))
-        training = todo[0].run.config["training"]
-        pack = Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
         pack.train_epoch(lambda: False)  # the first epoch traces the compiled step
         t0 = time.perf_counter()
         pack.train_epoch(lambda: False)

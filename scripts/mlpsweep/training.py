@@ -160,17 +160,24 @@ def _shape(p: Prepared):
     return Shape(p.splits.n_features, tuple(arch["hidden"]), p.splits.n_classes, arch["activation"], arch["batch_norm"])
 
 
-def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter) -> dict[str, str]:
+def build_pack(group: list[Prepared], steps_per_execution: int):
+    """The engine's Pack of these prepared runs (of one kind), members in the given order."""
     from dataclasses import replace
 
-    from .engine.pack import EarlyStopping, Pack
+    from .engine.pack import Pack
 
-    group = sorted(group, key=lambda p: p.run.path)
     one_hots: dict = {}
     members = [_member(p, one_hots) for p in group]
     shape = replace(_shape(group[0]), dropout=any(m.hyper["dropout"] > 0 for m in members))
     training = group[0].run.config["training"]
-    pack = Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
+    return Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
+
+
+def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter) -> dict[str, str]:
+    from .engine.pack import EarlyStopping
+
+    group = sorted(group, key=lambda p: p.run.path)
+    pack = build_pack(group, steps_per_execution)
     key = checkpoint.pack_key([p.run.hash for p in group])
     ckpt = checkpoint.path_of(results, key)
     restored = checkpoint.find(results, {p.run.path: (p.run.hash, p.fingerprint) for p in group})
