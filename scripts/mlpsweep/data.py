@@ -333,13 +333,19 @@ def _permuted(y: np.ndarray, rows: np.ndarray, groups: np.ndarray | None, seed: 
     return y
 
 
+def split_seed(split: dict, seed: int) -> int:
+    """The seed a run's split is drawn with: `split.seed` if set (one split for every run
+    seed), else the run's seed."""
+    return seed if split.get("seed") is None else split["seed"]
+
+
 def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None) -> Splits:
     """The training, validation and test parts of one run; standardization fitted on its
     training rows alone. A permutation run trains on labels shuffled within its training
     rows (and within groups), and is tested on the true labels."""
     from sklearn.preprocessing import StandardScaler
 
-    seed = seed if split.get("seed") is None else split["seed"]
+    seed = split_seed(split, seed)
     method = split.get("method", "holdout")
     if method == "holdout":
         train_idx, val_idx, test_idx = _holdout(data, split["validation"], split["test"], seed)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, identity, provenance, rundir
-from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot
+from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
 from .grid import Run
 from .metrics import by_group, classification_metrics, split_metrics
 from .preemption import StopFlag
@@ -68,8 +68,7 @@ class DataCache:
     def splits(self, config: dict) -> tuple[Splits, str]:
         data = self.dataset(config)
         split = config["split"]
-        seed = config["seed"] if split["seed"] is None else split["seed"]
-        key = json.dumps([config["dataset"], split, seed, config.get("fold"), config.get("permutation")], sort_keys=True)
+        key = json.dumps([config["dataset"], split, split_seed(split, config["seed"]), config.get("fold"), config.get("permutation")], sort_keys=True)
         if key not in self._splits:
             self._splits[key] = make_splits(data, split, config["seed"], config.get("fold"), config.get("permutation"))
             while len(self._splits) > self.keep_splits:
