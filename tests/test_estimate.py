@@ -127,11 +127,11 @@ def test_startup_is_the_median_wall_time_outside_training(tmp_path):
             runs[path] = "finished"
         (tmp_path / "jobs" / f"{name}.json").write_text(json.dumps({"runs": runs}))
 
-    assert est_mod.startup_seconds(tmp_path)[0] == est_mod.STARTUP_DEFAULT_S
+    assert est_mod.startup_seconds(tmp_path, est_mod.read_records(tmp_path))[0] == est_mod.STARTUP_DEFAULT_S
     job("1", 20, [5, 5])  # 10 s outside training
     job("2", 9, [3])  # 6 s
     job("3", 30, [1, 1, 2])  # 26 s
-    assert est_mod.startup_seconds(tmp_path) == (10.0, "median of 3 finished training jobs")
+    assert est_mod.startup_seconds(tmp_path, est_mod.read_records(tmp_path)) == (10.0, "median of 3 finished training jobs")
 
 
 def test_a_kind_without_records_or_calibration_says_so(tmp_path):

@@ -31,16 +31,20 @@ class Cost:
     source: str
 
 
-def finished(results: Path, runs: list[Run]) -> set[str]:
+def read_records(results: Path) -> dict[str, dict | None]:
+    """Every run directory on disk and its metrics.json (None where it has none): read once."""
+    return {rel: rundir.read_record(Path(results) / rel) for rel in rundir.discover(results)}
+
+
+def finished(records: dict[str, dict | None], runs: list[Run]) -> set[str]:
     """Paths of the runs that are done with their current identity (they will not train)."""
-    return {run.path for run in runs if rundir.is_done(rundir.read_record(Path(results) / run.path), run.config)}
+    return {run.path for run in runs if rundir.is_done(records.get(run.path), run.config)}
 
 
-def measured(results: Path) -> dict[str, list[tuple[int, float, str]]]:
+def measured(records: dict[str, dict | None]) -> dict[str, list[tuple[int, float, str]]]:
     """Per kind: (pack size, seconds per run-epoch, device type) of every finished run found."""
     out: dict[str, list[tuple[int, float, str]]] = {}
-    for rel in rundir.discover(results):
-        record = rundir.read_record(Path(results) / rel)
+    for record in records.values():
         if not record or record.get("status") not in rundir.DONE or "config" not in record:
             continue
         metrics = record.get("metrics", {})
@@ -100,8 +104,9 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
     return Cost(seconds / len(members), f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)")
 
 
-def startup_seconds(results: Path) -> tuple[float, str]:
-    """Median seconds a finished training job spent outside its runs' training."""
+def startup_seconds(results: Path, records: dict[str, dict | None]) -> tuple[float, str]:
+    """Median seconds a finished training job spent outside its runs' training (`records`:
+    read_records(results))."""
     found = []
     for tsv in sorted((Path(results) / "benchmarks" / "train").glob("*.tsv")):
         manifest = Path(results) / "jobs" / f"{tsv.stem}.json"
@@ -112,7 +117,7 @@ def startup_seconds(results: Path) -> tuple[float, str]:
         except (OSError, ValueError, KeyError, StopIteration):
             continue
         trained = [p for p, status in statuses.items() if status in rundir.DONE]
-        fit = sum((rundir.read_record(Path(results) / p) or {}).get("metrics", {}).get("fit_seconds", 0) or 0 for p in trained)
+        fit = sum((records.get(p) or {}).get("metrics", {}).get("fit_seconds", 0) or 0 for p in trained)
         if trained:
             found.append(max(0.0, wall - fit))
     if not found:
@@ -124,8 +129,9 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
     """Runs, jobs and device seconds of what is left to train, with where each cost came from."""
     results = Path(results)
     runs = [run for job in jobs for run in job.runs]
-    done = finished(results, runs)
-    known = measured(results)
+    records = read_records(results)
+    done = finished(records, runs)
+    known = measured(records)
     costs: dict[tuple[str, int], Cost] = {}
     rows = {}
     train_seconds = 0.0
@@ -159,7 +165,7 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
             row["packs"] += 1
             row["seconds"] += seconds
         jobs_left += left_in_job
-    startup, startup_source = startup_seconds(results)
+    startup, startup_source = startup_seconds(results, records)
     total = train_seconds + startup * jobs_left
     return {
         "runs_planned": len(runs),
