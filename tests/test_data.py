@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpsweep.data import DataError, class_weights, count_groups, load_dataset, make_splits, make_synthetic, one_hot
+from mlpsweep.data import DataError, class_weights, count_groups, load_dataset, make_splits, one_hot
+from mlpsweep.data.builtin import make_synthetic
 
 HOLDOUT = {"method": "holdout", "validation": 0.2, "test": 0.2, "seed": None}
 

@@ -81,7 +81,7 @@ def test_regenerate_trains_nothing_after_code_and_config_edits(sweep):
     before = run_files(results)
     training = repo / "scripts" / "mlpsweep" / "training.py"
     training.write_text(training.read_text() + "\n# edited after the sweep: must not retrain in regeneration mode\n")
-    for name in ("scripts/train.py", "scripts/mlpsweep/model.py", "scripts/mlpsweep/data.py"):
+    for name in ("scripts/train.py", "scripts/mlpsweep/model.py", "scripts/mlpsweep/data/splits.py"):
         (repo / name).touch()
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     config["training"]["epochs"] = 3

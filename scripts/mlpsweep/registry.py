@@ -67,7 +67,7 @@ METRICS = {
 
 @dataclass(frozen=True)
 class Source:
-    loader: str  # function of mlpsweep.data that loads it
+    loader: str  # "module.function" of mlpsweep.data: (resolved entry, group column) -> Dataset
     keys: dict = field(default_factory=dict)  # JSON-schema of each key; a `default` is filled in
     required: tuple[str, ...] = ()
     sweepable: tuple[str, ...] = ()  # keys a grid may sweep (`dataset.<key>`)
@@ -76,7 +76,7 @@ class Source:
 _COUNT = {"type": "integer", "minimum": 1}
 SOURCES = {
     "synthetic": Source(
-        "make_synthetic",
+        "builtin.load_synthetic_source",
         keys={
             "n_samples": {**_COUNT, "minimum": 2, "default": 1000},
             "n_features": {**_COUNT, "default": 20},
@@ -88,9 +88,9 @@ SOURCES = {
         },
         sweepable=("n_samples", "n_features", "n_classes", "separation", "noise", "seed"),
     ),
-    "sklearn": Source("load_sklearn", keys={"name": {"type": "string", "enum": ["digits", "wine", "breast_cancer", "iris"]}}, required=("name",)),
+    "sklearn": Source("builtin.load_sklearn_source", keys={"name": {"type": "string", "enum": ["digits", "wine", "breast_cancer", "iris"]}}, required=("name",)),
     "file": Source(
-        "load_file",
+        "files.load_file",
         keys={
             "path": {"type": "string", "minLength": 1},
             "format": {"type": ["string", "null"], "enum": ["csv", "tsv", "parquet", "npz", None], "default": None},

@@ -1,0 +1,163 @@
+"""Splits of a data set (holdout, k-fold, group k-fold, leave one group out), permutations of
+training labels, standardization and class weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dataset import Dataset, DataError
+
+
+@dataclass
+class Splits:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    test_index: np.ndarray | None = None  # rows of the data set that form the test part
+    test_groups: np.ndarray | None = None  # their groups, where the data has groups
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def _classes_present(data: Dataset) -> np.ndarray:
+    if len(data.y) == 0:
+        raise DataError(f"{data.where}: holds no samples. Fix: add samples")
+    counts = np.bincount(data.y, minlength=len(data.class_names))
+    if (counts > 0).sum() < 2:
+        raise DataError(f"{data.where}: only one class ({data.class_names[int(np.argmax(counts))]!r}) in the labels. Fix: a classifier needs at least two classes")
+    return counts[counts > 0]
+
+
+def _holdout(data: Dataset, validation: float, test: float, seed: int):
+    """Stratified train/validation/test rows (as release 0.1 split them)."""
+    from sklearn.model_selection import train_test_split
+
+    present = _classes_present(data)
+    n, n_classes = len(data.y), len(present)
+    n_test = int(np.ceil(test * n))
+    n_val = int(np.ceil(validation * (n - n_test)))
+    smallest = int(present.min())
+    if n_test < n_classes or n_val < n_classes or n - n_test - n_val < n_classes or smallest < 3:
+        raise DataError(
+            f"{data.where}: {n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split with "
+            f"validation={validation} and test={test}. Fix: use more samples (each class needs >= 3, and each split >= one per class)"
+        )
+    rest, test_idx = train_test_split(np.arange(n), test_size=n_test, stratify=data.y, random_state=seed)
+    train_idx, val_idx = train_test_split(rest, test_size=n_val, stratify=data.y[rest], random_state=seed)
+    return train_idx, val_idx, test_idx
+
+
+def _cross_validation_fold(data: Dataset, split: dict, seed: int, fold: int):
+    """Training and test rows of one fold: stratified where the method allows, by group where given."""
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
+
+    present = _classes_present(data)
+    method, groups = split["method"], data.groups
+    column = f"group column {split['group']!r}"
+    if method == "kfold":
+        if int(present.min()) < split["folds"]:
+            raise DataError(f"{data.where}: the smallest class has {int(present.min())} rows, too few for {split['folds']} stratified folds. Fix: lower split.folds or add samples")
+        splitter, args = StratifiedKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y)
+    else:
+        n_groups = len(set(groups.tolist()))
+        needed = split["folds"] if method == "group_kfold" else 2
+        if n_groups < needed:
+            raise DataError(f"{data.where}: {column} holds {n_groups} groups, fewer than the {needed} {'folds' if method == 'group_kfold' else 'a leave-one-group-out split needs'}. Fix: lower split.folds or use data with more groups")
+        if method == "group_kfold":
+            splitter, args = StratifiedGroupKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y, groups)
+        else:
+            splitter, args = LeaveOneGroupOut(), (data.x, data.y, groups)
+    for i, (train_idx, test_idx) in enumerate(splitter.split(*args)):
+        if i == fold:
+            return train_idx, test_idx
+    raise DataError(f"{data.where}: has no fold {fold} (the data gives fewer folds than planned). Fix: run the sweep again so it plans the folds anew")
+
+
+def _validation_rows(data: Dataset, train_idx: np.ndarray, validation: float, seed: int):
+    """Cut the validation part from a fold's training rows: stratified, or whole groups."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    if data.groups is None:
+        n_val = max(int(np.ceil(validation * len(train_idx))), len(np.unique(data.y[train_idx])))
+        try:
+            return train_test_split(train_idx, test_size=n_val, stratify=data.y[train_idx], random_state=seed)
+        except ValueError as exc:
+            raise DataError(f"{data.where}: a fold's training part is too small to cut a stratified validation part ({exc}). Fix: use fewer folds or more samples") from None
+    groups = data.groups[train_idx]
+    if len(set(groups.tolist())) < 2:
+        raise DataError(f"{data.where}: a fold's training part holds one group, so no group is left for validation. Fix: use data with more groups or fewer folds")
+    keep, val = next(GroupShuffleSplit(n_splits=1, test_size=validation, random_state=seed).split(train_idx, groups=groups))
+    return train_idx[keep], train_idx[val]
+
+
+def _permuted(y: np.ndarray, rows: np.ndarray, groups: np.ndarray | None, seed: int, permutation: int) -> np.ndarray:
+    """Labels with those of `rows` shuffled among themselves (within each group, where given)."""
+    rng = np.random.default_rng([int(seed), int(permutation), 0x7065726D])  # 'perm'
+    y = y.copy()
+    blocks = [rows] if groups is None else [rows[groups[rows] == g] for g in sorted(set(groups[rows].tolist()))]
+    for block in blocks:
+        y[block] = y[rng.permutation(block)]
+    return y
+
+
+def split_seed(split: dict, seed: int) -> int:
+    """The seed a run's split is drawn with: `split.seed` if set (one split for every run
+    seed), else the run's seed."""
+    return seed if split.get("seed") is None else split["seed"]
+
+
+def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None) -> Splits:
+    """The training, validation and test parts of one run; standardization fitted on its
+    training rows alone. A permutation run trains on labels shuffled within its training
+    rows (and within groups), and is tested on the true labels."""
+    from sklearn.preprocessing import StandardScaler
+
+    seed = split_seed(split, seed)
+    method = split.get("method", "holdout")
+    if method == "holdout":
+        train_idx, val_idx, test_idx = _holdout(data, split["validation"], split["test"], seed)
+    else:
+        fit_idx, test_idx = _cross_validation_fold(data, split, seed, fold)
+        train_idx, val_idx = _validation_rows(data, fit_idx, split["validation"], seed)
+    y = data.y
+    if permutation is not None:
+        y = _permuted(y, np.concatenate([train_idx, val_idx]), data.groups, seed, permutation)
+    missing = sorted(set(range(len(data.class_names))) - set(y[train_idx].tolist()) - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist()))
+    if missing:
+        names = ", ".join(repr(data.class_names[c]) for c in missing)
+        raise DataError(f"{data.where}: the training part of fold {fold} has no row of class {names} (its groups hold other classes only). Fix: use fewer folds, or data where each group holds every class")
+    scaler = StandardScaler().fit(data.x[train_idx])
+
+    def scale(rows):
+        return scaler.transform(data.x[rows]).astype(np.float32)
+
+    test_groups = None if data.groups is None else data.groups[test_idx]
+    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups)
+
+
+def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:
+    """Per-class loss weights from the training rows (scikit-learn's 'balanced'), or None."""
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y_train)
+    weights = np.ones(n_classes, np.float32)
+    weights[present] = compute_class_weight(mode, classes=present, y=y_train)
+    return weights
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes, dtype=np.float32)[y]
