@@ -21,6 +21,8 @@ class Splits:
     class_names: list[str]
     test_index: np.ndarray | None = None  # rows of the data set that form the test part
     test_groups: np.ndarray | None = None  # their groups, where the data has groups
+    mean: np.ndarray | None = None  # the standardization fitted on the training rows: x_std = (x - mean) / scale
+    scale: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -144,7 +146,7 @@ def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, 
         return scaler.transform(data.x[rows]).astype(np.float32)
 
     test_groups = None if data.groups is None else data.groups[test_idx]
-    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups)
+    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups, scaler.mean_, scaler.scale_)
 
 
 def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:
