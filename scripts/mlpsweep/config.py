@@ -428,6 +428,12 @@ def _check_search(cfg: dict, source: str) -> None:
         if name == "log_uniform" and low <= 0:
             _fail(source, f"{at}.{name}", f"a log range must stay above 0, and [{low}, {high}] touches it", f"start the range above 0, e.g. [{high / 1000:g}, {high}], or use uniform")
         _check_swept_values(cfg, source, f"{at}.{name}", key, [low, high] if name == "int_uniform" else [float(low), float(high)])
+        if name != "int_uniform":
+            inner = low + (high - low) * 0.4142  # a value such a range draws that is not a whole number
+            try:
+                _check_swept_values(cfg, source, f"{at}.{name}", key, [inner if not float(inner).is_integer() else inner + 0.5])
+            except ConfigError:
+                _fail(source, f"{at}.{name}", f"draws fractional values, and '{key}' takes whole numbers", "use int_uniform or choice for it")
 
 
 def _check_exclude(cfg: dict, source: str) -> None:
