@@ -123,8 +123,10 @@ def write_partial_summary():
     from mlpsweep.summary import collect_runs, write_summary
 
     partial = f"{RESULTS}/summary/partial"
-    out = write_summary(collect_runs(RESULTS, run_paths()), SWEEP["summary"], partial, SWEEP["search"])
-    write_plots(RESULTS, partial, f"{partial}/plots", SWEEP["summary"], search=SWEEP["search"])
+    search = SWEEP["search"]
+    runs = collect_runs(RESULTS, run_paths())
+    out = write_summary(runs, SWEEP["summary"], partial, search)
+    write_plots(RESULTS, partial, f"{partial}/plots", SWEEP["summary"], search=search)
     counts = out["compute"]
     logger.warning(
         f"mlpsweep: partial summary in {partial}/summary.md "
