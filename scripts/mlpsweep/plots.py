@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from . import rundir  # noqa: E402
@@ -555,6 +555,10 @@ def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: l
             ax.scatter(x[is_best], y[is_best], s=70, facecolors="none", edgecolors="black", linewidths=1.2, label="best point" if ax is axes.flat[0] else None)
         if key in log_keys:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # matplotlib labels minor ticks of short ranges: they overlap
+            shown = x[np.isfinite(x) & (x > 0)]
+            if len(shown) and shown.max() < 100 * shown.min():  # two decades or less: ticks at 1, 2 and 5 of each
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.set_xlabel(key + (" (log scale)" if key in log_keys else ""))
         ax.grid(True, linewidth=0.3, alpha=0.5)
     for ax in axes.flat[len(keys) :]:
