@@ -299,3 +299,12 @@ def test_a_search_sweep_trains_and_grows_without_retraining(tmp_path):
     assert {name: after[name] for name in stamps} == stamps, "a finished point was retrained"
     table = (tmp_path / "results" / "summary" / "search.md").read_text()
     assert sum(line.startswith("| ") and "| g | a | s0" in line for line in table.splitlines()) == 8
+
+
+def test_search_module_is_pure():
+    """search.py plans on a login node: no Keras, backend, grid, training or data."""
+    from test_architecture import PACKAGE, imports, ours
+
+    found = imports(PACKAGE / "search.py")
+    assert ours(found) <= {"config"}
+    assert not {m.split(".")[0] for m in found} & {"keras", "tensorflow", "jax", "sklearn", "pandas"}
