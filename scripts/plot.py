@@ -13,7 +13,7 @@ logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chat
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     summary_dir = Path(snakemake.input.summary).parent  # noqa: F821
-    write_plots(summary_dir.parent, summary_dir, Path(snakemake.output.heatmap_png).parent, snakemake.params.options, workers=snakemake.threads)  # noqa: F821
+    write_plots(summary_dir.parent, summary_dir, Path(snakemake.output.heatmap_png).parent, snakemake.params.options, workers=snakemake.threads, search=snakemake.params.search)  # noqa: F821
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"

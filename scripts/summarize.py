@@ -8,16 +8,16 @@ from mlpsweep.jobs import results_dir, setup_logging
 from mlpsweep.summary import collect_runs, write_summary
 
 
-def main(results, expected, options, outdir):
+def main(results, expected, options, outdir, search=None):
     runs = collect_runs(results, expected)
-    out = write_summary(runs, options, outdir)
+    out = write_summary(runs, options, outdir, search)
     logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
 
 
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     out_csv = snakemake.output.csv  # noqa: F821
-    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent))  # noqa: F821
+    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent), snakemake.params.search)  # noqa: F821
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"

@@ -52,11 +52,11 @@ def with_architecture(name: str, spec: dict) -> dict:
 
 # id -> (config, key, problem, fix)
 CONFIG_CASES = {
-    "unknown_top_key_close": (tiny_config(seed=[0]), "seed", "unknown key 'seed' (did you mean 'seeds'?)", "use one of: results, datasets, architectures, split, training, grid, zip, seeds, exclude, execution, summary"),
+    "unknown_top_key_close": (tiny_config(seed=[0]), "seed", "unknown key 'seed' (did you mean 'seeds'?)", "use one of: results, datasets, architectures, split, training, grid, zip, search, seeds, exclude, execution, summary"),
     "unknown_training_key_close": (with_training(learnin_rate=0.1), "training.learnin_rate", "unknown key 'learnin_rate' (did you mean 'learning_rate'?)", "use one of: optimizer, learning_rate, momentum, batch_size, epochs, eval_batch_size, early_stopping, class_weight"),
     "unknown_architecture_key_close": (with_architecture("small", {"hiden": [8]}), "architectures.small.hiden", "unknown key 'hiden' (did you mean 'hidden'?)", "use one of: hidden, activation, dropout, l2, batch_norm"),
     "unknown_dataset_key_close": (with_dataset("g", {"source": "synthetic", "n_sample": 300}), "datasets.g.n_sample", "unknown key 'n_sample' for source 'synthetic' (did you mean 'n_samples'?)", "use one of: source, n_samples, n_features, n_classes, separation, noise, seed, class_names"),
-    "unknown_key_far": (tiny_config(colour="blue"), "colour", "unknown key 'colour'", "use one of: results, datasets, architectures, split, training, grid, zip, seeds, exclude, execution, summary"),
+    "unknown_key_far": (tiny_config(colour="blue"), "colour", "unknown key 'colour'", "use one of: results, datasets, architectures, split, training, grid, zip, search, seeds, exclude, execution, summary"),
     "required_key_missing": ({k: v for k, v in tiny_config().items() if k != "seeds"}, "seeds", "required key is missing", "add 'seeds' (see config/README.md)"),
     "epochs_text": (with_training(epochs="five"), "training.epochs", "value 'five' has the wrong type", "give a value of type integer"),
     "batch_size_float": (with_training(batch_size=2.5), "training.batch_size", "value 2.5 has the wrong type", "give a value of type integer"),

@@ -228,6 +228,7 @@ def _check_semantics(cfg: dict, source: str) -> None:
     for name, spec in cfg["datasets"].items():
         _check_dataset(name, spec, cfg["split"], source)
     _check_sweep(cfg, source)
+    _check_search(cfg, source)
     _check_exclude(cfg, source)
     summary = cfg["summary"]
     if summary["best_by"] not in summary["metrics"]:
@@ -364,29 +365,80 @@ def _check_sweep(cfg: dict, source: str) -> None:
             seen[name] = at
             if len(set(map(repr, values))) != len(values):
                 _fail(source, at, f"has duplicate values {values!r}", "list each value once")
-            section, path = sweep_target(key)
-            leaf = ".".join(path)
-            for entry_key, entry in _entries(cfg, section).items():
-                allowed = _sweepable(section, entry)
-                if leaf not in allowed:
-                    what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
-                    _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{_suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
-            for i, value in enumerate(values):
-                probe = copy.deepcopy(cfg)
-                for entry in _entries(probe, section).values():
-                    set_path(entry, path, value)
-                error = first_error(probe, _schema())
-                if error:
-                    _fail(source, f"{at}[{i}]", error[1], error[2])
-                if section == "architecture":
-                    for arch in probe["architectures"].values():
-                        _check_architecture(f"{at}[{i}]", arch, source)
-                if section == "split":
-                    _check_split(probe["split"], source, key=f"{at}[{i}]")
+            _check_swept_values(cfg, source, at, key, values)
+
+
+def _check_swept_values(cfg: dict, source: str, at: str, key: str, values: list) -> None:
+    """That `key` (given at `at`) can be swept and each of `values` is valid there."""
+    section, path = sweep_target(key)
+    leaf = ".".join(path)
+    for entry_key, entry in _entries(cfg, section).items():
+        allowed = _sweepable(section, entry)
+        if leaf not in allowed:
+            what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
+            _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{_suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
+    for i, value in enumerate(values):
+        probe = copy.deepcopy(cfg)
+        for entry in _entries(probe, section).values():
+            set_path(entry, path, value)
+        error = first_error(probe, _schema())
+        if error:
+            _fail(source, f"{at}[{i}]", error[1], error[2])
+        if section == "architecture":
+            for arch in probe["architectures"].values():
+                _check_architecture(f"{at}[{i}]", arch, source)
+        if section == "split":
+            _check_split(probe["split"], source, key=f"{at}[{i}]")
+
+
+def _check_search(cfg: dict, source: str) -> None:
+    """The `search:` section: a known distribution per key with a usable range or values, keys
+    a grid could sweep and that no grid or zip sweeps too, samples given with a space."""
+    search = cfg["search"]
+    space, samples = search["space"], search["samples"]
+    if space and not samples:
+        _fail(source, "search.samples", "the search has a space but no samples", "set search.samples, e.g. 64 (a power of 2 for method sobol)")
+    if samples and not space:
+        _fail(source, "search.space", f"{samples} samples of an empty space", "give the keys to sample under search.space, or remove search.samples")
+    swept = {canonical_key(k): "grid" for k in cfg["grid"]} | {canonical_key(k): f"zip[{i}]" for i, group in enumerate(cfg["zip"]) for k in group}
+    kinds = registry.SEARCH_DISTRIBUTIONS
+    for key, spec in space.items():
+        at = f"search.space.{key}"
+        if canonical_key(key) in swept:
+            _fail(source, at, f"is sampled and also swept by {swept[canonical_key(key)]}", "sample or sweep each key, not both")
+        if len(spec) != 1:
+            _fail(source, at, f"needs exactly one distribution, got {len(spec)} ({', '.join(map(str, spec)) or 'none'})", f"give one of: {', '.join(kinds)}, e.g. {{uniform: [0.0, 0.5]}}")
+        (name, args), = spec.items()
+        if name not in kinds:
+            _fail(source, f"{at}.{name}", f"unknown distribution{_suggest(name, kinds)}", f"use one of: {', '.join(kinds)}")
+        if kinds[name] == "values":
+            if not isinstance(args, list) or not args:
+                _fail(source, f"{at}.{name}", "choice needs at least one value", "list the values to choose from, e.g. [16, 32, 64]")
+            if len(set(map(repr, args))) != len(args):
+                _fail(source, f"{at}.{name}", f"has duplicate values {args!r}", "list each value once")
+            _check_swept_values(cfg, source, f"{at}.{name}", key, args)
+            continue
+        number = int if name == "int_uniform" else (int, float)
+        if not isinstance(args, list) or len(args) != 2 or not all(isinstance(a, number) and not isinstance(a, bool) for a in args):
+            kind = "two integers" if name == "int_uniform" else "two numbers"
+            _fail(source, f"{at}.{name}", f"{args!r} is not a range [low, high] of {kind}", f"give [low, high], e.g. {'[1, 8]' if name == 'int_uniform' else '[0.0, 0.5]'}")
+        low, high = args
+        if not low < high:
+            _fail(source, f"{at}.{name}", f"the range [{low}, {high}] is {'empty' if low == high else 'reversed'}", f"give low < high{f', e.g. [{high}, {low}]' if low > high else '; a single value belongs in training: or the architecture, not in search:'}")
+        if name == "log_uniform" and low <= 0:
+            _fail(source, f"{at}.{name}", f"a log range must stay above 0, and [{low}, {high}] touches it", f"start the range above 0, e.g. [{high / 1000:g}, {high}], or use uniform")
+        _check_swept_values(cfg, source, f"{at}.{name}", key, [low, high] if name == "int_uniform" else [float(low), float(high)])
+        if name != "int_uniform":
+            inner = low + (high - low) * 0.4142  # a value such a range draws that is not a whole number
+            try:
+                _check_swept_values(cfg, source, f"{at}.{name}", key, [inner if not float(inner).is_integer() else inner + 0.5])
+            except ConfigError:
+                _fail(source, f"{at}.{name}", f"draws fractional values, and '{key}' takes whole numbers", "use int_uniform or choice for it")
 
 
 def _check_exclude(cfg: dict, source: str) -> None:
     swept = {canonical_key(k) for k in cfg["grid"]} | {canonical_key(k) for group in cfg["zip"] for k in group}
+    swept |= {canonical_key(k) for k in cfg["search"]["space"]}
     training = set(_sweepable("training", {}))
     for i, rule in enumerate(cfg["exclude"]):
         for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):

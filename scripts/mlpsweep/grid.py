@@ -8,7 +8,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from . import identity, registry
+from . import identity, registry, search
 from .config import ConfigError, canonical_key, set_path, sweep_target
 
 
@@ -81,6 +81,17 @@ def _points(cfg: dict) -> list[dict]:
     return [dict(kv for part in combo for kv in part.items()) for combo in itertools.product(*axes)]
 
 
+def labelled_points(cfg: dict) -> list[tuple[str, dict]]:
+    """(hparams label, point) of every point: the grid's, or each search point crossed with
+    them (label `s017`, or `s017_lr0.01` with a grid), search points outermost so that a
+    grown search adds points after the earlier ones."""
+    grid_points = _points(cfg)
+    sampled = search.sample(cfg.get("search") or {})
+    if not sampled:
+        return [(hparams_label(point), point) for point in grid_points]
+    return [(f"{name}_{hparams_label(point)}" if point else name, {**values, **point}) for name, values in sampled for point in grid_points]
+
+
 def _apply(cfg: dict, ds_name: str, arch_name: str, point: dict) -> dict:
     """The sections of one run config at a grid point (copies; the config is untouched)."""
     sections = {
@@ -129,12 +140,11 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
     group_counts: dict = {}
     permutations = cfg["summary"]["permutations"]
     first_seed = min(cfg["seeds"])
-    points = _points(cfg)
+    points = labelled_points(cfg)
     for ds_name in cfg["datasets"]:
         for arch_name in cfg["architectures"]:
-            for point in points:
+            for label, point in points:
                 sections = _apply(cfg, ds_name, arch_name, point)
-                label = hparams_label(point)
                 folds = fold_indices(sections["split"], sections["dataset"], group_counts)
                 hasher = identity.CellHasher(sections)
                 kind = pack_kind({**sections, "seed": 0})

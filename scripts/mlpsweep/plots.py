@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from . import rundir  # noqa: E402
@@ -33,7 +33,8 @@ from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, s
 log = logging.getLogger("mlpsweep")
 
 # Layout of the plots directory; workflow/rules/plots.smk declares the same names.
-HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = PLOTS  # names from the registry, in its order
+HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[:5]  # names from the registry, in its order
+SEARCH_DIR = "search"  # registry.PLOTS["search"]: score against each sampled key, per data set
 FORMATS = ("png", "pdf")
 
 # Matplotlib defaults plus print sizes; no user matplotlibrc, no random SVG ids.
@@ -395,7 +396,7 @@ def cell_title(cell: pd.Series) -> str:
     return f"{cell['dataset']} / {cell['architecture']} / {cell['hparams']}"
 
 
-def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None, workers: int = 1) -> list[Path]:
+def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None, workers: int = 1, search: dict | None = None) -> list[Path]:
     """Draw every figure of the sweep into `outdir`; cells without finished runs are skipped or marked.
 
     The per-data-set and per-cell folders are emptied first, so no figure of an earlier sweep stays behind.
@@ -408,6 +409,9 @@ def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path
         shutil.rmtree(outdir / sub, ignore_errors=True)
         (outdir / sub).mkdir(parents=True)
     tasks = figure_tasks(Path(results), runs, cells, compute, options, outdir)
+    shutil.rmtree(outdir / SEARCH_DIR, ignore_errors=True)
+    (outdir / SEARCH_DIR).mkdir(parents=True)
+    tasks += search_tasks(runs, cells, options, outdir, search)
     if workers > 1 and len(tasks) > 1:
         written = _draw_in_processes(tasks, workers)
     else:
@@ -491,3 +495,79 @@ def _curves_figure(results, mine: pd.DataFrame | None, cell: pd.Series, options:
         return None
     curves, title, over = found
     return learning_curves_figure(curves, title, options, over)
+
+
+# ---------------------------------------------------------------- search (search.py)
+
+SEARCH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def search_columns(runs: pd.DataFrame) -> list[str]:
+    """The sampled keys of runs.csv (its search.<key> columns), in their order."""
+    return [c.removeprefix("search.") for c in runs.columns if c.startswith("search.")]
+
+
+def search_tasks(runs: pd.DataFrame, cells: pd.DataFrame, options: dict, outdir: Path, search: dict | None) -> list[tuple]:
+    """One figure per data set of a search sweep: plots/search/<data set>.{png,pdf}."""
+    keys = search_columns(runs)
+    if not keys or cells.empty:
+        return []
+    log_keys = set(_log_keys(search, keys))
+    return [(search_figure, (runs, cells, dataset, keys, log_keys, options), outdir / SEARCH_DIR / dataset) for dataset in dict.fromkeys(cells["dataset"])]
+
+
+def _log_keys(search: dict | None, keys: list[str]) -> list[str]:
+    """Keys drawn log-uniformly (from the sweep's `search:`; without it, none)."""
+    from .config import canonical_key
+
+    space = (search or {}).get("space", {})
+    return [canonical_key(k) for k, spec in space.items() if next(iter(spec)) == "log_uniform" and canonical_key(k) in keys]
+
+
+def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: list[str], log_keys: set, options: dict):
+    """The `best_by` score of each finished run of one data set against each sampled key: one
+    point per run, one colour and marker per seed, the best cell's runs ringed in black."""
+    metric = options["best_by"]
+    scale = scale_of(metric, options)
+    mine = real_runs(runs)
+    mine = mine[(mine["dataset"] == dataset) & (mine["status"] == "finished")]
+    best = cells[(cells["dataset"] == dataset) & cells["best"]]
+    best_keys = {tuple(row) for row in best[KEYS].itertuples(index=False)}
+    is_best = np.array([tuple(row) in best_keys for row in mine[KEYS].itertuples(index=False)], dtype=bool)
+    seeds = sorted(mine["seed"].unique().tolist())
+    ncols = min(3, len(keys))
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 0.6, 2.3 * nrows + 0.9), layout="constrained", squeeze=False, sharey=True)
+    y = mine[metric].to_numpy(dtype=float) * scale
+    for ax, key in zip(axes.flat, keys):
+        column = mine[f"search.{key}"]
+        if column.dtype.kind in "fi":
+            x = column.to_numpy(dtype=float)
+        else:  # choices that are not numbers (lists, names): one position per value
+            categories = sorted(column.dropna().unique().tolist(), key=str)
+            x = column.map({c: k for k, c in enumerate(categories)}).to_numpy(dtype=float)
+            ax.set_xticks(range(len(categories)), categories, rotation=30 if len(categories) > 3 else 0)
+            ax.set_xlim(-0.5, len(categories) - 0.5)
+        for k, seed in enumerate(seeds):
+            at = (mine["seed"] == seed).to_numpy()
+            ax.scatter(x[at], y[at], s=14, color=f"C{k % 10}", marker=SEARCH_MARKERS[k % len(SEARCH_MARKERS)], linewidths=0, alpha=0.85, label=f"seed {seed}")
+        if is_best.any():
+            ax.scatter(x[is_best], y[is_best], s=70, facecolors="none", edgecolors="black", linewidths=1.2, label="best point" if ax is axes.flat[0] else None)
+        if key in log_keys:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # matplotlib labels minor ticks of short ranges: they overlap
+            shown = x[np.isfinite(x) & (x > 0)]
+            if len(shown) and shown.max() < 100 * shown.min():  # two decades or less: ticks at 1, 2 and 5 of each
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.set_xlabel(key + (" (log scale)" if key in log_keys else ""))
+        ax.grid(True, linewidth=0.3, alpha=0.5)
+    for ax in axes.flat[len(keys) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(axis_label(metric, options))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
+    names = ", ".join(sorted(best["hparams"].tolist())) or "none finished"
+    fig.suptitle(f"{dataset}: {METRICS[metric].label.lower()} of each run against each sampled key\n{len(mine)} finished runs; ringed: best point ({names})")
+    return fig

@@ -157,6 +157,21 @@ PLOTS = {
     "bars": "data set",
     "confusion": "data set",
     "learning_curves": "cell",
+    "search": "data set",
+}
+
+# ---------------------------------------------------------------- search (search.py)
+
+# How a search draws its points in [0, 1)^d: a scrambled Sobol sequence (scipy.stats.qmc) or
+# independent uniform numbers (NumPy).
+SEARCH_METHODS = ("sobol", "random")
+
+# Distributions of a sampled key -> the arguments they take: [low, high] or the values.
+SEARCH_DISTRIBUTIONS = {
+    "uniform": "range",
+    "log_uniform": "range",
+    "int_uniform": "range",
+    "choice": "values",
 }
 
 
@@ -169,5 +184,6 @@ def names(family: str) -> list[str]:
         "sources": SOURCES,
         "split_methods": SPLIT_METHODS,
         "class_weights": CLASS_WEIGHTS,
+        "search_methods": SEARCH_METHODS,
     }[family]
     return list(table)

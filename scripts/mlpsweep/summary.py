@@ -646,11 +646,12 @@ def _texts(column: pd.Series) -> list[str]:
     return ["" if missing else str(v) for v, missing in zip(column.tolist(), column.isna().tolist())]
 
 
-def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path) -> dict:
-    """Write runs.csv, summary.csv/.md/.tex, by_group.csv/.md and compute.json into `outdir`."""
+def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path, search: dict | None = None) -> dict:
+    """Write runs.csv, summary.csv/.md/.tex, by_group.csv/.md and compute.json into `outdir`;
+    with the sweep's `search:` section also search.csv/.md (and its values in runs.csv)."""
     options = options_with_defaults(options)
     outdir = Path(outdir)
-    runs = sort_runs(runs, options)
+    runs = with_search_values(sort_runs(runs, options), search)
     cells = _cells(runs, options)
     groups = _groups(runs)
     compute = compute_accounting(runs)
@@ -662,4 +663,103 @@ def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path) 
     write_text_atomic(outdir / "by_group.csv", _csv(groups))
     write_text_atomic(outdir / "by_group.md", render_groups_markdown(groups, options))
     write_text_atomic(outdir / "compute.json", json.dumps(compute, indent=2, sort_keys=True) + "\n")
+    if search is not None:
+        points = search_table(cells, search, options)
+        write_text_atomic(outdir / "search.csv", _csv(points))
+        write_text_atomic(outdir / "search.md", render_search_markdown(points, search, options))
     return {"runs": runs, "cells": cells, "groups": groups, "compute": compute}
+
+
+# ---------------------------------------------------------------- search (search.py)
+
+SEARCH_PREFIX = "search."  # runs.csv and search.csv name a sampled key's column search.<key>
+
+
+def point_label(hparams: str) -> str:
+    """The search point of a cell's hparams label ('s017' of 's017' and of 's017_lr0.01')."""
+    return str(hparams).split("_", 1)[0]
+
+
+def _search_columns(labels: pd.Series, search: dict | None) -> dict[str, pd.Series]:
+    """search.<key> -> each label's sampled value (numbers as floats, others as JSON text)."""
+    from . import search as sampling
+
+    points = dict(sampling.sample(search or {}))
+    columns = {}
+    for key in sampling.keys(search or {}):
+        values = [points.get(point_label(h), {}).get(key) for h in labels]
+        numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
+        if numeric:
+            columns[SEARCH_PREFIX + key] = pd.Series([math.nan if v is None else float(v) for v in values], index=labels.index, dtype="float64")
+        else:
+            columns[SEARCH_PREFIX + key] = pd.Series(["" if v is None else json.dumps(v) for v in values], index=labels.index, dtype="str")
+    return columns
+
+
+def with_search_values(runs: pd.DataFrame, search: dict | None) -> pd.DataFrame:
+    """runs with a column per sampled key after `hparams` (the values of each run's point)."""
+    columns = _search_columns(runs["hparams"], search)
+    if not columns:
+        return runs
+    at = runs.columns.get_loc("hparams") + 1
+    return pd.concat([runs.iloc[:, :at], pd.DataFrame(columns, index=runs.index), runs.iloc[:, at:]], axis=1)
+
+
+def search_table(cells: pd.DataFrame, search: dict, options: dict) -> pd.DataFrame:
+    """The search's cells best first within each data set (by `best_by`; cells without a score
+    last), with their point, its sampled values, counts and metric means and stds."""
+    metric = options["best_by"]
+    metrics = [m for m in options["metrics"] if f"{m}_mean" in cells]
+    columns = [*KEYS, "rank", "point"]
+    if cells.empty or not _search_columns(cells["hparams"], search):
+        values = [SEARCH_PREFIX + k for k in _search_keys(search)]
+        return pd.DataFrame(columns=[*columns, *values, "n", "n_planned", "status", "best", *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))])
+    table = cells.assign(point=cells["hparams"].map(point_label), **_search_columns(cells["hparams"], search))
+    score = table[f"{metric}_mean"].astype(float) * (-1 if higher_is_better(metric, options) else 1)
+    order = pd.Categorical(table["dataset"], categories=list(dict.fromkeys(table["dataset"]))).codes
+    table = table.assign(_d=order, _s=score.fillna(math.inf)).sort_values(["_d", "_s"], kind="stable")
+    table["rank"] = table.groupby("_d").cumcount() + 1
+    values = [c for c in table.columns if c.startswith(SEARCH_PREFIX)]
+    stats = [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    return table[[*columns, *values, "n", "n_planned", "status", "best", *stats]].reset_index(drop=True)
+
+
+def _search_keys(search: dict | None) -> list[str]:
+    from . import search as sampling
+
+    return sampling.keys(search or {})
+
+
+def _value_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return format(value, ".10g") if isinstance(value, float) else str(value)
+
+
+def render_search_markdown(points: pd.DataFrame, search: dict, options: dict) -> str:
+    """search.md: the points of each data set best first, their sampled values as columns."""
+    if points.empty:
+        return "No search points: this sweep has no `search:` section (or no finished run of one).\n"
+    from . import search as sampling
+
+    metric = options["best_by"]
+    keys = sampling.keys(search)
+    labels = [f"{k} (log)" if k in sampling.log_keys(search) else k for k in keys]
+    header = ["Rank", "Data set", "Architecture", "Point", *labels, "n", *(METRICS[m].label for m in options["metrics"])]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" ---: "] + [" --- "] * 3 + [" ---: "] * (len(header) - 4)) + "|"]
+    for row in points.to_dict("records"):
+        values = [_value_text(row[SEARCH_PREFIX + k]) for k in keys]
+        scores = []
+        for m in options["metrics"]:
+            text = _cell_text(row, m, options, "±") if f"{m}_mean" in row else ""
+            scores.append(f"**{text}**" if m == metric and row["best"] and row["n"] and options["bold_best"] else text)
+        lines.append("| " + " | ".join([str(row["rank"]), row["dataset"], row["architecture"], row["hparams"], *values, f"{row['n']}/{row['n_planned']}", *scores]) + " |")
+    lines.append("")
+    method = {"sobol": "a scrambled Sobol sequence", "random": "independent uniform draws"}[search["method"]]
+    lines.append(
+        f"{search['samples']} points of {method} (seed {search['seed']}; floats to {search['digits']} significant digits), "
+        f"best mean {METRICS[metric].label} first within each data set; mean ± std over seeds (and folds), n = finished / planned runs."
+    )
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
 from mlpsweep.grid import expand_runs, job_params, plan_jobs  # noqa: E402
+from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -36,6 +37,8 @@ try:
     )
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
+    for message in search_warnings(SWEEP["search"], CONFIG_SOURCE):
+        logger.warning(f"mlpsweep: {message}")
 except ConfigError as exc:
     raise WorkflowError(f"Invalid sweep configuration.\n{exc}") from None
 
@@ -104,6 +107,8 @@ def summary_outputs():
             "by_group.csv",
             "by_group.md",
             "compute.json",
+            "search.csv",
+            "search.md",
         )
     ]
 
@@ -118,8 +123,10 @@ def write_partial_summary():
     from mlpsweep.summary import collect_runs, write_summary
 
     partial = f"{RESULTS}/summary/partial"
-    out = write_summary(collect_runs(RESULTS, run_paths()), SWEEP["summary"], partial)
-    write_plots(RESULTS, partial, f"{partial}/plots", SWEEP["summary"])
+    search = SWEEP["search"]
+    runs = collect_runs(RESULTS, run_paths())
+    out = write_summary(runs, SWEEP["summary"], partial, search)
+    write_plots(RESULTS, partial, f"{partial}/plots", SWEEP["summary"], search=search)
     counts = out["compute"]
     logger.warning(
         f"mlpsweep: partial summary in {partial}/summary.md "

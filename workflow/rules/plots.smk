@@ -51,6 +51,14 @@ rule plots:
                 "hyperparameters": "{hparams}",
             },
         ),
+        search=report(
+            directory(f"{RESULTS}/plots/search"),
+            patterns=["{dataset}.png"],
+            caption="../report/search.rst",
+            category="Plots",
+            subcategory="Search: score against sampled values",
+            labels={"data set": "{dataset}"},
+        ),
     log:
         f"{RESULTS}/logs/plots.log",
     benchmark:
@@ -62,6 +70,7 @@ rule plots:
     threads: 4
     params:
         options=SWEEP["summary"],
+        search=SWEEP["search"],
     script:
         "../../scripts/plot.py"
 

@@ -44,6 +44,18 @@ rule summarize:
             caption="../report/compute.rst",
             category="Compute",
         ),
+        search_csv=report(
+            f"{RESULTS}/summary/search.csv",
+            caption="../report/search_table.rst",
+            category="Tables",
+            subcategory="Search",
+        ),
+        search_md=report(
+            f"{RESULTS}/summary/search.md",
+            caption="../report/search_table.rst",
+            category="Tables",
+            subcategory="Search",
+        ),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -54,5 +66,6 @@ rule summarize:
     params:
         runs=None if REGENERATE else run_paths(),
         options=SWEEP["summary"],
+        search=SWEEP["search"],
     script:
         "../../scripts/summarize.py"
