@@ -72,7 +72,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
 def count_groups(spec: dict, column: str) -> int:
     """How many groups a data file's group column holds (read alone: planning needs it for
     leave_one_group_out, which has one fold per group)."""
-    return len(_group_column(spec, column))
+    return len(set(_group_column(spec, column).tolist()))
 
 
 def group_values(spec: dict, column: str, source: str = "config") -> list[str]:
