@@ -132,7 +132,7 @@ def test_within_subject_runs_split_each_subjects_trials(folder, tmp_path):
 
     table = pd.DataFrame({"f1": np.arange(40.0), "f2": np.arange(40.0) % 3, "label": [0, 1] * 20, "subj": ["a1"] * 20 + ["b2"] * 20})
     table.to_csv(tmp_path / "t.csv", index=False)
-    cfg = {"datasets": {"t": {"source": "file", "path": str(tmp_path / "t.csv"), "label": "label"}}, "architectures": {"a": {"hidden": [4]}}, "seeds": [0], "split": split}
+    cfg = {"datasets": {"t": {"source": "file", "path": str(tmp_path / "t.csv"), "label": "label"}}, "architectures": {"a": {"hidden": [4]}}, "seeds": [0], "split": {**split, "within": "subj"}}
     paths = [r.path for r in expand_runs(validate_config(cfg))]
     assert paths[:2] == ["runs/t/a/default/sub-a1_seed0_fold0", "runs/t/a/default/sub-a1_seed0_fold1"] and len(paths) == 8
 
@@ -167,7 +167,7 @@ def test_files_that_differ_in_channels_or_rate_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "keys,match",
     [
-        ({"conditions": ["standard", "oddball"]}, r"key 'datasets.odd.conditions': condition 'oddball' is not in the event_id of .*sub-01_task-odd_epo.fif \(events: standard/left.*Fix: use event names"),
+        ({"conditions": ["standard", "oddball"]}, r"key 'datasets.odd.conditions': condition 'oddball' is not in the event_id of any of the 3 files \(e.g. .*sub-03_task-odd_epo.fif\) \(events: deviant/left, deviant/right, standard/left, standard/right\). Fix: use event names"),
         ({"label": {"metadata": "answer"}}, r"key 'datasets.odd.label': metadata column 'answer' is not in .*\(columns: response, rt\). Fix: name an existing metadata column"),
         ({"tmin": -0.5}, r"key 'datasets.odd.tmin': -0.5 s is outside the epochs of .*sub-01_task-odd_epo.fif \(-0.200 to \+0.600 s\). Fix"),
         ({"tmax": 0.9}, r"key 'datasets.odd.tmax': 0.9 s is outside the epochs"),
@@ -224,11 +224,11 @@ def decoded(tmp_path_factory):
         "execution": {"runs_per_job": 64, "threads": 1},
     }
     write_config(workdir, cfg)
-    run_snakemake(workdir, "--omit-from", "plots")
+    run_snakemake(workdir, "--until", "train")
     first = {p.parent.name: p.stat().st_mtime_ns for p in (workdir / "results" / "runs").rglob("metrics.json")}
     cfg["datasets"]["odd"]["tmax"] = 0.6
     write_config(workdir, cfg)
-    run_snakemake(workdir, "--omit-from", "plots")
+    run_snakemake(workdir, "--until", "train")
     return workdir / "results", first
 
 

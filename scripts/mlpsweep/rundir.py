@@ -101,12 +101,12 @@ def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str
 
 
 def generalization_csv(rows) -> str:
-    """generalization.csv: (test window start, accuracy, test rows) per window."""
+    """generalization.csv: (test window start, accuracy, test rows) per window, in time order."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["test_window", "accuracy", "n_test"])
-    for start, accuracy, n_test in rows:
-        writer.writerow([f"{start:+.3f}", format(float(accuracy), ".6g"), int(n_test)])
+    for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
+        writer.writerow([f"{start:+.3f}", "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
     return buf.getvalue()
 
 

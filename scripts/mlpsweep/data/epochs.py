@@ -252,8 +252,10 @@ def matched_events(event_id: dict, condition: str) -> list[str]:
     return [name for name in event_id if tags <= set(name.split("/"))]
 
 
-def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """(rows kept, their raw labels) of one file's trials; problems raise ValueError(key, problem, fix)."""
+def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where: str, unmatched: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, their raw labels) of one file's trials; problems raise ValueError(key,
+    problem, fix). A condition the file's event_id lacks selects none of its trials (a
+    subject without trials of a condition), and is appended to `unmatched` if given."""
     conditions, label = spec["conditions"], spec["label"]
     keep = np.ones(len(codes), bool)
     by_condition = None
@@ -261,8 +263,8 @@ def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where:
         by_condition = np.full(len(codes), -1)
         for i, condition in enumerate(conditions):
             names = matched_events(event_id, condition)
-            if not names:
-                raise ValueError("conditions", f"condition {condition!r} is not in the event_id of {where} (events: {', '.join(event_id)})", "use event names or '/' tags of the file's event_id")
+            if not names and unmatched is not None:
+                unmatched.append(condition)
             hit = np.isin(codes, [event_id[n] for n in names])
             twice = hit & (by_condition >= 0)
             if twice.any():
@@ -312,6 +314,7 @@ def _plan(spec_json: str, split_json: str, source: str) -> Plan:
         _fail(source, f"{entry}.path", f"subject label {bad[0]!r} (from {dict((s, f) for s, f in files)[bad[0]]}) has characters other than letters and digits", "name files by BIDS subject labels (sub-01, not sub-01_a) or make the pattern more specific")
     reference = None
     counts = {}
+    missing: dict[str, list[str]] = {}  # condition -> files whose event_id lacks it
     for subject, name in files:
         try:
             header = read_header(name)
@@ -345,10 +348,17 @@ def _plan(spec_json: str, split_json: str, source: str) -> Plan:
             if len(times) != len(ref_times) or not np.allclose(times, ref_times, atol=_TOL / header.sfreq):
                 _fail(source, f"{entry}.tmin", f"{name} keeps other sample times ({times[0]:+.3f} to {times[-1]:+.3f} s, {len(times)} samples) than {ref_name} ({ref_times[0]:+.3f} to {ref_times[-1]:+.3f} s, {len(ref_times)} samples)", "set tmin and tmax inside every file's epochs")
         try:
-            keep, labels = trial_labels(header.codes, header.event_id, header.metadata, spec, name)
+            unmatched: list = []
+            keep, labels = trial_labels(header.codes, header.event_id, header.metadata, spec, name, unmatched)
         except ValueError as exc:
             key, problem, fix = exc.args
             _fail(source, f"{entry}.{key}", problem, fix)
+        for condition in unmatched:
+            missing.setdefault(condition, []).append(name)
+            if len(missing[condition]) == len(files):
+                events = sorted({e for _, f in files for e in read_header(f).event_id})
+                where = name if len(files) == 1 else f"any of the {len(files)} files (e.g. {name})"
+                _fail(source, f"{entry}.conditions", f"condition {condition!r} is not in the event_id of {where} (events: {', '.join(events)})", "use event names or '/' tags of the files' event_id")
         if not keep.any():
             _fail(source, f"{entry}.conditions", f"{name} has no trial of the conditions {spec['conditions']}", "check the conditions, or remove that file")
         values, n = np.unique(labels.astype(str), return_counts=True)
