@@ -63,7 +63,9 @@ def train_job(wildcards):
 
 def train_data_files(wildcards):
     """User data files are inputs: editing one re-runs (and re-checks) its jobs."""
-    entries = {json.dumps(r.config["dataset"], sort_keys=True) for r in job_of(wildcards).runs}
+    entries = {
+        json.dumps(r.config["dataset"], sort_keys=True) for r in job_of(wildcards).runs
+    }
     files = set()
     for entry in entries:
         files.update(data_files(json.loads(entry)))
