@@ -137,6 +137,33 @@ def test_within_subject_runs_split_each_subjects_trials(folder, tmp_path):
     assert paths[:2] == ["runs/t/a/default/sub-a1_seed0_fold0", "runs/t/a/default/sub-a1_seed0_fold1"] and len(paths) == 8
 
 
+def test_a_within_subject_run_records_its_subject_and_protocol(folder, tmp_path):
+    from mlpsweep.training import DataCache, train_runs
+
+    split = {"method": "kfold", "folds": 4, "within": "subject"}
+    runs = [r for r in expand_runs(sweep(folder, split, conditions=["standard", "deviant"], tmin=0.2, tmax=0.4)) if r.subject == "02"][:2]
+    assert train_runs(runs, tmp_path, DataCache()) == {r.path: "finished" for r in runs}
+    record = json.loads((tmp_path / runs[1].path / rundir.METRICS_FILE).read_text())
+    assert record["run"]["subject"] == "02" and record["run"]["window"] is None and runs[1].path.endswith("/sub-02_seed0_fold1")
+    assert record["data"]["protocol"] == "within-subject" and "window" not in record["data"] and record["data"]["n_test"] == 12
+    assert list(record["metrics"]["test_by_group"]) == ["02"]
+    rows = [int(line.split(",")[0]) for line in (tmp_path / runs[1].path / rundir.PREDICTIONS_FILE).read_text().splitlines()[1:]]
+    assert len(rows) == 12 and all(48 <= r < 96 for r in rows)  # subject 02's trials, by their rows in the data set
+
+
+def test_adding_a_subject_keeps_the_others_within_subject_runs(folder, tmp_path):
+    (tmp_path / "d").mkdir()
+    for subject in ("01", "02"):
+        shutil.copy(folder / PATTERN.format(subject=subject), tmp_path / "d")
+    split = {"method": "kfold", "folds": 3, "within": "subject"}
+    before = {r.path: r.hash for r in expand_runs(sweep(tmp_path / "d", split, windows={"length": 0.4, "step": 0.4}))}
+    first = load_dataset(spec_of(tmp_path / "d"), "subject").group_fingerprints
+    shutil.copy(folder / PATTERN.format(subject="03"), tmp_path / "d")
+    after = {r.path: r.hash for r in expand_runs(sweep(tmp_path / "d", split, windows={"length": 0.4, "step": 0.4}))}
+    assert before.items() <= after.items() and len(after) == len(before) * 3 // 2
+    assert load_dataset(spec_of(tmp_path / "d"), "subject").group_fingerprints.items() >= first.items()  # each subject's runs keep their data fingerprint
+
+
 # ---------------------------------------------------------------- bad inputs, refused when planning
 
 

@@ -140,9 +140,10 @@ def _epochs_plan(dataset: dict, split: dict, source: str = "config"):
     return plan(dataset, split, source)
 
 
-def data_plan(dataset: dict, split: dict, source: str = "config") -> tuple[list, list]:
+def data_plan(dataset: dict, split: dict, source: str = "config", cache: dict | None = None) -> tuple[list, list]:
     """(subjects, window starts) of a cell: [None] each unless it decodes within subjects
-    (split.within) or over time windows (epochs' windows)."""
+    (split.within) or over time windows (epochs' windows). `cache`: a table's groups, read
+    once per planning."""
     subjects, windows = [None], [None]
     if dataset["source"] == "epochs":
         found = _epochs_plan(dataset, split, source)
@@ -152,7 +153,11 @@ def data_plan(dataset: dict, split: dict, source: str = "config") -> tuple[list,
     elif split.get("within"):
         from .data import group_values  # reads one column of the data file
 
-        subjects = group_values(dataset, split["within"], source)
+        key = json.dumps(["within", dataset, split["within"]], sort_keys=True)
+        cache = {} if cache is None else cache
+        if key not in cache:
+            cache[key] = group_values(dataset, split["within"], source)
+        subjects = list(cache[key])
     return subjects, windows
 
 
@@ -170,7 +175,7 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
             for point in points:
                 sections = _apply(cfg, ds_name, arch_name, point)
                 label = hparams_label(point)
-                subjects, windows = data_plan(sections["dataset"], sections["split"], source)
+                subjects, windows = data_plan(sections["dataset"], sections["split"], source, group_counts)
                 folds = fold_indices(sections["split"], sections["dataset"], group_counts, source)
                 hasher = identity.CellHasher(sections)
                 kind = pack_kind({**sections, "seed": 0})

@@ -297,11 +297,14 @@ def _fail(source: str, key: str, problem: str, fix: str):
 def plan(spec: dict, split: dict, source: str = "config") -> Plan:
     """Check an epochs entry against its files' headers (no data is read) and give its
     subjects and window starts; refusals name the file, the key and the fix."""
-    return _plan(json.dumps(spec, sort_keys=True), json.dumps(split, sort_keys=True), source)
+    files = pattern_files(spec["path"])
+    versions = [(name, os.stat(name).st_mtime_ns, os.stat(name).st_size) for _, name in files]
+    return _plan(json.dumps(spec, sort_keys=True), json.dumps(split, sort_keys=True), source, json.dumps(versions))
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(spec_json: str, split_json: str, source: str) -> Plan:
+def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
+    """plan(), once per entry, split and version of its files."""
     spec, split = json.loads(spec_json), json.loads(split_json)
     entry = f"datasets.{spec.get('name', '<name>')}"
     path = spec["path"]
