@@ -223,6 +223,10 @@ def test_config_checks_need_no_file(tmp_path):
         sweep(tmp_path, {"method": "leave_one_group_out", "group": "participant"})
     with pytest.raises(ConfigError, match=r"key 'datasets.odd.tmax': tmax 0.1 is not after tmin 0.2"):
         sweep(tmp_path, tmin=0.2, tmax=0.1)
+    with pytest.raises(ConfigError, match=r"key 'split.within': data set 'g' \(source synthetic\) has no group column"):
+        validate_config({"datasets": {"g": {"source": "synthetic"}}, "architectures": {"a": {"hidden": [4]}}, "seeds": [0], "split": {"method": "kfold", "within": "subject"}})
+    with pytest.raises(ConfigError, match=r"key 'datasets.odd.path': split.within is 'subject', but .* has no \{subject\}"):
+        sweep(tmp_path, {"method": "kfold", "within": "subject"}, path=str(tmp_path / "one_epo.fif"))
 
 
 def test_planning_an_ordinary_sweep_does_not_import_mne():
@@ -259,6 +263,7 @@ def decoded(tmp_path_factory):
     return workdir / "results", first
 
 
+@pytest.mark.workflow
 def test_leave_one_subject_out_over_windows_trains_each_window_and_decodes_the_effect(decoded):
     results, first = decoded
     assert sorted(first) == sorted(f"seed0_fold{f}_t{t}" for f in range(3) for t in ("-0.200", "+0.000", "+0.200"))
@@ -272,6 +277,7 @@ def test_leave_one_subject_out_over_windows_trains_each_window_and_decodes_the_e
     assert accuracy["+0.200"] > 0.85 and accuracy["-0.200"] < 0.75 and accuracy["+0.400"] < 0.75  # above chance inside the effect alone
 
 
+@pytest.mark.workflow
 def test_a_window_added_trains_only_that_window(decoded):
     results, first = decoded
     now = {p.parent.name: p.stat().st_mtime_ns for p in (results / "runs").rglob("metrics.json")}

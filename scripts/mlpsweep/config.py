@@ -273,7 +273,7 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     group = group or split.get("within")
     if kind != "file":
         if group:
-            _fail(source, "split.group", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
+            _fail(source, "split.group" if split["group"] else "split.within", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
         return
     path = spec["path"]
     fmt = spec["format"] or file_format(path)
