@@ -82,6 +82,8 @@ def test_windows_are_slices_of_the_crop_and_do_not_depend_on_it(folder):
     np.testing.assert_array_equal(x[:, :10], data.epochs.trials[:, 0, 30:40])  # Fz at 0.20 ... 0.29 (crop starts at -0.10)
     wider = load_dataset(spec_of(folder, tmin=-0.2, windows={"length": 0.1, "step": 0.05}))
     np.testing.assert_array_equal(window_features(wider, 0.2, 0.1), x)
+    between = spec_of(folder, tmin=-0.195, windows={"length": 0.1, "step": 0.05})  # a tmin between samples
+    assert window_starts(load_dataset(between))[:2] == [-0.195, -0.145] == list(plan(between, {"method": "holdout"}).windows[:2])
 
 
 # ---------------------------------------------------------------- planning, identity, paths

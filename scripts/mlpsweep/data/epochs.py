@@ -68,6 +68,7 @@ class EpochsArrays:
     ch_names: list[str]
     sfreq: float  # after decimation
     windows: dict | None  # the entry's {length, step}, or None
+    tmin: float | None = None  # the entry's tmin: the first window's start (None: the first sample)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def window_starts(data: Dataset) -> list[float]:
     e = _arrays(data)
     if not e.windows:
         return []
-    return starts_of(e.times, e.sfreq, e.windows, e.times[0])
+    return starts_of(e.times, e.sfreq, e.windows, e.tmin)
 
 
 def window_dataset(data: Dataset, start: float) -> Dataset:
@@ -449,6 +450,6 @@ def load_epochs(spec: dict, group: str | None = None) -> Dataset:
     fingerprint = digest_text("\n".join(f"{s}:{d}" for s, d in digests))
     dataset = Dataset(x, y, class_names, fingerprint, None if group is None else np.array(groups, dtype=object), f"dataset '{spec.get('name', spec['path'])}' (epochs {spec['path']})")
     dataset.feature_names = feature_names(channels, times, sfreq)
-    dataset.epochs = EpochsArrays(x.reshape(trials.shape), times, channels, sfreq, spec["windows"])
+    dataset.epochs = EpochsArrays(x.reshape(trials.shape), times, channels, sfreq, spec["windows"], spec["tmin"])
     dataset.group_fingerprints = {s: d for s, d in digests if s}
     return dataset
