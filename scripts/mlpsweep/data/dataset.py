@@ -21,6 +21,7 @@ class Dataset:
     fingerprint: str  # sha256 of the source file, or of the generated arrays
     groups: np.ndarray | None = None  # each row's group (e.g. subject), never a feature
     where: str = "data"  # what error messages call it: the file, or the data set
+    feature_names: list[str] | None = None  # the table's feature columns, in order (None: unnamed, e.g. NPZ)
 
 
 def digest_arrays(*arrays: np.ndarray) -> str:

@@ -66,7 +66,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
         raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
     y, names = encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = checked_features(x, where, feature_names)
-    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})")
+    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})", feature_names)
 
 
 def count_groups(spec: dict, column: str) -> int:
