@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 from mlpsweep.jobs import results_dir, setup_logging
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.selection import write_selection
+from mlpsweep.summary import collect_runs, options_with_defaults, write_summary
 
 
 def main(results, expected, options, outdir):
     runs = collect_runs(results, expected)
     out = write_summary(runs, options, outdir)
+    write_selection(out["runs"], out["cells"], options_with_defaults(options), outdir)
     logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
 
 

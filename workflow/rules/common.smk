@@ -86,6 +86,7 @@ def all_targets():
         *summary_outputs(),
         *rules.plots.output,
         *rules.sweep_config.output,
+        *rules.best_models.output,
     ]
 
 
@@ -104,6 +105,9 @@ def summary_outputs():
             "by_group.csv",
             "by_group.md",
             "compute.json",
+            "selected.csv",
+            "selected.md",
+            "selected.tex",
         )
     ]
 

@@ -44,6 +44,24 @@ rule summarize:
             caption="../report/compute.rst",
             category="Compute",
         ),
+        selected_csv=report(
+            f"{RESULTS}/summary/selected.csv",
+            caption="../report/selected.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
+        selected_md=report(
+            f"{RESULTS}/summary/selected.md",
+            caption="../report/selected.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
+        selected_tex=report(
+            f"{RESULTS}/summary/selected.tex",
+            caption="../report/latex.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -56,3 +74,23 @@ rule summarize:
         options=SWEEP["summary"],
     script:
         "../../scripts/summarize.py"
+
+
+rule best_models:
+    """Copy the models of the cells chosen on validation data (summary/selected.csv) to
+    best/<dataset>/, with a README.txt per data set; nothing is trained."""
+    input:
+        selected=f"{RESULTS}/summary/selected.csv",
+    output:
+        directory(f"{RESULTS}/best"),
+    log:
+        f"{RESULTS}/logs/best_models.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/best_models.tsv"
+    localrule: True
+    conda:
+        "../envs/mlpsweep.yaml"
+    params:
+        options=SWEEP["summary"],
+    script:
+        "../../scripts/export_best.py"
