@@ -57,6 +57,7 @@ def model_info(record: dict, feature_names: list[str] | None) -> dict:
         "feature_names": feature_names,
         "n_features": int(data["n_features"]),
         "dataset": record["config"]["dataset"],
+        "group_column": (record["config"].get("split") or {}).get("group"),
         "run": record["run"],
         "config_hash": record["config_hash"],
         "data_fingerprint": data.get("fingerprint"),
