@@ -27,6 +27,7 @@ def check(results: str | Path) -> dict:
 
     from mlpsweep import rundir
     from mlpsweep.data import load_dataset
+    from mlpsweep.export import resolved_config
 
     results = Path(results)
     data_cache = {}
@@ -37,7 +38,7 @@ def check(results: str | Path) -> dict:
             continue
         run_dir = results / rel
         info = rundir.read_model_info(run_dir)
-        config = record["config"]
+        config = resolved_config(record["config"])  # the defaults of today where an earlier release stored fewer keys
         key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
         if key not in data_cache:
             data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])

@@ -82,3 +82,90 @@ def set_complete_weights(model, weights: list[np.ndarray], mean: np.ndarray, sca
     norm, mlp = standardization(mean, scale, weights)
     model.set_weights([*norm, *mlp])
     model.get_layer("standardization").finalize_state()  # its mean and variance tensors follow the new weights
+
+
+# ---------------------------------------------------------------- upgrading earlier runs
+
+NEAR_TIE = 1e-5  # of probability: a test row whose two top classes are this close may flip with float rounding
+
+
+class UpgradeError(ValueError):
+    """A run whose complete model cannot be made; the message names the run and the fix."""
+
+
+def resolved_config(stored: dict) -> dict:
+    """A stored run config (of any release) with today's defaults filled in where it lacks keys:
+    what `data.load_dataset` and `data.make_splits` need. Identity leaves defaults out, so
+    filling them changes no run's meaning."""
+    from . import identity
+
+    d = identity.defaults()
+    dataset = {**d["sources"][stored["dataset"]["source"]], **stored["dataset"]}
+    return {
+        **stored,
+        "dataset": dataset,
+        "architecture": {**d["architecture"], **stored["architecture"]},
+        "split": {**d["split"], **(stored.get("split") or {})},
+    }
+
+
+def upgrade_run(run_dir: Path, data_cache: dict) -> str:
+    """Give one finished run a complete model from its stored weights and its recomputed
+    split; 'complete' if it has one, 'upgraded' once done. Trains nothing. The recomputed
+    split must reproduce the stored test confusion matrix (up to near-tie rows)."""
+    import json
+
+    import keras
+
+    from .data import load_dataset, make_splits
+    from .model import build_classifier
+    from .storage import write_json_atomic, write_text_atomic
+
+    run_dir = Path(run_dir)
+    record = rundir.read_record(run_dir)
+    if not record or record.get("status") != "finished":
+        return "not finished"
+    info = rundir.read_model_info(run_dir)
+    if info and info.get("model_format", 1) >= MODEL_FORMAT:
+        return "complete"
+    config = resolved_config(record["config"])
+    key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
+    if key not in data_cache:
+        data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])
+    data = data_cache[key]
+    stored = record.get("data") or {}
+    if stored.get("fingerprint") != data.fingerprint:
+        raise UpgradeError(f"{run_dir}: its data set ({data.where}) is not the data it was trained on (SHA-256 differs). Fix: run the export where the run's data file is, unchanged (paths are relative to the directory snakemake ran in)")
+    s = make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation"))
+    old = keras.models.load_model(run_dir / rundir.MODEL_FILE, safe_mode=True, compile=False)
+    p = np.asarray(old.predict(s.x_test, verbose=0))
+    predicted = p.argmax(axis=1)
+    matrix = np.zeros((s.n_classes, s.n_classes), int)
+    np.add.at(matrix, (s.y_test, predicted), 1)
+    top2 = np.sort(p, axis=1)[:, -2:]
+    moved = int(np.abs(matrix - np.array(record["metrics"]["test_confusion_matrix"])).sum()) // 2
+    if moved > int(((top2[:, 1] - top2[:, 0]) < NEAR_TIE).sum()):
+        raise UpgradeError(f"{run_dir}: the split recomputed from its config does not reproduce its stored test results ({moved} test rows differ). Fix: none here; this run keeps its old model (it expects standardized rows)")
+    model = build_classifier(config["architecture"], s.n_features, s.n_classes)
+    set_complete_weights(model, old.get_weights(), s.mean, s.scale)
+    save_model(model, run_dir / rundir.MODEL_FILE)
+    names = feature_names_of(s.feature_names, s.n_features)
+    record = {**record, "model_format": MODEL_FORMAT, "data": {**stored, "feature_names": names}}
+    if not (run_dir / rundir.PREDICTIONS_FILE).exists():
+        write_text_atomic(run_dir / rundir.PREDICTIONS_FILE, rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names))
+    write_json_atomic(run_dir / rundir.MODEL_INFO_FILE, model_info(record, names))
+    write_json_atomic(run_dir / rundir.METRICS_FILE, record)  # last, as training writes it
+    return "upgraded"
+
+
+def upgrade_results(results: str | Path) -> dict[str, str]:
+    """upgrade_run for every run directory under `results`; {run path: outcome or error}."""
+    results = Path(results)
+    outcomes, cache = {}, {}
+    for rel in rundir.discover(results):
+        try:
+            outcomes[rel] = upgrade_run(results / rel, cache)
+        except (UpgradeError, ValueError, OSError, KeyError) as exc:
+            outcomes[rel] = f"failed: {exc}"
+        log.info("%s: %s", rel, outcomes[rel])
+    return outcomes
