@@ -2,15 +2,12 @@
 scripts/predict.py): made-up weights, no training."""
 
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
 from mlpsweep import export, predict, rundir
 from mlpsweep.data import DataError
 from mlpsweep.model import build_classifier, build_mlp, compile_mlp
@@ -89,12 +86,18 @@ def test_a_cell_averages_its_runs_probabilities_and_ignores_label_and_group(tmp_
     assert done["models"] == 2 and done["ignored_columns"] == ["condition", "subject"]
 
 
-def test_the_script_writes_predictions_of_one_run(tmp_path):
+def test_the_command_writes_predictions_of_one_run(tmp_path, caplog):
+    """scripts/predict.py's main(), in this process (its script is two lines around it)."""
+    import logging
+
     complete_run(tmp_path / "seed0")
     path = new_rows(tmp_path, pd.DataFrame({"c3": [0.5], "c4": [-1.0], "cz": [1e-12]}), "new.tsv")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), str(tmp_path / "seed0"), str(path), "-o", str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "out.csv").read_text().splitlines()[0] == "row,predicted,p_left,p_right,p_rest" and "predicted 1 rows with 1 model" in proc.stderr
+    with caplog.at_level(logging.INFO, logger="mlpsweep"):
+        assert predict.main([str(tmp_path / "seed0"), str(path), "-o", str(tmp_path / "out.csv")]) == 0
+    assert (tmp_path / "out.csv").read_text().splitlines()[0] == "row,predicted,p_left,p_right,p_rest" and "predicted 1 rows with 1 model" in caplog.text
+    with caplog.at_level(logging.INFO, logger="mlpsweep"):
+        assert predict.main([str(tmp_path / "seed0"), str(tmp_path / "absent.csv")]) == 2
+    assert "absent.csv: not found. Fix: check the path" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -141,3 +144,13 @@ def test_models_without_model_json_or_of_other_data_are_refused(tmp_path):
         predict.find_runs(tmp_path / "cell") and predict.model_infos(predict.find_runs(tmp_path / "cell"))
     with pytest.raises(predict.PredictError, match=r"no model.keras in it or in its sub-folders\. Fix: give a run directory"):
         predict.find_runs(tmp_path)
+
+
+def test_the_script_runs_its_command():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "a run directory" in proc.stdout, proc.stderr

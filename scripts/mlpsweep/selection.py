@@ -186,6 +186,7 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
     outdir.mkdir(parents=True, exist_ok=True)
     for dataset, mine in choices[choices["path"].notna()].groupby("dataset", sort=False):
         lines, old = [], []
+        shutil.rmtree(outdir / dataset, ignore_errors=True)  # the choices of an earlier summary
         for row in mine.to_dict("records"):
             source, target = results / row["path"], outdir / dataset / row["leaf"]
             target.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,6 @@ def all_targets():
         *summary_outputs(),
         *rules.plots.output,
         *rules.sweep_config.output,
-        *rules.best_models.output,
     ]
 
 
@@ -109,7 +108,7 @@ def summary_outputs():
             "selected.md",
             "selected.tex",
         )
-    ]
+    ] + [f"{RESULTS}/best"]
 
 
 def write_partial_summary():

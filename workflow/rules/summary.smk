@@ -62,6 +62,7 @@ rule summarize:
             category="Tables",
             subcategory="Selected without peeking",
         ),
+        best=directory(f"{RESULTS}/best"),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -75,22 +76,3 @@ rule summarize:
     script:
         "../../scripts/summarize.py"
 
-
-rule best_models:
-    """Copy the models of the cells chosen on validation data (summary/selected.csv) to
-    best/<dataset>/, with a README.txt per data set; nothing is trained."""
-    input:
-        selected=f"{RESULTS}/summary/selected.csv",
-    output:
-        directory(f"{RESULTS}/best"),
-    log:
-        f"{RESULTS}/logs/best_models.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/best_models.tsv"
-    localrule: True
-    conda:
-        "../envs/mlpsweep.yaml"
-    params:
-        options=SWEEP["summary"],
-    script:
-        "../../scripts/export_best.py"
