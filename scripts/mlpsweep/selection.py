@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import rundir
@@ -39,24 +40,29 @@ def select(runs: pd.DataFrame, cells: pd.DataFrame, options: dict) -> pd.DataFra
     columns = CHOICE_COLUMNS + TEST_METRICS + ["n_params"]
     if real.empty:
         return pd.DataFrame(columns=columns)
-    real = real.assign(leaf=real["path"].map(leaf_of))
+    real = real.assign(leaf=[leaf_of(p) for p in real["path"].tolist()]).reset_index(drop=True)
+    group, keys = pd.factorize(pd.MultiIndex.from_arrays([real["dataset"], real["leaf"]]))
     order = pd.MultiIndex.from_frame(cells[KEYS]).get_indexer(pd.MultiIndex.from_frame(real[KEYS]))
-    higher = METRICS[metric].higher_is_better
-    candidates = real[(real["status"] == "finished") & real[metric].notna()].assign(_order=order[((real["status"] == "finished") & real[metric].notna()).to_numpy()])
-    candidates = candidates.assign(_score=-candidates[metric] if higher else candidates[metric])
-    ranked = candidates.sort_values(["_score", "n_params", "_order"], kind="stable")
-    n_cells = cells.groupby("dataset", sort=False).size()
-    rows = []
-    for (dataset, leaf), group in real.groupby(["dataset", "leaf"], sort=False):
-        mine = ranked[(ranked["dataset"] == dataset) & (ranked["leaf"] == leaf)]
-        first = group.iloc[0]
-        row = {"dataset": dataset, "leaf": leaf, "seed": first["seed"], "fold": first["fold"], "select_by": metric, "n_candidates": len(mine), "n_cells": int(n_cells.get(dataset, 0))}
-        if len(mine):
-            best = mine.iloc[0]
-            row.update({k: best[k] for k in ("architecture", "hparams", "path", *TEST_METRICS, "n_params")}, score=best[metric])
-            row["tied"] = bool(len(mine) > 1 and mine["_score"].iloc[1] == best["_score"])
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=columns)
+    score = real[metric].to_numpy(dtype=float)
+    rank_score = -score if METRICS[metric].higher_is_better else score
+    eligible = np.flatnonzero((real["status"] == "finished").to_numpy() & np.isfinite(score))
+    # candidates of each (data set, leaf) from best to worst: score, then fewer parameters, then table order
+    ranked = eligible[np.lexsort((order[eligible], real["n_params"].to_numpy(dtype=float)[eligible], rank_score[eligible], group[eligible]))]
+    starts = np.flatnonzero(np.r_[True, group[ranked][1:] != group[ranked][:-1]]) if len(ranked) else np.array([], int)
+    first = ranked[starts]
+    n_candidates = np.bincount(group[eligible], minlength=len(keys))
+    tied = np.zeros(len(keys), bool)
+    has_second = n_candidates[group[first]] > 1
+    tied[group[first][has_second]] = rank_score[ranked[starts[has_second] + 1]] == rank_score[first[has_second]]
+    leaves = real.drop_duplicates(["dataset", "leaf"])
+    out = leaves[["dataset", "leaf", "seed", "fold"]].reset_index(drop=True)
+    chosen = real.loc[first, ["architecture", "hparams", "path", *TEST_METRICS, "n_params"]].set_axis(group[first])
+    out = out.join(chosen.assign(score=score[first]))
+    out["n_candidates"] = n_candidates[group[leaves.index]]
+    out["n_cells"] = out["dataset"].map(cells.groupby("dataset", sort=False).size()).fillna(0)
+    out["select_by"] = metric
+    out["tied"] = tied[group[leaves.index]]
+    out = out[columns]
     return out.astype({"seed": "int64", "fold": "Int64", "n_candidates": "int64", "n_cells": "int64", "score": "float64", "n_params": "float64", **dict.fromkeys(TEST_METRICS, "float64")})
 
 
