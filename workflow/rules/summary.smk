@@ -75,4 +75,3 @@ rule summarize:
         options=SWEEP["summary"],
     script:
         "../../scripts/summarize.py"
-
