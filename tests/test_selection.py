@@ -97,6 +97,10 @@ def test_best_models_are_the_chosen_runs_files(tmp_path):
     readme = (tmp_path / "best/ds/README.txt").read_text()
     assert "seed0: b/x" in readme and "seed1: a/x" in readme and "keras.models.load_model" in readme and "scripts/predict.py" in readme
     assert "Not complete models" in readme and "export_models.py" in readme  # fake runs have no model.json
+    (tmp_path / "runs/ds/a/x/seed1/model.keras").unlink()
+    selection.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
+    assert not (tmp_path / "best/ds/seed1").exists() or not list((tmp_path / "best/ds/seed1").iterdir())
+    assert "Missing from their run directories (see the problem column of summary/runs.csv): seed1." in (tmp_path / "best/ds/README.txt").read_text()
 
 
 def test_select_by_must_be_a_validation_metric():

@@ -191,7 +191,7 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
     results, outdir = Path(results), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for dataset, mine in choices[choices["path"].notna()].groupby("dataset", sort=False):
-        lines, old = [], []
+        lines, old, gone = [], [], []
         shutil.rmtree(outdir / dataset, ignore_errors=True)  # the choices of an earlier summary
         for row in mine.to_dict("records"):
             source, target = results / row["path"], outdir / dataset / row["leaf"]
@@ -199,7 +199,9 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
             for name in (rundir.MODEL_FILE, rundir.MODEL_INFO_FILE):
                 if (source / name).exists():
                     shutil.copyfile(source / name, target / name)
-            if not (source / rundir.MODEL_INFO_FILE).exists():
+            if not (source / rundir.MODEL_FILE).exists():
+                gone.append(row["leaf"])
+            elif not (source / rundir.MODEL_INFO_FILE).exists():
                 old.append(row["leaf"])
             lines.append(f"    {row['leaf']}: {row['architecture']}/{row['hparams']}  ({row['path']})")
         info = rundir.read_model_info(results / mine["path"].iloc[0]) or {}
@@ -207,7 +209,7 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
             f"\nNot complete models (made before model_format 2; they expect standardized rows): {', '.join(old)}.\n"
             "Fix: .venv/bin/python scripts/export_models.py results, then regenerate the summary.\n"
             if old else ""
-        )
+        ) + (f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n" if gone else "")
         text = README.format(
             dataset=dataset,
             metric=METRICS[options["select_by"]].label,
