@@ -5,19 +5,23 @@ import sys
 from pathlib import Path
 
 from mlpsweep.jobs import results_dir, setup_logging
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.selection import write_best, write_selection
+from mlpsweep.summary import collect_runs, options_with_defaults, write_summary
 
 
-def main(results, expected, options, outdir, search=None):
+def main(results, expected, options, outdir, search=None, best=None):
     runs = collect_runs(results, expected)
     out = write_summary(runs, options, outdir, search)
+    options = options_with_defaults(options)
+    choices = write_selection(out["runs"], out["cells"], options, outdir)
+    write_best(results, choices, options, best or f"{results}/best")
     logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
 
 
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     out_csv = snakemake.output.csv  # noqa: F821
-    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent), snakemake.params.search)  # noqa: F821
+    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent), snakemake.params.search, snakemake.output.best)  # noqa: F821
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"

@@ -18,7 +18,7 @@ from mlpsweep.grid import expand_runs
 pytestmark = pytest.mark.workflow
 
 REGENERATE = ("--config", "regenerate=1", "--forceall")
-TABLES = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "by_group.csv", "by_group.md", "compute.json")
+TABLES = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "by_group.csv", "by_group.md", "compute.json", "selected.csv", "selected.md", "selected.tex")
 
 
 def snakemake(repo: Path, workdir: Path, *args: str) -> str:
@@ -40,7 +40,7 @@ def scheduled_jobs(output: str) -> set[str]:
 
 def outputs(results: Path) -> dict[str, bytes]:
     """Every table and figure file by its path under results/ (Snakemake's own markers left out)."""
-    files = [results / "summary" / name for name in TABLES] + sorted((results / "plots").rglob("*.p*"))
+    files = [results / "summary" / name for name in TABLES] + sorted((results / "plots").rglob("*.p*")) + sorted(p for p in (results / "best").rglob("*") if p.is_file())
     return {f.relative_to(results).as_posix(): f.read_bytes() for f in files}
 
 
@@ -111,9 +111,9 @@ def test_regenerate_from_results_copied_elsewhere_and_report(sweep, tmp_path):
 
     snakemake(REPO, fresh, "--config", "regenerate=1", "--report", "results/report.html")
     html = (fresh / "results" / "report.html").read_text()
-    for item in ("summary.csv", "summary.md", "summary.tex", "runs.csv", "by_group.csv", "by_group.md", "compute.json", "config.yaml", "heatmap.png", "compute.png", "iris.png", "default.png"):
+    for item in ("summary.csv", "summary.md", "summary.tex", "runs.csv", "by_group.csv", "by_group.md", "compute.json", "selected.md", "config.yaml", "heatmap.png", "compute.png", "iris.png", "default.png"):
         assert item in html, item
-    for text in ("Tables", "Per group", "Plots", "Compute", "Configuration", "Learning curves", "Confusion matrices", "95% confidence intervals", "paired t-test", "Combrisson", "regenerate=1"):
+    for text in ("Tables", "Per group", "Selected without peeking", "Cawley", "Plots", "Compute", "Configuration", "Learning curves", "Confusion matrices", "95% confidence intervals", "paired t-test", "Combrisson", "regenerate=1"):
         assert text in html, text
     assert str(tmp_path) not in html
 

@@ -141,5 +141,9 @@ def test_dataset_and_architecture_order(runs, tmp_path):
 
 def test_caption_and_label(runs, tmp_path):
     _, tex, _ = tables(runs, tmp_path, caption="Accuracy of MLPs, mean $\\pm$ std.", label="tab:mlp-results")
-    assert "\\caption{Accuracy of MLPs, mean $\\pm$ std.}" in tex and "\\label{tab:mlp-results}" in tex
+    # best_by is a test metric: the caption says so and points to the nested estimate (selection.py)
+    peek = " The bold cell is chosen on the test data; Table~\\ref{tab:mlp-results-selected} gives a nested estimate chosen on validation data."
+    assert "\\caption{Accuracy of MLPs, mean $\\pm$ std." + peek + "}" in tex and "\\label{tab:mlp-results}" in tex
     assert re.search(r"\\caption\{.*\}\n\\label\{tab:mlp-results\}", tex)
+    _, tex, _ = tables(runs, tmp_path, caption="Accuracy.", metrics=["test_accuracy", "val_loss"], best_by="val_loss")
+    assert "\\caption{Accuracy.}" in tex  # a cell chosen on validation data needs no warning

@@ -48,7 +48,7 @@ def test_run_directory_contents_and_provenance(tmp_path):
     runs = sweep(seeds=(3, 4))
     assert train_runs(runs, tmp_path, DataCache(), extra_provenance={"threads": 1}) == {r.path: "finished" for r in runs}
     run_dir = tmp_path / runs[0].path
-    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "history.csv", "model.keras", "predictions.csv", "train.log"}
+    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "history.csv", "model.keras", "model.json", "predictions.csv", "train.log"}
     rec = record(tmp_path, runs[0])
     m = rec["metrics"]
     for key in ("test_loss", "test_accuracy", "test_balanced_accuracy", "test_macro_f1", "val_loss", "val_accuracy", "train_loss", "train_accuracy", "epochs_run", "n_params", "fit_seconds"):
@@ -67,18 +67,22 @@ def test_run_directory_contents_and_provenance(tmp_path):
     assert len(predictions) == rec["data"]["n_test"] and set(predictions["true"]) <= {"good", "bad"}
     assert (predictions["true"] == predictions["predicted"]).mean() == pytest.approx(m["test_accuracy"])
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
-    assert model.count_params() == m["n_params"]
+    assert model.count_params() == m["n_params"] + 2 * rec["data"]["n_features"] + 1  # the standardization's mean, variance and count
+    assert json.loads((run_dir / "model.json").read_text())["class_names"] == rec["data"]["class_names"] and rec["model_format"] == 2
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
 
 
-def test_saved_model_reproduces_the_recorded_test_metrics(tmp_path):
+def test_saved_model_reproduces_the_recorded_test_metrics_from_raw_rows(tmp_path):
     run = sweep()[0]
     train_runs([run], tmp_path, DataCache())
-    splits, _ = DataCache().splits(run.config)
+    cache = DataCache()
+    splits, _ = cache.splits(run.config)
+    raw = cache.dataset(run.config).x[splits.test_index]  # not standardized: the model does it
     model = keras.models.load_model(tmp_path / run.path / "model.keras", safe_mode=True)
-    loss, accuracy = model.evaluate(splits.x_test, np.eye(2)[splits.y_test], verbose=0)
+    probabilities = model.predict(raw, verbose=0)
     m = record(tmp_path, run)["metrics"]
-    assert accuracy == pytest.approx(m["test_accuracy"], abs=1e-6) and loss == pytest.approx(m["test_loss"], rel=1e-4)
+    loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(raw)), splits.y_test], 1e-7, 1)))  # Keras's clipped cross-entropy
+    assert (probabilities.argmax(axis=1) == splits.y_test).mean() == pytest.approx(m["test_accuracy"], abs=1e-6) and loss == pytest.approx(m["test_loss"], rel=1e-4)
 
 
 def test_same_runs_give_bit_identical_numbers(tmp_path):

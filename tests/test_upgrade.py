@@ -38,3 +38,38 @@ def test_results_of_release_01_are_not_trained_again(tmp_path):
     out = proc.stdout + proc.stderr
     assert "rule train:" not in out and not re.search(r"^train\s+\d+$", out, re.M), out[-3000:]  # no training job was even started
     assert snapshot(workdir / "results") == before
+
+
+def test_release_01_runs_get_complete_models_without_training(tmp_path, monkeypatch):
+    """scripts/export_models.py's upgrade: stored weights + the split recomputed from the
+    stored config; the models then reproduce the stored test results from raw rows, and
+    nothing that decides whether a run is done changes."""
+    import json
+
+    import agreement
+    from mlpsweep import export, rundir, training
+
+    monkeypatch.setattr(training, "train_runs", lambda *a, **k: pytest.fail("the upgrade trained"))
+    workdir = tmp_path / "sweep"
+    shutil.copytree(RELEASE_01, workdir)
+    monkeypatch.chdir(workdir)  # data paths are relative to the sweep's directory
+    results = workdir / "results"
+    before = {rel: rundir.read_record(results / rel) for rel in rundir.discover(results)}
+    histories = {rel: (results / rel / "history.csv").read_bytes() for rel in before}
+    outcomes = export.upgrade_results("results")
+    assert outcomes == {rel: "upgraded" for rel in before} and len(outcomes) == 8
+    for rel, old in before.items():
+        new = rundir.read_record(results / rel)
+        assert new["model_format"] == 2 and new["config"] == old["config"] and new["config_hash"] == old["config_hash"] and new["metrics"] == old["metrics"]
+        assert rundir.is_done(new, old["config"], old["data"]["fingerprint"]) and (results / rel / "history.csv").read_bytes() == histories[rel]
+        info = json.loads((results / rel / "model.json").read_text())
+        assert info["class_names"] == old["data"]["class_names"] and info["feature_names"] == (["a", "b", "c"] if "/table/" in rel else None)
+    out = agreement.check(results)  # the new model.keras files on the data's raw rows
+    assert out["runs"] == 8 and out["problems"] == [] and out["warnings"] == [] and out["disagree"] <= out["near_ties"]
+    assert export.upgrade_results("results") == {rel: "complete" for rel in before}  # a second export changes nothing
+
+    (workdir / "table.csv").write_text((workdir / "table.csv").read_text().replace("0.0012", "0.0013"))
+    for rel in before:
+        (results / rel / "model.json").unlink()
+    changed = export.upgrade_results("results")
+    assert all(changed[rel].startswith("failed: ") and "is not the data it was trained on" in changed[rel] for rel in before if "/table/" in rel)

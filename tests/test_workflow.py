@@ -127,3 +127,59 @@ def test_configfile_replaces_the_default_sweep_instead_of_merging(tmp_path):
     assert re.search(r"^train\s+1$", out, flags=re.M), out[-2000:]
     proc = run_snakemake(tmp_path, "--configfile", "mine.yaml", "--config", "seeds=[5]", "-n", check=False)
     assert proc.returncode != 0 and "mine.yaml (with --config overrides): key 'seeds[0]'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_every_saved_model_reproduces_its_predictions_from_raw_rows(finished_sweep, backend):
+    """model.keras alone (keras.models.load_model, safe mode, no warning) maps the data's raw
+    test rows to the classes predictions.csv records; a row may flip only where its two top
+    probabilities are within agreement.NEAR_TIE (float32 rounding of the standardization)."""
+    import importlib.util
+    import os
+    import sys
+
+    if backend == "jax" and importlib.util.find_spec("jax") is None:
+        if os.environ.get("MLPSWEEP_REQUIRE_JAX", "") not in ("", "0"):
+            pytest.fail("MLPSWEEP_REQUIRE_JAX is set but JAX is not installed")
+        pytest.skip("JAX is not installed")
+    import keras
+
+    import agreement
+
+    workdir, _ = finished_sweep
+    if keras.backend.backend() == backend:
+        out = agreement.check(workdir / "results")
+    else:  # a process has one backend
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO / "scripts")}
+        proc = subprocess.run([sys.executable, agreement.__file__, str(workdir / "results")], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == backend and out["runs"] == 8 and out["rows"] > 8 * 20
+    assert out["problems"] == [] and out["warnings"] == []
+    assert out["disagree"] <= out["near_ties"] <= 2, out  # measured: 0 of 272 rows, on both backends
+
+
+def test_selected_table_best_models_and_predictions_on_new_rows(finished_sweep, tmp_path):
+    """The summary step chooses per seed on validation loss, copies the chosen models to
+    best/<dataset>/, and scripts/predict.py's logic applies them to new rows as an ensemble."""
+    from sklearn.datasets import load_iris
+
+    from mlpsweep import predict
+
+    workdir, _ = finished_sweep
+    results = workdir / "results"
+    choices = pd.read_csv(results / "summary" / "selected.csv")
+    assert choices[["dataset", "leaf"]].values.tolist() == [["goodbad", "seed0"], ["goodbad", "seed1"], ["iris", "seed0"], ["iris", "seed1"]]
+    runs = pd.read_csv(results / "summary" / "runs.csv").set_index("path")
+    for row in choices.to_dict("records"):
+        cell = runs[(runs["dataset"] == row["dataset"]) & (runs["seed"] == row["seed"])]
+        assert row["score"] == cell["val_loss"].min() and row["test_accuracy"] == runs.loc[row["path"], "test_accuracy"]
+        assert (results / "best" / row["dataset"] / row["leaf"] / "model.keras").read_bytes() == (results / row["path"] / "model.keras").read_bytes()
+    assert "Nested estimate" in (results / "summary" / "selected.md").read_text() and "scripts/predict.py results/best/iris" in (results / "best" / "iris" / "README.txt").read_text()
+    iris = load_iris(as_frame=True).frame.rename(columns={"target": "species"}).head(10)
+    iris.to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(predict.DataError, match="column 'species' is not among the model's features"):
+        predict.predict_file(results / "best" / "iris", tmp_path / "new.csv")  # iris is a scikit-learn set: no label column to ignore
+    iris.drop(columns="species").to_csv(tmp_path / "new.csv", index=False)
+    text, done = predict.predict_file(results / "best" / "iris", tmp_path / "new.csv")
+    assert done["models"] == 2 and len(text.splitlines()) == 11 and text.splitlines()[0] == "row,predicted,p_setosa,p_versicolor,p_virginica"

@@ -233,6 +233,8 @@ def _check_semantics(cfg: dict, source: str) -> None:
     summary = cfg["summary"]
     if summary["best_by"] not in summary["metrics"]:
         _fail(source, "summary.best_by", f"{summary['best_by']!r} is not among summary.metrics", "add it to summary.metrics or choose one of them")
+    if not summary["select_by"].startswith("val_"):
+        _fail(source, "summary.select_by", f"{summary['select_by']!r} is not a validation metric (choosing on test rows would peek at them)", "use one of: " + ", ".join(m for m in registry.METRICS if m.startswith("val_")))
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
             if item not in table:

@@ -41,3 +41,10 @@ def compile_mlp(model: keras.Model, training: dict, steps_per_execution: int = 1
         steps_per_execution=steps_per_execution,
     )
     return model
+
+
+def build_classifier(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
+    """The exported model of a run: raw feature rows -> class probabilities. A Normalization
+    layer (its mean and variance set as weights, never adapted) in front of the MLP."""
+    mlp = build_mlp(spec, n_features, n_classes)
+    return keras.Sequential([keras.Input(shape=(n_features,)), keras.layers.Normalization(name="standardization"), *mlp.layers], name=mlp.name)

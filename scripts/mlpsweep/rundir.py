@@ -4,7 +4,8 @@
                                                         sub-01_seed0_fold3 (within-subject), seed0_fold3_t+0.250 (a time window)
         metrics.json     written last and atomically: its presence means the run is done
         history.csv      per-epoch training and validation loss and accuracy
-        model.keras      the trained model (keras.models.load_model(..., safe_mode=True))
+        model.keras      the trained model: raw feature rows -> class probabilities (keras.models.load_model(..., safe_mode=True))
+        model.json       the model's class names (output units) and feature names (inputs), model_format 2
         predictions.csv  every test row: its row in the data set, group, true and predicted class
         failed.json      why the run failed (data or config), instead of metrics.json
         train.log        this run's part of its job's log
@@ -27,6 +28,7 @@ from .storage import read_json, write_json_atomic, write_text_atomic
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
+MODEL_INFO_FILE = "model.json"
 PREDICTIONS_FILE = "predictions.csv"
 FAILED_FILE = "failed.json"
 LOG_FILE = "train.log"
@@ -110,7 +112,7 @@ def generalization_csv(rows) -> str:
     return buf.getvalue()
 
 
-def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True, extra_files: dict | None = None) -> None:
+def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True, extra_files: dict | None = None, model_info: dict | None = None) -> None:
     """Write a run's files; metrics.json last, so a reader never sees a half-written run.
     (`durable=False`, for generated test data alone, skips waiting for the disk.)
     `extra_files`: {file name: text} written before metrics.json too (e.g. GENERALIZATION_FILE)."""
@@ -122,9 +124,19 @@ def write_result(run_dir: Path, record: dict, history: list[dict], model=None, p
         write_text_atomic(run_dir / PREDICTIONS_FILE, predictions, durable=durable)
     if model is not None:
         model(run_dir / MODEL_FILE)  # a writer function: Keras saves through a temporary file
+    if model_info is not None:
+        write_json_atomic(run_dir / MODEL_INFO_FILE, model_info, durable=durable)
     write_json_atomic(run_dir / METRICS_FILE, record, durable=durable)
     (run_dir / FAILED_FILE).unlink(missing_ok=True)
 
 
 def write_failure(run_dir: Path, run_hash: str, error: str, time: str) -> None:
     write_json_atomic(Path(run_dir) / FAILED_FILE, {"status": "failed", "config_hash": run_hash, "error": error, "time": time})
+
+
+def read_model_info(run_dir: Path) -> dict | None:
+    """The run's model.json (a complete model's classes and features), or None without one."""
+    try:
+        return read_json(Path(run_dir) / MODEL_INFO_FILE)
+    except (OSError, ValueError):
+        return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,10 @@ import numpy as np
 
 from . import checkpoint, identity, provenance, rundir
 from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
+from .export import MODEL_FORMAT, feature_names_of, model_info
 from .grid import Run
 from .metrics import by_group, classification_metrics, split_metrics
 from .preemption import StopFlag
-from .storage import fsync_dir
 
 log = logging.getLogger("mlpsweep")
 
@@ -302,29 +301,29 @@ def _restore(pack, k: int, found: checkpoint.Found, early_stopping_cls) -> None:
 
 
 class ModelExporter:
-    """Saves members' weights as Keras models, reusing one built model per architecture."""
+    """Saves members' weights as complete Keras models (export.py: the training rows'
+    standardization in front of the MLP), reusing one built model per architecture."""
 
     def __init__(self):
         self._models = {}
 
-    def writer(self, config: dict, n_features: int, n_classes: int, weights: list[np.ndarray]):
-        """A function that saves the run's trained model to a path, atomically and durably."""
-        from .model import build_mlp, make_optimizer
+    def writer(self, config: dict, n_features: int, n_classes: int, weights: list[np.ndarray], *, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
+        """A function that saves the run's trained model to a path, atomically and durably;
+        it builds nothing the caller's thread must own, so any one thread may call it.
+        Without `mean` and `scale` the model's inputs are taken as standardized already."""
+        from .export import save_model, set_complete_weights
+        from .model import build_classifier
 
         key = json.dumps([config["architecture"], n_features, n_classes], sort_keys=True)
-        if key not in self._models:
-            self._models[key] = build_mlp(config["architecture"], n_features, n_classes)
-        model = self._models[key]
+        mean = np.zeros(n_features) if mean is None else mean
+        scale = np.ones(n_features) if scale is None else scale
 
         def write(path: Path) -> None:
-            model.set_weights(weights)
-            model.compile(optimizer=make_optimizer(config["training"]), loss="categorical_crossentropy", metrics=["accuracy"])
-            tmp = path.with_name(f".{path.name}.tmp.keras")
-            model.save(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            fsync_dir(path.parent)
+            if key not in self._models:
+                self._models[key] = build_classifier(config["architecture"], n_features, n_classes)
+            model = self._models[key]
+            set_complete_weights(model, weights, mean, scale)
+            save_model(model, path)  # not compiled: no optimizer state to skip on loading
 
         return write
 
@@ -377,7 +376,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
                 result.update(split_metrics(part, values))
             test_pred = parts["test"]["logits"][k].argmax(axis=1)
             predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
-            writer = exporter.writer(p.run.config, s.n_features, s.n_classes, final[k])
+            writer = exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
         record = {
             "status": status,
             "run": {"dataset": p.run.dataset, "architecture": p.run.architecture, "hparams": p.run.hparams, "seed": p.run.seed, "fold": p.run.fold, "permutation": p.run.permutation, "window": p.run.window, "subject": p.run.subject},
@@ -388,6 +387,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
                 "fingerprint": p.fingerprint,
                 "class_names": s.class_names,
                 "n_features": s.n_features,
+                "feature_names": feature_names_of(s.feature_names, s.n_features),
                 "n_train": len(s.y_train),
                 "n_val": len(s.y_val),
                 "n_test": len(s.y_test),
@@ -407,7 +407,10 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
             ),
         }
         extra_files = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])} if across_windows[k] is not None and status == "finished" else None
-        rundir.write_result(p.run_dir, record, m.history, writer, predictions, extra_files=extra_files)
+        if writer is not None:
+            record["model_format"] = MODEL_FORMAT
+        info = model_info(record, record["data"]["feature_names"]) if writer is not None else None
+        rundir.write_result(p.run_dir, record, m.history, writer, predictions, extra_files=extra_files, model_info=info)
         statuses[p.run.path] = status
         seconds = f"{m.fit_seconds:.1f} s" if math.isfinite(m.fit_seconds) else "?"
         log.info("%s: %s in %s (pack of %d)", p.run_dir, status, seconds, len(group))

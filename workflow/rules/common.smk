@@ -115,8 +115,11 @@ def summary_outputs():
             "compute.json",
             "search.csv",
             "search.md",
+            "selected.csv",
+            "selected.md",
+            "selected.tex",
         )
-    ]
+    ] + [f"{RESULTS}/best"]
 
 
 def write_partial_summary():

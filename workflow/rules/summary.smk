@@ -56,6 +56,25 @@ rule summarize:
             category="Tables",
             subcategory="Search",
         ),
+        selected_csv=report(
+            f"{RESULTS}/summary/selected.csv",
+            caption="../report/selected.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
+        selected_md=report(
+            f"{RESULTS}/summary/selected.md",
+            caption="../report/selected.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
+        selected_tex=report(
+            f"{RESULTS}/summary/selected.tex",
+            caption="../report/latex.rst",
+            category="Tables",
+            subcategory="Selected without peeking",
+        ),
+        best=directory(f"{RESULTS}/best"),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:

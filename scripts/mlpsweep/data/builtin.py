@@ -30,7 +30,7 @@ def load_sklearn(name: str) -> Dataset:
     bunch = loader()
     x = bunch.data.astype(np.float32)
     y = bunch.target.astype(np.int64)
-    return Dataset(x, y, [str(n) for n in bunch.target_names], digest_arrays(x, y))
+    return Dataset(x, y, [str(n) for n in bunch.target_names], digest_arrays(x, y), feature_names=[str(n) for n in bunch.feature_names])
 
 
 def load_synthetic_source(spec: dict, group: str | None = None) -> Dataset:

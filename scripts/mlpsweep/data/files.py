@@ -66,7 +66,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
         raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
     y, names = encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = checked_features(x, where, feature_names)
-    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})")
+    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})", feature_names)
 
 
 def count_groups(spec: dict, column: str) -> int:
@@ -143,3 +143,71 @@ def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str, group_k
             raise DataError(f"{where}: group array {group_key!r} must hold one group per row of {x_key!r}, got shape {groups.shape}. Fix: store one group per sample")
         groups = checked_groups(groups, where, repr(group_key))
     return x.astype(np.float64), y, groups
+
+
+def input_kind(spec: dict, feature_names: list[str] | None) -> str:
+    """What rows a model of this data set takes: "table" (named columns) or "npz" (an array)."""
+    if spec.get("source") == "file":
+        return "npz" if (spec.get("format") or file_format(spec["path"])) == "npz" else "table"
+    return "table" if feature_names else "npz"
+
+
+def read_features(spec: dict, path: str, feature_names: list[str] | None, n_features: int, ignore: tuple = ()) -> np.ndarray:
+    """New rows for a trained model, read from a file of the data set's kind: a table's
+    feature columns by name (columns in `ignore`, e.g. the label and the group, are skipped),
+    or an NPZ array of `n_features` columns. Refused with file, column and fix otherwise."""
+    where = f"new data file {path}"
+    kind = input_kind(spec, feature_names)
+    fmt = file_format(path)
+    if not Path(path).is_file():
+        raise DataError(f"{where}: not found. Fix: check the path")
+    if fmt is None:
+        raise DataError(f"{where}: unknown kind of file. Fix: give a {'CSV, TSV or Parquet table' if kind == 'table' else 'NPZ file'}")
+    if (fmt == "npz") != (kind == "npz"):
+        fix = f"give a CSV, TSV or Parquet table with the feature columns {_names(feature_names)}" if kind == "table" else f"save the rows as an NPZ file with array {spec.get('x', 'x')!r} (rows x {n_features} features)"
+        raise DataError(f"{where}: is {'an NPZ archive' if fmt == 'npz' else 'a table'}, but the model was trained on {'a table with named feature columns' if kind == 'table' else 'an NPZ array'}. Fix: {fix}")
+    if kind == "npz":
+        key = spec.get("x", "x")
+        x, _, _ = _load_npz_features(path, key, where)
+        if x.shape[1] != n_features:
+            raise DataError(f"{where}: array {key!r} has {x.shape[1]} features per row, the model takes {n_features}. Fix: give the same features as the data set the model was trained on")
+        return checked_features(x, where)
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
+    except Exception as exc:
+        raise DataError(f"{where}: cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()}). Fix: check the file's format") from None
+    columns = [str(c) for c in frame.columns]
+    missing = [n for n in feature_names if n not in columns]
+    if missing:
+        raise DataError(f"{where}: feature column{'s' if len(missing) > 1 else ''} {_names(missing)} missing ({len(missing)} of the model's {len(feature_names)}). Fix: add them (model.json lists the model's features)")
+    extra = [c for c in columns if c not in feature_names and c not in ignore]
+    if extra:
+        raise DataError(f"{where}: column{'s' if len(extra) > 1 else ''} {_names(extra)} {'are' if len(extra) > 1 else 'is'} not among the model's features. Fix: drop {'them' if len(extra) > 1 else 'it'}, or give the file the data set's columns")
+    if frame.empty:
+        raise DataError(f"{where}: has a header but no data rows. Fix: add rows")
+    frame.columns = columns
+    return checked_features(_features(frame[feature_names], where), where, feature_names)
+
+
+def _names(names) -> str:
+    names = [repr(str(n)) for n in (names or [])]
+    return ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def _load_npz_features(path: str, key: str, where: str):
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{where}: not an NPZ archive (no zip structure). Fix: write it with numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key not in archive.files:
+                raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(archive.files)}). Fix: store the rows as array {key!r}")
+            x = archive[key]
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{where}: not a valid NPZ file ({type(exc).__name__}: {exc}). Fix: write it with numpy.savez of numeric arrays") from None
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{where}: array {key!r} must be a 2-D numeric array (rows x features), got shape {x.shape}, dtype {x.dtype}. Fix: reshape or convert it")
+    return x.astype(np.float64), None, None

@@ -23,6 +23,7 @@ class Splits:
     test_groups: np.ndarray | None = None  # their groups, where the data has groups
     mean: np.ndarray | None = None  # the standardization fitted on the training rows: x_std = (x - mean) / scale
     scale: np.ndarray | None = None
+    feature_names: list[str] | None = None  # the data set's feature names, where it has them
 
     @property
     def n_features(self) -> int:
@@ -166,7 +167,7 @@ def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, 
         return scaler.transform(data.x[rows]).astype(np.float32)
 
     test_groups = None if data.groups is None else data.groups[test_idx]
-    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups, scaler.mean_, scaler.scale_)
+    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups, scaler.mean_, scaler.scale_, data.feature_names)
 
 
 def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:

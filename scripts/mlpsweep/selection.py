@@ -1,0 +1,222 @@
+"""Selection without peeking: a nested estimate of the sweep's best cell per data set.
+
+For every run leaf of a data set (seed, fold, and any other dimension of the run directory's
+leaf name; label-permutation runs excluded), the cell whose run there has the best
+validation score (`summary.select_by`, direction from the registry) is chosen, and that
+run's test scores are reported: choosing on validation rows and scoring on test rows the
+choice never saw (Cawley & Talbot 2010; Varma & Simon 2006). Ties go to the cell with fewer
+parameters, then to the first cell in table order. Runs that did not finish are not
+candidates. The chosen runs' models are copied to `best/<dataset>/` (`write_best`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import rundir
+from .registry import METRICS
+from .storage import write_text_atomic
+from .summary import KEYS, _csv, chance_lines, fmt, real_runs, tex_escape
+
+CHOICE_COLUMNS = ["dataset", "leaf", "seed", "fold", "architecture", "hparams", "path", "select_by", "score", "tied", "n_candidates", "n_cells"]
+TEST_METRICS = [m for m in METRICS if m.startswith("test_")]
+
+
+def leaf_of(path: str) -> str:
+    """The run directory's own name (seed0, seed0_fold3, ...): what runs of two cells share."""
+    return path.rsplit("/", 1)[-1]
+
+
+def select(runs: pd.DataFrame, cells: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """One row per (data set, leaf): the chosen cell's run and its test scores. `runs` and
+    `cells` in table order (summary.write_summary's); a leaf without a finished candidate
+    keeps a row with no cell."""
+    metric = options["select_by"]
+    real = real_runs(runs)
+    columns = CHOICE_COLUMNS + TEST_METRICS + ["n_params"]
+    if real.empty:
+        return pd.DataFrame(columns=columns)
+    real = real.assign(leaf=[leaf_of(p) for p in real["path"].tolist()]).reset_index(drop=True)
+    group, keys = pd.factorize(pd.MultiIndex.from_arrays([real["dataset"], real["leaf"]]))
+    order = pd.MultiIndex.from_frame(cells[KEYS]).get_indexer(pd.MultiIndex.from_frame(real[KEYS]))
+    score = real[metric].to_numpy(dtype=float)
+    rank_score = -score if METRICS[metric].higher_is_better else score
+    eligible = np.flatnonzero((real["status"] == "finished").to_numpy() & np.isfinite(score))
+    # candidates of each (data set, leaf) from best to worst: score, then fewer parameters, then table order
+    ranked = eligible[np.lexsort((order[eligible], real["n_params"].to_numpy(dtype=float)[eligible], rank_score[eligible], group[eligible]))]
+    starts = np.flatnonzero(np.r_[True, group[ranked][1:] != group[ranked][:-1]]) if len(ranked) else np.array([], int)
+    first = ranked[starts]
+    n_candidates = np.bincount(group[eligible], minlength=len(keys))
+    tied = np.zeros(len(keys), bool)
+    has_second = n_candidates[group[first]] > 1
+    tied[group[first][has_second]] = rank_score[ranked[starts[has_second] + 1]] == rank_score[first[has_second]]
+    leaves = real.drop_duplicates(["dataset", "leaf"])
+    out = leaves[["dataset", "leaf", "seed", "fold"]].reset_index(drop=True)
+    chosen = real.loc[first, ["architecture", "hparams", "path", *TEST_METRICS, "n_params"]].set_axis(group[first])
+    out = out.join(chosen.assign(score=score[first]))
+    out["n_candidates"] = n_candidates[group[leaves.index]]
+    out["n_cells"] = out["dataset"].map(cells.groupby("dataset", sort=False).size()).fillna(0)
+    out["select_by"] = metric
+    out["tied"] = tied[group[leaves.index]]
+    out = out[columns]
+    return out.astype({"seed": "int64", "fold": "Int64", "n_candidates": "int64", "n_cells": "int64", "score": "float64", "n_params": "float64", **dict.fromkeys(TEST_METRICS, "float64")})
+
+
+def nested_estimate(choices: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """Per data set: leaves with a choice, mean and sample std of each tabulated metric of the
+    chosen runs, and how often each cell was chosen."""
+    rows = []
+    for dataset, mine in choices.groupby("dataset", sort=False):
+        chosen = mine[mine["path"].notna()]
+        row = {"dataset": dataset, "n": len(chosen), "n_leaves": len(mine), "n_incomplete": int((mine["n_candidates"] < mine["n_cells"]).sum())}
+        for metric in options["metrics"]:
+            values = chosen[metric] if metric in chosen else pd.Series(dtype=float)
+            row[f"{metric}_mean"], row[f"{metric}_std"] = values.mean(), values.std(ddof=1)
+        counts = (chosen["architecture"] + "/" + chosen["hparams"]).value_counts(sort=False)
+        row["chosen"] = "; ".join(f"{cell} ({n}/{len(chosen)})" for cell, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _notes(options: dict, style: str) -> list[str]:
+    metric = options["select_by"]
+    label = METRICS[metric].label if style == "md" else tex_escape(METRICS[metric].label)
+    way = "highest" if METRICS[metric].higher_is_better else "lowest"
+    return [
+        f"Nested estimate: for every (seed, fold) run of a data set, the cell whose run has the {way} {label} (validation rows) is chosen, "
+        "and that run's test scores are reported; the test rows take no part in the choice. "
+        "Ties go to the cell with fewer parameters, then to the first in table order. Label-permutation runs are never candidates; "
+        "a run that did not finish (missing, failed, diverged) is not one either.",
+        "Mean ± std over (seed, fold) (sample std); n = runs with a choice / (seed, fold) runs of the data set; "
+        "incomplete = (seed, fold) runs where some cell had no finished run to compare." if style == "md" else
+        "Mean $\\pm$ std over (seed, fold) (sample std); $n$ = runs with a choice / (seed, fold) runs.",
+    ]
+
+
+def render_markdown(estimate: pd.DataFrame, choices: pd.DataFrame, cells: pd.DataFrame, options: dict) -> str:
+    if estimate.empty:
+        return "No selection: no run of this sweep finished.\n"
+    metrics = options["metrics"]
+    header = ["Data set", "n", *(METRICS[m].label for m in metrics), "Chosen cells (times)", "Incomplete"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- ", " ---: "] + [" ---: "] * len(metrics) + [" --- ", " ---: "]) + "|"]
+    for row in estimate.to_dict("records"):
+        values = [_pm(row, m, options, "±") for m in metrics]
+        lines.append("| " + " | ".join([row["dataset"], f"{row['n']}/{row['n_leaves']}", *values, row["chosen"], str(row["n_incomplete"])]) + " |")
+    chance = chance_lines(cells[cells["dataset"].isin(estimate["dataset"])], options, "md") if "chance_threshold" in cells else []
+    lines += ["", *_notes(options, "md"), *chance]
+    lines += ["", "Choices per (seed, fold):", ""]
+    metric = options["select_by"]
+    header = ["Data set", "Run", "Chosen cell", METRICS[metric].label, "Candidates", *(METRICS[m].label for m in metrics)]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 3 + [" ---: "] * (len(header) - 3)) + "|"]
+    for row in choices.to_dict("records"):
+        chosen = f"{row['architecture']}/{row['hparams']}" if isinstance(row["path"], str) else "none"
+        score = fmt(row["score"], metric, options) + (" (tie)" if row["tied"] is True else "")
+        values = [fmt(row[m], m, options) if m in row else "" for m in metrics]
+        lines.append("| " + " | ".join([row["dataset"], row["leaf"], chosen, score, f"{row['n_candidates']}/{row['n_cells']}", *values]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _pm(row: dict, metric: str, options: dict, pm: str) -> str:
+    mean, std = fmt(row[f"{metric}_mean"], metric, options), fmt(row[f"{metric}_std"], metric, options)
+    return f"{mean} {pm} {std}" if std else mean
+
+
+def render_latex(estimate: pd.DataFrame, cells: pd.DataFrame, options: dict) -> str:
+    metrics = options["metrics"]
+    header = ["Data set", "$n$", *(tex_escape(METRICS[m].label) for m in metrics), "Chosen cells (times)"]
+    lines = [
+        "% Generated by mlpsweep; requires \\usepackage{booktabs}.",
+        "\\begin{table}[htbp]",
+        "\\centering",
+        f"\\caption{{Nested estimate: per (seed, fold), the cell with the best validation score ({tex_escape(METRICS[options['select_by']].label)}) is chosen and its test scores reported.}}",
+        f"\\label{{{selected_label(options)}}}",
+        "\\begin{tabular}{lr" + "r" * len(metrics) + "l}",
+        "\\toprule",
+        " & ".join(header) + " \\\\",
+        "\\midrule",
+    ]
+    for row in estimate.to_dict("records"):
+        values = [_pm(row, m, options, "$\\pm$") for m in metrics]
+        lines.append(" & ".join([tex_escape(row["dataset"]), f"{row['n']}/{row['n_leaves']}", *values, tex_escape(row["chosen"])]) + " \\\\")
+    notes = _notes(options, "tex") + (chance_lines(cells[cells["dataset"].isin(estimate["dataset"])], options, "tex") if "chance_threshold" in cells and not estimate.empty else [])
+    lines += ["\\bottomrule", "\\end{tabular}", *(f"\\par\\smallskip{{\\footnotesize {note}}}" for note in notes), "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def selected_label(options: dict) -> str:
+    return f"{options['label']}-selected"
+
+
+def write_selection(runs: pd.DataFrame, cells: pd.DataFrame, options: dict, outdir: str | Path) -> pd.DataFrame:
+    """selected.csv (the choice per data set and leaf), selected.md and selected.tex; `runs`,
+    `cells` and `options` as summary.write_summary returns and fills them."""
+    outdir = Path(outdir)
+    choices = select(runs, cells, options)
+    estimate = nested_estimate(choices, options)
+    write_text_atomic(outdir / "selected.csv", _csv(choices))
+    write_text_atomic(outdir / "selected.md", render_markdown(estimate, choices, cells, options))
+    write_text_atomic(outdir / "selected.tex", render_latex(estimate, cells, options))
+    return choices
+
+
+README = """Models chosen without looking at the test rows: {dataset}
+
+For every (seed, fold) run of data set {dataset}, the cell whose run had the best {metric}
+(validation rows) was chosen (ties: fewer parameters, then the first cell in table order);
+each folder here holds that run's model, named by the run (seed, fold). The same choice and
+its test scores are in summary/selected.md. Label-permutation runs were never candidates.
+
+{table}
+Load and apply one (raw feature rows in, class probabilities out; model.json names the
+classes, i.e. the output units in order, and the features, i.e. the input columns):
+
+    import json, keras
+    model = keras.models.load_model("{example}/model.keras", safe_mode=True)
+    classes = json.load(open("{example}/model.json"))["class_names"]
+    probabilities = model.predict(rows)      # rows: float32 array, n x {n_features}
+
+Or all of them as an ensemble (their probabilities averaged), on a new data file:
+
+    .venv/bin/python scripts/predict.py {where} new_rows.csv -o predictions.csv
+{incomplete}"""
+
+
+def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir: str | Path) -> None:
+    """best/<dataset>/<leaf>/model.keras and model.json: copies of the chosen runs' files,
+    and a README.txt per data set saying how they were chosen and how to use them."""
+    results, outdir = Path(results), Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for dataset, mine in choices[choices["path"].notna()].groupby("dataset", sort=False):
+        lines, old, gone = [], [], []
+        shutil.rmtree(outdir / dataset, ignore_errors=True)  # the choices of an earlier summary
+        for row in mine.to_dict("records"):
+            source, target = results / row["path"], outdir / dataset / row["leaf"]
+            target.mkdir(parents=True, exist_ok=True)
+            for name in (rundir.MODEL_FILE, rundir.MODEL_INFO_FILE):
+                if (source / name).exists():
+                    shutil.copyfile(source / name, target / name)
+            if not (source / rundir.MODEL_FILE).exists():
+                gone.append(row["leaf"])
+            elif not (source / rundir.MODEL_INFO_FILE).exists():
+                old.append(row["leaf"])
+            lines.append(f"    {row['leaf']}: {row['architecture']}/{row['hparams']}  ({row['path']})")
+        info = rundir.read_model_info(results / mine["path"].iloc[0]) or {}
+        incomplete = (
+            f"\nNot complete models (made before model_format 2; they expect standardized rows): {', '.join(old)}.\n"
+            "Fix: .venv/bin/python scripts/export_models.py results, then regenerate the summary.\n"
+            if old else ""
+        ) + (f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n" if gone else "")
+        text = README.format(
+            dataset=dataset,
+            metric=METRICS[options["select_by"]].label,
+            table="\n".join(lines) + "\n",
+            example=f"{results.name}/{outdir.name}/{dataset}/{mine['leaf'].iloc[0]}",
+            where=f"{results.name}/{outdir.name}/{dataset}",
+            n_features=info.get("n_features", "n_features"),
+            incomplete=incomplete,
+        )
+        write_text_atomic(outdir / dataset / "README.txt", text)
