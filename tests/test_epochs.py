@@ -16,7 +16,8 @@ from epochs_data import CHANNELS, EFFECT, PATTERN, make_epochs
 from mlpsweep import identity, rundir
 from mlpsweep.config import ConfigError, validate_config
 from mlpsweep.data import load_dataset, make_splits
-from mlpsweep.data.epochs import plan, window_features, window_starts
+from mlpsweep.data import DataError
+from mlpsweep.data.epochs import plan, read_features, window_dataset, window_features, window_starts
 from mlpsweep.grid import expand_runs, leaf_name, pack_kind, plan_jobs
 
 
@@ -84,6 +85,24 @@ def test_windows_are_slices_of_the_crop_and_do_not_depend_on_it(folder):
     np.testing.assert_array_equal(window_features(wider, 0.2, 0.1), x)
     between = spec_of(folder, tmin=-0.195, windows={"length": 0.1, "step": 0.05})  # a tmin between samples
     assert window_starts(load_dataset(between))[:2] == [-0.195, -0.145] == list(plan(between, {"method": "holdout"}).windows[:2])
+
+
+def test_new_trials_for_a_window_model_are_read_by_feature_name(folder, tmp_path):
+    """scripts/predict.py on epochs: the model's window is found in a whole new epochs file."""
+    spec = spec_of(folder, tmin=-0.1, tmax=0.5, windows={"length": 0.1, "step": 0.05})
+    names = window_dataset(load_dataset(spec), 0.2).feature_names
+    new = make_epochs(tmp_path / "new", subjects=("09",), seed=3)[0]
+    x = read_features(spec, str(new), names, len(names))
+    np.testing.assert_array_equal(x, window_dataset(load_dataset({**spec, "path": str(new)}), 0.2).x)
+    other = make_epochs(tmp_path / "other", subjects=("09",), channels=["Oz", "Cz", "Pz", "EOG"])[0]
+    with pytest.raises(DataError, match=r"channel 'Fz' of the model missing .* Fix: give epochs with the data set's channels"):
+        read_features(spec, str(other), names, len(names))
+    slow = make_epochs(tmp_path / "slow", subjects=("09",), sfreq=50.0)[0]
+    with pytest.raises(DataError, match=r"samples 'Fz@0.210'.* are not in the file .* at 50 Hz\). Fix: give epochs with the data set's sampling rate"):
+        read_features(spec, str(slow), names, len(names))
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"not an MNE epochs file .*Fix: give an MNE epochs file"):
+        read_features(spec, str(tmp_path / "rows.csv"), names, len(names))
 
 
 # ---------------------------------------------------------------- planning, identity, paths
@@ -285,3 +304,20 @@ def test_a_window_added_trains_only_that_window(decoded):
     now = {p.parent.name: p.stat().st_mtime_ns for p in (results / "runs").rglob("metrics.json")}
     assert set(now) - set(first) == {f"seed0_fold{f}_t+0.400" for f in range(3)}
     assert {k: now[k] for k in first} == first  # the finished windows were not trained again
+
+
+@pytest.mark.workflow
+def test_a_window_model_predicts_its_test_subject_from_the_raw_epochs_file(decoded):
+    """scripts/predict.py with a window's run: the held-out subject's own -epo.fif file gives
+    the run's recorded predictions (predictions.csv)."""
+    import csv
+
+    from mlpsweep.predict import predict_file
+
+    results, _ = decoded
+    run = next((results / "runs").rglob("seed0_fold1_t+0.200"))
+    text, done = predict_file(run, results.parent / "derivatives" / PATTERN.format(subject="02"))
+    predicted = [row["predicted"] for row in csv.DictReader(text.splitlines())]
+    recorded = [row for row in csv.DictReader((run / rundir.PREDICTIONS_FILE).read_text().splitlines())]
+    assert {row["group"] for row in recorded} == {"02"} and done["rows"] == len(recorded) == 48
+    assert predicted == [row["predicted"] for row in recorded]

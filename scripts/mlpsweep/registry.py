@@ -105,6 +105,7 @@ SOURCES = {
     ),
     "epochs": Source(
         "epochs.load_epochs",
+        reader="epochs.read_features",
         keys={
             "path": {"type": "string", "minLength": 1},  # one -epo.fif file, or a pattern with {subject}
             "conditions": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1, "uniqueItems": True, "default": None},

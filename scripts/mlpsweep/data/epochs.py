@@ -453,3 +453,37 @@ def load_epochs(spec: dict, group: str | None = None) -> Dataset:
     dataset.epochs = EpochsArrays(x.reshape(trials.shape), times, channels, sfreq, spec["windows"], spec["tmin"])
     dataset.group_fingerprints = {s: d for s, d in digests if s}
     return dataset
+
+
+# ---------------------------------------------------------------- new trials for a trained model
+
+
+def read_features(spec: dict, path: str, names: list[str], n_features: int, ignore: tuple = ()) -> np.ndarray:
+    """New trials for a trained model (scripts/predict.py): an epochs file's channels at the
+    model's samples, found by the model's feature names (`<channel>@<time>`), so a model of any
+    window takes the whole epochs. The file's conditions and metadata are not read."""
+    where = f"new data file {path}"
+    if not Path(path).is_file():
+        raise DataError(f"{where}: not found. Fix: check the path")
+    try:
+        header = read_header(path)
+    except DataError as exc:
+        raise DataError(f"{exc}. Fix: give an MNE epochs file (-epo.fif) like the data set's") from None
+    if not names or len(names) != n_features:
+        raise DataError(f"{where}: the model lists no feature names. Fix: re-export its run with scripts/export_models.py")
+    channels = list(dict.fromkeys(name.rsplit("@", 1)[0] for name in names))
+    absent = [c for c in channels if c not in header.ch_names]
+    if absent:
+        raise DataError(f"{where}: channel{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent[:10]))} of the model missing (the file has {', '.join(header.ch_names[:20])}). Fix: give epochs with the data set's channels")
+    samples = crop_samples(header.times, header.sfreq, None, None, spec.get("decim", 1))
+    available = feature_names(channels, header.times[samples], header.sfreq / spec.get("decim", 1))
+    column = {name: i for i, name in enumerate(available)}
+    missing = [name for name in names if name not in column]
+    if missing:
+        raise DataError(
+            f"{where}: samples {', '.join(map(repr, missing[:3]))} of the model are not in the file (its epochs run from {header.times[0]:+.3f} to {header.times[-1]:+.3f} s at {header.sfreq:g} Hz). "
+            "Fix: give epochs with the data set's sampling rate and epoch times"
+        )
+    data = _read(path, preload=True).get_data(picks=channels)[:, :, samples].astype(np.float32)
+    x = data.reshape(len(data), -1)[:, [column[name] for name in names]]
+    return checked_features(x, where, names)
