@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
 from mlpsweep.grid import expand_runs, job_params, plan_jobs  # noqa: E402
+from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -36,15 +37,21 @@ try:
     )
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
+    # Pre-flight sizing: a pack that cannot fit is refused here, or made smaller (docs/sizing.md).
+    SIZING = plan_sizes(RUNS, SWEEP["execution"], source=CONFIG_SOURCE)
 except ConfigError as exc:
     raise WorkflowError(f"Invalid sweep configuration.\n{exc}") from None
 
 RESULTS = SWEEP["results"].rstrip("/")
 ESTIMATE_STAMP = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 EXECUTION = SWEEP["execution"]
+for note in SIZING.notes:
+    logger.warning(note)
 JOBS = {
     job.key: job
-    for job in plan_jobs(RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"])
+    for job in plan_jobs(
+        RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"], SIZING.pack_sizes
+    )
 }
 
 
