@@ -53,12 +53,18 @@ def test_every_figure_is_written_as_png_and_pdf(drawn):
     stems = sorted({n.rsplit(".", 1)[0] for n in names})
     assert stems == [
         "bars/ds1", "bars/ds2", "compute", "confusion/ds1", "confusion/ds2", "heatmap",
-        "learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1",
-    ]  # fmt: skip
+        "learning_curves/ds1/big/lr0.1", "learning_curves/ds2/small/lr0.1",
+    ]  # fmt: skip  (learning curves of the best cell of each data set, by default)
     assert len(names) == 2 * len(stems)
     for name in names:
         head = (outdir / name).read_bytes()[:8]
         assert head.startswith(b"\x89PNG" if name.endswith(".png") else b"%PDF")
+
+
+def test_learning_curves_of_every_cell_on_request(results, tmp_path):
+    names = draw(results, tmp_path / "plots", {**OPTIONS, "learning_curves": "all"})
+    curves = sorted({n.rsplit(".", 1)[0] for n in names if n.startswith("learning_curves/")})
+    assert curves == ["learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1"]
 
 
 def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_path):

@@ -430,7 +430,8 @@ def figure_tasks(results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute
     finished = finished_by_cell(runs)
     for _, cell in cells[cells["best"]].iterrows():
         tasks.append((_confusion_figure, (finished.get(tuple(cell[KEYS])), cell), outdir / CONFUSION_DIR / cell["dataset"]))
-    for _, cell in cells.iterrows():
+    # bounded by default: the best cell of each data set; every cell on request (summary.learning_curves: all)
+    for _, cell in (cells if options["learning_curves"] == "all" else cells[cells["best"]]).iterrows():
         stem = outdir / CURVES_DIR / cell["dataset"] / cell["architecture"] / cell["hparams"]
         tasks.append((_curves_figure, (results, finished.get(tuple(cell[KEYS])), cell, options), stem))
     return tasks

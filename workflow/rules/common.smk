@@ -14,7 +14,7 @@ DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIGFILES = [str(path) for path in workflow.overwrite_configfiles]
 CLI_OVERRIDES = dict(workflow.config_settings.config)
 CONFIG_SOURCE = CLI_CONFIGFILES[-1] if CLI_CONFIGFILES else DEFAULT_CONFIGFILE
-if set(CLI_OVERRIDES) - {"regenerate", "estimate"}:
+if set(CLI_OVERRIDES) - {"regenerate", "estimate", "status"}:
     CONFIG_SOURCE += " (with --config overrides)"
 
 try:
@@ -35,6 +35,8 @@ try:
         str(config.pop(flag, "0")).lower() in ("1", "true", "yes")
         for flag in ("regenerate", "estimate")
     )
+    # `--config status=1` prints where a running sweep stands (runs done, training, left, time).
+    STATUS = str(config.pop("status", "0")).lower() in ("1", "true", "yes")
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
     # Pre-flight sizing: a pack that cannot fit is refused here, or made smaller (docs/sizing.md).
@@ -88,6 +90,8 @@ def all_targets():
     """What `snakemake` makes by default: an estimate alone, or training, tables and plots."""
     if ESTIMATE:
         return rules.estimate.output
+    if STATUS:
+        return rules.status.output
     return [
         *training_targets(),
         *summary_outputs(),
@@ -145,6 +149,11 @@ def train_runtime(wildcards, attempt):
 def train_mem_mb(wildcards, attempt):
     """MB: `execution.mem_mb`, times the attempt, so a job killed for memory gets more."""
     return EXECUTION["mem_mb"] * attempt
+
+
+def train_attempt(wildcards, attempt):
+    """The attempt, for the job's log header (scripts see resources, not the attempt)."""
+    return attempt
 
 
 def train_slurm_extra(wildcards, attempt):
