@@ -290,3 +290,28 @@ def test_the_plots_rule_declares_the_registrys_figures():
     assert declared == set(PLOTS)
     for name, per in PLOTS.items():
         assert (f"directory(f\"{{RESULTS}}/plots/{name}\")" in rule) == (per != "sweep"), name
+
+
+def test_figures_with_a_bar_per_cell_stay_bounded_as_cells_grow():
+    """Beyond MAX_BARS cells: bars of the best cell per architecture, compute per architecture."""
+    n = plots.MAX_BARS + 5
+    cells = pd.DataFrame(
+        {
+            "dataset": "ds",
+            "architecture": [f"a{i % 3}" for i in range(n)],
+            "hparams": [f"lr{i}" for i in range(n)],
+            "n": 1,
+            "status": "finished",
+            "best": [i == n - 1 for i in range(n)],
+            "test_accuracy_mean": [i / n for i in range(n)],
+            "device": "CPU",
+            "fit_seconds_total": 1.0,
+        }
+    )
+    options = plots.options_with_defaults(OPTIONS)
+    few, note = plots.bounded_bars(cells.head(plots.MAX_BARS), options)
+    assert len(few) == plots.MAX_BARS and note == ""  # today's figures, unchanged
+    best, note = plots.bounded_bars(cells, options)
+    assert sorted(best["hparams"]) == [f"lr{n - 3}", f"lr{n - 2}", f"lr{n - 1}"] and note == f"; the best cell of each of 3 architectures, of {n} cells"
+    pairs = plots.compute_by_pair(cells)
+    assert pairs["fit_seconds_total"].sum() == n and sorted(pairs["hparams"]) == ["15 cells"] * 3
