@@ -43,8 +43,9 @@ def test_progress_is_logged_once_per_epoch_at_most_and_at_most_every_n_seconds()
     members = [FakeMember(e) for e in (1,)]
     emitted = [progress.epoch_done(members) is not None for _ in range(5)]
     assert emitted == [False, False, True, False, True] and len(lines) == 2
-    every = PackProgress("pack-y", 0.0, clock=iter(range(10)).__next__, emit=lines.append)
+    every = PackProgress("pack-y", 0.0, clock=iter([0, 10, 11, 12]).__next__, emit=lines.append)
     assert all(every.epoch_done(members) for _ in range(3))  # 0 s: every epoch
+    assert "1.00 s per epoch, expected end in 9 s (" in lines[-1]  # the first epoch (it traces the step) not counted
 
 
 def stopped_half_way(tmp_path):

@@ -32,7 +32,8 @@ def summary_line(key: str, members, epochs_done: int, elapsed: float, now: datet
 
 
 class PackProgress:
-    """Call `epoch_done(members)` after each epoch of a pack; it logs when a line is due."""
+    """Call `epoch_done(members)` after each epoch of a pack; it logs when a line is due. Seconds
+    per epoch are timed from the end of the first epoch (which also traces the step) on."""
 
     def __init__(self, key: str, every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] | None = None):
         self.key = key
@@ -45,9 +46,12 @@ class PackProgress:
     def epoch_done(self, members) -> str | None:
         self.epochs += 1
         now = self.clock()
+        if self.epochs == 1:
+            self.first = now  # the first epoch also traces the step: later ones time an epoch
         if now - self.last < self.every:
             return None
         self.last = now
-        line = summary_line(self.key, members, self.epochs, now - self.start, datetime.now(timezone.utc))
+        epochs, elapsed = (self.epochs - 1, now - self.first) if self.epochs > 1 else (1, now - self.start)
+        line = summary_line(self.key, members, epochs, elapsed, datetime.now(timezone.utc))
         self.emit(line)
         return line
