@@ -1,5 +1,5 @@
 """Every attempt of a job in its log: Snakemake deletes a job's log file before each attempt,
-so the job also appends each attempt, under a header, to `<log>.attempts.log`."""
+so the job also appends each attempt, under a header, to `attempts/<log>` next to it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ HEADER = re.compile(r"==== attempt (\d) \| (no SLURM job|SLURM job \d+) \| host 
 def test_attempt_header_names_attempt_slurm_job_host_and_start(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "4712")
     assert HEADER.fullmatch(attempt_header(2)).groups() == ("2", "SLURM job 4712")
-    assert str(attempts_log("results/logs/train/chunk3.log")) == "results/logs/train/chunk3.attempts.log"
+    assert str(attempts_log("results/logs/train/chunk3.log")) == "results/logs/train/attempts/chunk3.log"
 
 
 def test_a_retried_job_keeps_both_attempts(tmp_path):
@@ -38,6 +38,6 @@ def test_a_retried_job_keeps_both_attempts(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (tmp_path / "logs" / "job.log").read_text()
     assert "working, attempt 2" in log and "attempt 1" not in log  # Snakemake removed attempt 1's log
-    kept = (tmp_path / "logs" / "job.attempts.log").read_text()
+    kept = (tmp_path / "logs" / "attempts" / "job.log").read_text()
     assert [m.group(1) for m in HEADER.finditer(kept)] == ["1", "2"]
     assert kept.index("working, attempt 1") < kept.index("==== attempt 2") < kept.index("working, attempt 2")

@@ -30,6 +30,7 @@ def setup_logging(log_file: str | None, *, attempt: int | None = None) -> None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file))
         if attempt is not None:
+            attempts_log(log_file).parent.mkdir(parents=True, exist_ok=True)
             handlers.append(logging.FileHandler(attempts_log(log_file), mode="a"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
     if attempt is not None:
@@ -37,9 +38,9 @@ def setup_logging(log_file: str | None, *, attempt: int | None = None) -> None:
 
 
 def attempts_log(log_file: str | Path) -> Path:
-    """Where every attempt of a job's log is kept: results/logs/train/chunkN.attempts.log."""
+    """Where every attempt of a job's log is kept: results/logs/train/attempts/chunkN.log."""
     path = Path(log_file)
-    return path.with_name(f"{path.stem}.attempts{path.suffix}")
+    return path.parent / "attempts" / path.name
 
 
 def attempt_header(attempt: int) -> str:
