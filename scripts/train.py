@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter o
 from mlpsweep.config import validate_config  # noqa: E402
 from mlpsweep.jobs import results_dir, run_job, setup_logging  # noqa: E402
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0], attempt=snakemake.resources.attempt)  # noqa: F821  (workflow/rules/train.smk)
 sys.exit(
     run_job(
         validate_config(snakemake.config),  # noqa: F821  (already checked by the Snakefile)

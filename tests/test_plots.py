@@ -53,12 +53,18 @@ def test_every_figure_is_written_as_png_and_pdf(drawn):
     stems = sorted({n.rsplit(".", 1)[0] for n in names})
     assert stems == [
         "bars/ds1", "bars/ds2", "compute", "confusion/ds1", "confusion/ds2", "heatmap",
-        "learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1",
-    ]  # fmt: skip
+        "learning_curves/ds1/big/lr0.1", "learning_curves/ds2/small/lr0.1",
+    ]  # fmt: skip  (learning curves of the best cell of each data set, by default)
     assert len(names) == 2 * len(stems)
     for name in names:
         head = (outdir / name).read_bytes()[:8]
         assert head.startswith(b"\x89PNG" if name.endswith(".png") else b"%PDF")
+
+
+def test_learning_curves_of_every_cell_on_request(results, tmp_path):
+    names = draw(results, tmp_path / "plots", {**OPTIONS, "learning_curves": "all"})
+    curves = sorted({n.rsplit(".", 1)[0] for n in names if n.startswith("learning_curves/")})
+    assert curves == ["learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1"]
 
 
 def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_path):
@@ -284,3 +290,28 @@ def test_the_plots_rule_declares_the_registrys_figures():
     assert declared == set(PLOTS)
     for name, per in PLOTS.items():
         assert (f"directory(f\"{{RESULTS}}/plots/{name}\")" in rule) == (per != "sweep"), name
+
+
+def test_figures_with_a_bar_per_cell_stay_bounded_as_cells_grow():
+    """Beyond MAX_BARS cells: bars of the best cell per architecture, compute per architecture."""
+    n = plots.MAX_BARS + 5
+    cells = pd.DataFrame(
+        {
+            "dataset": "ds",
+            "architecture": [f"a{i % 3}" for i in range(n)],
+            "hparams": [f"lr{i}" for i in range(n)],
+            "n": 1,
+            "status": "finished",
+            "best": [i == n - 1 for i in range(n)],
+            "test_accuracy_mean": [i / n for i in range(n)],
+            "device": "CPU",
+            "fit_seconds_total": 1.0,
+        }
+    )
+    options = plots.options_with_defaults(OPTIONS)
+    few, note = plots.bounded_bars(cells.head(plots.MAX_BARS), options)
+    assert len(few) == plots.MAX_BARS and note == ""  # today's figures, unchanged
+    best, note = plots.bounded_bars(cells, options)
+    assert sorted(best["hparams"]) == [f"lr{n - 3}", f"lr{n - 2}", f"lr{n - 1}"] and note == f"; the best cell of each of 3 architectures, of {n} cells"
+    pairs = plots.compute_by_pair(cells)
+    assert pairs["fit_seconds_total"].sum() == n and sorted(pairs["hparams"]) == ["15 cells"] * 3

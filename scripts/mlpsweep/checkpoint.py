@@ -108,3 +108,16 @@ def remove_if_done(path: Path, results: Path) -> None:
     state = _read_state(path) if path.is_file() else None
     if state is not None and all(done(m) for m in state["members"]):
         path.unlink(missing_ok=True)
+
+
+def epochs_reached(results: Path) -> dict[str, tuple[str, int]]:
+    """Every run in a checkpoint file of `results`: run path -> (identity hash, newest epoch).
+    Reads only each file's state (the status command, while a sweep runs)."""
+    out: dict[str, tuple[str, int]] = {}
+    folder = Path(results) / FOLDER
+    for path in sorted(folder.glob("pack-*.npz")) if folder.is_dir() else []:
+        state = _read_state(path)
+        for member in (state or {}).get("members", []):
+            if member["path"] not in out or member["epoch"] > out[member["path"]][1]:
+                out[member["path"]] = (member["hash"], member["epoch"])
+    return out

@@ -296,6 +296,8 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     features = spec["features"]
     if features is not None and (not features or not all(isinstance(c, str) for c in features)):
         _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
+    if group and group == label:
+        _fail(source, "split.group", f"the group column {group!r} is the label column of data set {name!r} (each group would hold one class, and no fold could be scored)", "set split.group to the column that holds each row's group, e.g. the subject")
     for role, column in (("label", label), ("group", group)):
         if features is not None and column in features:
             why = "the model would see the answer" if role == "label" else "the model would learn the group, not the condition"

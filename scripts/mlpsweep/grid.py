@@ -126,11 +126,12 @@ def _match_values(ds_name: str, arch_name: str, seed: int, sections: dict, point
 
 
 def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "config") -> list[int | None]:
-    """The folds of a split: [None] for a holdout split, else 0..folds-1."""
+    """The folds of a split: [None] for a holdout split, else 0..folds-1. A grouped split with
+    more folds than the data has groups is refused (naming `source`)."""
     method = registry.SPLIT_METHODS[split["method"]]
     if method.folds == "none":
         return [None]
-    if method.folds == "config":
+    if method.folds == "config" and not method.grouped:
         return list(range(split["folds"]))
     key = json.dumps([dataset, split["group"]], sort_keys=True)
     if key not in group_counts:
@@ -140,6 +141,13 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "
             from .data import count_groups  # reads one column of the data file
 
             group_counts[key] = count_groups(dataset, split["group"])
+    needed = split["folds"] if method.folds == "config" else 2
+    if group_counts[key] < needed:
+        what = f"{split['folds']} folds" if method.folds == "config" else "a leave-one-group-out split (at least 2)"
+        fix = "lower split.folds" if method.folds == "config" else "use another split method"
+        raise ConfigError(f"{source}: key '{'split.folds' if method.folds == 'config' else 'split.group'}': group column {split['group']!r} of data set {dataset.get('name', '?')!r} holds {group_counts[key]} groups, fewer than {what}. Fix: {fix}, or use data with more groups")
+    if method.folds == "config":
+        return list(range(split["folds"]))
     return list(range(group_counts[key]))
 
 
@@ -265,9 +273,11 @@ class Job:
         return tuple(run for pack in self.packs for run in pack)
 
 
-def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1) -> list[Job]:
+def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1, pack_sizes: dict | None = None) -> list[Job]:
     """Packs of up to `pack_size` runs of one kind (min with `runs_per_job`), then jobs of
-    consecutive packs holding up to `runs_per_job` runs (at least one pack).
+    consecutive packs holding up to `runs_per_job` runs (at least one pack). `pack_sizes`:
+    smaller pack sizes of some kinds (kind -> size), where a full pack would not fit in memory
+    (sizing.plan).
 
     Membership depends only on the config, so every Snakemake process (a SLURM job
     re-parses the workflow) agrees on it. A job whose membership changes re-runs, and
@@ -277,7 +287,8 @@ def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1) -> list[Jo
     for run in runs:
         kinds.setdefault(run.kind, []).append(run)
     size = max(1, min(pack_size, runs_per_job))
-    packs = [tuple(group[i : i + size]) for group in kinds.values() for i in range(0, len(group), size)]
+    smaller = pack_sizes or {}
+    packs = [tuple(group[i : i + smaller.get(kind, size)]) for kind, group in kinds.items() for i in range(0, len(group), smaller.get(kind, size))]
     jobs, current = [], []
     for pack in packs:
         if current and sum(map(len, current)) + len(pack) > runs_per_job:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .storage import write_json_atomic
+from .writer import Writer
 
 log = logging.getLogger("mlpsweep")
 
@@ -20,12 +21,37 @@ def results_dir(output: str, depth: int = 1) -> str:
     return str(Path(output).parents[depth])
 
 
-def setup_logging(log_file: str | None) -> None:
+def setup_logging(log_file: str | None, *, attempt: int | None = None) -> None:
+    """The job's log on stderr and in `log_file`. With `attempt` (a training job), a header
+    per attempt, and every attempt's lines also appended to `attempts_log(log_file)`:
+    Snakemake deletes a job's log file before each attempt (Job.remove_existing_output)."""
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file))
+        if attempt is not None:
+            attempts_log(log_file).parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(attempts_log(log_file), mode="a"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    if attempt is not None:
+        log.info("%s", attempt_header(attempt))
+
+
+def attempts_log(log_file: str | Path) -> Path:
+    """Where every attempt of a job's log is kept: results/logs/train/attempts/chunkN.log."""
+    path = Path(log_file)
+    return path.parent / "attempts" / path.name
+
+
+def attempt_header(attempt: int) -> str:
+    """'==== attempt 2 | SLURM job 4712 | host gpu07 | started 2026-01-02T03:04:05Z ===='"""
+    import os
+    import socket
+
+    from .provenance import utc_now
+
+    job = os.environ.get("SLURM_JOB_ID")
+    return f"==== attempt {attempt} | {f'SLURM job {job}' if job else 'no SLURM job'} | host {socket.gethostname()} | started {utc_now()} ===="
 
 
 def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
@@ -92,22 +118,29 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     n_runs = sum(map(len, planned))
     log.info("%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads", keras.backend.backend(), time.perf_counter() - t0, n_runs, len(planned), threads)
     cache, exporter = DataCache(), ModelExporter()
-    outcomes, failures = {}, []
-    extra = {"threads": threads, "gpu_check": device_check}
-    for pack in planned:
-        if stop.set:
-            log.warning("stop signal received; leaving the rest for the retry")
-            return _interrupted()
-        try:
-            outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter, generalization=sweep["summary"]["generalization"]))
-        except Interrupted as exc:
-            log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
-            return _interrupted()
-        except Exception as exc:  # one broken pack must not take the others down
-            for run in pack:
-                outcomes.setdefault(run.path, "failed")
-            failures.append((pack, exc))
-            log.error("pack of %s: FAILED: %s: %s", ", ".join(r.path for r in pack), type(exc).__name__, exc, exc_info=True)
+    # run directories are written in one thread while the next pack trains (writer.py); at most
+    # about one pack's writes wait, and all are written before the job exits
+    writes = Writer(max_pending=max(1, min(execution["pack_size"], execution["runs_per_job"])) + 1)
+    try:
+        outcomes, failures = {}, []
+        extra = {"threads": threads, "gpu_check": device_check}
+        for pack in planned:
+            if stop.set:
+                log.warning("stop signal received; leaving the rest for the retry")
+                return _interrupted()
+            try:
+                outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter, writer=writes, progress_seconds=execution["progress_seconds"], generalization=sweep["summary"]["generalization"]))
+            except Interrupted as exc:
+                log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
+                return _interrupted()
+            except Exception as exc:  # one broken pack must not take the others down
+                for run in pack:
+                    outcomes.setdefault(run.path, "failed")
+                failures.append((pack, exc))
+                log.error("pack of %s: FAILED: %s: %s", ", ".join(r.path for r in pack), type(exc).__name__, exc, exc_info=True)
+    finally:
+        written = writes.close()  # also when interrupted: the finished packs' runs are kept
+    outcomes.update(dict.fromkeys(written, "failed"))
     failed = [path for path, status in outcomes.items() if status == "failed"]
     if failed:
         log.error("%d of %d runs failed: %s", len(failed), n_runs, ", ".join(failed))

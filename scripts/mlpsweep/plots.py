@@ -271,12 +271,30 @@ def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
     return fig
 
 
+MAX_BARS = 40  # cells drawn as bars of their own; beyond, figures show a bounded selection
+
+
+def bounded_bars(mine: pd.DataFrame, options: dict) -> tuple[pd.DataFrame, str]:
+    """A data set's cells to draw as bars: all up to MAX_BARS; beyond, the best cell of each
+    architecture (at most MAX_BARS of them, best first), so a figure's cost does not grow with
+    the cells. (cells, a note for the title: '' when all are drawn)."""
+    if len(mine) <= MAX_BARS:
+        return mine, ""
+    best = best_per_pair(mine, options)
+    metric = f"{options['best_by']}_mean"
+    if len(best) > MAX_BARS:
+        best = best.sort_values(metric, ascending=not higher_is_better(options["best_by"], options), na_position="last", kind="stable").head(MAX_BARS)
+    note = f"; the best cell of each of {len(best)} architectures, of {len(mine)} cells"
+    return best.reset_index(drop=True), note
+
+
 def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     """The `best_by` metric of every cell of one data set, mean with 95% CI error bars; for test
-    accuracy also the chance threshold and the majority-class rate as lines."""
+    accuracy also the chance threshold and the majority-class rate as lines. Beyond MAX_BARS
+    cells, the best cell of each architecture (bounded_bars)."""
     metric = options["best_by"]
     scale = scale_of(metric, options)
-    mine = cells[cells["dataset"] == dataset].reset_index(drop=True)
+    mine, note = bounded_bars(cells[cells["dataset"] == dataset].reset_index(drop=True), options)
     labels = [f"{a}\n{h}\nn = {n}" for a, h, n in zip(mine["architecture"], mine["hparams"], mine["n"])]
     means = mine[f"{metric}_mean"].to_numpy(dtype=float) * scale
     errors = np.array([ci95_halfwidth(s, int(n)) for s, n in zip(mine[f"{metric}_std"], mine["n"])]) * scale
@@ -295,7 +313,7 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     # Accuracies cannot leave [0, 1]; a wide interval (few seeds) runs off the top instead of squashing the bars.
     ax.set_ylim(0, 1.05 * scale if METRICS[metric].unit == "fraction" else None)
     ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
-    ax.set_title(f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best)\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
+    ax.set_title(f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best{note})\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
     return fig
 
 
@@ -338,8 +356,24 @@ def confusion_figure(matrix: np.ndarray, names: list[str], n_runs: int, title: s
     return fig
 
 
+def compute_by_pair(cells: pd.DataFrame) -> pd.DataFrame:
+    """Training time per data set x architecture (summed over its cells), device(s) joined:
+    the compute figure's bars beyond MAX_BARS cells."""
+    rows = []
+    for (dataset, arch), pair in cells.groupby(["dataset", "architecture"], sort=False):
+        devices = sorted(set(pair["device"].fillna("").replace("", "none")))
+        n = int(pair["n_cells"].sum()) if "n_cells" in pair else len(pair)
+        rows.append({"dataset": dataset, "architecture": arch, "hparams": f"{n} cells", "n_cells": n, "device": "/".join(devices), "fit_seconds_total": pair["fit_seconds_total"].fillna(0.0).sum()})
+    return pd.DataFrame(rows)
+
+
 def compute_figure(cells: pd.DataFrame, compute: dict):
-    """Training time per cell, summed over its runs, coloured by device; sweep totals in the title."""
+    """Training time per cell, summed over its runs, coloured by device; sweep totals in the
+    title. Beyond MAX_BARS cells, one bar per data set and architecture (compute_by_pair)."""
+    if len(cells) > MAX_BARS:
+        cells = compute_by_pair(cells)
+    if len(cells) > MAX_BARS:  # many architectures too: one bar per data set
+        cells = compute_by_pair(cells.assign(architecture="all architectures"))
     labels = [f"{d} / {a} / {h}" for d, a, h in zip(cells["dataset"], cells["architecture"], cells["hparams"])]
     devices = cells["device"].fillna("").replace("", "none")
     palette = {name: f"C{k}" for k, name in enumerate(sorted(set(devices)))}
@@ -434,7 +468,8 @@ def figure_tasks(results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute
     finished = finished_by_cell(runs)
     for _, cell in cells[cells["best"]].iterrows():
         tasks.append((_confusion_figure, (finished.get(tuple(cell[KEYS])), cell), outdir / CONFUSION_DIR / cell["dataset"]))
-    for _, cell in cells.iterrows():
+    # bounded by default: the best cell of each data set; every cell on request (summary.learning_curves: all)
+    for _, cell in (cells if options["learning_curves"] == "all" else cells[cells["best"]]).iterrows():
         stem = outdir / CURVES_DIR / cell["dataset"] / cell["architecture"] / cell["hparams"]
         tasks.append((_curves_figure, (results, finished.get(tuple(cell[KEYS])), cell, options), stem))
     return tasks

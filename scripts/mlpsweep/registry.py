@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 class Optimizer:
     keras_class: str  # keras.optimizers.<keras_class>, built with Keras's defaults but the learning rate
     uses: tuple[str, ...] = ()  # training keys besides learning_rate that change its numbers
+    slots: int = 0  # state arrays the size of the weights it keeps (sizing.py's memory formula)
 
 
 # The update rules live in mlpsweep/engine/optimizers.py (RULES), one per name.
 OPTIMIZERS = {
-    "sgd": Optimizer("SGD", uses=("momentum",)),
-    "adam": Optimizer("Adam"),
-    "adamw": Optimizer("AdamW"),
-    "rmsprop": Optimizer("RMSprop", uses=("momentum",)),
-    "adagrad": Optimizer("Adagrad"),
-    "nadam": Optimizer("Nadam"),
+    "sgd": Optimizer("SGD", uses=("momentum",), slots=1),
+    "adam": Optimizer("Adam", slots=2),
+    "adamw": Optimizer("AdamW", slots=2),
+    "rmsprop": Optimizer("RMSprop", uses=("momentum",), slots=2),
+    "adagrad": Optimizer("Adagrad", slots=1),
+    "nadam": Optimizer("Nadam", slots=2),
 }
 
 # ---------------------------------------------------------------- activations

@@ -8,9 +8,11 @@ write its run directory (rundir.py). A member's numbers are those it would have 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from .export import MODEL_FORMAT, feature_names_of, model_info
 from .grid import Run
 from .metrics import by_group, classification_metrics, split_metrics
 from .preemption import StopFlag
+from .progress import PackProgress
+from .writer import THREAD_NAME, Writer
 
 log = logging.getLogger("mlpsweep")
 
@@ -177,16 +181,26 @@ def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prep
     return todo, statuses
 
 
-def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None, generalization: bool = False) -> dict[str, str]:
+def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None, writer: Writer | None = None, progress_seconds: float = 30.0, generalization: bool = False) -> dict[str, str]:
     """Train one planned pack's runs (those not finished yet); {run path: status}.
-    `generalization` (summary.generalization): windowed runs are also tested at every window."""
+    `generalization` (summary.generalization): windowed runs are also tested at every window.
+
+    Run directories are written by `writer` (writer.py) while the caller goes on: the statuses
+    of runs whose writing then fails are in `writer.failures`. Without a writer, one is used
+    here and drained before returning (statuses then count failed writes as failed)."""
     stop = stop or StopFlag()
+    own = writer is None
+    writer = Writer() if own else writer
     todo, statuses = prepare(runs, Path(results), cache)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
-    for group in groups.values():
-        statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter(), generalization=generalization))
+    try:
+        for group in groups.values():
+            statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter(), writer, progress_seconds, generalization=generalization))
+    finally:
+        if own:
+            statuses.update(dict.fromkeys(writer.close(), "failed"))
     return statuses
 
 
@@ -210,7 +224,7 @@ def build_pack(group: list[Prepared], steps_per_execution: int):
     return Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
 
 
-def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter, *, generalization: bool = False) -> dict[str, str]:
+def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter, writer: Writer, progress_seconds: float = 30.0, *, generalization: bool = False) -> dict[str, str]:
     from .engine.pack import EarlyStopping
 
     group = sorted(group, key=lambda p: p.run.path)
@@ -229,17 +243,21 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
     handlers = _run_logs([p.run_dir for p in group])
     try:
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
+        t0 = time.perf_counter()
+        progress = PackProgress(key, progress_seconds)
         while any(m.active for m in pack.members):
             if stop.set or not pack.train_epoch(lambda: stop.set):
                 epochs = sorted({m.epoch for m in pack.members})
                 log.warning("interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there", stop.signum, "/".join(map(str, epochs)))
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
-        statuses = _record(pack, group, results, key, resumed, extra, exporter, generalization=generalization)
+            progress.epoch_done(pack.members)
+        seconds = time.perf_counter() - t0
+        statuses = _record(pack, group, results, key, resumed, extra, exporter, writer, seconds, generalization=generalization)
     finally:
         _close(handlers)
-    for path in {ckpt, *(f.path for f in restored.values())}:
-        checkpoint.remove_if_done(path, results)
+    for path in {ckpt, *(f.path for f in restored.values())}:  # after the pack's writes (one thread, in order)
+        writer.submit(None, lambda path=path: checkpoint.remove_if_done(path, results))
     return statuses
 
 
@@ -253,7 +271,8 @@ def _run_logs(run_dirs: list[Path]) -> list[logging.Handler]:
         others = [d for d in dirs if d != own]
         handler = logging.FileHandler(run_dir / rundir.LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        handler.addFilter(lambda record, own=own, others=others: own in (msg := record.getMessage()) or not any(d in msg for d in others))
+        # lines of the writer thread are about packs before this one: each run's own goes to its log
+        handler.addFilter(lambda record, own=own, others=others: record.threadName != THREAD_NAME and (own in (msg := record.getMessage()) or not any(d in msg for d in others)))
         logging.getLogger().addHandler(handler)
         handlers.append(handler)
     return handlers
@@ -339,8 +358,8 @@ def _generalization(pack, stacked, group: list[Prepared]) -> list:
     return [None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows] for p, rows in zip(group, found)]
 
 
-def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter, *, generalization: bool = False) -> dict[str, str]:
-    """Evaluate every member and write its run directory."""
+def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter, writes: Writer, pack_seconds: float = math.nan, *, generalization: bool = False) -> dict[str, str]:
+    """Evaluate every member and queue the writing of its run directory (`writes`)."""
     import keras
 
     final = [pack.final_weights(k) for k in range(len(group))]
@@ -410,8 +429,22 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
         if writer is not None:
             record["model_format"] = MODEL_FORMAT
         info = model_info(record, record["data"]["feature_names"]) if writer is not None else None
-        rundir.write_result(p.run_dir, record, m.history, writer, predictions, extra_files=extra_files, model_info=info)
+        line = f"{p.run_dir}: {status} in a pack of {len(group)} trained in {pack_seconds:.1f} s ({pack_seconds / len(group):.2f} s per run)"
+        write = functools.partial(_write_run, p.run_dir, record, m.history, writer, predictions, line, extra_files=extra_files, model_info=info)
+        writes.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
         statuses[p.run.path] = status
-        seconds = f"{m.fit_seconds:.1f} s" if math.isfinite(m.fit_seconds) else "?"
-        log.info("%s: %s in %s (pack of %d)", p.run_dir, status, seconds, len(group))
     return statuses
+
+
+def _write_run(run_dir: Path, record: dict, history: list, model_writer, predictions, line: str, **files) -> None:
+    """In the writer thread: the run's files (metrics.json last), then its log line.
+    `files`: write_result's extra_files and model_info."""
+    rundir.write_result(run_dir, record, history, model_writer, predictions, **files)
+    log.info("%s", line)
+    with open(run_dir / rundir.LOG_FILE, "a", encoding="utf-8") as fh:
+        fh.write(f"{provenance.utc_now()} INFO {line}\n")
+
+
+def _write_failed(run_dir: Path, run_hash: str, error: str) -> None:
+    (run_dir / rundir.METRICS_FILE).unlink(missing_ok=True)  # written last: a failure before it leaves none
+    rundir.write_failure(run_dir, run_hash, f"writing the run directory failed: {error}", provenance.utc_now())

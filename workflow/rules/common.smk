@@ -9,13 +9,14 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
 from mlpsweep.grid import data_files, expand_runs, job_params, plan_jobs  # noqa: E402
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
+from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIGFILES = [str(path) for path in workflow.overwrite_configfiles]
 CLI_OVERRIDES = dict(workflow.config_settings.config)
 CONFIG_SOURCE = CLI_CONFIGFILES[-1] if CLI_CONFIGFILES else DEFAULT_CONFIGFILE
-if set(CLI_OVERRIDES) - {"regenerate", "estimate"}:
+if set(CLI_OVERRIDES) - {"regenerate", "estimate", "status"}:
     CONFIG_SOURCE += " (with --config overrides)"
 
 try:
@@ -36,19 +37,27 @@ try:
         str(config.pop(flag, "0")).lower() in ("1", "true", "yes")
         for flag in ("regenerate", "estimate")
     )
+    # `--config status=1` prints where a running sweep stands (runs done, training, left, time).
+    STATUS = str(config.pop("status", "0")).lower() in ("1", "true", "yes")
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
     for message in search_warnings(SWEEP["search"], CONFIG_SOURCE):
         logger.warning(f"mlpsweep: {message}")
+    # Pre-flight sizing: a pack that cannot fit is refused here, or made smaller (docs/sizing.md).
+    SIZING = plan_sizes(RUNS, SWEEP["execution"], source=CONFIG_SOURCE)
 except ConfigError as exc:
     raise WorkflowError(f"Invalid sweep configuration.\n{exc}") from None
 
 RESULTS = SWEEP["results"].rstrip("/")
 ESTIMATE_STAMP = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 EXECUTION = SWEEP["execution"]
+for note in SIZING.notes:
+    logger.warning(note)
 JOBS = {
     job.key: job
-    for job in plan_jobs(RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"])
+    for job in plan_jobs(
+        RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"], SIZING.pack_sizes
+    )
 }
 
 
@@ -90,6 +99,8 @@ def all_targets():
     """What `snakemake` makes by default: an estimate alone, or training, tables and plots."""
     if ESTIMATE:
         return rules.estimate.output
+    if STATUS:
+        return rules.status.output
     return [
         *training_targets(),
         *summary_outputs(),
@@ -154,6 +165,11 @@ def train_runtime(wildcards, attempt):
 def train_mem_mb(wildcards, attempt):
     """MB: `execution.mem_mb`, times the attempt, so a job killed for memory gets more."""
     return EXECUTION["mem_mb"] * attempt
+
+
+def train_attempt(wildcards, attempt):
+    """The attempt, for the job's log header (scripts see resources, not the attempt)."""
+    return attempt
 
 
 def train_slurm_extra(wildcards, attempt):

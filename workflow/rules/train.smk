@@ -22,6 +22,7 @@ if not (REGENERATE or ESTIMATE):
             runtime=train_runtime,
             gpu=EXECUTION["gpus"],
             slurm_extra=train_slurm_extra,
+            attempt=train_attempt,
         params:
             job=train_job,
         script:
