@@ -73,7 +73,7 @@ class FailingExporter(ModelExporter):
         super().__init__()
         self.bad = bad
 
-    def writer(self, config, n_features, n_classes, weights):
+    def writer(self, config, n_features, n_classes, weights, **standardization):
         write = super().writer(config, n_features, n_classes, weights)
         bad = self.bad
 
