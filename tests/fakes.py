@@ -15,7 +15,8 @@ from mlpsweep import identity, rundir
 from mlpsweep.config import validate_config
 from mlpsweep.grid import leaf_name
 from mlpsweep.registry import SOURCES
-from mlpsweep.storage import write_bytes_atomic
+from mlpsweep.storage import write_bytes_atomic, write_text_atomic
+from mlpsweep.timecourse import GENERALIZATION_FILE
 
 STATUSES = ("finished", "diverged", "failed", "incomplete", "missing")
 
@@ -97,16 +98,24 @@ def write_run(
     threads: int = 1,
     slurm_job_id: str | None = None,
     n_params: int = 100,
+    subject: str | None = None,
+    window: float | None = None,
+    window_length: float = 0.1,
+    protocol: str | None = None,
+    generalization: dict | None = None,
 ) -> str:
     """Write one run directory under `results` as training leaves it; its path relative to `results`.
 
     status: finished | diverged | failed | incomplete (started, no result) | missing (nothing).
     groups: {group: (test rows, correct)}, recorded as `test_by_group`.
     metrics: values that replace generated metrics; without: names of metrics to leave out.
+    subject, window (start, s), window_length, protocol: a run of a windowed (epochs) data set,
+    as the eeg contract records it; generalization: {test window start: accuracy}, written as
+    generalization.csv.
     """
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: not one of {STATUSES}")
-    rel = f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation)}"
+    rel = f"runs/{dataset}/{architecture}/{hparams}/{_leaf(seed, fold, permutation, subject, window)}"
     run_dir = Path(results) / rel
     config = run_config(dataset, architecture, seed, fold, permutation, len(class_counts))
     run_hash = identity.run_hash(config)
@@ -141,11 +150,28 @@ def write_run(
         "metrics": values,
         "provenance": _provenance(device, threads, slurm_job_id, rel),
     }
+    if window is not None or subject is not None:
+        record["run"].update(window=window, subject=subject)
+        record["data"]["protocol"] = protocol or ("within-subject" if subject is not None else "cross-subject" if groups else "pooled")
+    if window is not None:
+        record["data"]["window"] = {"start": window, "stop": window + window_length, "centre": window + window_length / 2, "length": window_length}
+    if generalization is not None and status == "finished":
+        from mlpsweep.generalization import generalization_csv
+
+        write_text_atomic(run_dir / GENERALIZATION_FILE, generalization_csv([(t, a, sum(class_counts)) for t, a in generalization.items()]), durable=False)
     finished = status == "finished"
     model = (lambda path: write_bytes_atomic(path, b"fake model", durable=False)) if finished else None
     predictions = _predictions(matrix, names, groups) if finished else None
     rundir.write_result(run_dir, record, history(epochs, accuracy, seed), model, predictions, durable=False)  # test data: no fsync
     return rel
+
+
+def _leaf(seed: int, fold: int | None, permutation: int | None, subject: str | None, window: float | None) -> str:
+    """The run's leaf directory: [sub-<subject>_]seed<S>[_fold<F>][_perm<P>][_t<start>] (eeg contract)."""
+    leaf = leaf_name(seed, fold, permutation)
+    if subject is not None:
+        leaf = f"sub-{subject}_{leaf}"
+    return leaf if window is None else f"{leaf}_t{window:+.3f}"
 
 
 def _metrics(status: str, accuracy: float, matrix, groups: dict | None, seconds: float, epochs: int, n_params: int) -> dict:

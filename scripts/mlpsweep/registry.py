@@ -157,6 +157,8 @@ PLOTS = {
     "bars": "data set",
     "confusion": "data set",
     "learning_curves": "cell",
+    "timecourse": "data set",  # decoding over time (windowed data sets); rule `timecourse`
+    "generalization": "cell",  # temporal generalization matrices; rule `generalization`
 }
 
 
