@@ -210,10 +210,13 @@ def test_generalization_evaluates_every_window_with_the_members_own_standardizat
 
     test = np.arange(10, 20)
     member = lambda mean: SimpleNamespace(  # noqa: E731
-        run=SimpleNamespace(config={"dataset": {"windows": {"length": 0.1}}}),
+        run=SimpleNamespace(config={"dataset": {"windows": {"length": 0.1}}, "window": 0.2}),
         splits=SimpleNamespace(test_index=test, y_test=y[test], n_classes=2, n_features=1, mean=np.array([mean]), scale=np.array([1.0])),
     )
-    out = generalization.evaluate(StandInPack(), None, [member(3.0), member(0.0)], [data, data], features=features, starts=lambda d: d.starts)
+    unwindowed = SimpleNamespace(run=SimpleNamespace(config={"dataset": {}}), splits=member(3.0).splits)
+    group = [member(3.0), member(0.0), unwindowed]
+    out = generalization.evaluate(StandInPack(), None, group, [data, data, data], features=features, starts=lambda d: d.starts)
+    assert out[2] is None
     assert [t for t, _, _ in out[0]] == data.starts and all(n == 10 for _, _, n in out[0])
     assert [a for _, a, _ in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # only windows 2-3 decode
     assert [a for _, a, _ in out[1]] == [0.5] * 5  # unstandardized (mean 0): everything is class 1

@@ -30,14 +30,15 @@ def window_length(config: dict) -> float:
     return float(config["dataset"]["windows"]["length"])
 
 
-def evaluate(pack, stacked, group, datasets, *, features=None, starts=None) -> list[list[tuple[float, float, int]]]:
+def evaluate(pack, stacked, group, datasets=None, *, features=None, starts=None) -> list[list[tuple[float, float, int]] | None]:
     """Per member of `group` (prepared runs, in pack order): [(test window start, accuracy,
-    test rows)] at every window start of its data set.
+    test rows)] at every window start of its data set; None for a member without a window.
 
     pack, stacked: the trained engine Pack and its final weights on the device (as
-    training._record evaluates them); datasets: each member's loaded Dataset (the one its
-    splits' `test_index` indexes). `features(data, start, length)` -> (trials, features) and
-    `starts(data)` -> window starts default to the epochs source's (mlpsweep.data.epochs).
+    training._record evaluates them); datasets: each member's loaded Dataset, all windows (the
+    one its splits' `test_index` indexes; default each prepared run's `data`).
+    `features(data, start, length)` -> (trials, features) and `starts(data)` -> window starts
+    default to the epochs source's (mlpsweep.data.epochs).
     """
     from .data import one_hot
 
@@ -47,12 +48,14 @@ def evaluate(pack, stacked, group, datasets, *, features=None, starts=None) -> l
         features = features or epochs.window_features
         starts = starts or epochs.window_starts
     members = len(group)
-    lengths = [window_length(p.run.config) for p in group]
-    own = [{round(float(s), 9): float(s) for s in starts(data)} for data in datasets]
+    datasets = [p.data for p in group] if datasets is None else datasets
+    windowed = [p.run.config.get("window") is not None for p in group]
+    lengths = [window_length(p.run.config) if w else None for p, w in zip(group, windowed)]
+    own = [{round(float(s), 9): float(s) for s in starts(data)} if w else {} for data, w in zip(datasets, windowed)]
     n_features = group[0].splits.n_features
     ys = [one_hot(p.splits.y_test, p.splits.n_classes) for p in group]
     empty_x = np.zeros((0, n_features), np.float32)
-    out: list[list[tuple[float, float, int]]] = [[] for _ in range(members)]
+    out: list[list[tuple[float, float, int]] | None] = [[] if w else None for w in windowed]
     for key in sorted(set().union(*own)):
         made: dict = {}  # members sharing a data set share its window's features
         xs, ys_at, present = [], [], []
