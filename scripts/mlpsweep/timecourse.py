@@ -124,12 +124,12 @@ def observations(mine: pd.DataFrame, protocol: str, windows: list[float]) -> tup
         key = mine["fold"].astype("float64") if folds else mine["seed"].astype("float64")
         values = mine.assign(obs=key).groupby(["obs", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index()
         what = "folds" if folds else "seeds"
-    names = sorted({str(o) if not isinstance(o, float) else f"{o:g}" for o in values["obs"]}, key=_natural_key)
-    label = {o: (str(o) if not isinstance(o, float) else f"{o:g}") for o in values["obs"]}
-    matrix = np.full((len(names), len(windows)), np.nan)
+    labels = [f"{o:g}" if isinstance(o, float) else str(o) for o in values["obs"]]
+    names = sorted(set(labels), key=_natural_key)
     row = {n: i for i, n in enumerate(names)}
-    for o, w, a in zip(values["obs"], values["window_start"], values["accuracy"]):
-        matrix[row[label[o]], column[w]] = a
+    matrix = np.full((len(names), len(windows)), np.nan)
+    for o, w, a in zip(labels, values["window_start"], values["accuracy"]):
+        matrix[row[o], column[w]] = a
     complete = np.isfinite(matrix).all(axis=1)
     return matrix[complete], [n for n, ok in zip(names, complete) if ok], what
 
