@@ -69,7 +69,7 @@ def make_epochs(root: Path, size: dict, seed: int = 0) -> str:
         y = np.arange(size["trials"]) % 2
         x = rng.normal(0, 1.0, (size["trials"], size["channels"], n_times))
         own = topography + rng.normal(0, 0.5, size["channels"])  # each subject's own variation
-        x[:, :, inside] += (0.12 * (2 * y - 1))[:, None, None] * own[None, :, None]
+        x[:, :, inside] += (0.2 * (2 * y - 1))[:, None, None] * own[None, :, None]
         events = np.column_stack([np.arange(size["trials"]) * 200, np.zeros(size["trials"], int), y + 1])
         epochs = mne.EpochsArray(x * 1e-6, info, events=events, tmin=TMIN, event_id={"a": 1, "b": 2})
         path = root / PATTERN.format(subject=f"{s + 1:02d}")
