@@ -16,7 +16,6 @@ from mlpsweep.config import validate_config
 from mlpsweep.grid import leaf_name
 from mlpsweep.registry import SOURCES
 from mlpsweep.storage import write_bytes_atomic, write_text_atomic
-from mlpsweep.timecourse import GENERALIZATION_FILE
 
 STATUSES = ("finished", "diverged", "failed", "incomplete", "missing")
 
@@ -115,7 +114,7 @@ def write_run(
     """
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: not one of {STATUSES}")
-    rel = f"runs/{dataset}/{architecture}/{hparams}/{_leaf(seed, fold, permutation, subject, window)}"
+    rel = f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation, subject=subject, window=window)}"
     run_dir = Path(results) / rel
     config = run_config(dataset, architecture, seed, fold, permutation, len(class_counts))
     run_hash = identity.run_hash(config)
@@ -156,22 +155,13 @@ def write_run(
     if window is not None:
         record["data"]["window"] = {"start": window, "stop": window + window_length, "centre": window + window_length / 2, "length": window_length}
     if generalization is not None and status == "finished":
-        from mlpsweep.generalization import generalization_csv
-
-        write_text_atomic(run_dir / GENERALIZATION_FILE, generalization_csv([(t, a, sum(class_counts)) for t, a in generalization.items()]), durable=False)
+        rows = [(t, a, sum(class_counts)) for t, a in sorted(generalization.items())]
+        write_text_atomic(run_dir / rundir.GENERALIZATION_FILE, rundir.generalization_csv(rows), durable=False)
     finished = status == "finished"
     model = (lambda path: write_bytes_atomic(path, b"fake model", durable=False)) if finished else None
     predictions = _predictions(matrix, names, groups) if finished else None
     rundir.write_result(run_dir, record, history(epochs, accuracy, seed), model, predictions, durable=False)  # test data: no fsync
     return rel
-
-
-def _leaf(seed: int, fold: int | None, permutation: int | None, subject: str | None, window: float | None) -> str:
-    """The run's leaf directory: [sub-<subject>_]seed<S>[_fold<F>][_perm<P>][_t<start>] (eeg contract)."""
-    leaf = leaf_name(seed, fold, permutation)
-    if subject is not None:
-        leaf = f"sub-{subject}_{leaf}"
-    return leaf if window is None else f"{leaf}_t{window:+.3f}"
 
 
 def _metrics(status: str, accuracy: float, matrix, groups: dict | None, seconds: float, epochs: int, n_params: int) -> dict:

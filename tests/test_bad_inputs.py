@@ -80,7 +80,7 @@ CONFIG_CASES = {
     "grid_optimizer_typo": (tiny_config(grid={"optimizer": ["sgd", "rmsprob"]}), "grid.optimizer[1]", "value 'rmsprob' is not allowed (did you mean 'rmsprop'?)", "use one of: sgd, adam, adamw, rmsprop, adagrad, nadam"),
     "grid_duplicate_values": (tiny_config(grid={"learning_rate": [0.1, 0.1]}), "grid.learning_rate", "has duplicate values [0.1, 0.1]", "list each value once"),
     "grid_empty_list": (tiny_config(grid={"learning_rate": []}), "grid.learning_rate", "is empty", "give at least one entry"),
-    "source_typo": (with_dataset("g", {"source": "synthetik"}), "datasets.g.source", "value 'synthetik' is not allowed (did you mean 'synthetic'?)", "use one of: synthetic, sklearn, file"),
+    "source_typo": (with_dataset("g", {"source": "synthetik"}), "datasets.g.source", "value 'synthetik' is not allowed (did you mean 'synthetic'?)", "use one of: synthetic, sklearn, file, epochs"),
     "sklearn_name_typo": (with_dataset("g", {"source": "sklearn", "name": "irs"}), "datasets.g.name", "value 'irs' is not allowed (did you mean 'iris'?)", "use one of: digits, wine, breast_cancer, iris"),
     "synthetic_one_class": (with_dataset("g", {"source": "synthetic", "n_classes": 1}), "datasets.g.n_classes", "value 1 is out of range", "give a value >= 2"),
     "grid_empty_after_exclusions": (tiny_config(exclude=[{"seed": 0}, {"seed": 1}]), "exclude", "the grid is empty after exclusions", "remove an exclude rule or add seeds, data sets or architectures"),

@@ -31,7 +31,7 @@ def test_every_default_is_filled_in_nested_and_per_source():
     assert cfg["datasets"]["f"] == {"source": "sklearn", "name": "iris"}
     assert cfg["architectures"]["a"] == {"hidden": [4], "activation": "relu", "dropout": 0.0, "l2": 0.0, "batch_norm": False}
     assert cfg["training"]["early_stopping"] == {"patience": 3, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True}
-    assert cfg["split"] == {"method": "holdout", "folds": 5, "group": None, "validation": 0.15, "test": 0.15, "seed": None}
+    assert cfg["split"] == {"method": "holdout", "folds": 5, "group": None, "within": None, "validation": 0.15, "test": 0.15, "seed": None}
     assert cfg["execution"]["pack_size"] == 16 and cfg["execution"]["require_gpu"] == "auto"
     assert cfg["summary"]["permutations"] == 0 and cfg["grid"] == {} and cfg["zip"] == []
 

@@ -18,11 +18,12 @@ PINNED_DEFAULTS = {
     "architecture": {"activation": "relu", "dropout": 0.0, "l2": 0.0, "batch_norm": False},
     "training": {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.0, "batch_size": 32, "epochs": 5, "eval_batch_size": 128, "class_weight": "none"},
     "early_stopping": {"patience": 0, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True},
-    "split": {"method": "holdout", "folds": 5, "group": None, "validation": 0.15, "test": 0.15, "seed": None},
+    "split": {"method": "holdout", "folds": 5, "group": None, "within": None, "validation": 0.15, "test": 0.15, "seed": None},
     "sources": {
         "synthetic": {"n_samples": 1000, "n_features": 20, "n_classes": 2, "separation": 1.5, "noise": 1.0, "seed": 0, "class_names": None},
         "sklearn": {},
         "file": {"format": None, "label": None, "features": None, "x": "x", "y": "y", "class_names": None},
+        "epochs": {"conditions": None, "label": None, "picks": "eeg", "tmin": None, "tmax": None, "decim": 1, "windows": None},
     },
 }
 RELEASE_01 = Path(__file__).parent / "data" / "release-0.1"

@@ -13,8 +13,8 @@ import pytest
 
 from fakes import write_run
 
-from mlpsweep import generalization, timecourse, timecourse_plots
-from mlpsweep.summary import chance_threshold
+from mlpsweep import generalization, rundir, timecourse, timecourse_plots
+from mlpsweep.summary import chance_threshold, collect_runs, write_summary
 
 WINDOWS = [round(-0.2 + 0.1 * k, 3) for k in range(10)]  # starts -0.2 .. 0.7, 0.1 s long
 EFFECT = range(4, 8)  # windows 4-7 (0.2 .. 0.5 s) hold the effect
@@ -64,16 +64,10 @@ def sweep(tmp_path_factory):
     return results
 
 
-def _paths(results):
-    return sorted(p.parent.relative_to(results).as_posix() for p in (results / "runs").rglob("metrics.json"))
-
-
 def summarize(results):
-    """summary/runs.csv of the fake runs (path, status, permutation: what the time course reads)."""
-    paths = _paths(results)
-    runs = pd.DataFrame({"path": paths, "status": "finished", "permutation": pd.array([None] * len(paths), dtype="Int64")})
-    (results / "summary").mkdir(parents=True, exist_ok=True)
-    runs.to_csv(results / "summary" / "runs.csv", index=False)
+    """summary/ of the fake runs (runs.csv: what the time course reads)."""
+    runs = collect_runs(results, rundir.discover(results))
+    write_summary(runs, OPTIONS, results / "summary")
     return runs
 
 
@@ -220,5 +214,5 @@ def test_generalization_evaluates_every_window_with_the_members_own_standardizat
     assert [t for t, _, _ in out[0]] == data.starts and all(n == 10 for _, _, n in out[0])
     assert [a for _, a, _ in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # only windows 2-3 decode
     assert [a for _, a, _ in out[1]] == [0.5] * 5  # unstandardized (mean 0): everything is class 1
-    text = generalization.generalization_csv(out[0])
+    text = rundir.generalization_csv(out[0])
     assert text.splitlines()[:2] == ["test_window,accuracy,n_test", "+0.000,0.5,10"]

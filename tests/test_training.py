@@ -55,7 +55,7 @@ def test_run_directory_contents_and_provenance(tmp_path):
         assert key in m
     assert np.array(m["test_confusion_matrix"]).sum() == rec["data"]["n_test"] == sum(rec["data"]["test_class_counts"])
     assert m["epochs_run"] == 4 and rec["config"] == runs[0].config and rec["config_hash"] == runs[0].hash
-    assert rec["run"] == {"dataset": "gb", "architecture": "a", "hparams": "default", "seed": 3, "fold": None, "permutation": None}
+    assert rec["run"] == {"dataset": "gb", "architecture": "a", "hparams": "default", "seed": 3, "fold": None, "permutation": None, "window": None, "subject": None}
     prov = rec["provenance"]
     assert prov["pack"].pop("trace_seconds") > 0
     assert prov["pack"] == {"key": checkpoint.pack_key([r.hash for r in runs]), "size": 2, "index": 0, "members": [r.path for r in runs]}

@@ -255,6 +255,8 @@ def _check_split(split: dict, source: str, key: str = "split") -> None:
     if not method.grouped and split["group"]:
         grouped = ", ".join(m for m, spec in registry.SPLIT_METHODS.items() if spec.grouped)
         _fail(source, f"{key}.group" if key == "split" else key, f"method {split['method']!r} does not use groups", f"choose one of: {grouped}, or remove split.group")
+    if split.get("within") and method.grouped:
+        _fail(source, f"{key}.within" if key == "split" else key, f"within-group decoding splits each group's own rows, but method {split['method']!r} splits the groups (cross-subject)", "use method kfold (or holdout) with split.within, or remove split.within to decode across groups")
 
 
 def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
@@ -265,9 +267,13 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
         names = spec["class_names"]
         if names is not None and len(names) != spec["n_classes"]:
             _fail(source, f"{key}.class_names", f"needs {spec['n_classes']} names", "give one name per class or leave it out")
+    if kind == "epochs":
+        _check_epochs(key, spec, split, source)
+        return
+    group = group or split.get("within")
     if kind != "file":
         if group:
-            _fail(source, "split.group", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
+            _fail(source, "split.group" if split["group"] else "split.within", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
         return
     path = spec["path"]
     fmt = spec["format"] or file_format(path)
@@ -297,10 +303,27 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     if label not in columns:
         _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{_suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
     if group and group not in columns:
-        _fail(source, "split.group", f"group column {group!r} is not in {path} (data set {name!r}){_suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+        at = "split.group" if split["group"] else "split.within"
+        _fail(source, at, f"group column {group!r} is not in {path} (data set {name!r}){_suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
     for col in features or []:
         if col not in columns:
             _fail(source, f"{key}.features", f"column {col!r} is not in {path}{_suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+
+
+def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
+    """An epochs entry's keys on their own (its files' headers are checked when the grid is
+    planned: mlpsweep.data.epochs.plan)."""
+    path = spec["path"]
+    for at, column in (("split.group", split["group"]), ("split.within", split.get("within"))):
+        if column and column != "subject":
+            _fail(source, at, f"data set {key.split('.', 1)[1]!r} (epochs) has one group column, 'subject' (from the path's {{subject}}), not {column!r}", "set it to subject")
+        if column and "{subject}" not in path:
+            _fail(source, f"{key}.path", f"{at} is 'subject', but {path!r} has no {{subject}} to take it from", "name one file per subject by a pattern, e.g. derivatives/sub-{subject}/eeg/sub-{subject}_task-x_epo.fif")
+    if spec["tmin"] is not None and spec["tmax"] is not None and spec["tmin"] >= spec["tmax"]:
+        _fail(source, f"{key}.tmax", f"tmax {spec['tmax']} is not after tmin {spec['tmin']}", "give tmin < tmax (seconds)")
+    windows = spec["windows"]
+    if windows and spec["tmin"] is not None and spec["tmax"] is not None and windows["length"] > spec["tmax"] - spec["tmin"] + 1e-9:
+        _fail(source, f"{key}.windows.length", f"a window of {windows['length']} s is longer than the crop ({spec['tmin']} to {spec['tmax']} s)", "shorten the windows or widen tmin/tmax")
 
 
 # ---------------------------------------------------------------- swept keys

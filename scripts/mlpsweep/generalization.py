@@ -7,22 +7,7 @@ mean and scale. The summary side (timecourse.generalization_matrices) averages t
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
-
-COLUMNS = ("test_window", "accuracy", "n_test")
-
-
-def generalization_csv(rows) -> str:
-    """generalization.csv of a run: (test window start, accuracy, test rows) per window, in time order."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
-        writer.writerow([f"{start:+.3f}", "" if accuracy != accuracy else f"{accuracy:.8g}", int(n_test)])
-    return buffer.getvalue()
 
 
 def window_length(config: dict) -> float:

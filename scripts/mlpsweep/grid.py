@@ -36,13 +36,19 @@ def hparams_label(point: dict) -> str:
     return "_".join(f"{key_label(k)}{format_value(v)}" for k, v in point.items())
 
 
-def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None) -> str:
-    """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12."""
+def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None, *, subject: str | None = None, window: float | None = None) -> str:
+    """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12;
+    a within-subject run's starts with its subject (sub-01_seed0_fold3), a windowed run's
+    ends with its window's start in seconds (seed0_fold3_t+0.250)."""
     name = f"seed{seed}"
+    if subject is not None:
+        name = f"sub-{subject}_{name}"
     if fold is not None:
         name += f"_fold{fold}"
     if permutation is not None:
         name += f"_perm{permutation}"
+    if window is not None:
+        name += f"_t{window:+.3f}"
     return name
 
 
@@ -57,6 +63,8 @@ class Run:
     fold: int | None = None
     permutation: int | None = None
     kind: str = field(default="", compare=False, repr=False)  # pack_kind(config), shared by the cell
+    subject: str | None = None  # within-subject decoding: the subject whose trials it uses
+    window: float | None = None  # decoding over time: its window's start (seconds)
 
     @property
     def cell(self) -> str:
@@ -65,7 +73,7 @@ class Run:
     @property
     def path(self) -> str:
         """Run directory relative to the results directory."""
-        return f"runs/{self.cell}/{leaf_name(self.seed, self.fold, self.permutation)}"
+        return f"runs/{self.cell}/{leaf_name(self.seed, self.fold, self.permutation, subject=self.subject, window=self.window)}"
 
     @property
     def hash(self) -> str:
@@ -106,7 +114,7 @@ def _match_values(ds_name: str, arch_name: str, seed: int, sections: dict, point
     return {**training, **point, "dataset": ds_name, "architecture": arch_name, "seed": seed}
 
 
-def fold_indices(split: dict, dataset: dict, group_counts: dict) -> list[int | None]:
+def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "config") -> list[int | None]:
     """The folds of a split: [None] for a holdout split, else 0..folds-1."""
     method = registry.SPLIT_METHODS[split["method"]]
     if method.folds == "none":
@@ -115,10 +123,42 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict) -> list[int | N
         return list(range(split["folds"]))
     key = json.dumps([dataset, split["group"]], sort_keys=True)
     if key not in group_counts:
-        from .data import count_groups  # reads one column of the data file
+        if dataset["source"] == "epochs":
+            group_counts[key] = len(_epochs_plan(dataset, split, source).subjects)
+        else:
+            from .data import count_groups  # reads one column of the data file
 
-        group_counts[key] = count_groups(dataset, split["group"])
+            group_counts[key] = count_groups(dataset, split["group"])
     return list(range(group_counts[key]))
+
+
+def _epochs_plan(dataset: dict, split: dict, source: str = "config"):
+    """An epochs entry checked against its files' headers: its subjects and window starts
+    (mne is imported only here, when a sweep has epochs)."""
+    from .data.epochs import plan
+
+    return plan(dataset, split, source)
+
+
+def data_plan(dataset: dict, split: dict, source: str = "config", cache: dict | None = None) -> tuple[list, list]:
+    """(subjects, window starts) of a cell: [None] each unless it decodes within subjects
+    (split.within) or over time windows (epochs' windows). `cache`: a table's groups, read
+    once per planning."""
+    subjects, windows = [None], [None]
+    if dataset["source"] == "epochs":
+        found = _epochs_plan(dataset, split, source)
+        windows = list(found.windows or [None])
+        if split.get("within"):
+            subjects = list(found.subjects)
+    elif split.get("within"):
+        from .data import group_values  # reads one column of the data file
+
+        key = json.dumps(["within", dataset, split["within"]], sort_keys=True)
+        cache = {} if cache is None else cache
+        if key not in cache:
+            cache[key] = group_values(dataset, split["within"], source)
+        subjects = list(cache[key])
+    return subjects, windows
 
 
 def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
@@ -135,7 +175,8 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
             for point in points:
                 sections = _apply(cfg, ds_name, arch_name, point)
                 label = hparams_label(point)
-                folds = fold_indices(sections["split"], sections["dataset"], group_counts)
+                subjects, windows = data_plan(sections["dataset"], sections["split"], source, group_counts)
+                folds = fold_indices(sections["split"], sections["dataset"], group_counts, source)
                 hasher = identity.CellHasher(sections)
                 kind = pack_kind({**sections, "seed": 0})
                 seeds = sorted(cfg["seeds"])
@@ -144,11 +185,41 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                 members = [(s, f, None) for s in seeds for f in folds]
                 if seeds and permutations:
                     members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]
+                if subjects != [None] or windows != [None]:
+                    runs += _decoding_runs(ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind)
+                    continue
                 for seed, fold, perm in members:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
                     runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind))
     if not runs:
         raise ConfigError(f"{source}: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
+    return runs
+
+
+def data_files(dataset: dict) -> list[str]:
+    """The files a data set entry reads (the inputs of its training jobs): a file source's
+    file, every file an epochs pattern matches, none for generated data."""
+    if dataset["source"] == "epochs":
+        from .data.epochs import input_files  # a glob, no mne
+
+        return input_files(dataset)
+    return [dataset["path"]] if dataset.get("path") else []
+
+
+def _decoding_runs(ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind) -> list[Run]:
+    """A cell's runs per subject (within-subject decoding) x seed, fold, permutation x time
+    window; the window innermost, so a pack holds the windows of one split."""
+    runs = []
+    for subject in subjects:
+        for seed, fold, perm in members:
+            for window in windows:
+                run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
+                if subject is not None:
+                    run_config["subject"] = subject
+                if window is not None:
+                    run_config["window"] = window
+                digest = hasher(seed, fold, perm, subject=subject, window=window)
+                runs.append(Run(ds_name, arch_name, label, seed, run_config, digest, fold, perm, kind, subject, window))
     return runs
 
 
@@ -160,7 +231,7 @@ def pack_kind(config: dict) -> str:
     and the step's structure. Members may differ in everything else (seed, fold, permutation,
     learning rate, momentum, L2, dropout rate, epochs, early stopping, class weights).
     Read from the canonical form, so configs stored by earlier releases have their kind too."""
-    form = identity.canonical({**config, "seed": 0, "fold": None, "permutation": None})
+    form = identity.canonical({**config, "seed": 0, "fold": None, "permutation": None, "subject": None, "window": None})
     arch, training = form["architecture"], form["training"]
     shape = {k: arch[k] for k in ("hidden", "activation", "batch_norm") if k in arch}
     step = {k: training[k] for k in ("optimizer", "batch_size", "eval_batch_size") if k in training}

@@ -73,6 +73,14 @@ def canonical(run_config: dict) -> dict:
         ds["format"] = ds.get("format") or file_format(ds.get("path", ""))
         ds.pop("path", None)
         assert ds["format"] in FILE_FORMATS, ds
+    if source == "epochs":
+        ds.pop("path", None)  # every file's bytes are fingerprinted separately
+        if ds.get("windows"):
+            # a window's samples do not depend on the crop or the step: widening the crop or
+            # adding windows leaves the finished windows' identities alone (the run's own
+            # `window` start is part of its identity)
+            ds.pop("tmin", None), ds.pop("tmax", None)
+            ds["windows"] = {"length": _number(ds["windows"]["length"])}
     dataset = {"source": source, **_without_defaults(ds, {k: v for k, v in d["sources"][source].items() if k != "format"})}
 
     arch = {k: v for k, v in run_config["architecture"].items() if k != "name"}
@@ -99,7 +107,16 @@ def canonical(run_config: dict) -> dict:
     for key in ("fold", "permutation"):
         if run_config.get(key) is not None:
             out[key] = int(run_config[key])
+    if run_config.get("subject") is not None:
+        out["subject"] = str(run_config["subject"])
+    if run_config.get("window") is not None:
+        out["window"] = window_value(run_config["window"])
     return out
+
+
+def window_value(start: float):
+    """A window start as its identity holds it: seconds, to the microsecond."""
+    return _number(round(float(start), 6) + 0.0)
 
 
 def _dumps(obj) -> str:
@@ -125,10 +142,16 @@ class CellHasher:
 
     def __init__(self, sections: dict):
         form = canonical({**sections, "seed": 0})
-        # sorted keys: architecture, dataset, [fold], [permutation], seed, split, training
+        # sorted keys: architecture, dataset, [fold], [permutation], seed, split, [subject], training, [window]
         self.head = '{"architecture":' + _dumps(form["architecture"]) + ',"dataset":' + _dumps(form["dataset"])
-        self.tail = ',"split":' + _dumps(form["split"]) + ',"training":' + _dumps(form["training"]) + "}"
+        self.split = ',"split":' + _dumps(form["split"])
+        self.training = ',"training":' + _dumps(form["training"])
+        self.tail = self.split + self.training + "}"
 
-    def __call__(self, seed: int, fold: int | None = None, permutation: int | None = None) -> str:
+    def __call__(self, seed: int, fold: int | None = None, permutation: int | None = None, subject: str | None = None, window: float | None = None) -> str:
         middle = (f',"fold":{fold}' if fold is not None else "") + (f',"permutation":{permutation}' if permutation is not None else "") + f',"seed":{seed}'
-        return _digest(self.head + middle + self.tail)
+        if subject is None and window is None:
+            return _digest(self.head + middle + self.tail)
+        subject = "" if subject is None else ',"subject":' + _dumps(str(subject))
+        window = "" if window is None else ',"window":' + _dumps(window_value(window))
+        return _digest(self.head + middle + self.split + subject + self.training + window + "}")

@@ -99,7 +99,7 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
             log.warning("stop signal received; leaving the rest for the retry")
             return _interrupted()
         try:
-            outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter))
+            outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter, generalization=sweep["summary"]["generalization"]))
         except Interrupted as exc:
             log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
             return _interrupted()

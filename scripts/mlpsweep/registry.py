@@ -102,6 +102,26 @@ SOURCES = {
         },
         required=("path",),
     ),
+    "epochs": Source(
+        "epochs.load_epochs",
+        keys={
+            "path": {"type": "string", "minLength": 1},  # one -epo.fif file, or a pattern with {subject}
+            "conditions": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1, "uniqueItems": True, "default": None},
+            "label": {"type": ["object", "null"], "properties": {"metadata": {"type": "string", "minLength": 1}}, "required": ["metadata"], "additionalProperties": False, "default": None},
+            "picks": {"type": ["string", "array"], "items": {"type": "string"}, "minLength": 1, "minItems": 1, "default": "eeg"},
+            "tmin": {"type": ["number", "null"], "default": None},
+            "tmax": {"type": ["number", "null"], "default": None},
+            "decim": {**_COUNT, "default": 1},
+            "windows": {
+                "type": ["object", "null"],
+                "properties": {"length": {"type": "number", "exclusiveMinimum": 0}, "step": {"type": "number", "exclusiveMinimum": 0}},
+                "required": ["length", "step"],
+                "additionalProperties": False,
+                "default": None,
+            },
+        },
+        required=("path",),
+    ),
 }
 
 # ---------------------------------------------------------------- split methods

@@ -1,12 +1,14 @@
 """The layout of a run directory: its files, their names, and reading and writing them.
 
-    runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7, seed0_fold3_perm7
+    runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7, seed0_fold3_perm7,
+                                                        sub-01_seed0_fold3 (within-subject), seed0_fold3_t+0.250 (a time window)
         metrics.json     written last and atomically: its presence means the run is done
         history.csv      per-epoch training and validation loss and accuracy
         model.keras      the trained model (keras.models.load_model(..., safe_mode=True))
         predictions.csv  every test row: its row in the data set, group, true and predicted class
         failed.json      why the run failed (data or config), instead of metrics.json
         train.log        this run's part of its job's log
+        generalization.csv   windowed runs with summary.generalization: test accuracy at every window
 
 The training side writes these files (training.py), the summary reads them (summary.py), and
 the tests build fake runs with the same functions (tests/fakes.py).
@@ -28,29 +30,32 @@ MODEL_FILE = "model.keras"
 PREDICTIONS_FILE = "predictions.csv"
 FAILED_FILE = "failed.json"
 LOG_FILE = "train.log"
+GENERALIZATION_FILE = "generalization.csv"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 DONE = ("finished", "diverged")  # statuses of a run that is not trained again
 
 RUN_DIR_RE = re.compile(
     r"^runs/(?P<dataset>[A-Za-z0-9_-]+)/(?P<architecture>[A-Za-z0-9_-]+)/(?P<hparams>[A-Za-z0-9_.-]+)/"
-    r"seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?$"
+    r"(?:sub-(?P<subject>[A-Za-z0-9]+)_)?seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?(?:_t(?P<window>[+-]\d+\.\d{3}))?$"
 )
 
 
 def parse(rel: str) -> dict | None:
-    """dataset, architecture, hparams, seed, fold, permutation of a run path, or None."""
+    """dataset, architecture, hparams, seed, fold, permutation, subject (text) and window
+    (start, seconds) of a run path, or None."""
     match = RUN_DIR_RE.match(rel)
     if not match:
         return None
     found = match.groupdict()
-    return {**found, **{k: None if found[k] is None else int(found[k]) for k in ("seed", "fold", "permutation")}}
+    window = None if found["window"] is None else float(found["window"])
+    return {**found, **{k: None if found[k] is None else int(found[k]) for k in ("seed", "fold", "permutation")}, "window": window}
 
 
 def discover(results: str | Path) -> list[str]:
     """Run directories (relative to `results`) found on disk, finished or not."""
     results = Path(results)
     found = []
-    for path in sorted((results / "runs").glob("*/*/*/seed*")):
+    for path in sorted((results / "runs").glob("*/*/*/*")):
         rel = path.relative_to(results).as_posix()
         if path.is_dir() and RUN_DIR_RE.match(rel):
             found.append(rel)
@@ -95,11 +100,24 @@ def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str
     return buf.getvalue()
 
 
-def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True) -> None:
+def generalization_csv(rows) -> str:
+    """generalization.csv: (test window start, accuracy, test rows) per window, in time order."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["test_window", "accuracy", "n_test"])
+    for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
+        writer.writerow([f"{start:+.3f}", "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
+    return buf.getvalue()
+
+
+def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True, extra_files: dict | None = None) -> None:
     """Write a run's files; metrics.json last, so a reader never sees a half-written run.
-    (`durable=False`, for generated test data alone, skips waiting for the disk.)"""
+    (`durable=False`, for generated test data alone, skips waiting for the disk.)
+    `extra_files`: {file name: text} written before metrics.json too (e.g. GENERALIZATION_FILE)."""
     run_dir = Path(run_dir)
     write_text_atomic(run_dir / HISTORY_FILE, history_csv(history), durable=durable)
+    for name, text in (extra_files or {}).items():
+        write_text_atomic(run_dir / name, text, durable=durable)
     if predictions is not None:
         write_text_atomic(run_dir / PREDICTIONS_FILE, predictions, durable=durable)
     if model is not None:

@@ -32,7 +32,6 @@ from .summary import KEYS, _csv, _natural_key, chance_threshold, class_counts_pe
 
 log = logging.getLogger("mlpsweep")
 
-GENERALIZATION_FILE = getattr(rundir, "GENERALIZATION_FILE", "generalization.csv")
 CLUSTER_SEED = 0  # of the sign flips: fixed, so a table regenerates byte-identically
 PROTOCOLS = ("within-subject", "cross-subject", "pooled")
 OBSERVATIONS = {"within-subject": "subjects", "cross-subject": "subjects", "pooled": "folds"}
@@ -307,7 +306,7 @@ def read_generalization(results, windows: pd.DataFrame) -> pd.DataFrame:
     """Every windowed run's generalization.csv as rows: cell, train window, test window, accuracy."""
     parts = []
     for row in windows[[*KEYS, "window_start", "path"]].to_dict("records"):
-        path = os.path.join(os.fspath(results), row["path"], GENERALIZATION_FILE)
+        path = os.path.join(os.fspath(results), row["path"], rundir.GENERALIZATION_FILE)
         try:
             frame = pd.read_csv(path, dtype={"test_window": "float64", "accuracy": "float64", "n_test": "float64"})
         except FileNotFoundError:

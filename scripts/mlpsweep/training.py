@@ -60,21 +60,58 @@ class DataCache:
         self.keep_splits = keep_splits
 
     def dataset(self, config: dict):
-        key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
+        """The data set entry loaded (once: the runs of every window and subject share it)."""
+        group = config["split"]["group"] or config["split"].get("within")
+        key = json.dumps([config["dataset"], group], sort_keys=True)
         if key not in self._data:
-            self._data[key] = load_dataset(config["dataset"], config["split"]["group"])
+            self._data[key] = load_dataset(config["dataset"], group)
         return self._data[key]
+
+    def run_data(self, config: dict):
+        """The data set the run trains on: the loaded one, or its run's time window's features."""
+        data = self.dataset(config)
+        if config.get("window") is None:
+            return data
+        from .data.epochs import window_dataset
+
+        return window_dataset(data, config["window"])
 
     def splits(self, config: dict) -> tuple[Splits, str]:
         data = self.dataset(config)
         split = config["split"]
-        key = json.dumps([config["dataset"], split, split_seed(split, config["seed"]), config.get("fold"), config.get("permutation")], sort_keys=True)
+        subject, window = config.get("subject"), config.get("window")
+        key = json.dumps([config["dataset"], split, split_seed(split, config["seed"]), config.get("fold"), config.get("permutation"), subject, window], sort_keys=True)
         if key not in self._splits:
-            self._splits[key] = make_splits(data, split, config["seed"], config.get("fold"), config.get("permutation"))
+            self._splits[key] = make_splits(self.run_data(config), split, config["seed"], config.get("fold"), config.get("permutation"), group=subject)
             while len(self._splits) > self.keep_splits:
                 self._splits.popitem(last=False)
         self._splits.move_to_end(key)
-        return self._splits[key], data.fingerprint
+        return self._splits[key], run_fingerprint(data, subject)
+
+
+def run_fingerprint(data, subject: str | None) -> str:
+    """The fingerprint of the data a run uses: its subject's own file (within-subject decoding
+    of per-subject files: adding a subject retrains no other subject's runs), else the data set's."""
+    if subject is not None and data.group_fingerprints and subject in data.group_fingerprints:
+        return data.group_fingerprints[subject]
+    return data.fingerprint
+
+
+def protocol(split: dict) -> str:
+    """within-subject (split.within), cross-subject (a grouped split method) or pooled."""
+    from . import registry
+
+    if split.get("within"):
+        return "within-subject"
+    return "cross-subject" if registry.SPLIT_METHODS[split["method"]].grouped else "pooled"
+
+
+def window_record(config: dict) -> dict | None:
+    """metrics.json's data.window of a windowed run: start, stop, centre, length (seconds)."""
+    if config.get("window") is None:
+        return None
+    start, length = float(config["window"]), float(config["dataset"]["windows"]["length"])
+    return {"start": start, "stop": round(start + length, 6), "centre": round(start + length / 2, 6), "length": length}
 
 
 @dataclass
@@ -86,6 +123,7 @@ class Prepared:
     splits: Splits
     fingerprint: str
     started: str
+    data: object = None  # the loaded Dataset of its entry (all windows): generalization tests other windows
 
 
 def _member(p: Prepared, one_hots: dict | None = None):
@@ -136,19 +174,20 @@ def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prep
             statuses[run.path] = "skipped"
             continue
         (run_dir / rundir.METRICS_FILE).unlink(missing_ok=True)  # a stale result of another identity
-        todo.append(Prepared(run, run_dir, splits, fingerprint, started))
+        todo.append(Prepared(run, run_dir, splits, fingerprint, started, cache.dataset(run.config)))
     return todo, statuses
 
 
-def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None) -> dict[str, str]:
-    """Train one planned pack's runs (those not finished yet); {run path: status}."""
+def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None, generalization: bool = False) -> dict[str, str]:
+    """Train one planned pack's runs (those not finished yet); {run path: status}.
+    `generalization` (summary.generalization): windowed runs are also tested at every window."""
     stop = stop or StopFlag()
     todo, statuses = prepare(runs, Path(results), cache)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
     for group in groups.values():
-        statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter()))
+        statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter(), generalization=generalization))
     return statuses
 
 
@@ -172,7 +211,7 @@ def build_pack(group: list[Prepared], steps_per_execution: int):
     return Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
 
 
-def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter) -> dict[str, str]:
+def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter, *, generalization: bool = False) -> dict[str, str]:
     from .engine.pack import EarlyStopping
 
     group = sorted(group, key=lambda p: p.run.path)
@@ -197,7 +236,7 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
                 log.warning("interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there", stop.signum, "/".join(map(str, epochs)))
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
-        statuses = _record(pack, group, results, key, resumed, extra, exporter)
+        statuses = _record(pack, group, results, key, resumed, extra, exporter, generalization=generalization)
     finally:
         _close(handlers)
     for path in {ckpt, *(f.path for f in restored.values())}:
@@ -290,7 +329,18 @@ class ModelExporter:
         return write
 
 
-def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter) -> dict[str, str]:
+def _generalization(pack, stacked, group: list[Prepared]) -> list:
+    """Per member, its test accuracy at every window of its length [(start, accuracy, n_test)]
+    (None for a member without a window): mlpsweep.generalization (prediction only, in packs)."""
+    if all(p.run.window is None for p in group):
+        return [None] * len(group)
+    from . import generalization
+
+    found = generalization.evaluate(pack, stacked, group)
+    return [None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows] for p, rows in zip(group, found)]
+
+
+def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter, *, generalization: bool = False) -> dict[str, str]:
     """Evaluate every member and write its run directory."""
     import keras
 
@@ -301,6 +351,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
         xs = [getattr(p.splits, f"x_{part}") for p in group]
         ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
         parts[part] = pack.evaluate(xs, ys, stacked)
+    across_windows = _generalization(pack, stacked, group) if generalization else [None] * len(group)
     statuses = {}
     for k, (p, m) in enumerate(zip(group, pack.members)):
         s = p.splits
@@ -329,7 +380,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
             writer = exporter.writer(p.run.config, s.n_features, s.n_classes, final[k])
         record = {
             "status": status,
-            "run": {"dataset": p.run.dataset, "architecture": p.run.architecture, "hparams": p.run.hparams, "seed": p.run.seed, "fold": p.run.fold, "permutation": p.run.permutation},
+            "run": {"dataset": p.run.dataset, "architecture": p.run.architecture, "hparams": p.run.hparams, "seed": p.run.seed, "fold": p.run.fold, "permutation": p.run.permutation, "window": p.run.window, "subject": p.run.subject},
             "config_hash": p.run.hash,
             "identity": identity.canonical(p.run.config),
             "config": p.run.config,
@@ -341,6 +392,8 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
                 "n_val": len(s.y_val),
                 "n_test": len(s.y_test),
                 "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
+                "protocol": protocol(p.run.config["split"]),
+                **({"window": window_record(p.run.config)} if p.run.window is not None else {}),
             },
             "metrics": result,
             "provenance": provenance.collect(
@@ -353,7 +406,8 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
                 },
             ),
         }
-        rundir.write_result(p.run_dir, record, m.history, writer, predictions)
+        extra_files = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])} if across_windows[k] is not None and status == "finished" else None
+        rundir.write_result(p.run_dir, record, m.history, writer, predictions, extra_files=extra_files)
         statuses[p.run.path] = status
         seconds = f"{m.fit_seconds:.1f} s" if math.isfinite(m.fit_seconds) else "?"
         log.info("%s: %s in %s (pack of %d)", p.run_dir, status, seconds, len(group))

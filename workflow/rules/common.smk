@@ -1,4 +1,5 @@
 # Python the rules need: config validation, the grid, and input functions.
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
-from mlpsweep.grid import expand_runs, job_params, plan_jobs  # noqa: E402
+from mlpsweep.grid import data_files, expand_runs, job_params, plan_jobs  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -62,8 +63,13 @@ def train_job(wildcards):
 
 def train_data_files(wildcards):
     """User data files are inputs: editing one re-runs (and re-checks) its jobs."""
-    files = {r.config["dataset"].get("path") for r in job_of(wildcards).runs}
-    return sorted(f for f in files if f)
+    entries = {
+        json.dumps(r.config["dataset"], sort_keys=True) for r in job_of(wildcards).runs
+    }
+    files = set()
+    for entry in entries:
+        files.update(data_files(json.loads(entry)))
+    return sorted(files)
 
 
 def manifests():

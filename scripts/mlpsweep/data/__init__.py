@@ -3,6 +3,7 @@
     dataset.py   Dataset, DataError, the label/feature/group checks every source applies
     builtin.py   the notebook's made-up blobs, scikit-learn's toy sets
     files.py     a user's CSV/TSV/Parquet/NPZ file
+    epochs.py    MNE epochs files (one per subject), time windows (mne imported only there)
     splits.py    holdout and cross-validation splits, permutations, standardization
 
 A source is one `registry.SOURCES` entry whose `loader` names `module.function` here; the
@@ -15,10 +16,10 @@ import importlib
 
 from .. import registry
 from .dataset import Dataset, DataError, file_digest
-from .files import count_groups
+from .files import count_groups, group_values
 from .splits import Splits, class_weights, make_splits, one_hot, split_seed
 
-__all__ = ["Dataset", "DataError", "Splits", "class_weights", "count_groups", "file_digest", "load_dataset", "make_splits", "one_hot", "split_seed"]
+__all__ = ["Dataset", "DataError", "Splits", "class_weights", "count_groups", "file_digest", "group_values", "load_dataset", "make_splits", "one_hot", "split_seed"]
 
 
 def load_dataset(spec: dict, group: str | None = None) -> Dataset:

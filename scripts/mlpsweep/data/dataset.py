@@ -21,6 +21,9 @@ class Dataset:
     fingerprint: str  # sha256 of the source file, or of the generated arrays
     groups: np.ndarray | None = None  # each row's group (e.g. subject), never a feature
     where: str = "data"  # what error messages call it: the file, or the data set
+    feature_names: list[str] | None = None  # each column's name (epochs: <channel>@<time>), where known
+    epochs: object = None  # epochs.EpochsArrays: the trials and times, for time windows (source: epochs)
+    group_fingerprints: dict | None = None  # per group (subject), the fingerprint of its own data, where known
 
 
 def digest_arrays(*arrays: np.ndarray) -> str:
@@ -28,6 +31,10 @@ def digest_arrays(*arrays: np.ndarray) -> str:
     for a in arrays:
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def digest_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def file_digest(path: str) -> str:

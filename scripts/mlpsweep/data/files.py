@@ -72,6 +72,22 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
 def count_groups(spec: dict, column: str) -> int:
     """How many groups a data file's group column holds (read alone: planning needs it for
     leave_one_group_out, which has one fold per group)."""
+    return len(set(_group_column(spec, column).tolist()))
+
+
+def group_values(spec: dict, column: str, source: str = "config") -> list[str]:
+    """The groups of a data file's group column, sorted (planning: within-group decoding has
+    runs per group, named by it, so each must be letters and digits)."""
+    from ..config import ConfigError
+
+    values = sorted(set(_group_column(spec, column).tolist()))
+    bad = [v for v in values if not v.isalnum() or not v.isascii()]
+    if bad:
+        raise ConfigError(f"{source}: key 'split.within': group {bad[0]!r} of column {column!r} in {spec['path']} cannot name a run directory (sub-<group>_seed0...). Fix: recode the groups as letters and digits (e.g. 01, 02)")
+    return values
+
+
+def _group_column(spec: dict, column: str) -> np.ndarray:
     path, fmt = spec["path"], spec.get("format") or file_format(spec["path"])
     where = f"data file {path}"
     try:
@@ -88,7 +104,7 @@ def count_groups(spec: dict, column: str) -> int:
             values = pd.read_csv(path, sep="," if fmt == "csv" else "\t", usecols=[column])[column].to_numpy()
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{where}: cannot read group column {column!r} ({type(exc).__name__}: {exc}). Fix: set split.group to an existing column") from None
-    return len(set(checked_groups(np.asarray(values), where, repr(column)).tolist()))
+    return checked_groups(np.asarray(values), where, repr(column))
 
 
 def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str, group_key: str | None = None):

@@ -120,11 +120,31 @@ def split_seed(split: dict, seed: int) -> int:
     return seed if split.get("seed") is None else split["seed"]
 
 
-def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None) -> Splits:
+def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
+    """(the rows of one group as a data set without groups, their rows in `data`): what a
+    within-subject run (split.within) splits."""
+    if data.groups is None:
+        raise DataError(f"{data.where}: has no group column, so no group {group!r} to decode within. Fix: set split.within to the group column")
+    rows = np.flatnonzero(data.groups == group)
+    if len(rows) == 0:
+        raise DataError(f"{data.where}: group {group!r} has no rows. Fix: run the sweep again so it plans the groups anew")
+    sub = Dataset(data.x[rows], data.y[rows], data.class_names, data.fingerprint, None, f"{data.where}, group {group!r}")
+    return sub, rows
+
+
+def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None, *, group: str | None = None) -> Splits:
     """The training, validation and test parts of one run; standardization fitted on its
     training rows alone. A permutation run trains on labels shuffled within its training
-    rows (and within groups), and is tested on the true labels."""
+    rows (and within groups), and is tested on the true labels. With `group` (split.within),
+    the run splits that group's rows alone (its test rows keep their rows in `data`)."""
     from sklearn.preprocessing import StandardScaler
+
+    if group is not None:
+        sub, rows = within_group(data, group)
+        out = make_splits(sub, split, seed, fold, permutation)
+        out.test_index = rows[out.test_index]
+        out.test_groups = np.array([group] * len(out.test_index), dtype=object)
+        return out
 
     seed = split_seed(split, seed)
     method = split.get("method", "holdout")
