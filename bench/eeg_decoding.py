@@ -42,8 +42,8 @@ import yaml
 
 SIZES = {
     "quick": {"subjects": 3, "trials": 40, "channels": 8, "windows": 4, "seeds": [0], "epochs": 2},
-    "small": {"subjects": 8, "trials": 80, "channels": 16, "windows": 10, "seeds": [0], "epochs": 10},
-    "large": {"subjects": 12, "trials": 80, "channels": 16, "windows": 20, "seeds": [0, 1], "epochs": 10},
+    "small": {"subjects": 8, "trials": 80, "channels": 16, "windows": 10, "seeds": [0], "epochs": 40},
+    "large": {"subjects": 12, "trials": 80, "channels": 16, "windows": 20, "seeds": [0, 1], "epochs": 40},
 }
 SFREQ, TMIN, LENGTH = 100.0, -0.2, 0.1
 EFFECT = (0.2, 0.5)  # seconds where the classes differ
