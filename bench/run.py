@@ -245,7 +245,8 @@ def render(found: dict, description: dict, mode: str, seconds: float) -> str:
     lines += ["## GPU", "", gpu.read_text(encoding="utf-8").strip() if gpu.is_file() else "`bench/gpu.py` has not run on a GPU yet (no GPU machine was at hand); see bench/README.md.", ""]
     eeg = BENCH / "EEG.md"  # written by `bench/eeg_decoding.py --output bench/EEG.md` (minutes: not run here)
     if eeg.is_file():
-        lines += ["## EEG decoding over time", "", eeg.read_text(encoding="utf-8").strip(), ""]
+        text = eeg.read_text(encoding="utf-8").split("<details>")[0].strip()  # its JSON stays in EEG.md: one JSON block here
+        lines += ["## EEG decoding over time", "", text, "", "All numbers: `bench/EEG.md`.", ""]
     lines += ["Notes:", "", *notes(found), ""]
     lines += ["<details><summary>All numbers (JSON)</summary>", "", "```json", json.dumps(found, indent=1, default=str), "```", "</details>", ""]
     return "\n".join(lines)
