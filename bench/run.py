@@ -246,6 +246,10 @@ def render(found: dict, description: dict, mode: str, seconds: float) -> str:
     search = BENCH / "SEARCH.md"  # written by `bench/search.py --output bench/SEARCH.md` (a search as packs vs one run at a time)
     if search.is_file():
         lines += [search.read_text(encoding="utf-8").strip(), ""]
+    eeg = BENCH / "EEG.md"  # written by `bench/eeg_decoding.py --output bench/EEG.md` (minutes: not run here)
+    if eeg.is_file():
+        text = eeg.read_text(encoding="utf-8").split("<details>")[0].strip()  # its JSON stays in EEG.md: one JSON block here
+        lines += ["## EEG decoding over time", "", text, "", "All numbers: `bench/EEG.md`.", ""]
     lines += ["Notes:", "", *notes(found), ""]
     lines += ["<details><summary>All numbers (JSON)</summary>", "", "```json", json.dumps(found, indent=1, default=str), "```", "</details>", ""]
     return "\n".join(lines)

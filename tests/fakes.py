@@ -15,7 +15,7 @@ from mlpsweep import identity, rundir
 from mlpsweep.config import validate_config
 from mlpsweep.grid import leaf_name
 from mlpsweep.registry import SOURCES
-from mlpsweep.storage import write_bytes_atomic
+from mlpsweep.storage import write_bytes_atomic, write_text_atomic
 
 STATUSES = ("finished", "diverged", "failed", "incomplete", "missing")
 
@@ -97,16 +97,24 @@ def write_run(
     threads: int = 1,
     slurm_job_id: str | None = None,
     n_params: int = 100,
+    subject: str | None = None,
+    window: float | None = None,
+    window_length: float = 0.1,
+    protocol: str | None = None,
+    generalization: dict | None = None,
 ) -> str:
     """Write one run directory under `results` as training leaves it; its path relative to `results`.
 
     status: finished | diverged | failed | incomplete (started, no result) | missing (nothing).
     groups: {group: (test rows, correct)}, recorded as `test_by_group`.
     metrics: values that replace generated metrics; without: names of metrics to leave out.
+    subject, window (start, s), window_length, protocol: a run of a windowed (epochs) data set,
+    as the eeg contract records it; generalization: {test window start: accuracy}, written as
+    generalization.csv.
     """
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: not one of {STATUSES}")
-    rel = f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation)}"
+    rel = f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation, subject=subject, window=window)}"
     run_dir = Path(results) / rel
     config = run_config(dataset, architecture, seed, fold, permutation, len(class_counts))
     run_hash = identity.run_hash(config)
@@ -141,6 +149,14 @@ def write_run(
         "metrics": values,
         "provenance": _provenance(device, threads, slurm_job_id, rel),
     }
+    if window is not None or subject is not None:
+        record["run"].update(window=window, subject=subject)
+        record["data"]["protocol"] = protocol or ("within-subject" if subject is not None else "cross-subject" if groups else "pooled")
+    if window is not None:
+        record["data"]["window"] = {"start": window, "stop": window + window_length, "centre": window + window_length / 2, "length": window_length}
+    if generalization is not None and status == "finished":
+        rows = [(t, a, sum(class_counts)) for t, a in sorted(generalization.items())]
+        write_text_atomic(run_dir / rundir.GENERALIZATION_FILE, rundir.generalization_csv(rows), durable=False)
     finished = status == "finished"
     model = (lambda path: write_bytes_atomic(path, b"fake model", durable=False)) if finished else None
     predictions = _predictions(matrix, names, groups) if finished else None

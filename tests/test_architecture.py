@@ -45,7 +45,7 @@ def test_the_engine_stands_alone(path):
         assert not {m.split(".")[0] for m in found} & {"tensorflow", "jax"}, "only the backend files import a backend"
 
 
-@pytest.mark.parametrize("name", ["summary", "selection", "plots", "report", "estimate"])
+@pytest.mark.parametrize("name", ["summary", "selection", "plots", "report", "estimate", "timecourse", "timecourse_plots"])
 def test_downstream_never_reaches_back_into_training(name):
     allowed_lazy = {"estimate": {"training"}}.get(name, set())
     assert not (ours(imports(PACKAGE / f"{name}.py")) - allowed_lazy) & {"training", "engine", "engine.pack", "engine.step", "data", "jobs"}

@@ -279,13 +279,13 @@ def test_curves_and_confusion_count_fold_runs_and_leave_out_permutation_runs(tmp
 
 
 def test_the_plots_rule_declares_the_registrys_figures():
-    """registry.PLOTS is the one list of figures; the Snakemake rule must declare exactly those."""
+    """registry.PLOTS is the one list of figures; the Snakemake rules must declare exactly those."""
     import re
 
     from conftest import REPO
     from mlpsweep.registry import PLOTS
 
-    rule = (REPO / "workflow" / "rules" / "plots.smk").read_text()
+    rule = "".join(path.read_text() for path in sorted((REPO / "workflow" / "rules").glob("*.smk")))  # plots.smk, timecourse.smk
     declared = set(re.findall(r"\{RESULTS\}/plots/(\w+)", rule))
     assert declared == set(PLOTS)
     for name, per in PLOTS.items():

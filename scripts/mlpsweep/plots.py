@@ -33,7 +33,7 @@ from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, s
 log = logging.getLogger("mlpsweep")
 
 # Layout of the plots directory; workflow/rules/plots.smk declares the same names.
-HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[:5]  # names from the registry, in its order
+HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[:5]  # names from the registry, in its order (timecourse_plots.py draws the others)
 SEARCH_DIR = "search"  # registry.PLOTS["search"]: score against each sampled key, per data set
 FORMATS = ("png", "pdf")
 

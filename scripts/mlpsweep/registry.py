@@ -181,6 +181,8 @@ PLOTS = {
     "confusion": "data set",
     "learning_curves": "cell",
     "search": "data set",
+    "timecourse": "data set",  # decoding over time (windowed data sets); rule `timecourse`
+    "generalization": "cell",  # temporal generalization matrices; rule `generalization`
 }
 
 # ---------------------------------------------------------------- search (search.py)

@@ -105,6 +105,7 @@ def all_targets():
         *training_targets(),
         *summary_outputs(),
         *rules.plots.output,
+        *timecourse_targets(),
         *rules.sweep_config.output,
     ]
 
@@ -131,6 +132,16 @@ def summary_outputs():
             "selected.tex",
         )
     ] + [f"{RESULTS}/best"]
+
+
+def timecourse_targets():
+    """The time-course outputs where a data set has windows; the matrices where asked too."""
+    if not any(entry.get("windows") for entry in SWEEP["datasets"].values()):
+        return []
+    wanted = [*rules.timecourse.output]
+    if SWEEP["summary"].get("generalization", False):
+        wanted += [*rules.generalization.output]
+    return wanted
 
 
 def write_partial_summary():

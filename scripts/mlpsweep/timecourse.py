@@ -1,0 +1,342 @@
+"""Decoding over time: the time-course table with its cluster statistics, and the temporal
+generalization matrices, from the run directories of windowed data sets.
+
+A windowed run (`datasets.<name>.windows`) records its window and its protocol in
+metrics.json (`data.window`, `data.protocol`, `run.subject`). Per data set x cell x window
+the table gives the mean and std of the test accuracy over the cell's runs at that window,
+the binomial chance threshold (summary.chance_threshold, as the summary table), and which
+windows are significantly above chance: MNE's cluster-based permutation test
+(`mne.stats.permutation_cluster_1samp_test`, one-sided) over one observation per subject
+(within-subject: the subject's mean accuracy; cross-subject: the held-out subject's
+accuracy from the runs' per-group results) or per fold where the data has no subjects,
+minus the chance level. The permutations are drawn with a fixed seed: the same runs give
+the same table, byte for byte.
+
+Runs evaluated at every other window (`summary.generalization`) leave generalization.csv;
+`generalization_matrices` averages them into train time x test time matrices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from . import rundir
+from .summary import KEYS, _csv, _natural_key, chance_threshold, class_counts_per_cell, fmt, options_with_defaults
+
+log = logging.getLogger("mlpsweep")
+
+CLUSTER_SEED = 0  # of the sign flips: fixed, so a table regenerates byte-identically
+PROTOCOLS = ("within-subject", "cross-subject", "pooled")
+OBSERVATIONS = {"within-subject": "subjects", "cross-subject": "subjects", "pooled": "folds"}
+WINDOW_COLUMNS = [*KEYS, "seed", "fold", "subject", "protocol", "window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test", "test_class_counts", "test_by_group", "path", "status"]
+TABLE_COLUMNS = [
+    *KEYS, "protocol", "window", "window_start", "window_centre", "window_length", "n", "test_accuracy_mean", "test_accuracy_std",
+    "observations", "n_observations", "observation_mean", "sem", "chance_majority", "chance_threshold", "above_threshold", "cluster", "cluster_p", "significant",
+]  # fmt: skip
+
+
+def window_label(start: float) -> str:
+    """A window's label in run paths and tables: its start in seconds, signed, 3 decimals."""
+    return f"{start:+.3f}"
+
+
+# ---------------------------------------------------------------- collecting windowed runs
+
+
+def collect_windows(results, runs: pd.DataFrame) -> pd.DataFrame:
+    """The finished real runs of `runs` (runs.csv) that record a window: one row each, with
+    the window, subject and protocol from metrics.json."""
+    wanted = runs[(runs["status"] == "finished") & runs["permutation"].isna()] if len(runs) else runs
+    rows = []
+    for rel in wanted["path"]:
+        record = rundir.read_record(os.path.join(os.fspath(results), rel))
+        row = window_row(record, rel) if record else None
+        if row is not None:
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+    return frame.astype({"seed": "int64", "fold": "Int64", **dict.fromkeys(["window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test"], "float64")})
+
+
+def window_row(record: dict, rel: str) -> dict | None:
+    """One windowed run's row, or None for a run without a window (or not finished)."""
+    data, run, metrics = record.get("data") or {}, record.get("run") or {}, record.get("metrics") or {}
+    window = data.get("window")
+    if record.get("status") != "finished" or not window or run.get("permutation") is not None:
+        return None
+    subject = run.get("subject")
+    protocol = data.get("protocol") or ("cross-subject" if metrics.get("test_by_group") else "pooled")
+    counts = data.get("test_class_counts")
+    by_group = metrics.get("test_by_group")
+    return {
+        **{k: run[k] for k in KEYS},
+        "seed": run["seed"],
+        "fold": run.get("fold"),
+        "subject": None if subject is None else str(subject),
+        "protocol": protocol,
+        "window_start": float(window["start"]),
+        "window_stop": float(window["stop"]),
+        "window_centre": float(window.get("centre", (window["start"] + window["stop"]) / 2)),
+        "window_length": float(window.get("length", window["stop"] - window["start"])),
+        "test_accuracy": metrics.get("test_accuracy", math.nan),
+        "n_test": data.get("n_test", math.nan),
+        "test_class_counts": str(counts) if counts else "",
+        "test_by_group": json.dumps(by_group, sort_keys=True) if by_group else "",
+        "path": rel,
+        "status": "finished",
+    }
+
+
+# ---------------------------------------------------------------- observations and the cluster test
+
+
+def observations(mine: pd.DataFrame, protocol: str, windows: list[float]) -> tuple[np.ndarray, list[str], str]:
+    """Observations x windows accuracies of one cell, their names and what they are.
+
+    within-subject: each subject's mean accuracy over its seeds and folds; cross-subject:
+    each held-out subject's share of correct test rows over the runs that test it (from
+    `test_by_group`); pooled: each fold's mean accuracy over seeds (each seed's, without folds).
+    Observations missing at some window are left out (the test needs every window).
+    """
+    column = {w: j for j, w in enumerate(windows)}
+    if protocol == "cross-subject" and mine["test_by_group"].ne("").any():
+        long = [
+            (group, start, v["n"], v["correct"])
+            for start, text in zip(mine["window_start"], mine["test_by_group"])
+            if text
+            for group, v in json.loads(text).items()
+        ]
+        frame = pd.DataFrame(long, columns=["obs", "window_start", "rows", "correct"]).groupby(["obs", "window_start"])[["rows", "correct"]].sum()
+        values = (frame["correct"] / frame["rows"]).rename("accuracy").reset_index()
+        what = "subjects"
+    elif protocol == "within-subject" and mine["subject"].notna().any():
+        values = mine.groupby(["subject", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index().rename(columns={"subject": "obs"})
+        what = "subjects"
+    else:
+        folds = mine["fold"].notna().any()
+        key = mine["fold"].astype("float64") if folds else mine["seed"].astype("float64")
+        values = mine.assign(obs=key).groupby(["obs", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index()
+        what = "folds" if folds else "seeds"
+    labels = [f"{o:g}" if isinstance(o, float) else str(o) for o in values["obs"]]
+    names = sorted(set(labels), key=_natural_key)
+    row = {n: i for i, n in enumerate(names)}
+    matrix = np.full((len(names), len(windows)), np.nan)
+    for o, w, a in zip(labels, values["window_start"], values["accuracy"]):
+        matrix[row[o], column[w]] = a
+    complete = np.isfinite(matrix).all(axis=1)
+    return matrix[complete], [n for n, ok in zip(names, complete) if ok], what
+
+
+def cluster_test(x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """MNE's cluster-based permutation test of x (observations x windows) > 0, one-sided.
+
+    Clusters are runs of adjacent windows whose one-sample t exceeds the t quantile for p <
+    `cluster_alpha` (df = observations - 1); each cluster's p-value is the share of sign-flip
+    permutations whose largest cluster mass reaches its mass (Maris & Oostenveld 2007; MNE
+    enumerates all 2^(n-1) flips when that is fewer than `n_permutations`). Returns the
+    clusters (boolean masks over windows), their p-values and the t threshold; none under 2
+    observations.
+    """
+    n = x.shape[0]
+    if n < 2 or x.shape[1] == 0:
+        return [], np.array([]), math.nan
+    from mne.stats import permutation_cluster_1samp_test
+    from scipy.stats import t as student_t
+
+    threshold = float(student_t.ppf(1 - cluster_alpha, n - 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # windows where every observation is equal: t undefined, no cluster
+        _, clusters, p_values, _ = permutation_cluster_1samp_test(
+            np.ascontiguousarray(x, dtype=np.float64), threshold=threshold, n_permutations=n_permutations, tail=1, out_type="mask", rng=seed, verbose=False
+        )
+    masks = []
+    for cluster in clusters:  # 1-D data: MNE gives (slice,) tuples; boolean masks otherwise
+        mask = np.zeros(x.shape[1], dtype=bool)
+        mask[cluster] = True
+        masks.append(mask)
+    return masks, np.asarray(p_values, dtype=float), threshold
+
+
+# ---------------------------------------------------------------- the table
+
+
+def timecourse_table(windows: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """One row per data set x cell x window: mean and std of the test accuracy over the runs at
+    that window, observations (subjects, or folds), their mean and s.e.m., chance level and
+    threshold, and the cluster each window belongs to with its p-value and significance."""
+    options = options_with_defaults(options)
+    if windows.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    alpha = options["significance"]["alpha"]
+    parts = []
+    for _, mine in _cells_in_order(windows, options):
+        parts.append(_cell_rows(mine, options, alpha))
+    table = pd.concat(parts, ignore_index=True)[TABLE_COLUMNS]
+    return table.astype({"n": "int64", "n_observations": "int64", "cluster": "Int64", "above_threshold": "boolean", "significant": "bool"})
+
+
+def _cells_in_order(windows: pd.DataFrame, options: dict):
+    preferred = {"dataset": options["dataset_order"], "architecture": options["architecture_order"], "hparams": []}
+    ranks = {}
+    for k in KEYS:
+        distinct = windows[k].unique().tolist()
+        head = [v for v in preferred[k] if v in distinct]
+        order = head + sorted((v for v in distinct if v not in head), key=_natural_key)
+        ranks[f"_{k}"] = windows[k].map({v: i for i, v in enumerate(order)})
+    keyed = windows.assign(**ranks)
+    return keyed.sort_values([*ranks, "window_start", "seed"], kind="stable").groupby(KEYS, sort=False)
+
+
+def _cell_rows(mine: pd.DataFrame, options: dict, alpha: float) -> pd.DataFrame:
+    protocol = mine["protocol"].iloc[0]
+    starts = sorted(mine["window_start"].unique().tolist())
+    by_window = mine.groupby("window_start")
+    frame = pd.DataFrame(
+        {
+            "window_start": starts,
+            "window_centre": by_window["window_centre"].first().reindex(starts).to_numpy(),
+            "window_length": by_window["window_length"].first().reindex(starts).to_numpy(),
+            "n": by_window.size().reindex(starts).to_numpy(),
+            "test_accuracy_mean": by_window["test_accuracy"].mean().reindex(starts).to_numpy(),
+            "test_accuracy_std": by_window["test_accuracy"].std(ddof=1).reindex(starts).to_numpy(),
+        }
+    )
+    for k in KEYS:
+        frame.insert(KEYS.index(k), k, mine[k].iloc[0])
+    frame.insert(3, "protocol", protocol)
+    frame.insert(4, "window", [window_label(s) for s in starts])
+    majority, threshold = chance_per_window(mine, starts, alpha)
+    frame["chance_majority"], frame["chance_threshold"] = majority, threshold
+    frame["above_threshold"] = pd.array(frame["test_accuracy_mean"] > threshold, dtype="boolean")
+    frame.loc[~np.isfinite(threshold), "above_threshold"] = pd.NA
+    x, _, what = observations(mine, protocol, starts)
+    frame["observations"], frame["n_observations"] = what, x.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no observation: NaN
+        frame["observation_mean"] = x.mean(axis=0) if len(x) else math.nan
+        frame["sem"] = x.std(axis=0, ddof=1) / math.sqrt(len(x)) if len(x) > 1 else math.nan
+    frame["cluster"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame["cluster_p"], frame["significant"] = math.nan, False
+    if np.isfinite(majority).all() and len(x) > 1:
+        clusters, p_values, _ = cluster_test(x - majority, options["cluster_permutations"], options["cluster_alpha"])
+        for k, (mask, p) in enumerate(sorted(zip(clusters, p_values), key=lambda c: int(np.argmax(c[0])))):
+            frame.loc[mask, "cluster"] = k + 1
+            frame.loc[mask, "cluster_p"] = float(p)
+            frame.loc[mask, "significant"] = bool(p < alpha)
+    return frame
+
+
+def chance_per_window(mine: pd.DataFrame, starts: list[float], alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: majority-class rate and binomial threshold of the test trials of one seed
+    (its folds and subjects summed), as the summary table computes them for a cell."""
+    majority, threshold = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
+    for j, start in enumerate(starts):
+        at = mine[mine["window_start"] == start]
+        counts = class_counts_per_cell(at, at[KEYS].drop_duplicates().reset_index(drop=True))[0]
+        known = ~np.isnan(counts)
+        if not known.any():
+            continue
+        n = counts[known].sum()
+        majority[j] = counts[known].max() / n
+        threshold[j] = chance_threshold(n, known.sum(), alpha)
+    return majority, threshold
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def method_text(options: dict) -> str:
+    """The caption's account of the cluster statistics."""
+    return (
+        "Significant (*): windows in a cluster of adjacent windows whose accuracy minus chance (the majority-class rate of the test trials), "
+        "one value per observation, exceeds the one-sided one-sample t threshold for p < {ca} (df = observations − 1), where the cluster's p-value "
+        "is < {alpha}: cluster-based permutation test, one-sided (mne.stats.permutation_cluster_1samp_test, tail=1, {n} sign-flip permutations "
+        "or all of them where fewer, seed {seed}; Maris & Oostenveld 2007), which corrects for the number of windows. "
+        "Observations: subjects (within-subject: each subject's mean over its seeds and folds; cross-subject: each held-out subject's accuracy), "
+        "or folds (mean over seeds) where the data have no subjects."
+    ).format(ca=options["cluster_alpha"], alpha=options["significance"]["alpha"], n=options["cluster_permutations"], seed=CLUSTER_SEED)
+
+
+def render_markdown(table: pd.DataFrame, options: dict) -> str:
+    """The time-course table as Markdown, with its method notes."""
+    options = options_with_defaults(options)
+    if table.empty:
+        return "No time-course rows: no finished run of this sweep has a time window (a data set with `source: epochs` and `windows:` makes them).\n"
+    accuracy = lambda v: fmt(v, "test_accuracy", options)  # noqa: E731
+    header = ["Data set", "Architecture", "Hyperparameters", "Protocol", "Window (s)", "Centre (s)", "n", "Test acc.", "s.e.m.", "Threshold", "Cluster p"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 5 + [" ---: "] * (len(header) - 5)) + "|"]
+    for row in table.to_dict("records"):
+        std = accuracy(row["test_accuracy_std"])
+        mean = accuracy(row["test_accuracy_mean"]) + (f" ± {std}" if std else "")
+        cluster = "" if pd.isna(row["cluster_p"]) else f"{row['cluster_p']:.3f}" + (" *" if row["significant"] else "")
+        values = [row["dataset"], row["architecture"], row["hparams"], row["protocol"], row["window"], f"{row['window_centre']:+.3f}", str(row["n"]), mean, accuracy(row["sem"]), accuracy(row["chance_threshold"]), cluster]
+        lines.append("| " + " | ".join(values) + " |")
+    lines.append("")
+    lines.append("Test acc.: mean ± std over the cell's runs at the window ((subject,) seed, fold); n = finished runs. s.e.m.: standard error of the mean over the observations.")
+    lines.append(
+        f"Threshold: the accuracy a classifier exceeds by chance with p < {options['significance']['alpha']} (binomial test over the test trials of one seed, "
+        "folds and subjects summed; Combrisson & Jerbi 2015)."
+    )
+    lines.append(method_text(options))
+    for (dataset, protocol), mine in table.groupby(["dataset", "protocol"], sort=False):
+        what, n = mine["observations"].iloc[0], mine["n_observations"].min()
+        lines.append(f"{dataset}: {protocol} decoding, {n} {what} as observations.")
+    return "\n".join(lines) + "\n"
+
+
+def write_timecourse(table: pd.DataFrame, options: dict | None, outdir) -> None:
+    """summary/timecourse.csv and .md."""
+    from .storage import write_text_atomic
+
+    options = options_with_defaults(options)
+    write_text_atomic(os.path.join(outdir, "timecourse.csv"), _csv(table))
+    write_text_atomic(os.path.join(outdir, "timecourse.md"), render_markdown(table, options))
+
+
+# ---------------------------------------------------------------- temporal generalization
+
+
+def read_generalization(results, windows: pd.DataFrame) -> pd.DataFrame:
+    """Every windowed run's generalization.csv as rows: cell, train window, test window, accuracy."""
+    parts = []
+    for row in windows[[*KEYS, "window_start", "path"]].to_dict("records"):
+        path = os.path.join(os.fspath(results), row["path"], rundir.GENERALIZATION_FILE)
+        try:
+            frame = pd.read_csv(path, dtype={"test_window": "float64", "accuracy": "float64", "n_test": "float64"})
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable (%s); left out of the generalization matrix", path, type(exc).__name__)
+            continue
+        parts.append(frame.assign(**{k: row[k] for k in KEYS}, train_window=row["window_start"]))
+    columns = [*KEYS, "train_window", "test_window", "accuracy", "n_test"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def generalization_matrices(rows: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """Per cell: train window (rows) x test window (columns), mean accuracy over its runs
+    (seeds, folds, subjects), windows in time order; NaN where no run gave a value."""
+    out = {}
+    for key, mine in rows.groupby(KEYS, sort=False):
+        matrix = mine.groupby(["train_window", "test_window"])["accuracy"].mean().unstack("test_window")
+        out[key] = matrix.sort_index(axis=0).sort_index(axis=1)
+    return out
+
+
+def matrix_csv(matrix: pd.DataFrame) -> str:
+    """A generalization matrix as CSV: one row per training window, one column per test window
+    (both labelled by their start), accuracies to 10 significant digits."""
+    frame = pd.DataFrame(matrix.to_numpy(dtype=float), columns=[window_label(w) for w in matrix.columns])
+    frame.insert(0, "train_window", [window_label(w) for w in matrix.index])
+    return _csv(frame)
+
+
+def matrix_name(key: tuple) -> str:
+    """The file name stem of a cell's matrix: <dataset>_<architecture>_<hparams>."""
+    return "_".join(key)
