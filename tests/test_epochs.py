@@ -321,3 +321,18 @@ def test_a_window_model_predicts_its_test_subject_from_the_raw_epochs_file(decod
     recorded = [row for row in csv.DictReader((run / rundir.PREDICTIONS_FILE).read_text().splitlines())]
     assert {row["group"] for row in recorded} == {"02"} and done["rows"] == len(recorded) == 48
     assert predicted == [row["predicted"] for row in recorded]
+
+
+def test_sizing_reads_the_shape_of_one_window_from_the_headers(folder):
+    """Pre-flight sizing of an epochs data set (data/probe.py): trials, one window's features
+    and the classes, from the files' headers; a typo width is refused before any job."""
+    from mlpsweep import sizing
+    from mlpsweep.data.probe import shape_of
+
+    spec = spec_of(folder, conditions=["standard", "deviant"], tmin=-0.1, tmax=0.5, windows={"length": 0.1, "step": 0.05})
+    found = shape_of(spec, "subject")
+    assert (found.rows, found.features, found.classes) == (3 * 48, 3 * 10, 2)
+    cfg = sweep(folder, split={"method": "leave_one_group_out", "group": "subject"}, conditions=["standard", "deviant"], windows={"length": 0.1, "step": 0.05})
+    cfg["architectures"] = {"typo": {**cfg["architectures"]["a"], "hidden": [100_000_000]}}
+    with pytest.raises(ConfigError, match=r"architecture 'typo' \(hidden \[100000000\]\) on data set 'odd'.*" + f"{sizing.n_params(30, [100_000_000], 2):,} parameters"):
+        sizing.plan(expand_runs(cfg), cfg["execution"])

@@ -288,6 +288,21 @@ def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where:
     return keep, np.array([str(v) for v in values.tolist()], dtype=object)
 
 
+def shape(spec: dict) -> tuple[int, int, int]:
+    """(trials, features of one run, classes) of an epochs entry, from its files' headers
+    alone (pre-flight sizing): a windowed run's features are one window's."""
+    rows, labels, features = 0, set(), 0
+    for _, name in pattern_files(spec["path"]):
+        header = read_header(name)
+        keep, raw = trial_labels(header.codes, header.event_id, header.metadata, spec, name)
+        rows += int(keep.sum())
+        labels |= set(raw.tolist())
+        samples = crop_samples(header.times, header.sfreq, spec["tmin"], spec["tmax"], spec["decim"])
+        n = window_size(spec["windows"]["length"], header.sfreq / spec["decim"]) if spec["windows"] else len(samples)
+        features = len(picked_channels(header, spec["picks"])) * n
+    return rows, features, max(2, len(labels))
+
+
 # ---------------------------------------------------------------- planning
 
 

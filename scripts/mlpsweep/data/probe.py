@@ -42,6 +42,10 @@ def shape_of(spec: dict, group: str | None = None) -> DataShape | None:
     path = spec["path"]
     fmt = spec.get("format") or file_format(path)
     try:
+        if kind == "epochs":
+            from .epochs import shape  # headers only; mne is imported where a sweep has epochs
+
+            return DataShape(*shape(spec))
         if fmt == "npz":
             return _npz_shape(path, spec.get("x", "x"), spec.get("y", "y"))
         return _table_shape(spec, path, fmt, group)
