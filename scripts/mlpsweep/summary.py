@@ -32,7 +32,7 @@ log = logging.getLogger("mlpsweep")
 KEYS = ["dataset", "architecture", "hparams"]
 STATUSES = ("diverged", "failed", "missing", "incomplete", "damaged")
 RUN_DTYPES = {  # the columns of runs.csv, in order, with their types
-    **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str",
+    **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str", "subject": "str", "window": "float64",
     **dict.fromkeys([*METRICS, "n_test"], "float64"), "device": "str", "gpu": "str", "threads": "float64",
     **dict.fromkeys(["slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names", "test_class_counts", "test_by_group"], "str"),
 }  # fmt: skip
