@@ -77,7 +77,8 @@ def test_status_of_a_sweep_stopped_half_way(tmp_path):
     text = render(st)
     assert "- Runs: **4 of 8 done** (3 finished, 1 diverged), 2 training, 1 failed, 1 waiting." in text
     assert f"| {iris[0].cell} | 4 | 0 | 2 (epoch 1-1 of 2) | 1 | 0 | 1 |" in text
-    assert "| **all** | 8 | 3 | 2 (epoch 1-1 of 2) | 1 | 1 | 1 |" in text
+    # 4 of 8 done, 2 training at epoch 1 of 2 (half each): 62.5 % in all; a bar of 20: 10 done, 2 half-way
+    assert "| **all** | 8 | 3 | 2 (epoch 1-1 of 2) | 1 | 1 | 1 | `██████████▒▒░░░░░░░░ 62 %` |" in text
 
 
 def test_status_command_runs_through_snakemake_without_training(tmp_path):

@@ -95,10 +95,25 @@ def status(sweep: dict, jobs: list[Job], results: Path) -> dict:
     }
 
 
+BAR_WIDTH = 20
+
+
+def progress_bar(c: Counts, width: int = BAR_WIDTH) -> str:
+    """A text progress bar: runs done (█), the epochs of runs in training (▒), the rest (░),
+    and the share done counting training runs by their epochs, e.g. `████▒░░░ 55 %`."""
+    if not c.runs:
+        return ""
+    done = (c.states["finished"] + c.states["diverged"]) / c.runs
+    partial = sum(e / n for e, n in c.epochs if n) / c.runs
+    full = int(done * width)
+    half = int((done + partial) * width) - full
+    return "█" * full + "▒" * half + "░" * (width - full - half) + f" {100 * (done + partial):.0f} %"
+
+
 def _row(name: str, c: Counts) -> str:
     s = c.states
     training = f"{s['training']}" + (f" (epoch {min(e for e, _ in c.epochs)}-{max(e for e, _ in c.epochs)} of {max(n for _, n in c.epochs)})" if c.epochs else "")
-    return f"| {name} | {c.runs} | {s['finished']} | {training} | {s['failed']} | {s['diverged']} | {s['waiting']} |"
+    return f"| {name} | {c.runs} | {s['finished']} | {training} | {s['failed']} | {s['diverged']} | {s['waiting']} | `{progress_bar(c)}` |"
 
 
 def render(st: dict, stamp: str = "") -> str:
@@ -108,6 +123,8 @@ def render(st: dict, stamp: str = "") -> str:
     lines = [
         f"# Sweep status{f' at {stamp}' if stamp else ''}",
         "",
+        f"`{progress_bar(t, 40)}`",
+        "",
         f"- Runs: **{s['finished'] + s['diverged']} of {t.runs} done** ({s['finished']} finished, {s['diverged']} diverged), {s['training']} training, {s['failed']} failed, {s['waiting']} waiting.",
         f"- Device time spent: {st['fit_hours_spent']:.3f} h training the done runs; {st['job_hours_spent']:.3f} h of wall time in {st['jobs_ended']} training jobs that ended.",
         f"- Expected device time left: **{st['hours_left']:.3f} device-hours** (the estimate's figures: measured seconds per run-epoch, start-up {st['startup_source']};"
@@ -115,8 +132,8 @@ def render(st: dict, stamp: str = "") -> str:
         + (f"; {st['runs_without_cost']} runs of kinds never trained yet are not counted" if st["runs_without_cost"] else "")
         + ".",
         "",
-        "| Cell | Runs | Finished | Training | Failed | Diverged | Waiting |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Cell | Runs | Finished | Training | Failed | Diverged | Waiting | Progress |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += [_row(cell, counts) for cell, counts in st["cells"].items()]
     lines.append(_row("**all**", t))
