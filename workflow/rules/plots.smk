@@ -66,8 +66,8 @@ rule plots:
     localrule: True
     conda:
         "../envs/mlpsweep.yaml"
-    # Figures are drawn by this many forked processes; Snakemake lowers it to the cores it has.
-    threads: 4
+    # Figures are drawn by this many forked processes (common.smk: plot_threads).
+    threads: plot_threads
     params:
         options=SWEEP["summary"],
         search=SWEEP["search"],
