@@ -8,7 +8,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from . import identity, registry, search
+from . import identity, registry, rundir, search
 from .config import ConfigError, canonical_key, set_path, sweep_target
 
 
@@ -48,7 +48,7 @@ def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None
     if permutation is not None:
         name += f"_perm{permutation}"
     if window is not None:
-        name += f"_t{window:+.3f}"
+        name += f"_t{rundir.window_label(window)}"
     return name
 
 

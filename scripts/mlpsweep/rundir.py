@@ -42,6 +42,12 @@ RUN_DIR_RE = re.compile(
 )
 
 
+def window_label(start: float) -> str:
+    """A time window's name in run paths (`seed0_t+0.250`), files and tables: its start in
+    seconds, signed, three decimals."""
+    return f"{start:+.3f}"
+
+
 def parse(rel: str) -> dict | None:
     """dataset, architecture, hparams, seed, fold, permutation, subject (text) and window
     (start, seconds) of a run path, or None."""
@@ -108,7 +114,7 @@ def generalization_csv(rows) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["test_window", "accuracy", "n_test"])
     for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
-        writer.writerow([f"{start:+.3f}", "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
+        writer.writerow([window_label(start), "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
     return buf.getvalue()
 
 

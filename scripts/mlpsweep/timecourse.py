@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import rundir
+from .rundir import window_label
 from .summary import KEYS, _csv, _natural_key, chance_threshold, class_counts_per_cell, fmt, options_with_defaults
 
 log = logging.getLogger("mlpsweep")
@@ -40,11 +41,6 @@ TABLE_COLUMNS = [
     *KEYS, "protocol", "window", "window_start", "window_centre", "window_length", "n", "test_accuracy_mean", "test_accuracy_std",
     "observations", "n_observations", "observation_mean", "sem", "chance_majority", "chance_threshold", "above_threshold", "cluster", "cluster_p", "significant",
 ]  # fmt: skip
-
-
-def window_label(start: float) -> str:
-    """A window's label in run paths and tables: its start in seconds, signed, 3 decimals."""
-    return f"{start:+.3f}"
 
 
 # ---------------------------------------------------------------- collecting windowed runs

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
+from ..rundir import window_label
 from .dataset import Dataset, DataError, checked_features, digest_text, encode_labels, file_digest
 
 SUBJECT = "subject"  # the group column a `{subject}` pattern gives
@@ -195,11 +196,6 @@ def starts_of(times: np.ndarray, sfreq: float, windows: dict, tmin=None) -> list
             break
         starts.append(start)
     return starts
-
-
-def window_label(start: float) -> str:
-    """A window's name in run paths and tables: its start in seconds, e.g. +0.250."""
-    return f"{start:+.3f}"
 
 
 def feature_names(ch_names: list[str], times: np.ndarray, sfreq: float) -> list[str]:
