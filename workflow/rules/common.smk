@@ -146,7 +146,8 @@ def timecourse_targets():
 
 def plot_threads(wildcards):
     """The plots rule's forked workers (at most 4): one core fewer where a windowed data set
-    has rule `timecourse` too, so that both draw at once rather than one after the other."""
+    has rule `timecourse` too, so that both draw at once rather than one after the other.
+    """
     windowed = any(entry.get("windows") for entry in SWEEP["datasets"].values())
     return max(1, min(4, workflow.cores or 1) - windowed)
 
