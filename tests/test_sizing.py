@@ -142,3 +142,90 @@ def test_planning_sizes_each_kind_once_for_large_sweeps():
     runs, plan = sized(tiny_config(seeds=list(range(100)), grid={"learning_rate": [0.1, 0.2, 0.3, 0.4, 0.5]}))
     assert len(runs) == 2000 and len(plan.sizes) == 4 and plan.pack_sizes == {}
     assert all(np.isfinite(s.host(16)) for s in plan.sizes.values())
+
+
+# --- at the start of a training job: the GPU it really got ---------------------------------
+
+WIDE_AND_TYPO = {"wide": {"hidden": [1024, 1024]}, "typo": {"hidden": [300_000_000]}}
+
+
+def gpu_sweep(tmp_path, seeds: int = 4) -> dict:
+    return validate_config(
+        tiny_config(
+            datasets={"d": {"source": "synthetic", "n_samples": 300, "n_features": 100, "seed": 1}},
+            architectures=WIDE_AND_TYPO,
+            training={"epochs": 1},
+            seeds=list(range(seeds)),
+            execution={"runs_per_job": 2 * seeds, "pack_size": seeds, "mem_mb": 10_000_000},
+            results=str(tmp_path),
+        )
+    )
+
+
+def test_fit_gpu_cuts_packs_to_the_gpus_memory_and_refuses_what_cannot_fit(tmp_path):
+    sweep = gpu_sweep(tmp_path)
+    runs = expand_runs(sweep)
+    packs = [job_pack for job in plan_jobs(runs, 8, 4) for job_pack in job.packs]
+    wide = next(p for p in packs if p[0].architecture == "wide")
+    size = sizing.size_of(wide, {})
+    limit = math.ceil(size.gpu(2) / sizing.MB)  # two fit, three do not
+    assert size.gpu(3) > limit * sizing.MB >= size.gpu(2)
+    fit = sizing.fit_gpu(packs, limit)
+    assert [[r.path for r in p] for p in fit.packs] == [[r.path for r in wide[:2]], [r.path for r in wide[2:]]]
+    assert sorted(fit.refused) == sorted(r.path for p in packs if p[0].architecture == "typo" for r in p)
+    (why,) = set(fit.refused.values())
+    assert "'typo' (hidden [300000000]" in why and f"more than the {limit:,} MB this job's GPU has" in why and "execution.gpu_mem_mb" in why
+    (note,) = fit.notes
+    assert f"a pack of 4 runs of d/wide ({size.params:,} parameters)" in note and "trained as packs of 2" in note
+    roomy = sizing.fit_gpu([wide], 10**6)  # a big card: nothing changes
+    assert roomy.packs == [wide] and not roomy.refused and not roomy.notes
+
+
+def test_a_job_on_a_gpu_trains_smaller_packs_and_fails_the_runs_that_cannot_fit(tmp_path, monkeypatch):
+    """run_job with a (faked) GPU of little memory: the wide kind trains in packs of 2 with
+    the same numbers as one pack of 4 (CPU), the typo's runs get a failed.json that says why,
+    and the job fails (exit 1) without a manifest; provenance records the GPU's memory."""
+    from mlpsweep import gpu, rundir
+    from mlpsweep.grid import job_params
+    from mlpsweep.jobs import run_job
+
+    sweep = gpu_sweep(tmp_path / "gpu")
+    runs = expand_runs(sweep)
+    (job,) = plan_jobs(runs, 8, 4)
+    wide = [r for r in runs if r.architecture == "wide"]
+    limit = math.ceil(sizing.size_of(wide, {}).gpu(2) / sizing.MB)
+    monkeypatch.setattr(gpu, "check", lambda *a, **k: {"require_gpu": "auto", "given": "CUDA_VISIBLE_DEVICES=0", "usable": ["cuda:0"], "warning": None})
+    monkeypatch.setattr(gpu, "memory_mb", lambda backend: limit)
+    manifest = tmp_path / "gpu" / "m.json"
+    assert run_job(sweep, job_params(job)["packs"], sweep["results"], str(manifest)) == 1
+    assert not manifest.exists()
+    for run in runs:
+        run_dir = tmp_path / "gpu" / run.path
+        if run.architecture == "typo":
+            failure = json.loads((run_dir / rundir.FAILED_FILE).read_text())
+            assert failure["config_hash"] == run.hash and failure["error"].startswith("GPU memory: architecture 'typo'")
+            assert not (run_dir / rundir.METRICS_FILE).exists()
+        else:
+            record = json.loads((run_dir / rundir.METRICS_FILE).read_text())
+            assert record["provenance"]["gpu_check"]["memory_mb"] == limit
+            assert record["provenance"]["pack"]["size"] == 2  # cut from the planned 4
+    # the same runs in the planned pack of 4 on the CPU: the same numbers (packing does not change them)
+    cpu = validate_config({**sweep, "results": str(tmp_path / "cpu"), "architectures": {"wide": WIDE_AND_TYPO["wide"]}})
+    (job4,) = plan_jobs(expand_runs(cpu), 8, 4)
+    monkeypatch.undo()
+    assert run_job(cpu, job_params(job4)["packs"], cpu["results"], str(tmp_path / "cpu" / "m.json")) == 0
+    for run in wide:
+        small, whole = (json.loads((tmp_path / side / run.path / rundir.METRICS_FILE).read_text()) for side in ("gpu", "cpu"))
+        assert whole["provenance"]["pack"]["size"] == 4
+        for part in ("train", "val", "test"):
+            np.testing.assert_allclose(small["metrics"][f"{part}_loss"], whole["metrics"][f"{part}_loss"], rtol=1e-4)
+
+
+def test_gpu_memory_is_the_first_visible_cards_total_on_tensorflow_and_unknown_without_a_gpu():
+    from mlpsweep import gpu
+
+    rows = lambda: [{"index": "0", "uuid": "GPU-a", "name": "A100", "memory_mib": 81920, "driver_version": "580"}, {"index": "1", "uuid": "GPU-b", "name": "T4", "memory_mib": 15360, "driver_version": "580"}]  # noqa: E731
+    assert gpu.memory_mb("tensorflow", {"CUDA_VISIBLE_DEVICES": "1"}, rows) == 15360
+    assert gpu.memory_mb("tensorflow", {}, rows) == 81920
+    assert gpu.memory_mb("tensorflow", {}, lambda: []) is None
+    assert gpu.memory_mb("jax") is None  # JAX on this CPU-only machine: no GPU, so unknown

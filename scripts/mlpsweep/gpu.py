@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import glob
+import importlib
 import os
 import platform
 import shutil
@@ -87,6 +88,46 @@ def gpu_models(backend: str) -> list[str]:
         except Exception:  # details are best effort; the device itself is what matters
             names.append(device.name)
     return names
+
+
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def deterministic_xla(env: dict | None = None) -> None:
+    """Deterministic XLA GPU ops for JAX (XLA_FLAGS), set before JAX starts its backend.
+
+    By default XLA may pick reductions whose order depends on the shapes, so a run trained
+    in a pack of 64 and alone differ beyond float round-off: measured on an H200, 5.8e-5 in
+    loss and 2 rows of accuracy after 5 epochs (full float32); with deterministic ops,
+    1.0e-7 and 0 rows (bench/gpu.py). TensorFlow's counterpart is
+    tf.config.experimental.enable_op_determinism (training.configure_backend)."""
+    env = os.environ if env is None else env
+    flags = env.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:
+        env["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISTIC}".strip()
+
+
+def memory_mb(backend: str, env: Mapping[str, str] | None = None, smi_rows: Callable[[], list[dict]] | None = None) -> int | None:
+    """MB of memory the backend may use on the job's (first) GPU; None where unknown.
+
+    JAX: the device's allocator limit (`memory_stats()["bytes_limit"]`: by default 75 % of
+    the card, XLA_PYTHON_CLIENT_MEM_FRACTION changes it). TensorFlow: the card's total as
+    nvidia-smi reports it for the first GPU CUDA_VISIBLE_DEVICES selects (TensorFlow's
+    allocator takes nearly all of it). `sizing.fit_gpu` cuts packs to this figure."""
+    if backend == "jax":
+        import jax
+
+        for device in jax.devices():
+            if device.platform in ("gpu", "cuda"):
+                try:
+                    limit = (device.memory_stats() or {}).get("bytes_limit")
+                except Exception:  # a backend without memory statistics: unknown, not an error
+                    limit = None
+                return int(limit) // (1024 * 1024) if limit else None
+        return None
+    env = os.environ if env is None else env
+    rows = visible_rows((smi_rows or nvidia_smi)(), env.get("CUDA_VISIBLE_DEVICES"))
+    return rows[0]["memory_mib"] if rows else None
 
 
 # --- probes: each looks at one thing, so tests can replace it ------------------------------
@@ -316,9 +357,10 @@ def build_versions(backend: str) -> dict:
     found = {"cuda_version": None, "cudnn_version": None}
     try:
         if backend == "jax":
-            if util.find_spec("jax_cuda12_plugin") is None:
+            plugin = next((name for name in ("jax_cuda12_plugin", "jax_cuda13_plugin") if util.find_spec(name) is not None), None)
+            if plugin is None:
                 return found
-            from jax_cuda12_plugin import _versions  # the plugin's own version table; JAX has no public one
+            _versions = importlib.import_module(f"{plugin}._versions")  # the plugin's own version table; JAX has no public one
 
             found["cuda_version"] = _version_text(_versions.cuda_runtime_build_version(), (1000, 10))
             found["cudnn_version"] = _version_text(_versions.cudnn_build_version(), (10000, 100, 1))

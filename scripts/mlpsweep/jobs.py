@@ -75,6 +75,31 @@ def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
     return out
 
 
+def fit_to_gpu(planned: list[list], backend: str, device_check: dict, results: str) -> tuple[list[list], dict, dict]:
+    """The job's packs cut to the GPU's memory (sizing.fit_gpu); each refused run gets a
+    failed.json that says why. Returns (packs, refused run paths -> why, the device record
+    with the GPU's memory for provenance)."""
+    from . import gpu, provenance, rundir, sizing
+
+    mb = gpu.memory_mb(backend)
+    device_check = {**device_check, "memory_mb": mb}
+    if not mb:
+        log.info("GPU memory unknown: the packs stay as planned")
+        return planned, {}, device_check
+    fit = sizing.fit_gpu(planned, mb)
+    for note in fit.notes:
+        log.warning("%s", note)
+    for why in dict.fromkeys(fit.refused.values()):
+        log.error("GPU memory: refused %d runs: %s", sum(w == why for w in fit.refused.values()), why)
+    runs = {run.path: run for pack in planned for run in pack}
+    for path, why in fit.refused.items():
+        run_dir = Path(results) / path
+        run_dir.mkdir(parents=True, exist_ok=True)
+        rundir.write_failure(run_dir, runs[path].hash, f"GPU memory: {why}", provenance.utc_now())
+    log.info("GPU memory: %s MB usable by %s; largest pack %d runs", f"{mb:,}", backend, max(map(len, fit.packs), default=0))
+    return fit.packs, fit.refused, device_check
+
+
 def _interrupted() -> int:
     """Exit code of a stopped job; a job preempted on a cluster that cancels preempted jobs
     puts itself back in the queue first (the SLURM plugin would wait for it forever)."""
@@ -95,11 +120,13 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     """
     from .preemption import StopFlag
 
+    from . import gpu
+
     stop = stop or StopFlag().install()
     t0 = time.perf_counter()
+    gpu.deterministic_xla()  # before JAX starts its backend (a no-op for TensorFlow and on CPUs)
     import keras
 
-    from . import gpu
     from .training import DataCache, Interrupted, ModelExporter, configure_backend, train_runs
 
     configure_backend(threads)
@@ -116,6 +143,9 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
         return _interrupted()
     planned = resolve_packs(sweep, packs)
     n_runs = sum(map(len, planned))
+    refused = {}
+    if device_check.get("usable"):  # on a GPU: cut the packs to the memory it really has
+        planned, refused, device_check = fit_to_gpu(planned, keras.backend.backend(), device_check, results)
     log.info("%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads", keras.backend.backend(), time.perf_counter() - t0, n_runs, len(planned), threads)
     cache, exporter = DataCache(), ModelExporter()
     # run directories are written in one thread while the next pack trains (writer.py); at most
@@ -141,6 +171,7 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     finally:
         written = writes.close()  # also when interrupted: the finished packs' runs are kept
     outcomes.update(dict.fromkeys(written, "failed"))
+    outcomes.update(dict.fromkeys(refused, "failed"))
     failed = [path for path, status in outcomes.items() if status == "failed"]
     if failed:
         log.error("%d of %d runs failed: %s", len(failed), n_runs, ", ".join(failed))

@@ -141,12 +141,30 @@ class Plan:
     notes: list
 
 
-def plan(runs, execution: dict, source: str = "config", shapes: dict | None = None) -> Plan:
-    """Size every kind of the sweep's runs; raise ConfigError for a kind that cannot fit."""
+def size_of(members: list, shapes: dict, source: str = "config") -> KindSize | None:
+    """The figures of `members`, runs of one kind (a pack, or all of a sweep's runs of the
+    kind); None where the data file cannot be read here. `shapes` caches the data shapes."""
     from .data import DataError
     from .data.probe import shape_of
     from .data.splits import split_seed
 
+    first = members[0]
+    dataset, split = first.config["dataset"], first.config["split"]
+    key = json.dumps([dataset, split["group"]], sort_keys=True)
+    if key not in shapes:
+        try:
+            shapes[key] = shape_of(dataset, split["group"])
+        except DataError as exc:
+            raise ConfigError(f"{source}: key 'datasets.{first.dataset}': {exc}") from None
+    if shapes[key] is None:
+        return None
+    splits = len({(split_seed(r.config["split"], r.seed), r.fold, r.permutation) for r in members})
+    best = any(r.config["training"]["early_stopping"]["patience"] > 0 and r.config["training"]["early_stopping"]["restore_best_weights"] for r in members)
+    return kind_size(first, shapes[key], splits, best)
+
+
+def plan(runs, execution: dict, source: str = "config", shapes: dict | None = None) -> Plan:
+    """Size every kind of the sweep's runs; raise ConfigError for a kind that cannot fit."""
     shapes = {} if shapes is None else shapes
     kinds: OrderedDict = OrderedDict()
     for run in runs:
@@ -158,18 +176,9 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
     out = Plan({}, {}, [])
     for kind, members in kinds.items():
         first = members[0]
-        dataset, split = first.config["dataset"], first.config["split"]
-        key = json.dumps([dataset, split["group"]], sort_keys=True)
-        if key not in shapes:
-            try:
-                shapes[key] = shape_of(dataset, split["group"])
-            except DataError as exc:
-                raise ConfigError(f"{source}: key 'datasets.{first.dataset}': {exc}") from None
-        if shapes[key] is None:
+        size = size_of(members, shapes, source)
+        if size is None:
             continue  # the file cannot be read here: its job fails its runs with the reason
-        splits = len({(split_seed(r.config["split"], r.seed), r.fold, r.permutation) for r in members})
-        best = any(r.config["training"]["early_stopping"]["patience"] > 0 and r.config["training"]["early_stopping"]["restore_best_weights"] for r in members)
-        size = kind_size(first, shapes[key], splits, best)
         out.sizes[kind] = size
         k_planned = min(wanted, len(members))
         k = largest_fitting(size, k_planned, host_limit, gpu_limit)
@@ -200,6 +209,53 @@ def refusal(size: KindSize, execution: dict, source: str) -> str:
         f" Fix: check the layer widths (a width of {widest:,} is {'likely a typo' if widest >= 1_000_000 else 'large'}),"
         f" or raise {'execution.mem_mb' if over_host else 'execution.gpu_mem_mb'} to at least {math.ceil((host if over_host else gpu) / MB * 1.1):,}"
     )
+
+
+@dataclass
+class GpuFit:
+    """A job's packs cut to fit the GPU it was given: the packs to train, the runs refused
+    (run path -> why: not even one of them fits), and the packs made smaller, as notes."""
+
+    packs: list
+    refused: dict
+    notes: list
+
+
+def fit_gpu(packs: list[list], gpu_mb: int, shapes: dict | None = None) -> GpuFit:
+    """At the start of a training job, where the device check learned the GPU's memory
+    (`gpu_mb`, MB the backend may use): each planned pack whose formula gpu(K) exceeds it
+    is cut into the largest packs that fit (numbers do not depend on the pack size); the
+    runs of a kind of which not even one fits are refused, with the figures and the fix.
+    Planning did the same where `execution.gpu_mem_mb` was set; this catches the GPU a job
+    really got (a smaller card than configured, or no gpu_mem_mb at all)."""
+    shapes = {} if shapes is None else shapes
+    limit = gpu_mb * MB
+    out = GpuFit([], {}, [])
+    for pack in packs:
+        try:
+            size = size_of(pack, shapes, "job")
+        except ConfigError:
+            size = None  # the data cannot be read: the pack's runs fail with the reason as they train
+        if size is None or size.gpu(len(pack)) <= limit:
+            out.packs.append(pack)
+            continue
+        k = largest_fitting(size, len(pack), size.host(len(pack)), limit)
+        if k == 0:
+            why = (
+                f"architecture {size.architecture!r} (hidden {list(size.hidden)}, {size.params:,} parameters) on data set {size.dataset!r}:"
+                f" one run alone needs about {size.gpu(1) / MB:,.0f} MB of GPU memory (docs/sizing.md), more than the {gpu_mb:,} MB this job's GPU has."
+                f" Fix: check the layer widths, or submit to GPUs with more memory (slurm_extra / gres in profiles/slurm/config.yaml),"
+                f" or set execution.gpu_mem_mb: {gpu_mb} so that planning refuses such runs before submitting"
+            )
+            out.refused.update(dict.fromkeys((r.path for r in pack), why))
+            continue
+        out.packs.extend(pack[i : i + k] for i in range(0, len(pack), k))
+        out.notes.append(
+            f"GPU memory: a pack of {len(pack)} runs of {size.dataset}/{size.architecture} ({size.params:,} parameters) would need"
+            f" {size.gpu(len(pack)) / MB:,.0f} MB of the GPU's {gpu_mb:,} MB; trained as packs of {k} ({size.gpu(k) / MB:,.0f} MB each)."
+            f" Numbers do not depend on the pack size; set execution.gpu_mem_mb: {gpu_mb} to plan such packs before submitting"
+        )
+    return out
 
 
 def render(sized: Plan, execution: dict) -> str:
