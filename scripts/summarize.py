@@ -5,16 +5,22 @@ import sys
 from pathlib import Path
 
 from mlpsweep.jobs import results_dir, setup_logging
+from mlpsweep.progress import Phases, Progress, terminal
 from mlpsweep.selection import write_best, write_selection
 from mlpsweep.summary import collect_runs, options_with_defaults, write_summary
 
 
 def main(results, expected, options, outdir, search=None, best=None):
-    runs = collect_runs(results, expected)
-    out = write_summary(runs, options, outdir, search)
+    phases = Phases("summary")  # each step in the log; a bar while reading where stderr is a terminal
+    phases("reading run directories")
+    runs = collect_runs(results, expected, Progress("read", "run directories", live=terminal()))
+    out = write_summary(runs, options, outdir, search, phases)
     options = options_with_defaults(options)
+    phases("selection")
     choices = write_selection(out["runs"], out["cells"], options, outdir)
+    phases("best models")
     write_best(results, choices, options, best or f"{results}/best")
+    phases.done()
     logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
 
 

@@ -11,6 +11,7 @@ import pytest
 from fakes import confusion, write_run
 
 from mlpsweep import plots
+from mlpsweep.progress import Progress
 from mlpsweep.summary import collect_runs, summarize, write_summary
 
 OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
@@ -62,9 +63,14 @@ def test_every_figure_is_written_as_png_and_pdf(drawn):
 
 
 def test_learning_curves_of_every_cell_on_request(results, tmp_path):
-    names = draw(results, tmp_path / "plots", {**OPTIONS, "learning_curves": "all"})
+    lines = []
+    progress = Progress("drew", "figures", clock=lambda: 0.0, emit=lines.append)  # counts the figures (one process)
+    written = plots.write_plots(results, results / "summary", tmp_path / "plots", {**OPTIONS, "learning_curves": "all"}, progress=progress)
+    names = sorted(p.relative_to(tmp_path / "plots").as_posix() for p in written)
     curves = sorted({n.rsplit(".", 1)[0] for n in names if n.startswith("learning_curves/")})
     assert curves == ["learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1"]
+    # 11 figures planned: ds2/big failed in every run, so its learning curves have nothing to draw
+    assert lines == ["drew 11 of 11 figures (100 %), 0.0 s"] and len(names) == 2 * 10
 
 
 def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_path):
@@ -84,8 +90,11 @@ def test_figures_are_byte_identical_from_another_directory(results, drawn, tmp_p
 
 def test_forked_workers_write_the_same_files(results, drawn, tmp_path):
     first, names = drawn
-    written = plots.write_plots(results, results / "summary", tmp_path / "plots", OPTIONS, workers=2)
+    lines = []
+    progress = Progress("drew", "figures", clock=lambda: 0.0, emit=lines.append)  # counts the workers' figures
+    written = plots.write_plots(results, results / "summary", tmp_path / "plots", OPTIONS, workers=2, progress=progress)
     assert sorted(p.relative_to(tmp_path / "plots").as_posix() for p in written) == names
+    assert lines == [f"drew {len(names) // 2} of {len(names) // 2} figures (100 %), 0.0 s"]
     for name in names:
         assert (first / name).read_bytes() == (tmp_path / "plots" / name).read_bytes(), name
 

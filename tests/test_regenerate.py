@@ -75,6 +75,20 @@ def test_sweep_draws_every_plot(sweep):
     assert (workdir / "results" / "logs" / "plots.log").is_file() and (workdir / "results" / "benchmarks" / "plots.tsv").is_file()
 
 
+def test_summary_and_plots_logs_show_their_progress(sweep):
+    """Plain progress lines in the rules' logs (Snakemake captures stderr: no bar), no timing in any output."""
+    _, workdir, original = sweep
+    logs = workdir / "results" / "logs"
+    summary = (logs / "summarize.log").read_text()
+    steps = re.findall(r"INFO summary: (.*)", summary)
+    assert steps[:7] == ["reading run directories", "tables", "tests and permutations", "tables", "writing", "selection", "best models"], summary
+    assert re.fullmatch(r"done in \d+\.\d s \(reading run directories \d+\.\d s, tables \d+\.\d s, tests and permutations \d+\.\d s, writing \d+\.\d s, selection \d+\.\d s, best models \d+\.\d s\)", steps[7]), summary
+    assert re.search(r"INFO read 8 of 8 run directories \(100 %\), \d+\.\d s$", summary, re.M) and "█" not in summary + (logs / "plots.log").read_text()
+    figures = sum(1 for name in original if name.startswith("plots/") and name.endswith(".png"))
+    assert re.search(rf"INFO drew {figures} of {figures} figures \(100 %\), \d+\.\d s$", (logs / "plots.log").read_text(), re.M)
+    assert not any(b"summary: " in data or b"of 8 run directories" in data for data in original.values())
+
+
 def test_regenerate_trains_nothing_after_code_and_config_edits(sweep):
     repo, workdir, original = sweep
     results = workdir / "results"

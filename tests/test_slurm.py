@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ SWEEP = {
     "training": {"batch_size": 8},
     "grid": {"epochs": [4, LONG]},
     "seeds": [0, 1],
-    "execution": {"runs_per_job": 2, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10, "require_gpu": False},
+    "execution": {"runs_per_job": 2, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10, "require_gpu": False, "progress_seconds": 0},
 }
 UNTOUCHED = [f"runs/goodbad/mlp/ep4/seed{s}" for s in (0, 1)]  # chunk0: done before the cancel
 CANCELLED = [f"runs/goodbad/mlp/ep{LONG}/seed{s}" for s in (0, 1)]  # chunk1: one pack, cancelled mid-fit
@@ -207,6 +208,35 @@ def test_cancelled_job_is_retried_and_resumes_from_its_checkpoint(sweeps):
         assert (results / run / "metrics.json").stat().st_mtime_ns == mtime
     for path in runs:
         assert (results / path / "train.log").read_text().count(": finished in") == 1, path
+
+
+ATTEMPT = re.compile(r"^.* INFO ==== attempt (\d+) \| SLURM job (\d+) \| host (\S+) \| started (\S+) ====$", re.M)
+
+
+@pytest.mark.slurm
+def test_the_attempts_log_keeps_the_cancelled_attempt_and_its_retry(sweeps):
+    """Snakemake deletes chunk1.log before the retry; attempts/chunk1.log keeps both attempts,
+    each under a header naming its attempt and its own SLURM job (docs/slurm.md)."""
+    cancelled = sweeps["cancelled"]["job_id"]
+    retry = records(sweeps["slurm"])[CANCELLED[0]]["provenance"]["slurm"]["job_id"]
+    logs = sweeps["slurm"] / "results" / "logs" / "train"
+    kept = (logs / "attempts" / "chunk1.log").read_text()
+    headers = ATTEMPT.findall(kept)
+    assert [(attempt, job) for attempt, job, _, _ in headers] == [("1", cancelled), ("2", retry)], kept[-3000:]
+    assert cancelled != retry
+    assert {host for _, _, host, _ in headers} == {socket.gethostname()} and headers[0][3] < headers[1][3]
+    first, second = kept.split("==== attempt 2 |")
+    # attempt 1's lines are kept: it trained, logged its pack's epochs, and was stopped by scancel
+    assert re.search(r"pack pack-\w+: epoch \d+/%d" % LONG, first), first[-2000:]
+    assert "interrupted by signal 15; the checkpoint keeps epoch" in first, first[-2000:]
+    # attempt 2 resumed the pack and finished it
+    assert "resuming from epoch" in second and "interrupted" not in second, second[-2000:]
+    assert re.search(r"pack pack-\w+: epoch %d/%d" % (LONG, LONG), second), second[-2000:]
+    # Snakemake removed attempt 1 from the job's own log: it holds the retry only
+    latest = (logs / "chunk1.log").read_text()
+    assert [job for _, job, _, _ in ATTEMPT.findall(latest)] == [retry] and "interrupted" not in latest
+    # chunk0 ran once: one attempt
+    assert [attempt for attempt, *_ in ATTEMPT.findall((logs / "attempts" / "chunk0.log").read_text())] == ["1"]
 
 
 @pytest.mark.slurm

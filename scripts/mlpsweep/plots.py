@@ -26,6 +26,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E4
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from . import rundir  # noqa: E402
+from .progress import Progress  # noqa: E402
 from .registry import METRICS, PLOTS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
 from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
@@ -430,11 +431,12 @@ def cell_title(cell: pd.Series) -> str:
     return f"{cell['dataset']} / {cell['architecture']} / {cell['hparams']}"
 
 
-def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None, workers: int = 1, search: dict | None = None) -> list[Path]:
+def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None, workers: int = 1, search: dict | None = None, progress: Progress | None = None) -> list[Path]:
     """Draw every figure of the sweep into `outdir`; cells without finished runs are skipped or marked.
 
     The per-data-set and per-cell folders are emptied first, so no figure of an earlier sweep stays behind.
     With `workers` > 1 the figures are drawn by that many forked processes; the files are the same.
+    `progress` counts the figures drawn.
     """
     options = options_with_defaults(options)
     runs, cells, compute = read_tables(summary_dir)
@@ -446,10 +448,11 @@ def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path
     shutil.rmtree(outdir / SEARCH_DIR, ignore_errors=True)
     (outdir / SEARCH_DIR).mkdir(parents=True)
     tasks += search_tasks(runs, cells, options, outdir, search)
+    track = (lambda drawn: drawn) if progress is None else (lambda drawn: progress.track(drawn, len(tasks)))
     if workers > 1 and len(tasks) > 1:
-        written = _draw_in_processes(tasks, workers)
+        written = _draw_in_processes(tasks, workers, track)
     else:
-        written = [path for task in tasks for path in _draw(task)]
+        written = [path for paths in track(map(_draw, tasks)) for path in paths]
     log.info("wrote %d figure files to %s", len(written), outdir)
     return written
 
@@ -490,12 +493,13 @@ def _draw_task(index: int) -> list[Path]:
     return _draw(_TASKS[index])
 
 
-def _draw_in_processes(tasks: list[tuple], workers: int) -> list[Path]:
-    """Draw the tasks in forked worker processes (they inherit the tables, nothing is pickled but an index)."""
+def _draw_in_processes(tasks: list[tuple], workers: int, track=lambda drawn: drawn) -> list[Path]:
+    """Draw the tasks in forked worker processes (they inherit the tables, nothing is pickled but an index);
+    `track` sees each task's files as it is done, in task order."""
     _TASKS[:] = tasks
     try:
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork")) as pool:
-            return [path for paths in pool.map(_draw_task, range(len(tasks))) for path in paths]
+            return [path for paths in track(pool.map(_draw_task, range(len(tasks)))) for path in paths]
     finally:
         _TASKS.clear()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import checkpoint, rundir
 from .estimate import estimate, read_records
 from .grid import Job
+from .progress import BAR_WIDTH, text_bar
 from .storage import read_json
 
 STATES = ("finished", "diverged", "failed", "training", "waiting")
@@ -95,19 +96,13 @@ def status(sweep: dict, jobs: list[Job], results: Path) -> dict:
     }
 
 
-BAR_WIDTH = 20
-
-
 def progress_bar(c: Counts, width: int = BAR_WIDTH) -> str:
     """A text progress bar: runs done (█), the epochs of runs in training (▒), the rest (░),
     and the share done counting training runs by their epochs, e.g. `████▒░░░ 55 %`."""
     if not c.runs:
         return ""
     done = (c.states["finished"] + c.states["diverged"]) / c.runs
-    partial = sum(e / n for e, n in c.epochs if n) / c.runs
-    full = int(done * width)
-    half = int((done + partial) * width) - full
-    return "█" * full + "▒" * half + "░" * (width - full - half) + f" {100 * (done + partial):.0f} %"
+    return text_bar(done, sum(e / n for e, n in c.epochs if n) / c.runs, width)
 
 
 def _row(name: str, c: Counts) -> str:

@@ -17,6 +17,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 
 from . import rundir
 from .config import first_error, load_schema
+from .progress import Phases, Progress
 from .registry import METRICS
 from .storage import read_json, write_text_atomic
 
@@ -152,10 +154,11 @@ def _json_names(names: tuple) -> str:
     return json.dumps(list(names))
 
 
-def collect_runs(results: str | Path, expected: list[str] | None = None) -> pd.DataFrame:
-    """runs.csv as a frame: the expected runs (missing ones included), or all found on disk."""
+def collect_runs(results: str | Path, expected: list[str] | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """runs.csv as a frame: the expected runs (missing ones included), or all found on disk;
+    `progress` counts the run directories read."""
     paths = list(expected) if expected is not None else rundir.discover(results)
-    rows = [read_run(results, rel) for rel in paths]
+    rows = [read_run(results, rel) for rel in (paths if progress is None else progress.track(paths))]
     columns = {c: [row.get(c) for row in rows] for c in RUN_COLUMNS}  # faster than from_records
     return pd.DataFrame(columns, columns=RUN_COLUMNS).astype(RUN_DTYPES)
 
@@ -203,12 +206,13 @@ def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
     return _cells(sort_runs(runs, options), options)
 
 
-def _cells(runs: pd.DataFrame, options: dict) -> pd.DataFrame:
-    """summarize() of runs already in table order."""
+def _cells(runs: pd.DataFrame, options: dict, phase: Callable[[str], None] = lambda name: None) -> pd.DataFrame:
+    """summarize() of runs already in table order; `phase` is told when the tests begin."""
     real = real_runs(runs)
     if real.empty:
         return pd.DataFrame(columns=[*KEYS, "n", "n_planned", "status", "best", "p_value", "not_worse"])
     cells = cell_statistics(real, runs)
+    phase("tests and permutations")
     cells = cells.join(compare_to_best(cells, real, options))
     cells = cells.join(chance_levels(real, cells, options["significance"]["alpha"]))
     return cells.join(permutation_pvalues(runs, cells))
@@ -659,16 +663,21 @@ def _texts(column: pd.Series) -> list[str]:
     return ["" if missing else str(v) for v, missing in zip(column.tolist(), column.isna().tolist())]
 
 
-def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path, search: dict | None = None) -> dict:
+def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path, search: dict | None = None, phases: Phases | None = None) -> dict:
     """Write runs.csv, summary.csv/.md/.tex, by_group.csv/.md and compute.json into `outdir`;
-    with the sweep's `search:` section also search.csv/.md (and its values in runs.csv)."""
+    with the sweep's `search:` section also search.csv/.md (and its values in runs.csv).
+    `phases` is told each step: tables, tests and permutations, writing."""
+    phase = phases or (lambda name: None)
     options = options_with_defaults(options)
     outdir = Path(outdir)
+    phase("tables")
     runs = with_search_values(sort_runs(runs, options), search)
-    cells = _cells(runs, options)
+    cells = _cells(runs, options, phase)
+    phase("tables")
     groups = _groups(runs)
     compute = compute_accounting(runs)
     folds = bool(real_runs(runs)["fold"].notna().any())
+    phase("writing")
     write_text_atomic(outdir / "runs.csv", _csv(runs))
     write_text_atomic(outdir / "summary.csv", _csv(cells))
     write_text_atomic(outdir / "summary.md", render_markdown(cells, options, compute, folds))
