@@ -44,7 +44,7 @@ def attempts_log(log_file: str | Path) -> Path:
 
 
 def attempt_header(attempt: int) -> str:
-    """'==== attempt 2 | SLURM job 4712 | host gpu07 | started 2026-01-02T03:04:05Z ===='"""
+    """'==== attempt 2 | SLURM job 4712 | host gpu07 | started 2026-01-02T03:04:05+00:00 ===='"""
     import os
     import socket
 
