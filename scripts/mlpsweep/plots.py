@@ -23,7 +23,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from . import rundir  # noqa: E402
 from .registry import METRICS, PLOTS  # noqa: E402
@@ -342,6 +341,8 @@ def chance_lines(ax, mine: pd.DataFrame, x: np.ndarray, scale: float, alpha: flo
 
 def confusion_figure(matrix: np.ndarray, names: list[str], n_runs: int, title: str, over: str = "seeds"):
     """Summed test confusion matrix with counts in each cell (scikit-learn's ConfusionMatrixDisplay)."""
+    from sklearn.metrics import ConfusionMatrixDisplay  # here: rule timecourse draws with this module, no confusion matrix (0.2-1 s)
+
     k = len(names)
     side = min(2.2 + 0.3 * k, 8.0)
     fig, ax = plt.subplots(figsize=(side + 1.0, side), layout="constrained")
@@ -447,6 +448,8 @@ def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path
     (outdir / SEARCH_DIR).mkdir(parents=True)
     tasks += search_tasks(runs, cells, options, outdir, search)
     if workers > 1 and len(tasks) > 1:
+        if any(task[0] is _confusion_figure for task in tasks):
+            import sklearn.metrics  # noqa: F401  (once, before the workers fork, not once per worker)
         written = _draw_in_processes(tasks, workers)
     else:
         written = [path for task in tasks for path in _draw(task)]
