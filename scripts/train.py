@@ -8,6 +8,10 @@ from mlpsweep.preemption import StopFlag
 STOP = StopFlag().install()  # first: a preemption while TensorFlow loads still requeues the job
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter off; Python errors still show
 
+from mlpsweep.startup import skip_unused_imports  # noqa: E402
+
+skip_unused_imports()  # before Keras: matplotlib, and JAX on TensorFlow, cost a second and are never used here
+
 from mlpsweep.config import validate_config  # noqa: E402
 from mlpsweep.jobs import results_dir, run_job, setup_logging  # noqa: E402
 

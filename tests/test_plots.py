@@ -191,6 +191,25 @@ def test_confusion_matrix_sums_finished_seeds_with_class_names(results):
     assert fig.axes[1].get_ylabel() == "Test samples (count, summed over 3 seeds)"
 
 
+@pytest.mark.parametrize(("k", "names"), [(2, ["a", "b"]), (4, ["left", "right", "up", "down"]), (31, [f"c{i}" for i in range(31)])])
+def test_confusion_matrix_is_drawn_as_scikit_learn_draws_it(tmp_path, k, names):
+    # plots.confusion_display replaces ConfusionMatrixDisplay.plot (no scikit-learn import in rule plots): the same files.
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    matrix = np.random.default_rng(k).integers(0, 40, size=(k, k))
+
+    def draw(ours: bool):
+        fig, ax = plots.plt.subplots(figsize=(4, 3), layout="constrained")
+        if ours:
+            image = plots.confusion_display(ax, matrix, names, include_values=k <= 30)
+        else:
+            image = ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=ax, cmap="Blues", colorbar=False, include_values=k <= 30, values_format="d", text_kw={"fontsize": 7}, im_kw={"vmin": 0}).im_
+        fig.colorbar(image, ax=ax)
+        return [path.read_bytes() for path in plots.save_figure(fig, tmp_path / ("ours" if ours else "sklearn"))]
+
+    assert draw(True) == draw(False)
+
+
 def test_compute_figure_shows_sweep_totals(results):
     _, cells, compute = plots.read_tables(results / "summary")
     fig = plots.compute_figure(cells, compute)

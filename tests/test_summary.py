@@ -4,6 +4,8 @@ p-values, per-group table, compute accounting, and the runs of release 0.1."""
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +220,19 @@ def test_chance_threshold_matches_the_binomial_tail_summed_by_hand(n, classes, a
     threshold = chance_threshold(n, classes, alpha)
     k = round(threshold * n)
     assert tail(k + 1) <= alpha < tail(k)  # more than k correct is significant, k correct is not
+
+
+def test_binomial_quantile_is_scipy_binom_ppf_without_importing_scipy_stats():
+    # summarize gets the threshold without scipy.stats (0.5 s a process): same values, NaN where scipy gives NaN.
+    n = np.arange(0, 2001, dtype=float)
+    for alpha in (0.05, 0.01, 0.001, 0.5):
+        for classes in (1, 2, 3, 4, 7, 10):
+            np.testing.assert_array_equal(summary.binomial_quantile(1 - alpha, n, 1 / classes), stats.binom.ppf(1 - alpha, n, 1 / classes))
+    odd_n, odd_p = np.array([np.nan, -1, 2.5, 10, 10, 10]), np.array([0.5, 0.5, 0.5, np.inf, np.nan, 1.0])
+    np.testing.assert_array_equal(summary.binomial_quantile(0.95, odd_n, odd_p), stats.binom.ppf(0.95, odd_n, odd_p))
+    code = "import sys; from mlpsweep.summary import chance_threshold; chance_threshold(80, 2, 0.05); print('scipy.stats' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(summary.__file__).parents[1])
+    assert found.stdout.strip() == "False"
 
 
 def test_chance_level_of_cells_and_above_chance(tmp_path):

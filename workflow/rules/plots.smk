@@ -1,8 +1,3 @@
-import yaml
-
-from mlpsweep.storage import write_text_atomic
-
-
 rule plots:
     """Draw the figures of the sweep from the summary tables and the runs' history.csv files."""
     input:
@@ -88,7 +83,10 @@ rule sweep_config:
     benchmark:
         f"{RESULTS}/benchmarks/sweep_config.tsv"
     localrule: True
+    conda:
+        "../envs/mlpsweep.yaml"
     params:
         sweep=SWEEP,
-    run:
-        write_text_atomic(output[0], yaml.safe_dump(params.sweep, sort_keys=False))
+    # A script, not `run:`: a local `run:` job is a new Snakemake process that plans again.
+    script:
+        "../../scripts/sweep_config.py"
