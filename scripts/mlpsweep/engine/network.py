@@ -143,7 +143,10 @@ def forward(ops, shape: Shape, weights: list, x, *, training: bool, dropout_rate
             z = ops.add(ops.multiply(z, inv), ops.subtract(ops.expand_dims(beta, 1), ops.multiply(mean, inv)))
             i += 4
         else:
-            z = ops.add(z, ops.expand_dims(weights[i], 1))
+            # + bias as a matmul with a column of ones (exactly the bias): its gradient is then a batched
+            # matmul too, summed over the rows alike for every pack size. A broadcast add's gradient is a
+            # reduction that TensorFlow computes another way in a step traced for exactly one member.
+            z = ops.add(z, ops.matmul(ops.ones_like(z[..., :1]), ops.expand_dims(weights[i], 1)))
             i += 1
         if last:
             return z, new_weights
