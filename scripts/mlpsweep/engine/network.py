@@ -162,7 +162,7 @@ def forward(ops, shape: Shape, weights: list, x, *, training: bool, dropout_rate
 # exp and log with a vectorized approximation on whole packets and with the scalar libm function
 # on the elements left over at the end of a tensor; the two may differ in the last bit. So an
 # element's value would depend on the size of its tensor: a pack's tail batch of 3 rows is all
-# packets, the same batch alone is mostly leftover (bench/RESULTS.md, "Packed against alone").
+# packets, the same batch alone is mostly leftover (bench/PACKING.md).
 LANES = 16
 
 
@@ -187,7 +187,7 @@ def cross_entropy(ops, logits, y_onehot):
     and members share the tensor: exp and log on whole SIMD packets (LANES), sums over the
     classes as one add after another. Keras's own kernel (softmax_cross_entropy_with_logits)
     rounds small batches differently from large ones, so a run's tail batch would differ in the
-    last bit between a pack and alone, and training can grow that difference (bench/RESULTS.md, "Packed against alone")."""
+    last bit between a pack and alone, and training can grow that difference (bench/PACKING.md)."""
     n_classes = logits.shape[-1]
     top = ops.stop_gradient(ops.max(logits, axis=-1))  # a shift for stability; it cancels in value and gradient
     shifted = ops.subtract(logits, ops.expand_dims(top, -1))
