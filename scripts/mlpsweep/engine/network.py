@@ -143,10 +143,7 @@ def forward(ops, shape: Shape, weights: list, x, *, training: bool, dropout_rate
             z = ops.add(ops.multiply(z, inv), ops.subtract(ops.expand_dims(beta, 1), ops.multiply(mean, inv)))
             i += 4
         else:
-            # + bias as a matmul with a column of ones (exactly the bias): its gradient is then a batched
-            # matmul too, summed over the rows alike for every pack size. A broadcast add's gradient is a
-            # reduction that TensorFlow computes another way in a step traced for exactly one member.
-            z = ops.add(z, ops.matmul(ops.ones_like(z[..., :1]), ops.expand_dims(weights[i], 1)))
+            z = ops.add(z, ops.expand_dims(weights[i], 1))
             i += 1
         if last:
             return z, new_weights
@@ -158,50 +155,10 @@ def forward(ops, shape: Shape, weights: list, x, *, training: bool, dropout_rate
     raise AssertionError("unreachable")
 
 
-# The widest SIMD packet of float32 (AVX-512: 16 lanes). TensorFlow's CPU kernels compute
-# exp and log with a vectorized approximation on whole packets and with the scalar libm function
-# on the elements left over at the end of a tensor; the two may differ in the last bit. So an
-# element's value would depend on the size of its tensor: a pack's tail batch of 3 rows is all
-# packets, the same batch alone is mostly leftover (bench/PACKING.md).
-LANES = 16
-
-
-def lanewise(ops, fn, x):
-    """fn(x) elementwise for stacked x (members on axis 0), computed so that every element takes
-    the vectorized path whatever the pack size: directly where a member's slice is a whole number
-    of packets (most weights), else on LANES copies of every element (small tensors: biases of odd
-    widths, per-member scalars)."""
-    tail = x.shape[1:]
-    if all(isinstance(d, int) for d in tail) and int(np.prod(tail, dtype=np.int64)) % LANES == 0:
-        return fn(x)
-    wide = ops.multiply(ops.expand_dims(x, -1), np.ones(LANES, np.float32))  # times 1: exact
-    return ops.take(fn(wide), 0, axis=-1)
-
-
 def cross_entropy(ops, logits, y_onehot):
     """Per-row categorical cross-entropy from the logits, shape (K, B): what Keras computes for
-    a softmax output (the logits behind the softmax are used), log-sum-exp minus the logit of
-    the true class.
-
-    Computed so that a row's value and gradient depend on that row alone, not on how many rows
-    and members share the tensor: exp and log on whole SIMD packets (LANES), sums over the
-    classes as one add after another. Keras's own kernel (softmax_cross_entropy_with_logits)
-    rounds small batches differently from large ones, so a run's tail batch would differ in the
-    last bit between a pack and alone, and training can grow that difference (bench/PACKING.md)."""
-    n_classes = logits.shape[-1]
-    top = ops.stop_gradient(ops.max(logits, axis=-1))  # a shift for stability; it cancels in value and gradient
-    shifted = ops.subtract(logits, ops.expand_dims(top, -1))
-    padded = ops.pad(shifted, [(0, 0)] * (len(logits.shape) - 1) + [(0, -n_classes % LANES)])
-    e = ops.exp(padded)  # each row a whole number of packets
-    total = e[..., 0]
-    for c in range(1, n_classes):
-        total = ops.add(total, e[..., c])
-    log_sum = lanewise(ops, ops.log, total)
-    ce = None
-    for c in range(n_classes):  # sum over classes of y * (log-sum-exp - shifted logit); one-hot: one term
-        term = ops.multiply(y_onehot[..., c], ops.subtract(log_sum, shifted[..., c]))
-        ce = term if ce is None else ops.add(ce, term)
-    return ce
+    a softmax output on TensorFlow (the logits behind the softmax are used)."""
+    return ops.categorical_crossentropy(y_onehot, logits, from_logits=True)
 
 
 def l2_penalty(ops, shape: Shape, weights: list, l2):

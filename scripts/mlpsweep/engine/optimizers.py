@@ -12,10 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import keras
-
-from .network import lanewise
-
 # Keras's default constructor arguments for the optimizers mlpsweep builds.
 ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 RMSPROP = {"rho": 0.9, "epsilon": 1e-7}
@@ -36,24 +32,6 @@ def _b(ops, v, like):
     return ops.reshape(v, (-1,) + (1,) * (len(like.shape) - 1))
 
 
-def _sqrt(ops, x):
-    """Keras's sqrt; on whole SIMD packets, so that a member's numbers do not depend on the pack
-    size (TensorFlow's CPU kernels compute a tensor's leftover elements another way)."""
-    return lanewise(ops, ops.sqrt, x)
-
-
-def _power(ops, base, exponent):
-    """base ** exponent (per member) as Keras computes it on one scalar, the correctly rounded
-    float32 power: in float64, then rounded (a vectorized float32 power is a few ulp off, and Adam's
-    1 - beta_2 ** t magnifies that), on whole SIMD packets as _sqrt."""
-    wide = "float64" if keras.config.backend() == "tensorflow" else "float32"  # JAX runs without 64-bit floats
-
-    def power(e):
-        return ops.cast(ops.power(ops.cast(base, wide), ops.cast(e, wide)), "float32")
-
-    return lanewise(ops, power, exponent)
-
-
 def sgd(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     lr, momentum = h["learning_rate"], h["momentum"]
     (m,) = slots
@@ -68,12 +46,12 @@ def adam(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     lr = h["learning_rate"]
     m, v = slots
     local_step = _b(ops, ops.add(step, 1), w)
-    beta_1_power = _power(ops, ops.cast(ADAM["beta_1"], w.dtype), local_step)
-    beta_2_power = _power(ops, ops.cast(ADAM["beta_2"], w.dtype), local_step)
-    alpha = lr * _sqrt(ops, 1 - beta_2_power) / (1 - beta_1_power)
+    beta_1_power = ops.power(ops.cast(ADAM["beta_1"], w.dtype), local_step)
+    beta_2_power = ops.power(ops.cast(ADAM["beta_2"], w.dtype), local_step)
+    alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
     m = ops.add(m, ops.multiply(ops.subtract(g, m), 1 - ADAM["beta_1"]))
     v = ops.add(v, ops.multiply(ops.subtract(ops.square(g), v), 1 - ADAM["beta_2"]))
-    w = ops.subtract(w, ops.divide(ops.multiply(m, alpha), ops.add(_sqrt(ops, v), ADAM["epsilon"])))
+    w = ops.subtract(w, ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), ADAM["epsilon"])))
     return w, (m, v)
 
 
@@ -90,7 +68,7 @@ def rmsprop(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     velocity, mom = slots
     rho = RMSPROP["rho"]
     velocity = ops.add(ops.multiply(rho, velocity), ops.multiply(1 - rho, ops.square(g)))
-    increment = ops.divide(ops.multiply(lr, g), _sqrt(ops, ops.add(velocity, RMSPROP["epsilon"])))
+    increment = ops.divide(ops.multiply(lr, g), ops.sqrt(ops.add(velocity, RMSPROP["epsilon"])))
     if not momentum_used:
         return ops.subtract(w, increment), (velocity, mom)
     # Keras keeps no momentum slot at momentum 0; 0 * mom + increment is increment exactly.
@@ -102,13 +80,13 @@ def adagrad(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     lr = h["learning_rate"]
     (acc,) = slots
     acc = ops.add(acc, ops.square(g))
-    w = ops.subtract(w, ops.divide(ops.multiply(lr, g), _sqrt(ops, ops.add(acc, ADAGRAD["epsilon"]))))
+    w = ops.subtract(w, ops.divide(ops.multiply(lr, g), ops.sqrt(ops.add(acc, ADAGRAD["epsilon"]))))
     return w, (acc,)
 
 
 def nadam_shared(ops, u_product, step):
     """Keras's Nadam updates its u_product once per step, before the weights."""
-    return u_product * ADAM["beta_1"] * (1.0 - 0.5 * _power(ops, 0.96, ops.cast(ops.add(step, 1), u_product.dtype)))
+    return u_product * ADAM["beta_1"] * (1.0 - 0.5 * ops.power(0.96, ops.cast(ops.add(step, 1), u_product.dtype)))
 
 
 def nadam(ops, w, g, slots, h, step, shared=None, momentum_used=True):
@@ -119,16 +97,16 @@ def nadam(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     decay = ops.cast(0.96, w.dtype)
     beta_1 = ops.cast(ADAM["beta_1"], w.dtype)
     beta_2 = ops.cast(ADAM["beta_2"], w.dtype)
-    u_t = beta_1 * (1.0 - 0.5 * (_power(ops, decay, local_step)))
-    u_t_1 = beta_1 * (1.0 - 0.5 * (_power(ops, decay, next_step)))
+    u_t = beta_1 * (1.0 - 0.5 * (ops.power(decay, local_step)))
+    u_t_1 = beta_1 * (1.0 - 0.5 * (ops.power(decay, next_step)))
     u_product_t = _b(ops, shared, w)
     u_product_t_1 = u_product_t * u_t_1
-    beta_2_power = _power(ops, beta_2, local_step)
+    beta_2_power = ops.power(beta_2, local_step)
     m = ops.add(m, ops.multiply(ops.subtract(g, m), (1 - beta_1)))
     v = ops.add(v, ops.multiply(ops.subtract(ops.square(g), v), (1 - beta_2)))
     m_hat = ops.add(ops.divide(ops.multiply(u_t_1, m), 1 - u_product_t_1), ops.divide(ops.multiply(1 - u_t, g), 1 - u_product_t))
     v_hat = ops.divide(v, (1 - beta_2_power))
-    w = ops.subtract(w, ops.divide(ops.multiply(m_hat, lr), ops.add(_sqrt(ops, v_hat), ADAM["epsilon"])))
+    w = ops.subtract(w, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), ADAM["epsilon"])))
     return w, (m, v)
 
 
