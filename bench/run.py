@@ -246,6 +246,9 @@ def render(found: dict, description: dict, mode: str, seconds: float) -> str:
     search = BENCH / "SEARCH.md"  # written by `bench/search.py --output bench/SEARCH.md` (a search as packs vs one run at a time)
     if search.is_file():
         lines += [search.read_text(encoding="utf-8").strip(), ""]
+    packing = BENCH / "PACKING.md"  # written from `bench/pack_equality.py`'s output (each run of the search packed and alone)
+    if packing.is_file():
+        lines += [packing.read_text(encoding="utf-8").strip(), ""]
     eeg = BENCH / "EEG.md"  # written by `bench/eeg_decoding.py --output bench/EEG.md` (minutes: not run here)
     if eeg.is_file():
         text = eeg.read_text(encoding="utf-8").split("<details>")[0].strip()  # its JSON stays in EEG.md: one JSON block here

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 
-ENGINE_TESTS = ["tests/test_engine_fidelity.py", "tests/test_engine_optimizers.py", "tests/test_training.py"]
+ENGINE_TESTS = ["tests/test_engine_fidelity.py", "tests/test_engine_optimizers.py", "tests/test_training.py", "tests/test_pack_equality.py"]
 
 
 def test_engine_tests_pass_under_jax():

@@ -9,6 +9,8 @@ plain matmul may sum in another order (float32, ~1e-7 relative per step), and tr
 amplifies such differences mildly when it is stable; measured here they stay below 1e-6.
 Training that is chaotic (e.g. RMSprop at a large rate with momentum) amplifies them beyond
 any tolerance, with any framework; the tests use the notebook's stable settings.
+A member with a partial last batch against the run alone, and the accuracy tolerance (a predicted
+class may differ only where the two top probabilities are within 1e-3): tests/test_pack_equality.py.
 """
 
 from __future__ import annotations
