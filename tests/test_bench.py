@@ -175,7 +175,7 @@ def test_gpu_check_runs_on_cpu_without_tensorflow_sklearn_or_pandas(tmp_path):
     assert sum(line.startswith("| Pack size |") for line in lines) == 1  # one table
     sizes = [int(line.split("|")[1]) for line in lines if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
     assert sizes == [1, 2, 4]
-    assert any(line.startswith("Fidelity (default matmul precision): seed 0 alone vs member 0 of a pack of 64") and line.endswith("PASS") for line in lines)
+    assert any(line.startswith("Fidelity (the engine's full float32 matrix products): seed 0 alone vs member 0 of a pack of 64") and line.endswith("PASS") for line in lines)
     assert any(line.startswith("Devices: jax.devices() = ") for line in lines)
     assert "Imports: TensorFlow, scikit-learn and pandas never imported; SciPy only by jax." in proc.stdout
     assert out.read_text().strip() == proc.stdout.strip()
