@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from mlpsweep.jobs import setup_logging
+from mlpsweep.startup import fast_shutdown
 from mlpsweep.timecourse_plots import write_generalization_outputs
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chatter of the PDF backend
@@ -14,6 +15,7 @@ if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     summary_dir = Path(snakemake.input.runs).parent  # noqa: F821
     write_generalization_outputs(summary_dir.parent, summary_dir, Path(snakemake.output.plots).parent, snakemake.params.options)  # noqa: F821
+    fast_shutdown()
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"

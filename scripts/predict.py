@@ -7,6 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter o
 
 from mlpsweep.jobs import setup_logging  # noqa: E402
 from mlpsweep.predict import main  # noqa: E402
+from mlpsweep.startup import fast_shutdown  # noqa: E402
 
 setup_logging(None)
-sys.exit(main())
+code = main()
+fast_shutdown()
+sys.exit(code)

@@ -7,6 +7,7 @@ from pathlib import Path
 from mlpsweep.jobs import results_dir, setup_logging
 from mlpsweep.progress import Phases, Progress, terminal
 from mlpsweep.selection import write_best, write_selection
+from mlpsweep.startup import fast_shutdown
 from mlpsweep.summary import collect_runs, options_with_defaults, write_summary
 
 
@@ -28,6 +29,7 @@ if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     out_csv = snakemake.output.csv  # noqa: F821
     main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent), snakemake.params.search, snakemake.output.best)  # noqa: F821
+    fast_shutdown()
 elif __name__ == "__main__":
     setup_logging(None)
     results = sys.argv[1] if len(sys.argv) > 1 else "results"

@@ -44,3 +44,27 @@ def test_a_training_process_starts_without_matplotlib_and_jax_on_tensorflow(tmp_
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert found.returncode == 0, found.stderr[-2000:]
     assert found.stdout.strip().splitlines()[-1] == "tensorflow ['matplotlib', 'jax', 'jaxlib'] []"
+
+
+def test_fast_shutdown_keeps_atexit_handlers_and_the_log_and_skips_the_last_collection(tmp_path):
+    """A script ending with fast_shutdown still runs its atexit handlers and flushes its log
+    file; only the objects that existed at the call are left out of the collector's passes."""
+    log = tmp_path / "job.log"
+    code = (
+        "import atexit, gc, logging, sys\n"
+        "from mlpsweep.startup import fast_shutdown\n"
+        f"logging.basicConfig(filename={str(log)!r}, level=logging.INFO)\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'atexit')!r}, 'w').write('ran'))\n"
+        "cycle = []; cycle.append(cycle)\n"
+        "logging.getLogger('job').info('last line')\n"
+        "before = gc.get_freeze_count()\n"
+        "fast_shutdown()\n"
+        "print(before, gc.get_freeze_count() > before, gc.isenabled())\n"
+        "sys.exit(3)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert found.returncode == 3, found.stderr[-2000:]  # the script's own exit code
+    assert found.stdout.split() == ["0", "True", "True"]  # objects frozen; the collector still on for new ones
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert "last line" in log.read_text()

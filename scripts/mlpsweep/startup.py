@@ -1,4 +1,5 @@
-"""A training process's start-up: packages it never uses are not imported.
+"""A process's start-up and shut-down: packages a training process never uses are not
+imported, and a script's end skips the collector's last passes.
 
 Keras and TensorFlow import some packages only because they are installed (each in a
 `try: import ...`): matplotlib (Keras' image-gallery helper) and, on the TensorFlow backend,
@@ -12,6 +13,7 @@ KERAS_BACKEND, else the "backend" of its keras.json, else TensorFlow).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -56,3 +58,15 @@ def skip_unused_imports(env=os.environ) -> list[str]:
     for name in skipped:
         sys.modules[name] = None
     return skipped
+
+
+def fast_shutdown() -> None:
+    """Call as a script's last step: Python's shutdown then skips the cyclic garbage collector's
+    passes over every object of the process (gc.freeze moves them all to the permanent generation).
+
+    With TensorFlow and Keras loaded, those passes are most of the ~1 s a finished training job
+    spends exiting (0.2 s after this); with matplotlib, pandas and MNE, 0.4-0.5 s (0.15-0.2 s
+    after); measured in bench/EEG.md. atexit handlers, logging's flush and module teardown still
+    run; only objects in reference cycles are left to the operating system to reclaim.
+    """
+    gc.freeze()

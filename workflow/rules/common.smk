@@ -10,6 +10,7 @@ from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E40
 from mlpsweep.grid import data_files, expand_runs, job_params, plan_jobs  # noqa: E402
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
+from mlpsweep.startup import fast_shutdown  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
