@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 os.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported, by us or by the engine
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()  # as a training job sets it (gpu.deterministic_xla)
 
 REPO = Path(__file__).resolve().parents[1]
 ABSENT = ("tensorflow", "sklearn", "pandas")  # not on the GPU machine
@@ -77,6 +76,10 @@ class ImportGuard(importlib.abc.MetaPathFinder):
 GUARD = ImportGuard()
 sys.meta_path.insert(0, GUARD)
 sys.path.insert(0, str(REPO / "scripts"))
+
+from mlpsweep.gpu import deterministic_xla  # noqa: E402
+
+deterministic_xla()  # before JAX starts its backend, as a training job does (jobs.run_job)
 
 import jax  # noqa: E402
 import keras  # noqa: E402

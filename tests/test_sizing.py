@@ -112,7 +112,7 @@ MEASURE = textwrap.dedent(
     from mlpsweep.config import validate_config
     from mlpsweep.grid import expand_runs, job_params, plan_jobs
     from mlpsweep.jobs import run_job
-    k = 4
+    k = 6
     cfg = validate_config(tiny_config(datasets={"d": {"source": "synthetic", "n_samples": 300, "n_features": 100, "seed": 1}},
         architectures={"w": {"hidden": [1024, 1024]}}, training={"epochs": 1, "optimizer": "adam"}, seeds=list(range(k)),
         execution={"runs_per_job": k, "pack_size": k, "mem_mb": 64000}, results=tempfile.mkdtemp()))
@@ -128,7 +128,7 @@ MEASURE = textwrap.dedent(
 @pytest.mark.workflow
 def test_memory_formula_is_within_its_factor_of_a_real_jobs_peak():
     """The formula (docs/sizing.md) is within 0.75x..1.5x of the peak resident memory of a
-    job training a pack of 4 networks of 1.1 M parameters (Adam); the pack's part is a third
+    job training a pack of 6 networks of 1.1 M parameters (Adam); the pack's part is over a third
     of the figure, so the check is not the baseline's alone."""
     proc = subprocess.run([sys.executable, "-c", MEASURE, str(REPO)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -229,3 +229,11 @@ def test_gpu_memory_is_the_first_visible_cards_total_on_tensorflow_and_unknown_w
     assert gpu.memory_mb("tensorflow", {}, rows) == 81920
     assert gpu.memory_mb("tensorflow", {}, lambda: []) is None
     assert gpu.memory_mb("jax") is None  # JAX on this CPU-only machine: no GPU, so unknown
+
+
+def test_the_sizing_counts_the_engines_evaluation_block():
+    """sizing keeps its own copy of the engine's prediction block (importing the engine would
+    import Keras at planning): the two must agree."""
+    from mlpsweep.engine.pack import PREDICT_ROWS
+
+    assert sizing.EVAL_ROWS == PREDICT_ROWS

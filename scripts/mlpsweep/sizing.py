@@ -38,7 +38,7 @@ BASELINE_MB = 750  # Python, NumPy, TensorFlow and Keras loaded, before any arra
 GPU_BASELINE_MB = 500  # CUDA context, cuBLAS/cuDNN workspaces
 FLOAT = 4
 DOUBLE = 8
-EVAL_ROWS = 1024  # engine.pack.PREDICT_ROWS
+EVAL_ROWS = 256  # engine.pack.PREDICT_ROWS (not imported: it would import Keras at planning)
 
 
 def n_params(features: int, hidden, classes: int, batch_norm: bool = False) -> int:

@@ -362,7 +362,7 @@ def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict,
     """Evaluate every member and queue the writing of its run directory (`writes`)."""
     import keras
 
-    final = [pack.final_weights(k) for k in range(len(group))]
+    final = pack.all_final_weights()
     stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final)]
     parts = {}
     for part in ("train", "val", "test"):
