@@ -44,7 +44,8 @@ def main() -> None:
 
     matplotlib.use("Agg")
     from mlpsweep.plots import write_plots
-    from mlpsweep.summary import collect_runs, write_summary
+    from mlpsweep.summary import write_summary
+    from mlpsweep.tables.runs import collect_runs
 
     options = {"best_by": "test_accuracy"}
     all_at_1000 = "--all-at-1000" in sys.argv

@@ -54,7 +54,8 @@ def load_only(results: Path, expected: list[str]) -> float:
 
 def aggregate(results: Path, expected: list[str], out: Path) -> float:
     """What the summarize job does, timed against json.load alone (imports excluded)."""
-    from mlpsweep.summary import collect_runs, write_summary
+    from mlpsweep.summary import write_summary
+    from mlpsweep.tables.runs import collect_runs
 
     loads, summaries, collects = [], [], []
     for _ in range(REPEATS):

@@ -71,7 +71,7 @@ def test_planning_grid_refuses_a_size_it_cannot_make():
 
 def test_generated_run_directories_read_as_finished_runs(tmp_path):
     summary_time = pytest.importorskip("summary_time")
-    from mlpsweep.summary import collect_runs
+    from mlpsweep.tables.runs import collect_runs
 
     paths = summary_time.generate(tmp_path, 160)
     runs = collect_runs(tmp_path, paths)

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SNAKEMAKE, checkpoint_epoch, run_snakemake, tiny_config, write_config
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.summary import write_summary
+from mlpsweep.tables.runs import collect_runs
 
 pytestmark = pytest.mark.workflow
 

@@ -8,7 +8,8 @@ import pytest
 
 from fakes import write_run
 
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.summary import write_summary
+from mlpsweep.tables.runs import collect_runs
 
 VARIANTS = {
     "defaults": {},

@@ -12,7 +12,8 @@ from fakes import confusion, write_run
 
 from mlpsweep import plots
 from mlpsweep.progress import Progress
-from mlpsweep.summary import collect_runs, summarize, write_summary
+from mlpsweep.summary import summarize, write_summary
+from mlpsweep.tables.runs import collect_runs
 
 OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
 

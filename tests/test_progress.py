@@ -13,7 +13,8 @@ from fakes import write_run
 
 from mlpsweep import progress as progress_module
 from mlpsweep.progress import Phases, Progress, count_line, terminal, text_bar
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.summary import write_summary
+from mlpsweep.tables.runs import collect_runs
 
 
 def ticking(*times: float):

@@ -15,7 +15,8 @@ from mlpsweep import plots, search
 from mlpsweep.config import ConfigError, validate_config
 from mlpsweep.grid import expand_runs, plan_jobs
 from mlpsweep.rundir import RUN_DIR_RE
-from mlpsweep.summary import collect_runs, write_summary
+from mlpsweep.summary import write_summary
+from mlpsweep.tables.runs import collect_runs
 
 SOURCE = "sweep.yaml"
 SPACE = {

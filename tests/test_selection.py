@@ -6,7 +6,8 @@ import pytest
 from fakes import write_run
 from mlpsweep import selection
 from mlpsweep.config import ConfigError, validate_config
-from mlpsweep.summary import collect_runs, options_with_defaults, write_summary
+from mlpsweep.summary import options_with_defaults, write_summary
+from mlpsweep.tables.runs import collect_runs
 
 
 def sweep(tmp_path, runs: list[dict], **options):

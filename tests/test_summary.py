@@ -16,7 +16,8 @@ from scipy import stats
 
 from mlpsweep import summary
 from mlpsweep.rundir import discover as discover_runs
-from mlpsweep.summary import chance_threshold, collect_runs, compute_accounting, options_with_defaults, render_latex, summarize, write_summary
+from mlpsweep.summary import chance_threshold, compute_accounting, options_with_defaults, render_latex, summarize, write_summary
+from mlpsweep.tables.runs import collect_runs
 
 RELEASE_0_1 = Path(__file__).parent / "data" / "release-0.1" / "results"
 OUTPUTS = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "by_group.csv", "by_group.md", "compute.json")

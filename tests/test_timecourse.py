@@ -14,7 +14,8 @@ import pytest
 from fakes import write_run
 
 from mlpsweep import generalization, rundir, timecourse, timecourse_plots
-from mlpsweep.summary import chance_threshold, collect_runs, write_summary
+from mlpsweep.summary import chance_threshold, write_summary
+from mlpsweep.tables.runs import collect_runs
 
 WINDOWS = [round(-0.2 + 0.1 * k, 3) for k in range(10)]  # starts -0.2 .. 0.7, 0.1 s long
 EFFECT = range(4, 8)  # windows 4-7 (0.2 .. 0.5 s) hold the effect

@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import math
-import os
 import re
 import warnings
 from collections.abc import Callable
@@ -25,20 +24,14 @@ import pandas as pd
 
 from . import rundir
 from .config import first_error, load_schema
-from .progress import Phases, Progress
+from .progress import Phases
 from .registry import METRICS
-from .storage import read_json, write_text_atomic
+from .storage import write_text_atomic
 
 log = logging.getLogger("mlpsweep")
 
-KEYS = ["dataset", "architecture", "hparams"]
-STATUSES = ("diverged", "failed", "missing", "incomplete", "damaged")
-RUN_DTYPES = {  # the columns of runs.csv, in order, with their types
-    **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str", "subject": "str", "window": "float64",
-    **dict.fromkeys([*METRICS, "n_test"], "float64"), "device": "str", "gpu": "str", "threads": "float64",
-    **dict.fromkeys(["slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names", "test_class_counts", "test_by_group"], "str"),
-}  # fmt: skip
-RUN_COLUMNS = list(RUN_DTYPES)
+from .tables.runs import KEYS, STATUSES
+
 NOT_WORSE_MARK = {"md": " †", "tex": "$^\\dagger$"}
 AT_CHANCE_MARK = {"md": " ‡", "tex": "$^\\ddagger$"}
 
@@ -68,99 +61,6 @@ def higher_is_better(metric: str, options: dict) -> bool:
 def scale_of(metric: str, options: dict) -> float:
     """100 for the registry's percent metrics when `percent` is set, else 1."""
     return 100.0 if options["percent"] and METRICS[metric].percent else 1.0
-
-
-# ---------------------------------------------------------------- collecting runs
-
-
-def read_run(results: str | Path, rel: str) -> dict:
-    """One row of runs.csv: the run's place in the grid, its status, metrics and provenance."""
-    where = rundir.parse(rel)
-    if where is None:
-        raise ValueError(f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])")
-    row = {**where, "path": rel, "status": "missing", "problem": ""}
-    # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
-    run_dir = f"{os.fspath(results)}/{rel}"
-    try:
-        with open(f"{run_dir}/{rundir.METRICS_FILE}", encoding="utf-8") as fh:
-            text = fh.read()
-    except (FileNotFoundError, NotADirectoryError):
-        row.update(_unfinished(run_dir))
-    except OSError as exc:
-        row.update(_damaged(run_dir, exc))
-    else:
-        row.update(_result_fields(run_dir, text))
-    return row
-
-
-def _unfinished(run_dir: str) -> dict:
-    """Status of a run without metrics.json: failed (and why), incomplete or missing."""
-    if os.path.exists(f"{run_dir}/{rundir.FAILED_FILE}"):
-        try:
-            return {"status": "failed", "problem": read_json(f"{run_dir}/{rundir.FAILED_FILE}").get("error", "")}
-        except (OSError, ValueError, AttributeError):
-            return {"status": "failed", "problem": "failed.json unreadable"}
-    if os.path.exists(f"{run_dir}/{rundir.LOG_FILE}"):
-        return {"status": "incomplete"}  # its job started training it and stopped before the end
-    return {}
-
-
-def _damaged(run_dir: str, exc: Exception) -> dict:
-    problem = f"metrics.json unreadable ({type(exc).__name__})"
-    log.warning("%s: %s", run_dir, problem)
-    return {"status": "damaged", "problem": problem}
-
-
-_NUMBERS = (int, float)
-
-
-def _result_fields(run_dir: str, text: str) -> dict:
-    """Status, metrics and provenance from the text of a run's metrics.json (release 0.1's too)."""
-    try:
-        record = json.loads(text)
-        status, metrics, data = record["status"], record["metrics"], record.get("data") or {}
-        prov = record.get("provenance") or {}
-        matrix = metrics.get("test_confusion_matrix")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return _damaged(run_dir, exc)
-    # Release 0.1 did not record the test class counts: the confusion matrix's row sums are them.
-    counts = data.get("test_class_counts") or ([sum(r) for r in matrix] if matrix else None)
-    device = prov.get("device") or {}
-    row = {key: value if type(value) in _NUMBERS else math.nan for key, value in zip(METRICS, map(metrics.get, METRICS))}
-    row.update(
-        status=status,
-        n_test=data.get("n_test", math.nan),
-        device=device.get("type", ""),
-        gpu="; ".join(device.get("gpus") or []),
-        threads=prov.get("threads", 1),
-        slurm_job_id=(prov.get("slurm") or {}).get("job_id", ""),
-        config_hash=record.get("config_hash", ""),
-        # str() of a list of numbers is its JSON text, at a fifth of json.dumps's cost.
-        confusion_matrix=str(matrix) if matrix else "",
-        class_names=_json_names(tuple(data.get("class_names", []))),
-        test_class_counts=str(counts) if counts else "",
-        test_by_group=json.dumps(metrics["test_by_group"], sort_keys=True) if metrics.get("test_by_group") else "",
-    )
-    needed = (rundir.HISTORY_FILE, rundir.MODEL_FILE) if status == "finished" else (rundir.HISTORY_FILE,)
-    missing = [name for name in needed if not os.path.exists(f"{run_dir}/{name}")]
-    if missing:
-        row["problem"] = "missing " + ", ".join(missing)
-        log.warning("%s: %s run lacks %s", run_dir, status, ", ".join(missing))
-    return row
-
-
-@functools.lru_cache(maxsize=256)
-def _json_names(names: tuple) -> str:
-    return json.dumps(list(names))
-
-
-def collect_runs(results: str | Path, expected: list[str] | None = None, progress: Progress | None = None) -> pd.DataFrame:
-    """runs.csv as a frame: the expected runs (missing ones included), or all found on disk;
-    `progress` counts the run directories read."""
-    paths = list(expected) if expected is not None else rundir.discover(results)
-    rows = [read_run(results, rel) for rel in (paths if progress is None else progress.track(paths))]
-    columns = {c: [row.get(c) for row in rows] for c in RUN_COLUMNS}  # faster than from_records
-    return pd.DataFrame(columns, columns=RUN_COLUMNS).astype(RUN_DTYPES)
 
 
 # ---------------------------------------------------------------- ordering

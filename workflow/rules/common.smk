@@ -160,7 +160,8 @@ def write_partial_summary():
     not taken for the final one and the next run still trains what is missing.
     """
     from mlpsweep.plots import write_plots
-    from mlpsweep.summary import collect_runs, write_summary
+    from mlpsweep.summary import write_summary
+    from mlpsweep.tables.runs import collect_runs
 
     partial = f"{RESULTS}/summary/partial"
     search = SWEEP["search"]
