@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from mlpsweep.refusal import refusal  # standard library only, like this script
+
 TARGETS = {"cpu": "make setup", "gpu": "make setup-gpu", "jax-gpu": "make setup-gpu-jax"}
 DESCRIPTIONS = {
     "cpu": "the CPU build of TensorFlow",
@@ -52,7 +54,7 @@ def problem(venv: Path, expected: str) -> str | None:
         return None
     origin = f" (what `{TARGETS[found]}` builds)" if found in TARGETS else ""
     problem = f"holds {DESCRIPTIONS[found]}{origin}, not {DESCRIPTIONS[expected]} that `{TARGETS[expected]}` installs; installing over it would mix the two"
-    return f"{venv}: {problem}. Fix: rm -rf {venv} && {TARGETS[expected]}"
+    return refusal(venv, problem, f"rm -rf {venv} && {TARGETS[expected]}")
 
 
 def main(argv: list[str]) -> int:

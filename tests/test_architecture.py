@@ -66,6 +66,39 @@ def test_run_identity_and_run_files_have_one_owner():
             assert '"history.csv"' not in text and '"metrics.json"' not in text, path
 
 
+# Modules that may write "Fix: " themselves, and why.
+OWN_REFUSALS = {
+    "refusal.py": "the builder",
+    "engine/backend.py": "the engine imports nothing of mlpsweep outside engine/",
+    "summary.py": "options_with_defaults: its line moves to the table layer (#23), which builds it with refusal.py",
+}
+
+
+def strings(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of a module (f-strings' literal parts too), docstrings left out."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [n for n in found if id(n) not in docstrings]
+
+
+def test_refusals_are_built_by_refusal_py_alone():
+    """Every refusal ("where: key 'k': problem. Fix: ...") comes from refusal.refusal: no other
+    module or script writes "Fix: " in a string (docstrings and comments may name the form)."""
+    paths = [*PACKAGE.rglob("*.py"), *(REPO / "scripts").glob("*.py")]
+    found = []
+    for path in paths:
+        name = path.relative_to(PACKAGE).as_posix() if path.is_relative_to(PACKAGE) else path.name
+        if name in OWN_REFUSALS:
+            continue
+        found += [f"{name}:{n.lineno}" for n in strings(ast.parse(path.read_text())) if "Fix: " in n.value]
+    assert found == [], "build these messages with mlpsweep.refusal.refusal"
+
+
 def pins(path: Path) -> dict[str, str]:
     """name -> version of the `name==version` lines of a requirements file (following -r)."""
     found = {}

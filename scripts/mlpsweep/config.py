@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import os
 import re
@@ -14,6 +13,7 @@ import jsonschema
 import yaml
 
 from . import registry
+from .refusal import refusal, suggest
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -26,17 +26,8 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message says where and how to fix it."""
 
 
-def _where(source: str, key: str) -> str:
-    return f"{source}: key '{key}'" if key else f"{source}"
-
-
 def _fail(source: str, key: str, problem: str, fix: str) -> None:
-    raise ConfigError(f"{_where(source, key)}: {problem}. Fix: {fix}")
-
-
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices if c is not None], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(refusal(source, problem, fix, key=key))
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,23 +107,28 @@ def read_yaml(path: str | os.PathLike) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found. Fix: pass an existing file with --configfile") from None
+        raise ConfigError(refusal(path, "config file not found", "pass an existing file with --configfile")) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc}). Fix: check its permissions and encoding (UTF-8)") from None
+        problem = f"cannot read config file ({exc})"
+        raise ConfigError(refusal(path, problem, "check its permissions and encoding (UTF-8)")) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
-        raise ConfigError(f"{path}: {exc.problem}. Fix: keep one of them; names and keys must be unique") from None
+        raise ConfigError(refusal(path, exc.problem, "keep one of them; names and keys must be unique")) from None
     except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(f"{path}: unsupported YAML at line {exc.problem_mark.line + 1}: {exc.problem}. Fix: use plain YAML values (tags such as !!python/... are refused)") from None
+        problem = f"unsupported YAML at line {exc.problem_mark.line + 1}: {exc.problem}"
+        fix = "use plain YAML values (tags such as !!python/... are refused)"
+        raise ConfigError(refusal(path, problem, fix)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}. Fix: correct the YAML syntax there") from None
+        problem = f"malformed YAML{at}: {getattr(exc, 'problem', exc)}"
+        raise ConfigError(refusal(path, problem, "correct the YAML syntax there")) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}. Fix: start from config/config.yaml")
+        problem = f"the top level must be a mapping of keys, not {type(data).__name__}"
+        raise ConfigError(refusal(path, problem, "start from config/config.yaml"))
     return data
 
 
@@ -152,14 +148,14 @@ def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, 
         bad = extra[0] if extra else "?"
         full = f"{key}.{bad}" if key else bad
         kind = f" for source '{error.schema['x-source']}'" if "x-source" in error.schema else ""
-        return full, f"unknown key '{bad}'{kind}{_suggest(bad, allowed)}", f"use one of: {', '.join(allowed)}"
+        return full, f"unknown key '{bad}'{kind}{suggest(bad, allowed)}", f"use one of: {', '.join(allowed)}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         full = f"{key}.{missing}" if key else missing
         return full, "required key is missing", f"add '{missing}' (see config/README.md)"
     if v == "enum":
         allowed = [str(c) for c in error.validator_value if c is not None]
-        return key, f"value {error.instance!r} is not allowed{_suggest(error.instance, allowed)}", f"use one of: {', '.join(allowed)}"
+        return key, f"value {error.instance!r} is not allowed{suggest(error.instance, allowed)}", f"use one of: {', '.join(allowed)}"
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
@@ -238,7 +234,7 @@ def _check_semantics(cfg: dict, source: str) -> None:
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
             if item not in table:
-                _fail(source, f"summary.{key}", f"{item!r} is not declared{_suggest(item, table)}", f"use names from: {', '.join(table)}")
+                _fail(source, f"summary.{key}", f"{item!r} is not declared{suggest(item, table)}", f"use names from: {', '.join(table)}")
 
 
 def _check_architecture(key: str, arch: dict, source: str) -> None:
@@ -306,13 +302,13 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     if columns is None:
         return  # the data module reports unparsable files per run, with the full reason
     if label not in columns:
-        _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{_suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+        _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
     if group and group not in columns:
         at = "split.group" if split["group"] else "split.within"
-        _fail(source, at, f"group column {group!r} is not in {path} (data set {name!r}){_suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+        _fail(source, at, f"group column {group!r} is not in {path} (data set {name!r}){suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
     for col in features or []:
         if col not in columns:
-            _fail(source, f"{key}.features", f"column {col!r} is not in {path}{_suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+            _fail(source, f"{key}.features", f"column {col!r} is not in {path}{suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
 
 
 def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
@@ -403,7 +399,7 @@ def _check_swept_values(cfg: dict, source: str, at: str, key: str, values: list)
         allowed = _sweepable(section, entry)
         if leaf not in allowed:
             what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
-            _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{_suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
+            _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
     for i, value in enumerate(values):
         probe = copy.deepcopy(cfg)
         for entry in _entries(probe, section).values():
@@ -437,7 +433,7 @@ def _check_search(cfg: dict, source: str) -> None:
             _fail(source, at, f"needs exactly one distribution, got {len(spec)} ({', '.join(map(str, spec)) or 'none'})", f"give one of: {', '.join(kinds)}, e.g. {{uniform: [0.0, 0.5]}}")
         (name, args), = spec.items()
         if name not in kinds:
-            _fail(source, f"{at}.{name}", f"unknown distribution{_suggest(name, kinds)}", f"use one of: {', '.join(kinds)}")
+            _fail(source, f"{at}.{name}", f"unknown distribution{suggest(name, kinds)}", f"use one of: {', '.join(kinds)}")
         if kinds[name] == "values":
             if not isinstance(args, list) or not args:
                 _fail(source, f"{at}.{name}", "choice needs at least one value", "list the values to choose from, e.g. [16, 32, 64]")
@@ -470,14 +466,14 @@ def _check_exclude(cfg: dict, source: str) -> None:
     for i, rule in enumerate(cfg["exclude"]):
         for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):
             if key in rule and rule[key] not in table:
-                _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{_suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
+                _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
         for key in rule:
             if key in ("dataset", "architecture", "seed"):
                 continue
             name = canonical_key(key)
             if name not in swept and name not in training:
                 allowed = ["dataset", "architecture", "seed", *sorted(swept)]
-                _fail(source, f"exclude[{i}].{key}", f"'{key}' is neither a swept key nor a training key{_suggest(key, allowed)}", f"use one of: {', '.join(allowed)}")
+                _fail(source, f"exclude[{i}].{key}", f"'{key}' is neither a swept key nor a training key{suggest(key, allowed)}", f"use one of: {', '.join(allowed)}")
 
 
 FILE_FORMATS = ("csv", "tsv", "parquet", "npz")

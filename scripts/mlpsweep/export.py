@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rundir
+from .refusal import refusal
 
 log = logging.getLogger("mlpsweep")
 
@@ -135,7 +136,14 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     data = data_cache[key]
     stored = record.get("data") or {}
     if stored.get("fingerprint") != data.fingerprint:
-        raise UpgradeError(f"{run_dir}: its data set ({data.where}) is not the data it was trained on (SHA-256 differs). Fix: run the export where the run's data file is, unchanged (paths are relative to the directory snakemake ran in)")
+        raise UpgradeError(
+            refusal(
+                run_dir,
+                f"its data set ({data.where}) is not the data it was trained on (SHA-256 differs)",
+                "run the export where the run's data file is, unchanged"
+                " (paths are relative to the directory snakemake ran in)",
+            )
+        )
     s = make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation"))
     old = keras.models.load_model(run_dir / rundir.MODEL_FILE, safe_mode=True, compile=False)
     p = np.asarray(old.predict(s.x_test, verbose=0))
@@ -145,7 +153,14 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     top2 = np.sort(p, axis=1)[:, -2:]
     moved = int(np.abs(matrix - np.array(record["metrics"]["test_confusion_matrix"])).sum()) // 2
     if moved > int(((top2[:, 1] - top2[:, 0]) < NEAR_TIE).sum()):
-        raise UpgradeError(f"{run_dir}: the split recomputed from its config does not reproduce its stored test results ({moved} test rows differ). Fix: none here; this run keeps its old model (it expects standardized rows)")
+        raise UpgradeError(
+            refusal(
+                run_dir,
+                "the split recomputed from its config does not reproduce its stored test results"
+                f" ({moved} test rows differ)",
+                "none here; this run keeps its old model (it expects standardized rows)",
+            )
+        )
     model = build_classifier(config["architecture"], s.n_features, s.n_classes)
     set_complete_weights(model, old.get_weights(), s.mean, s.scale)
     save_model(model, run_dir / rundir.MODEL_FILE)

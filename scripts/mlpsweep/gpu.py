@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata, util
 
+from .refusal import refusal
+
 # SLURM's GPU allocation and what CUDA is told, in the order a job's message names them.
 ALLOCATION_VARS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
 # Values that mean "no GPU": SLURM sets NoDevFiles when a GPU has no device file; -1 hides all.
@@ -264,7 +266,8 @@ def _unknown(label: str, hint: str) -> tuple[str, str]:
 def _require(value) -> str | bool:
     if value == "auto" or isinstance(value, bool):
         return value
-    raise ValueError(f"execution.require_gpu: {value!r} is not one of auto, true, false. Fix: use auto (the default), true or false")
+    problem = f"{value!r} is not one of auto, true, false"
+    raise ValueError(refusal("execution.require_gpu", problem, "use auto (the default), true or false"))
 
 
 def check(require, gpus_requested: int, env: Mapping[str, str] | None = None, backend: str | None = None, probes: Probes | None = None) -> dict:
@@ -299,9 +302,12 @@ def check(require, gpus_requested: int, env: Mapping[str, str] | None = None, ba
         what = "a GPU is required (execution.require_gpu: true)"
     name = "JAX" if backend == "jax" else "TensorFlow"
     if require is False:
-        record["warning"] = f"GPU check: {what} but {name} cannot use any GPU, so it trains on the CPU (execution.require_gpu: false): {cause}. Fix: {fix}"
+        problem = f"{what} but {name} cannot use any GPU, so it trains on the CPU"
+        problem += f" (execution.require_gpu: false): {cause}"
+        record["warning"] = refusal("GPU check", problem, fix)
         return record
-    raise GpuUnavailable(f"GPU check: {what} but {name} cannot use any GPU: {cause}. Fix: {fix}; {CPU_INSTEAD}")
+    problem = f"{what} but {name} cannot use any GPU: {cause}"
+    raise GpuUnavailable(refusal("GPU check", problem, f"{fix}; {CPU_INSTEAD}"))
 
 
 # --- provenance ---------------------------------------------------------------------------

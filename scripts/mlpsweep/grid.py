@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import identity, registry, rundir, search
 from .config import ConfigError, canonical_key, set_path, sweep_target
+from .refusal import refusal
 
 
 def format_value(value) -> str:
@@ -145,7 +146,10 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "
     if group_counts[key] < needed:
         what = f"{split['folds']} folds" if method.folds == "config" else "a leave-one-group-out split (at least 2)"
         fix = "lower split.folds" if method.folds == "config" else "use another split method"
-        raise ConfigError(f"{source}: key '{'split.folds' if method.folds == 'config' else 'split.group'}': group column {split['group']!r} of data set {dataset.get('name', '?')!r} holds {group_counts[key]} groups, fewer than {what}. Fix: {fix}, or use data with more groups")
+        problem = f"group column {split['group']!r} of data set {dataset.get('name', '?')!r}"
+        problem += f" holds {group_counts[key]} groups, fewer than {what}"
+        at = "split.folds" if method.folds == "config" else "split.group"
+        raise ConfigError(refusal(source, problem, f"{fix}, or use data with more groups", key=at))
     if method.folds == "config":
         return list(range(split["folds"]))
     return list(range(group_counts[key]))
@@ -210,7 +214,8 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
                     runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind))
     if not runs:
-        raise ConfigError(f"{source}: key 'exclude': the grid is empty after exclusions. Fix: remove an exclude rule or add seeds, data sets or architectures")
+        fix = "remove an exclude rule or add seeds, data sets or architectures"
+        raise ConfigError(refusal(source, "the grid is empty after exclusions", fix, key="exclude"))
     return runs
 
 

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from .refusal import refusal
 from .storage import write_json_atomic
 from .writer import Writer
 
@@ -69,7 +70,9 @@ def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
         for path, digest in pack:
             run = runs.get(path)
             if run is None or run.hash != digest:
-                raise RuntimeError(f"{path}: the sweep config changed since this job was planned. Fix: run snakemake again")
+                raise RuntimeError(
+                    refusal(path, "the sweep config changed since this job was planned", "run snakemake again")
+                )
             resolved.append(run)
         out.append(resolved)
     return out

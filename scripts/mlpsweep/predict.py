@@ -17,6 +17,7 @@ import numpy as np
 
 from . import rundir
 from .data import DataError, read_features
+from .refusal import refusal
 
 log = logging.getLogger("mlpsweep")
 
@@ -33,7 +34,13 @@ def find_runs(path: str | Path) -> list[Path]:
         return [path]
     found = sorted(p.parent for p in path.glob(f"*/{rundir.MODEL_FILE}") if "_perm" not in p.parent.name)
     if not found:
-        raise PredictError(f"{path}: no {rundir.MODEL_FILE} in it or in its sub-folders. Fix: give a run directory (.../seed0), a cell (.../<hparams>) or best/<dataset>")
+        raise PredictError(
+            refusal(
+                path,
+                f"no {rundir.MODEL_FILE} in it or in its sub-folders",
+                "give a run directory (.../seed0), a cell (.../<hparams>) or best/<dataset>",
+            )
+        )
     return found
 
 
@@ -44,12 +51,25 @@ def model_infos(run_dirs: list[Path]) -> dict:
     for run_dir in run_dirs:
         info = rundir.read_model_info(run_dir)
         if not info or info.get("model_format", 1) < 2:
-            raise PredictError(f"{run_dir}: {rundir.MODEL_FILE} is not a complete model (no {rundir.MODEL_INFO_FILE}: made before model_format 2, it expects standardized rows). Fix: .venv/bin/python scripts/export_models.py <results> (trains nothing)")
+            raise PredictError(
+                refusal(
+                    run_dir,
+                    f"{rundir.MODEL_FILE} is not a complete model"
+                    f" (no {rundir.MODEL_INFO_FILE}: made before model_format 2, it expects standardized rows)",
+                    ".venv/bin/python scripts/export_models.py <results> (trains nothing)",
+                )
+            )
         infos.append(info)
     for run_dir, info in zip(run_dirs[1:], infos[1:]):
         for key in ("class_names", "feature_names", "n_features"):
             if info[key] != infos[0][key]:
-                raise PredictError(f"{run_dir}: its {key} differ from those of {run_dirs[0]}. Fix: average models of one data set only (give one cell or one run)")
+                raise PredictError(
+                    refusal(
+                        run_dir,
+                        f"its {key} differ from those of {run_dirs[0]}",
+                        "average models of one data set only (give one cell or one run)",
+                    )
+                )
     return infos[0]
 
 

@@ -22,6 +22,8 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .refusal import refusal
+
 
 @dataclass
 class StopFlag:
@@ -83,9 +85,12 @@ def requeue_if_preempted(env: Mapping[str, str] | None = None, run: Callable = s
             return None
         out = scontrol(["requeue", job_id], run)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"preemption: cannot ask SLURM whether job {job_id} was preempted ({exc}). Fix: if Snakemake keeps waiting for a PREEMPTED job, stop it with Ctrl-C and run it again"
+        problem = f"cannot ask SLURM whether job {job_id} was preempted ({exc})"
+        fix = "if Snakemake keeps waiting for a PREEMPTED job, stop it with Ctrl-C and run it again"
+        return refusal("preemption", problem, fix)
     if out.returncode == 0:
         return f"preemption: SLURM job {job_id} was preempted at {when}; requeued it under the same id, and its runs resume from their checkpoints"
     problem = (out.stderr or out.stdout).strip()
     fix = "stop Snakemake (which waits for this job) with Ctrl-C and run it again; finished runs are kept"
-    return f"preemption: SLURM job {job_id} was preempted at {when} but `scontrol requeue {job_id}` failed: {problem}. Fix: {fix}"
+    failed = f"SLURM job {job_id} was preempted at {when} but `scontrol requeue {job_id}` failed: {problem}"
+    return refusal("preemption", failed, fix)

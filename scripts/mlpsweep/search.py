@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .config import canonical_key
+from .refusal import refusal
 
 LABEL_DIGITS = 3
 
@@ -102,9 +103,8 @@ def warnings_of(search: dict, source: str = "config") -> list[str]:
     n = search.get("samples", 0)
     if is_active(search) and search["method"] == "sobol" and n & (n - 1):
         lower, upper = 1 << (n.bit_length() - 1), 1 << n.bit_length()
-        return [
-            f"{source}: key 'search.samples': {n} is not a power of 2; the balance properties of Sobol' points "
-            f"require n to be a power of 2 (SciPy). Fix: use {lower} or {upper} samples, or method: random"
-        ]
+        problem = f"{n} is not a power of 2; the balance properties of Sobol' points require n to be a power of 2"
+        problem += " (SciPy)"
+        return [refusal(source, problem, f"use {lower} or {upper} samples, or method: random", key="search.samples")]
     return []
 

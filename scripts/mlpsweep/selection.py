@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import rundir
+from .refusal import refusal
 from .registry import METRICS
 from .storage import write_text_atomic
 from .summary import KEYS, _csv, chance_lines, fmt, real_runs, tex_escape
@@ -206,8 +207,13 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
             lines.append(f"    {row['leaf']}: {row['architecture']}/{row['hparams']}  ({row['path']})")
         info = rundir.read_model_info(results / mine["path"].iloc[0]) or {}
         incomplete = (
-            f"\nNot complete models (made before model_format 2; they expect standardized rows): {', '.join(old)}.\n"
-            "Fix: .venv/bin/python scripts/export_models.py results, then regenerate the summary.\n"
+            "\n"
+            + refusal(
+                None,
+                f"Not complete models (made before model_format 2; they expect standardized rows): {', '.join(old)}",
+                ".venv/bin/python scripts/export_models.py results, then regenerate the summary.\n",
+                fix_on_own_line=True,
+            )
             if old else ""
         ) + (f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n" if gone else "")
         text = README.format(

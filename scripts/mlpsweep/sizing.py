@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from . import registry
 from .config import ConfigError
+from .refusal import place, refusal
 
 MB = 1024 * 1024
 BASELINE_MB = 750  # Python, NumPy, TensorFlow and Keras loaded, before any array (measured ~700 MB)
@@ -155,7 +156,7 @@ def size_of(members: list, shapes: dict, source: str = "config") -> KindSize | N
         try:
             shapes[key] = shape_of(dataset, split["group"])
         except DataError as exc:
-            raise ConfigError(f"{source}: key 'datasets.{first.dataset}': {exc}") from None
+            raise ConfigError(place(source, str(exc), key=f"datasets.{first.dataset}")) from None
     if shapes[key] is None:
         return None
     splits = len({(split_seed(r.config["split"], r.seed), r.fold, r.permutation) for r in members})
@@ -183,7 +184,7 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
         k_planned = min(wanted, len(members))
         k = largest_fitting(size, k_planned, host_limit, gpu_limit)
         if k == 0:
-            raise ConfigError(refusal(size, execution, source))
+            raise ConfigError(too_large(size, execution, source))
         if k < k_planned:
             out.pack_sizes[kind] = k
             out.notes.append(
@@ -195,20 +196,23 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
     return out
 
 
-def refusal(size: KindSize, execution: dict, source: str) -> str:
+def too_large(size: KindSize, execution: dict, source: str) -> str:
     """Why a pack of one member cannot fit, with the figures and the fixes."""
     host, gpu = size.host(1), size.gpu(1)
     gpu_mb = execution.get("gpu_mem_mb")
     over_host = host > execution["mem_mb"] * MB
     limit = f"execution.mem_mb = {execution['mem_mb']} MB" if over_host else f"execution.gpu_mem_mb = {gpu_mb} MB (GPU: {gpu / MB:,.0f} MB)"
     widest = max(size.hidden)
-    return (
-        f"{source}: key 'architectures.{size.architecture}.hidden': architecture {size.architecture!r} (hidden {list(size.hidden)}) on data set {size.dataset!r}"
+    problem = (
+        f"architecture {size.architecture!r} (hidden {list(size.hidden)}) on data set {size.dataset!r}"
         f" ({size.rows:,} rows x {size.features:,} features, {size.classes} classes) has {size.params:,} parameters;"
-        f" one run alone needs about {size.describe(1)}, more than {limit}."
-        f" Fix: check the layer widths (a width of {widest:,} is {'likely a typo' if widest >= 1_000_000 else 'large'}),"
+        f" one run alone needs about {size.describe(1)}, more than {limit}"
+    )
+    fix = (
+        f"check the layer widths (a width of {widest:,} is {'likely a typo' if widest >= 1_000_000 else 'large'}),"
         f" or raise {'execution.mem_mb' if over_host else 'execution.gpu_mem_mb'} to at least {math.ceil((host if over_host else gpu) / MB * 1.1):,}"
     )
+    return refusal(source, problem, fix, key=f"architectures.{size.architecture}.hidden")
 
 
 @dataclass
@@ -241,11 +245,14 @@ def fit_gpu(packs: list[list], gpu_mb: int, shapes: dict | None = None) -> GpuFi
             continue
         k = largest_fitting(size, len(pack), size.host(len(pack)), limit)
         if k == 0:
-            why = (
-                f"architecture {size.architecture!r} (hidden {list(size.hidden)}, {size.params:,} parameters) on data set {size.dataset!r}:"
-                f" one run alone needs about {size.gpu(1) / MB:,.0f} MB of GPU memory (docs/sizing.md), more than the {gpu_mb:,} MB this job's GPU has."
-                f" Fix: check the layer widths, or submit to GPUs with more memory (slurm_extra / gres in profiles/slurm/config.yaml),"
-                f" or set execution.gpu_mem_mb: {gpu_mb} so that planning refuses such runs before submitting"
+            why = refusal(
+                f"architecture {size.architecture!r} (hidden {list(size.hidden)}, {size.params:,} parameters) on data"
+                f" set {size.dataset!r}",
+                f"one run alone needs about {size.gpu(1) / MB:,.0f} MB of GPU memory (docs/sizing.md), more than the"
+                f" {gpu_mb:,} MB this job's GPU has",
+                "check the layer widths, or submit to GPUs with more memory (slurm_extra / gres in"
+                " profiles/slurm/config.yaml),"
+                f" or set execution.gpu_mem_mb: {gpu_mb} so that planning refuses such runs before submitting",
             )
             out.refused.update(dict.fromkeys((r.path for r in pack), why))
             continue

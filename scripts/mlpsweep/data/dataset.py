@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..refusal import refusal
+
 
 class DataError(ValueError):
     """A data set that cannot be trained on; the message names file, column and fix."""
@@ -44,22 +46,28 @@ def file_digest(path: str) -> str:
 
 def encode_labels(raw: np.ndarray, where: str, class_names=None) -> tuple[np.ndarray, list[str]]:
     if raw.size and np.issubdtype(raw.dtype, np.floating) and np.isnan(raw.astype(np.float64)).any():
-        raise DataError(f"{where}: labels contain missing values (NaN). Fix: drop or label those rows")
+        raise DataError(refusal(where, "labels contain missing values (NaN)", "drop or label those rows"))
     if raw.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in raw):
-        raise DataError(f"{where}: labels contain missing values. Fix: drop or label those rows")
+        raise DataError(refusal(where, "labels contain missing values", "drop or label those rows"))
     values, y = np.unique(raw, return_inverse=True)
     names = [str(v) for v in values]
     if class_names is not None:
         if np.issubdtype(raw.dtype, np.integer) and int(values.min(initial=0)) >= 0 and len(class_names) > int(values.max(initial=0)):
             return raw.astype(np.int64), list(map(str, class_names))
-        raise DataError(f"{where}: class_names given, but labels are not integers 0..{len(class_names) - 1}. Fix: remove class_names or recode the labels")
+        raise DataError(
+            refusal(
+                where,
+                f"class_names given, but labels are not integers 0..{len(class_names) - 1}",
+                "remove class_names or recode the labels",
+            )
+        )
     return y.astype(np.int64), names
 
 
 def checked_groups(values: np.ndarray, where: str, column: str) -> np.ndarray:
     """Group labels as text (subject 7 and "7" are one group); missing ones refused."""
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values.tolist()):
-        raise DataError(f"{where}: group column {column} has missing values. Fix: give every row its group")
+        raise DataError(refusal(where, f"group column {column} has missing values", "give every row its group"))
     return np.array([str(v) for v in values.tolist()], dtype=object)
 
 
@@ -69,5 +77,12 @@ def checked_features(x: np.ndarray, where: str, names: list[str] | None = None) 
         row, col = np.argwhere(~finite)[0]
         kind = "NaN" if np.isnan(x[row, col]) else "inf"
         column = f"column {names[col]!r}" if names else f"feature {col}"
-        raise DataError(f"{where}: features contain {kind} (first in {column}, data row {row + 1}; {int((~finite).sum())} values in all). Fix: impute or drop those rows")
+        raise DataError(
+            refusal(
+                where,
+                f"features contain {kind} (first in {column}, data row {row + 1};"
+                f" {int((~finite).sum())} values in all)",
+                "impute or drop those rows",
+            )
+        )
     return x.astype(np.float32)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
+from ..refusal import refusal
 from ..rundir import window_label
 from .dataset import Dataset, DataError, checked_features, digest_text, encode_labels, file_digest
 
@@ -210,7 +211,14 @@ def window_features(data: Dataset, start: float, length: float) -> np.ndarray:
     e = _arrays(data)
     i0, n = window_offset(e.times, e.sfreq, start), window_size(length, e.sfreq)
     if n < 1 or i0 + n > len(e.times):
-        raise DataError(f"{data.where}: the window {window_label(start)} s of {length} s does not fit in the crop ({e.times[0]:+.3f} to {e.times[-1]:+.3f} s). Fix: choose windows inside tmin and tmax")
+        raise DataError(
+            refusal(
+                data.where,
+                f"the window {window_label(start)} s of {length} s does not fit in the crop ({e.times[0]:+.3f} to"
+                f" {e.times[-1]:+.3f} s)",
+                "choose windows inside tmin and tmax",
+            )
+        )
     return np.ascontiguousarray(e.trials[:, :, i0 : i0 + n]).reshape(len(e.trials), -1)
 
 
@@ -233,7 +241,7 @@ def window_dataset(data: Dataset, start: float) -> Dataset:
 
 def _arrays(data: Dataset) -> EpochsArrays:
     if data.epochs is None:
-        raise DataError(f"{data.where}: has no time windows (not an epochs data set). Fix: use source: epochs")
+        raise DataError(refusal(data.where, "has no time windows (not an epochs data set)", "use source: epochs"))
     return data.epochs
 
 
@@ -303,7 +311,7 @@ def shape(spec: dict) -> tuple[int, int, int]:
 
 
 def _fail(source: str, key: str, problem: str, fix: str):
-    raise ConfigError(f"{source}: key '{key}': {problem}. Fix: {fix}")
+    raise ConfigError(refusal(source, problem, fix, key=key))
 
 
 def plan(spec: dict, split: dict, source: str = "config") -> Plan:
@@ -423,28 +431,46 @@ def load_epochs(spec: dict, group: str | None = None) -> Dataset:
     entry = f"datasets.{spec.get('name', '<name>')}"
     files = pattern_files(spec["path"])
     if not files:
-        raise DataError(f"{spec['path']}: no epochs file found. Fix: check {entry}.path")
+        raise DataError(refusal(spec["path"], "no epochs file found", f"check {entry}.path"))
     if group is not None and (group != SUBJECT or files[0][0] is None):
-        raise DataError(f"{spec['path']}: an epochs data set's only group column is {SUBJECT!r}, from a path with {{subject}}. Fix: set split.group (or split.within) to {SUBJECT} and name files by a pattern")
+        raise DataError(
+            refusal(
+                spec["path"],
+                f"an epochs data set's only group column is {SUBJECT!r}, from a path with {{subject}}",
+                f"set split.group (or split.within) to {SUBJECT} and name files by a pattern",
+            )
+        )
     parts, labels, groups, digests = [], [], [], []
     channels = times = sfreq = None
     for subject, name in files:
         try:
             epochs = _read(name, preload=True)
         except Exception as exc:
-            raise DataError(f"{name}: not an MNE epochs file ({type(exc).__name__}: {exc}). Fix: point {entry}.path at epochs files") from None
+            raise DataError(
+                refusal(
+                    name,
+                    f"not an MNE epochs file ({type(exc).__name__}: {exc})",
+                    f"point {entry}.path at epochs files",
+                )
+            ) from None
         header = read_header(name)
         names = picked_channels(header, spec["picks"])
         samples = crop_samples(header.times, header.sfreq, spec["tmin"], spec["tmax"], spec["decim"])
         if channels is None:
             channels, times, sfreq = names, header.times[samples], header.sfreq / spec["decim"]
         elif names != channels or len(samples) != len(times):
-            raise DataError(f"{name}: channels or samples differ from the first file's. Fix: give every file the same channels, rate and epoch times")
+            raise DataError(
+                refusal(
+                    name,
+                    "channels or samples differ from the first file's",
+                    "give every file the same channels, rate and epoch times",
+                )
+            )
         try:
             keep, raw = trial_labels(header.codes, header.event_id, header.metadata, spec, name)
         except ValueError as exc:
             key, problem, fix = exc.args
-            raise DataError(f"{problem}. Fix: {fix} ({entry}.{key})") from None
+            raise DataError(refusal(None, problem, f"{fix} ({entry}.{key})")) from None
         data = epochs.get_data(picks=names)[keep][:, :, samples]
         parts.append(data.astype(np.float32))
         labels.append(raw)
@@ -475,25 +501,38 @@ def read_features(spec: dict, path: str, names: list[str], n_features: int, igno
     window takes the whole epochs. The file's conditions and metadata are not read."""
     where = f"new data file {path}"
     if not Path(path).is_file():
-        raise DataError(f"{where}: not found. Fix: check the path")
+        raise DataError(refusal(where, "not found", "check the path"))
     try:
         header = read_header(path)
     except DataError as exc:
-        raise DataError(f"{exc}. Fix: give an MNE epochs file (-epo.fif) like the data set's") from None
+        raise DataError(refusal(None, str(exc), "give an MNE epochs file (-epo.fif) like the data set's")) from None
     if not names or len(names) != n_features:
-        raise DataError(f"{where}: the model lists no feature names. Fix: re-export its run with scripts/export_models.py")
+        raise DataError(
+            refusal(where, "the model lists no feature names", "re-export its run with scripts/export_models.py")
+        )
     channels = list(dict.fromkeys(name.rsplit("@", 1)[0] for name in names))
     absent = [c for c in channels if c not in header.ch_names]
     if absent:
-        raise DataError(f"{where}: channel{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent[:10]))} of the model missing (the file has {', '.join(header.ch_names[:20])}). Fix: give epochs with the data set's channels")
+        raise DataError(
+            refusal(
+                where,
+                f"channel{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent[:10]))} of the model missing"
+                f" (the file has {', '.join(header.ch_names[:20])})",
+                "give epochs with the data set's channels",
+            )
+        )
     samples = crop_samples(header.times, header.sfreq, None, None, spec.get("decim", 1))
     available = feature_names(channels, header.times[samples], header.sfreq / spec.get("decim", 1))
     column = {name: i for i, name in enumerate(available)}
     missing = [name for name in names if name not in column]
     if missing:
         raise DataError(
-            f"{where}: samples {', '.join(map(repr, missing[:3]))} of the model are not in the file (its epochs run from {header.times[0]:+.3f} to {header.times[-1]:+.3f} s at {header.sfreq:g} Hz). "
-            "Fix: give epochs with the data set's sampling rate and epoch times"
+            refusal(
+                where,
+                f"samples {', '.join(map(repr, missing[:3]))} of the model are not in the file"
+                f" (its epochs run from {header.times[0]:+.3f} to {header.times[-1]:+.3f} s at {header.sfreq:g} Hz)",
+                "give epochs with the data set's sampling rate and epoch times",
+            )
         )
     data = _read(path, preload=True).get_data(picks=channels)[:, :, samples].astype(np.float32)
     x = data.reshape(len(data), -1)[:, [column[name] for name in names]]

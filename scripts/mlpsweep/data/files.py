@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import file_format
+from ..refusal import refusal
 from .dataset import Dataset, DataError, checked_features, checked_groups, encode_labels, file_digest
 
 
@@ -18,7 +19,13 @@ def _features(frame, where: str) -> np.ndarray:
     if bad:
         col = bad[0]
         sample = frame[col].dropna().astype(str).head(1).tolist()
-        raise DataError(f"{where}: feature column {col!r} is not numeric (e.g. {sample[0] if sample else 'empty'!r}). Fix: encode it as numbers or list only numeric columns under 'features'")
+        raise DataError(
+            refusal(
+                where,
+                f"feature column {col!r} is not numeric (e.g. {sample[0] if sample else 'empty'!r})",
+                "encode it as numbers or list only numeric columns under 'features'",
+            )
+        )
     return frame.to_numpy(dtype=np.float64)
 
 
@@ -32,7 +39,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
     feature_names = None
     groups = None
     if not Path(path).is_file():
-        raise DataError(f"{where}: not found. Fix: check the path in the config's datasets section")
+        raise DataError(refusal(where, "not found", "check the path in the config's datasets section"))
     try:
         if fmt == "npz":
             x, y_raw, groups = _load_npz(path, spec.get("x", "x"), spec.get("y", "y"), where, entry, group)
@@ -42,28 +49,54 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
             try:
                 frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
             except Exception as exc:
-                raise DataError(f"{where}: cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()}). Fix: check the file's format or set {entry}.format") from None
+                raise DataError(
+                    refusal(
+                        where,
+                        f"cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()})",
+                        f"check the file's format or set {entry}.format",
+                    )
+                ) from None
             if frame.empty:
-                raise DataError(f"{where}: has a header but no data rows. Fix: add samples, or point {entry}.path at the right file")
+                raise DataError(
+                    refusal(
+                        where,
+                        "has a header but no data rows",
+                        f"add samples, or point {entry}.path at the right file",
+                    )
+                )
             label = spec["label"]
             if label not in frame.columns:
-                raise DataError(f"{where}: label column {label!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set {entry}.label to an existing column")
+                raise DataError(
+                    refusal(
+                        where,
+                        f"label column {label!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))})",
+                        f"set {entry}.label to an existing column",
+                    )
+                )
             if group is not None:
                 if group not in frame.columns:
-                    raise DataError(f"{where}: group column {group!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))}). Fix: set split.group to an existing column")
+                    raise DataError(
+                        refusal(
+                            where,
+                            f"group column {group!r} is missing (columns: {', '.join(map(str, frame.columns[:20]))})",
+                            "set split.group to an existing column",
+                        )
+                    )
                 groups = checked_groups(frame[group].to_numpy(), where, repr(group))
             columns = spec.get("features") or [c for c in frame.columns if c not in (label, group)]
             if not columns:
-                raise DataError(f"{where}: no feature columns besides the label {label!r}. Fix: add feature columns")
+                raise DataError(
+                    refusal(where, f"no feature columns besides the label {label!r}", "add feature columns")
+                )
             x = _features(frame[columns], where)
             y_raw = frame[label].to_numpy()
             feature_names = [str(c) for c in columns]
     except DataError:
         raise
     except (OSError, ValueError) as exc:
-        raise DataError(f"{where}: cannot be read ({type(exc).__name__}: {exc}). Fix: check the file") from None
+        raise DataError(refusal(where, f"cannot be read ({type(exc).__name__}: {exc})", "check the file")) from None
     if len(x) == 0:
-        raise DataError(f"{where}: holds no samples. Fix: add samples, or point {entry}.path at the right file")
+        raise DataError(refusal(where, "holds no samples", f"add samples, or point {entry}.path at the right file"))
     y, names = encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = checked_features(x, where, feature_names)
     return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})", feature_names)
@@ -83,7 +116,9 @@ def group_values(spec: dict, column: str, source: str = "config") -> list[str]:
     values = sorted(set(_group_column(spec, column).tolist()))
     bad = [v for v in values if not v.isalnum() or not v.isascii()]
     if bad:
-        raise ConfigError(f"{source}: key 'split.within': group {bad[0]!r} of column {column!r} in {spec['path']} cannot name a run directory (sub-<group>_seed0...). Fix: recode the groups as letters and digits (e.g. 01, 02)")
+        problem = f"group {bad[0]!r} of column {column!r} in {spec['path']} cannot name a run directory"
+        fix = "recode the groups as letters and digits (e.g. 01, 02)"
+        raise ConfigError(refusal(source, f"{problem} (sub-<group>_seed0...)", fix, key="split.within"))
     return values
 
 
@@ -103,44 +138,92 @@ def _group_column(spec: dict, column: str) -> np.ndarray:
 
             values = pd.read_csv(path, sep="," if fmt == "csv" else "\t", usecols=[column])[column].to_numpy()
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{where}: cannot read group column {column!r} ({type(exc).__name__}: {exc}). Fix: set split.group to an existing column") from None
+        raise DataError(
+            refusal(
+                where,
+                f"cannot read group column {column!r} ({type(exc).__name__}: {exc})",
+                "set split.group to an existing column",
+            )
+        ) from None
     return checked_groups(np.asarray(values), where, repr(column))
 
 
 def _load_npz(path: str, x_key: str, y_key: str, where: str, entry: str, group_key: str | None = None):
     if not zipfile.is_zipfile(path):
-        raise DataError(f"{where}: not an NPZ archive (no zip structure). Fix: write it with numpy.savez, or set {entry}.format to the file's real format")
+        raise DataError(
+            refusal(
+                where,
+                "not an NPZ archive (no zip structure)",
+                f"write it with numpy.savez, or set {entry}.format to the file's real format",
+            )
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
             for key, role in ((x_key, "x"), (y_key, "y")):
                 if key not in names:
-                    raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(names)}). Fix: set {entry}.{role} to the array's name")
+                    raise DataError(
+                        refusal(
+                            where,
+                            f"array {key!r} is missing (arrays: {', '.join(names)})",
+                            f"set {entry}.{role} to the array's name",
+                        )
+                    )
             if group_key is not None and group_key not in names:
-                raise DataError(f"{where}: group array {group_key!r} is missing (arrays: {', '.join(names)}). Fix: set split.group to the array's name")
+                raise DataError(
+                    refusal(
+                        where,
+                        f"group array {group_key!r} is missing (arrays: {', '.join(names)})",
+                        "set split.group to the array's name",
+                    )
+                )
             x = archive[x_key]
             y = archive[y_key]
             groups = archive[group_key] if group_key is not None else None
             for key, value in ((x_key, x), (y_key, y)):
                 if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes of a member that is no .npy
-                    raise DataError(f"{where}: member {key!r} is not a NumPy array. Fix: write the file with numpy.savez")
+                    raise DataError(
+                        refusal(where, f"member {key!r} is not a NumPy array", "write the file with numpy.savez")
+                    )
     except DataError:
         raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DataError(f"{where}: arrays hold Python objects, which would need pickle (refused for safety). Fix: save numeric arrays, e.g. np.savez(path, x=x.astype('float32'), y=y.astype('int64'))") from None
-        raise DataError(f"{where}: not a valid NPZ file ({exc}). Fix: write it with numpy.savez") from None
+            raise DataError(
+                refusal(
+                    where,
+                    "arrays hold Python objects, which would need pickle (refused for safety)",
+                    "save numeric arrays, e.g. np.savez(path, x=x.astype('float32'), y=y.astype('int64'))",
+                )
+            ) from None
+        raise DataError(refusal(where, f"not a valid NPZ file ({exc})", "write it with numpy.savez")) from None
     except Exception as exc:  # zipfile.BadZipFile and friends
-        raise DataError(f"{where}: not a valid NPZ file ({type(exc).__name__}: {exc}). Fix: write it with numpy.savez") from None
+        raise DataError(
+            refusal(where, f"not a valid NPZ file ({type(exc).__name__}: {exc})", "write it with numpy.savez")
+        ) from None
     if x.ndim != 2:
-        raise DataError(f"{where}: array {x_key!r} must be 2-D (samples x features), got shape {x.shape}. Fix: reshape it")
+        raise DataError(
+            refusal(where, f"array {x_key!r} must be 2-D (samples x features), got shape {x.shape}", "reshape it")
+        )
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{where}: array {y_key!r} must be 1-D with one label per row of {x_key!r}, got shape {y.shape}. Fix: store one label per sample")
+        raise DataError(
+            refusal(
+                where,
+                f"array {y_key!r} must be 1-D with one label per row of {x_key!r}, got shape {y.shape}",
+                "store one label per sample",
+            )
+        )
     if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{where}: array {x_key!r} is not numeric (dtype {x.dtype}). Fix: store numbers")
+        raise DataError(refusal(where, f"array {x_key!r} is not numeric (dtype {x.dtype})", "store numbers"))
     if groups is not None:
         if groups.shape != y.shape:
-            raise DataError(f"{where}: group array {group_key!r} must hold one group per row of {x_key!r}, got shape {groups.shape}. Fix: store one group per sample")
+            raise DataError(
+                refusal(
+                    where,
+                    f"group array {group_key!r} must hold one group per row of {x_key!r}, got shape {groups.shape}",
+                    "store one group per sample",
+                )
+            )
         groups = checked_groups(groups, where, repr(group_key))
     return x.astype(np.float64), y, groups
 
@@ -160,33 +243,72 @@ def read_features(spec: dict, path: str, feature_names: list[str] | None, n_feat
     kind = input_kind(spec, feature_names)
     fmt = file_format(path)
     if not Path(path).is_file():
-        raise DataError(f"{where}: not found. Fix: check the path")
+        raise DataError(refusal(where, "not found", "check the path"))
     if fmt is None:
-        raise DataError(f"{where}: unknown kind of file. Fix: give a {'CSV, TSV or Parquet table' if kind == 'table' else 'NPZ file'}")
+        raise DataError(
+            refusal(
+                where,
+                "unknown kind of file",
+                f"give a {'CSV, TSV or Parquet table' if kind == 'table' else 'NPZ file'}",
+            )
+        )
     if (fmt == "npz") != (kind == "npz"):
         fix = f"give a CSV, TSV or Parquet table with the feature columns {_names(feature_names)}" if kind == "table" else f"save the rows as an NPZ file with array {spec.get('x', 'x')!r} (rows x {n_features} features)"
-        raise DataError(f"{where}: is {'an NPZ archive' if fmt == 'npz' else 'a table'}, but the model was trained on {'a table with named feature columns' if kind == 'table' else 'an NPZ array'}. Fix: {fix}")
+        raise DataError(
+            refusal(
+                where,
+                f"is {'an NPZ archive' if fmt == 'npz' else 'a table'}, but the model was trained on"
+                f" {'a table with named feature columns' if kind == 'table' else 'an NPZ array'}",
+                fix,
+            )
+        )
     if kind == "npz":
         key = spec.get("x", "x")
         x, _, _ = _load_npz_features(path, key, where)
         if x.shape[1] != n_features:
-            raise DataError(f"{where}: array {key!r} has {x.shape[1]} features per row, the model takes {n_features}. Fix: give the same features as the data set the model was trained on")
+            raise DataError(
+                refusal(
+                    where,
+                    f"array {key!r} has {x.shape[1]} features per row, the model takes {n_features}",
+                    "give the same features as the data set the model was trained on",
+                )
+            )
         return checked_features(x, where)
     import pandas as pd
 
     try:
         frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
     except Exception as exc:
-        raise DataError(f"{where}: cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()}). Fix: check the file's format") from None
+        raise DataError(
+            refusal(
+                where,
+                f"cannot be read as {fmt} ({type(exc).__name__}: {str(exc).strip()})",
+                "check the file's format",
+            )
+        ) from None
     columns = [str(c) for c in frame.columns]
     missing = [n for n in feature_names if n not in columns]
     if missing:
-        raise DataError(f"{where}: feature column{'s' if len(missing) > 1 else ''} {_names(missing)} missing ({len(missing)} of the model's {len(feature_names)}). Fix: add them (model.json lists the model's features)")
+        raise DataError(
+            refusal(
+                where,
+                f"feature column{'s' if len(missing) > 1 else ''} {_names(missing)} missing"
+                f" ({len(missing)} of the model's {len(feature_names)})",
+                "add them (model.json lists the model's features)",
+            )
+        )
     extra = [c for c in columns if c not in feature_names and c not in ignore]
     if extra:
-        raise DataError(f"{where}: column{'s' if len(extra) > 1 else ''} {_names(extra)} {'are' if len(extra) > 1 else 'is'} not among the model's features. Fix: drop {'them' if len(extra) > 1 else 'it'}, or give the file the data set's columns")
+        raise DataError(
+            refusal(
+                where,
+                f"column{'s' if len(extra) > 1 else ''} {_names(extra)} {'are' if len(extra) > 1 else 'is'} not among"
+                " the model's features",
+                f"drop {'them' if len(extra) > 1 else 'it'}, or give the file the data set's columns",
+            )
+        )
     if frame.empty:
-        raise DataError(f"{where}: has a header but no data rows. Fix: add rows")
+        raise DataError(refusal(where, "has a header but no data rows", "add rows"))
     frame.columns = columns
     return checked_features(_features(frame[feature_names], where), where, feature_names)
 
@@ -198,16 +320,34 @@ def _names(names) -> str:
 
 def _load_npz_features(path: str, key: str, where: str):
     if not zipfile.is_zipfile(path):
-        raise DataError(f"{where}: not an NPZ archive (no zip structure). Fix: write it with numpy.savez")
+        raise DataError(refusal(where, "not an NPZ archive (no zip structure)", "write it with numpy.savez"))
     try:
         with np.load(path, allow_pickle=False) as archive:
             if key not in archive.files:
-                raise DataError(f"{where}: array {key!r} is missing (arrays: {', '.join(archive.files)}). Fix: store the rows as array {key!r}")
+                raise DataError(
+                    refusal(
+                        where,
+                        f"array {key!r} is missing (arrays: {', '.join(archive.files)})",
+                        f"store the rows as array {key!r}",
+                    )
+                )
             x = archive[key]
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{where}: not a valid NPZ file ({type(exc).__name__}: {exc}). Fix: write it with numpy.savez of numeric arrays") from None
+        raise DataError(
+            refusal(
+                where,
+                f"not a valid NPZ file ({type(exc).__name__}: {exc})",
+                "write it with numpy.savez of numeric arrays",
+            )
+        ) from None
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{where}: array {key!r} must be a 2-D numeric array (rows x features), got shape {x.shape}, dtype {x.dtype}. Fix: reshape or convert it")
+        raise DataError(
+            refusal(
+                where,
+                f"array {key!r} must be a 2-D numeric array (rows x features), got shape {x.shape}, dtype {x.dtype}",
+                "reshape or convert it",
+            )
+        )
     return x.astype(np.float64), None, None

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import file_format
+from ..refusal import refusal
 from .dataset import DataError
 
 SAMPLE_ROWS = 200  # rows read to check a table's feature columns and to estimate its length
@@ -80,8 +81,12 @@ def _numeric_check(frame, where: str, entry: str) -> None:
         values = frame[col].dropna()
         sample = values[pd.to_numeric(values, errors="coerce").isna()].astype(str).head(1).tolist() or values.astype(str).head(1).tolist()
         raise DataError(
-            f"{where}: feature column {col!r} is not numeric (e.g. {sample[0] if sample else 'empty'!r} in its first {len(frame)} rows). "
-            f"Fix: encode it as numbers, or list only numeric columns under {entry}.features"
+            refusal(
+                where,
+                f"feature column {col!r} is not numeric"
+                f" (e.g. {sample[0] if sample else 'empty'!r} in its first {len(frame)} rows)",
+                f"encode it as numbers, or list only numeric columns under {entry}.features",
+            )
         )
 
 

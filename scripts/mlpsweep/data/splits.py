@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..refusal import refusal
 from .dataset import Dataset, DataError
 
 
@@ -36,10 +37,16 @@ class Splits:
 
 def _classes_present(data: Dataset) -> np.ndarray:
     if len(data.y) == 0:
-        raise DataError(f"{data.where}: holds no samples. Fix: add samples")
+        raise DataError(refusal(data.where, "holds no samples", "add samples"))
     counts = np.bincount(data.y, minlength=len(data.class_names))
     if (counts > 0).sum() < 2:
-        raise DataError(f"{data.where}: only one class ({data.class_names[int(np.argmax(counts))]!r}) in the labels. Fix: a classifier needs at least two classes")
+        raise DataError(
+            refusal(
+                data.where,
+                f"only one class ({data.class_names[int(np.argmax(counts))]!r}) in the labels",
+                "a classifier needs at least two classes",
+            )
+        )
     return counts[counts > 0]
 
 
@@ -54,8 +61,12 @@ def _holdout(data: Dataset, validation: float, test: float, seed: int):
     smallest = int(present.min())
     if n_test < n_classes or n_val < n_classes or n - n_test - n_val < n_classes or smallest < 3:
         raise DataError(
-            f"{data.where}: {n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split with "
-            f"validation={validation} and test={test}. Fix: use more samples (each class needs >= 3, and each split >= one per class)"
+            refusal(
+                data.where,
+                f"{n} samples in {n_classes} classes (smallest class {smallest}) are too few for a stratified split"
+                f" with validation={validation} and test={test}",
+                "use more samples (each class needs >= 3, and each split >= one per class)",
+            )
         )
     rest, test_idx = train_test_split(np.arange(n), test_size=n_test, stratify=data.y, random_state=seed)
     train_idx, val_idx = train_test_split(rest, test_size=n_val, stratify=data.y[rest], random_state=seed)
@@ -71,13 +82,26 @@ def _cross_validation_fold(data: Dataset, split: dict, seed: int, fold: int):
     column = f"group column {split['group']!r}"
     if method == "kfold":
         if int(present.min()) < split["folds"]:
-            raise DataError(f"{data.where}: the smallest class has {int(present.min())} rows, too few for {split['folds']} stratified folds. Fix: lower split.folds or add samples")
+            raise DataError(
+                refusal(
+                    data.where,
+                    f"the smallest class has {int(present.min())} rows, too few for {split['folds']} stratified folds",
+                    "lower split.folds or add samples",
+                )
+            )
         splitter, args = StratifiedKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y)
     else:
         n_groups = len(set(groups.tolist()))
         needed = split["folds"] if method == "group_kfold" else 2
         if n_groups < needed:
-            raise DataError(f"{data.where}: {column} holds {n_groups} groups, fewer than the {needed} {'folds' if method == 'group_kfold' else 'a leave-one-group-out split needs'}. Fix: lower split.folds or use data with more groups")
+            raise DataError(
+                refusal(
+                    data.where,
+                    f"{column} holds {n_groups} groups, fewer than the {needed}"
+                    f" {'folds' if method == 'group_kfold' else 'a leave-one-group-out split needs'}",
+                    "lower split.folds or use data with more groups",
+                )
+            )
         if method == "group_kfold":
             splitter, args = StratifiedGroupKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y, groups)
         else:
@@ -85,7 +109,13 @@ def _cross_validation_fold(data: Dataset, split: dict, seed: int, fold: int):
     for i, (train_idx, test_idx) in enumerate(splitter.split(*args)):
         if i == fold:
             return train_idx, test_idx
-    raise DataError(f"{data.where}: has no fold {fold} (the data gives fewer folds than planned). Fix: run the sweep again so it plans the folds anew")
+    raise DataError(
+        refusal(
+            data.where,
+            f"has no fold {fold} (the data gives fewer folds than planned)",
+            "run the sweep again so it plans the folds anew",
+        )
+    )
 
 
 def _validation_rows(data: Dataset, train_idx: np.ndarray, validation: float, seed: int):
@@ -97,10 +127,22 @@ def _validation_rows(data: Dataset, train_idx: np.ndarray, validation: float, se
         try:
             return train_test_split(train_idx, test_size=n_val, stratify=data.y[train_idx], random_state=seed)
         except ValueError as exc:
-            raise DataError(f"{data.where}: a fold's training part is too small to cut a stratified validation part ({exc}). Fix: use fewer folds or more samples") from None
+            raise DataError(
+                refusal(
+                    data.where,
+                    f"a fold's training part is too small to cut a stratified validation part ({exc})",
+                    "use fewer folds or more samples",
+                )
+            ) from None
     groups = data.groups[train_idx]
     if len(set(groups.tolist())) < 2:
-        raise DataError(f"{data.where}: a fold's training part holds one group, so no group is left for validation. Fix: use data with more groups or fewer folds")
+        raise DataError(
+            refusal(
+                data.where,
+                "a fold's training part holds one group, so no group is left for validation",
+                "use data with more groups or fewer folds",
+            )
+        )
     keep, val = next(GroupShuffleSplit(n_splits=1, test_size=validation, random_state=seed).split(train_idx, groups=groups))
     return train_idx[keep], train_idx[val]
 
@@ -125,10 +167,18 @@ def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
     """(the rows of one group as a data set without groups, their rows in `data`): what a
     within-subject run (split.within) splits."""
     if data.groups is None:
-        raise DataError(f"{data.where}: has no group column, so no group {group!r} to decode within. Fix: set split.within to the group column")
+        raise DataError(
+            refusal(
+                data.where,
+                f"has no group column, so no group {group!r} to decode within",
+                "set split.within to the group column",
+            )
+        )
     rows = np.flatnonzero(data.groups == group)
     if len(rows) == 0:
-        raise DataError(f"{data.where}: group {group!r} has no rows. Fix: run the sweep again so it plans the groups anew")
+        raise DataError(
+            refusal(data.where, f"group {group!r} has no rows", "run the sweep again so it plans the groups anew")
+        )
     sub = Dataset(data.x[rows], data.y[rows], data.class_names, data.fingerprint, None, f"{data.where}, group {group!r}")
     return sub, rows
 
@@ -160,7 +210,13 @@ def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, 
     missing = sorted(set(range(len(data.class_names))) - set(y[train_idx].tolist()) - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist()))
     if missing:
         names = ", ".join(repr(data.class_names[c]) for c in missing)
-        raise DataError(f"{data.where}: the training part of fold {fold} has no row of class {names} (its groups hold other classes only). Fix: use fewer folds, or data where each group holds every class")
+        raise DataError(
+            refusal(
+                data.where,
+                f"the training part of fold {fold} has no row of class {names} (its groups hold other classes only)",
+                "use fewer folds, or data where each group holds every class",
+            )
+        )
     scaler = StandardScaler().fit(data.x[train_idx])
 
     def scale(rows):
