@@ -44,8 +44,8 @@ def main() -> None:
 
     matplotlib.use("Agg")
     from mlpsweep.plots import write_plots
-    from mlpsweep.summary import write_summary
     from mlpsweep.tables.runs import collect_runs
+    from mlpsweep.tables.summary import write_summary
 
     options = {"best_by": "test_accuracy"}
     all_at_1000 = "--all-at-1000" in sys.argv

@@ -1,4 +1,4 @@
-"""(d) Aggregating many run directories: mlpsweep.summary's collect_runs + write_summary,
+"""(d) Aggregating many run directories: mlpsweep's collect_runs (tables.runs) + write_summary (tables.summary),
 against the floor of reading the same runs: json.load of every metrics.json.
 
 The run directories are written by the tests' fake-run builder (tests/fakes.py), which goes
@@ -54,8 +54,8 @@ def load_only(results: Path, expected: list[str]) -> float:
 
 def aggregate(results: Path, expected: list[str], out: Path) -> float:
     """What the summarize job does, timed against json.load alone (imports excluded)."""
-    from mlpsweep.summary import write_summary
     from mlpsweep.tables.runs import collect_runs
+    from mlpsweep.tables.summary import write_summary
 
     loads, summaries, collects = [], [], []
     for _ in range(REPEATS):

@@ -8,8 +8,9 @@ from mlpsweep.jobs import results_dir, setup_logging
 from mlpsweep.progress import Phases, Progress, terminal
 from mlpsweep.selection import write_best, write_selection
 from mlpsweep.startup import fast_shutdown
-from mlpsweep.summary import options_with_defaults, write_summary
+from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 
 def main(results, expected, options, outdir, search=None, best=None):

@@ -45,10 +45,53 @@ def test_the_engine_stands_alone(path):
         assert not {m.split(".")[0] for m in found} & {"tensorflow", "jax"}, "only the backend files import a backend"
 
 
-@pytest.mark.parametrize("name", ["summary", "selection", "plots", "report", "estimate", "timecourse", "timecourse_plots"])
+DOWNSTREAM = ["selection", "plots", "report", "estimate", "timecourse", "timecourse_plots"]
+TABLES = sorted(f"{p.parent.name}/{p.stem}" for folder in ("tables", "stats") for p in (PACKAGE / folder).glob("*.py"))
+
+
+@pytest.mark.parametrize("name", DOWNSTREAM + TABLES)
 def test_downstream_never_reaches_back_into_training(name):
     allowed_lazy = {"estimate": {"training"}}.get(name, set())
     assert not (ours(imports(PACKAGE / f"{name}.py")) - allowed_lazy) & {"training", "engine", "engine.pack", "engine.step", "data", "jobs"}
+
+
+def test_statistics_know_nothing_of_tables():
+    """stats/ takes arrays and gives arrays (as mne/stats): no pandas, no table module."""
+    for path in (PACKAGE / "stats").glob("*.py"):
+        found = imports(path)
+        assert not {m.split(".")[0] for m in found} & {"pandas", "matplotlib"}, path
+        assert {m for m in ours(found) if not m.startswith("stats")} == set(), path
+
+
+def private_uses(path: Path) -> set[str]:
+    """`from mlpsweep.x import _name` and `x._name` on an imported mlpsweep module, in one file."""
+    tree = ast.parse(path.read_text())
+    found, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("mlpsweep")):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.add(f"{node.module or '.'}.{alias.name}")
+                modules.add(alias.asname or alias.name)  # `from . import rundir` binds a module
+        elif isinstance(node, ast.Import):
+            modules |= {alias.asname or alias.name for alias in node.names if alias.name.startswith("mlpsweep")}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            if node.attr.startswith("_") and not node.attr.startswith("__"):
+                found.add(f"{node.value.id}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path):
+    """Shared helpers get a public name in a module named for them, never `from x import _y`."""
+    assert private_uses(path) == set()
+
+
+def test_the_private_import_check_finds_both_forms(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text("from .tables.render import _texts\nfrom . import rundir\nrundir._parse('x')\n")
+    assert private_uses(source) == {"tables.render._texts", "rundir._parse"}
 
 
 def test_config_plans_without_keras_or_the_grid():

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SNAKEMAKE, checkpoint_epoch, run_snakemake, tiny_config, write_config
-from mlpsweep.summary import write_summary
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 pytestmark = pytest.mark.workflow
 

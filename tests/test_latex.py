@@ -8,8 +8,8 @@ import pytest
 
 from fakes import write_run
 
-from mlpsweep.summary import write_summary
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 VARIANTS = {
     "defaults": {},

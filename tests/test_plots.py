@@ -12,8 +12,10 @@ from fakes import confusion, write_run
 
 from mlpsweep import plots
 from mlpsweep.progress import Progress
-from mlpsweep.summary import summarize, write_summary
+from mlpsweep.tables.cells import summarize
+from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
 
@@ -103,13 +105,13 @@ def test_forked_workers_write_the_same_files(results, drawn, tmp_path):
 def test_heatmap_shows_best_hparams_failed_and_absent_pairs(results):
     _, cells, _ = plots.read_tables(results / "summary")
     cells = cells[~((cells["dataset"] == "ds1") & (cells["architecture"] == "small"))]  # as if excluded from the grid
-    grid = plots.heatmap_grid(cells, plots.options_with_defaults(OPTIONS))
+    grid = plots.heatmap_grid(cells, options_with_defaults(OPTIONS))
     assert grid["datasets"] == ["ds1", "ds2"] and grid["architectures"] == ["big", "small"]
     assert grid["several_hparams"]
     assert grid["text"][0][0] == "0.910 ± 0.010\nlr0.1"  # lr0.1 beats lr0.01 on ds1/big
     assert grid["text"][1][0] == "failed" and math.isnan(grid["values"][1, 0])
     assert grid["text"][0][1] == "n/a" and math.isnan(grid["values"][0, 1])
-    fig = plots.heatmap_figure(grid, plots.options_with_defaults(OPTIONS))
+    fig = plots.heatmap_figure(grid, options_with_defaults(OPTIONS))
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "failed" in texts and "n/a" in texts
     assert "best hyperparameters per pair" in fig.axes[0].get_title()
@@ -118,7 +120,7 @@ def test_heatmap_shows_best_hparams_failed_and_absent_pairs(results):
 
 def test_heatmap_marks_partial_cells_and_uses_percent(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    grid = plots.heatmap_grid(cells, plots.options_with_defaults({**OPTIONS, "percent": True, "decimals": 1}))
+    grid = plots.heatmap_grid(cells, options_with_defaults({**OPTIONS, "percent": True, "decimals": 1}))
     small = grid["text"][0][grid["architectures"].index("small")]
     assert small == "82.0 ± 2.8\nlr0.1\nn = 2/3"  # seed 1 diverged: mean of 0.80 and 0.84
     assert np.nanmax(grid["values"]) == pytest.approx(91.0)
@@ -126,7 +128,7 @@ def test_heatmap_marks_partial_cells_and_uses_percent(results):
 
 def test_best_per_pair_respects_lower_is_better(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    pairs = plots.best_per_pair(cells, plots.options_with_defaults({"best_by": "test_loss"})).set_index(["dataset", "architecture"])
+    pairs = plots.best_per_pair(cells, options_with_defaults({"best_by": "test_loss"})).set_index(["dataset", "architecture"])
     assert pairs.loc[("ds1", "big"), "hparams"] == "lr0.1"
     assert pairs.loc[("ds2", "big"), "status"] == "failed"
 
@@ -139,7 +141,7 @@ def test_confidence_interval_uses_t_distribution():
 
 def test_bar_chart_labels_metric_ci_and_failed_cells(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    fig = plots.bars_figure(cells, "ds2", plots.options_with_defaults(OPTIONS))
+    fig = plots.bars_figure(cells, "ds2", options_with_defaults(OPTIONS))
     ax = fig.axes[0]
     assert "95% CI" in ax.get_ylabel() and "(fraction)" in ax.get_ylabel()
     assert "t-distribution" in ax.get_title()
@@ -160,7 +162,7 @@ def test_learning_curves_average_seeds_of_unequal_length():
     assert curves["loss_mean"].tolist() == pytest.approx([0.9, 0.4, 0.2])
     assert curves["loss_std"].iloc[0] == pytest.approx(np.std([1.0, 0.8], ddof=1))
     assert math.isnan(curves["loss_std"].iloc[2])
-    fig = plots.learning_curves_figure(curves, "t", plots.options_with_defaults(OPTIONS))
+    fig = plots.learning_curves_figure(curves, "t", options_with_defaults(OPTIONS))
     assert [ax.get_xlabel() for ax in fig.axes] == ["Epoch", "Epoch"]
     assert fig.axes[0].get_ylabel() == "Loss (cross-entropy, nats)" and fig.axes[1].get_ylabel() == "Accuracy (fraction)"
     assert len(fig.axes[0].lines) == 2  # train and validation
@@ -238,13 +240,13 @@ def test_names_that_look_like_numbers_stay_strings(tmp_path):
 
 
 def test_axis_labels_carry_units():
-    options = plots.options_with_defaults({"percent": True})
+    options = options_with_defaults({"percent": True})
     assert plots.axis_label("test_accuracy", options) == "Test acc. (%)"
     assert plots.axis_label("test_loss", options) == "Test loss (cross-entropy, nats)"
     assert plots.axis_label("fit_seconds", options) == "Fit (s)"
     assert plots.axis_label("n_params", options) == "Params (count)"
     assert plots.axis_label("epochs_run", options) == "Epochs"
-    assert plots.axis_label("val_accuracy", plots.options_with_defaults({})) == "Val. acc. (fraction)"
+    assert plots.axis_label("val_accuracy", options_with_defaults({})) == "Val. acc. (fraction)"
 
 
 def test_summary_cells_agree_with_plot_inputs(results):
@@ -262,7 +264,7 @@ def labelled(artists) -> list:
 
 def test_bars_draw_chance_threshold_and_majority_rate(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    fig = plots.bars_figure(cells, "ds1", plots.options_with_defaults({**OPTIONS, "percent": True}))
+    fig = plots.bars_figure(cells, "ds1", options_with_defaults({**OPTIONS, "percent": True}))
     ax = fig.axes[0]
     ds1 = cells[cells["dataset"] == "ds1"]
     lines = labelled(ax.lines)
@@ -278,7 +280,7 @@ def test_bars_draw_chance_lines_per_bar_where_cells_differ():
             "test_accuracy_mean": [0.6, 0.7], "test_accuracy_std": 0.01, "chance_threshold": [0.58, 0.5425], "chance_majority": [0.5, 0.5],
         }
     )  # fmt: skip
-    ax = plots.bars_figure(cells, "d", plots.options_with_defaults(OPTIONS)).axes[0]
+    ax = plots.bars_figure(cells, "d", options_with_defaults(OPTIONS)).axes[0]
     threshold = next(c for c in ax.collections if c.get_label().startswith("chance threshold"))
     assert [segment[:, 1].tolist() for segment in threshold.get_segments()] == [[0.58, 0.58], [0.5425, 0.5425]]
     assert np.concatenate([segment[:, 0] for segment in threshold.get_segments()]).tolist() == pytest.approx([-0.4, 0.4, 0.6, 1.4])
@@ -287,7 +289,7 @@ def test_bars_draw_chance_lines_per_bar_where_cells_differ():
 
 def test_bars_of_other_metrics_draw_no_chance_lines(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    fig = plots.bars_figure(cells, "ds1", plots.options_with_defaults({**OPTIONS, "best_by": "test_loss"}))
+    fig = plots.bars_figure(cells, "ds1", options_with_defaults({**OPTIONS, "best_by": "test_loss"}))
     assert not labelled(fig.axes[0].lines) and not fig.legends
 
 
@@ -337,7 +339,7 @@ def test_figures_with_a_bar_per_cell_stay_bounded_as_cells_grow():
             "fit_seconds_total": 1.0,
         }
     )
-    options = plots.options_with_defaults(OPTIONS)
+    options = options_with_defaults(OPTIONS)
     few, note = plots.bounded_bars(cells.head(plots.MAX_BARS), options)
     assert len(few) == plots.MAX_BARS and note == ""  # today's figures, unchanged
     best, note = plots.bounded_bars(cells, options)

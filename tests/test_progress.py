@@ -13,8 +13,8 @@ from fakes import write_run
 
 from mlpsweep import progress as progress_module
 from mlpsweep.progress import Phases, Progress, count_line, terminal, text_bar
-from mlpsweep.summary import write_summary
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 
 def ticking(*times: float):

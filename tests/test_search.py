@@ -15,8 +15,9 @@ from mlpsweep import plots, search
 from mlpsweep.config import ConfigError, validate_config
 from mlpsweep.grid import expand_runs, plan_jobs
 from mlpsweep.rundir import RUN_DIR_RE
-from mlpsweep.summary import write_summary
+from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 SOURCE = "sweep.yaml"
 SPACE = {
@@ -182,7 +183,7 @@ def fake_search(tmp_path_factory):
     drawn = []
     for outdir in (root / "plots", root / "again"):  # the search figures alone: write_plots draws every cell's curves too
         (outdir / plots.SEARCH_DIR).mkdir(parents=True)
-        drawn.append([path for task in plots.search_tasks(runs, cells, plots.options_with_defaults(options), outdir, cfg) for path in plots._draw(task)])
+        drawn.append([path for task in plots.search_tasks(runs, cells, options_with_defaults(options), outdir, cfg) for path in plots._draw(task)])
     return root, cfg, dict(points), *drawn
 
 
@@ -248,7 +249,7 @@ def test_write_plots_draws_the_search_figures_and_only_for_a_search(tmp_path):
     assert sorted(p.name for p in written if p.parent.name == "search") == ["ds.pdf", "ds.png"]
     assert not stale.exists()
     write_summary(collect_runs(tmp_path), None, tmp_path / "plain", None)  # no search: no values, no figure
-    assert plots.search_tasks(*plots.read_tables(tmp_path / "plain")[:2], plots.options_with_defaults(None), tmp_path, None) == []
+    assert plots.search_tasks(*plots.read_tables(tmp_path / "plain")[:2], options_with_defaults(None), tmp_path, None) == []
 
 
 def test_search_figure_axes(fake_search):
@@ -258,7 +259,7 @@ def test_search_figure_axes(fake_search):
     root, cfg, _, _, _ = fake_search
     runs, cells, _ = plots.read_tables(root / "summary")
     keys = plots.search_columns(runs)
-    fig = plots.search_figure(runs, cells, "ds", keys, set(plots._log_keys(cfg, keys)), {**plots.options_with_defaults(None)})
+    fig = plots.search_figure(runs, cells, "ds", keys, set(plots._log_keys(cfg, keys)), {**options_with_defaults(None)})
     panels = [ax for ax in fig.axes if ax.axison]
     assert [ax.get_xscale() for ax in panels] == ["log", "linear", "log", "linear", "linear"]
     assert [ax.get_xlabel() for ax in panels][:2] == ["learning_rate (log scale)", "architecture.dropout"]

@@ -6,8 +6,9 @@ import pytest
 from fakes import write_run
 from mlpsweep import selection
 from mlpsweep.config import ConfigError, validate_config
-from mlpsweep.summary import options_with_defaults, write_summary
+from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 
 def sweep(tmp_path, runs: list[dict], **options):

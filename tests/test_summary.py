@@ -14,10 +14,13 @@ import pytest
 from fakes import write_run
 from scipy import stats
 
-from mlpsweep import summary
 from mlpsweep.rundir import discover as discover_runs
-from mlpsweep.summary import chance_threshold, compute_accounting, options_with_defaults, render_latex, summarize, write_summary
+from mlpsweep.stats import chance, paired
+from mlpsweep.stats.chance import chance_threshold
+from mlpsweep.tables.cells import compute_accounting, summarize
+from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import render_latex, write_summary
 
 RELEASE_0_1 = Path(__file__).parent / "data" / "release-0.1" / "results"
 OUTPUTS = ("runs.csv", "summary.csv", "summary.md", "summary.tex", "by_group.csv", "by_group.md", "compute.json")
@@ -128,7 +131,7 @@ def test_wilcoxon_pvalues_equal_scipy_row_by_row():
     others[1, :3] = best[:3]  # some zero
     others[2, 4:] = np.nan  # four shared pairs only
     others[3, 1:] = np.nan  # one shared pair: no test
-    p = summary.paired_pvalues(best, others, "wilcoxon")
+    p = paired.paired_pvalues(best, others, "wilcoxon")
     assert p[0] == 1.0 and math.isnan(p[3])
     for k in [1, 2, *range(4, 40)]:
         shared = np.isfinite(others[k])
@@ -228,11 +231,11 @@ def test_binomial_quantile_is_scipy_binom_ppf_without_importing_scipy_stats():
     n = np.arange(0, 2001, dtype=float)
     for alpha in (0.05, 0.01, 0.001, 0.5):
         for classes in (1, 2, 3, 4, 7, 10):
-            np.testing.assert_array_equal(summary.binomial_quantile(1 - alpha, n, 1 / classes), stats.binom.ppf(1 - alpha, n, 1 / classes))
+            np.testing.assert_array_equal(chance.binomial_quantile(1 - alpha, n, 1 / classes), stats.binom.ppf(1 - alpha, n, 1 / classes))
     odd_n, odd_p = np.array([np.nan, -1, 2.5, 10, 10, 10]), np.array([0.5, 0.5, 0.5, np.inf, np.nan, 1.0])
-    np.testing.assert_array_equal(summary.binomial_quantile(0.95, odd_n, odd_p), stats.binom.ppf(0.95, odd_n, odd_p))
-    code = "import sys; from mlpsweep.summary import chance_threshold; chance_threshold(80, 2, 0.05); print('scipy.stats' in sys.modules)"
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(summary.__file__).parents[1])
+    np.testing.assert_array_equal(chance.binomial_quantile(0.95, odd_n, odd_p), stats.binom.ppf(0.95, odd_n, odd_p))
+    code = "import sys; from mlpsweep.stats.chance import chance_threshold; chance_threshold(80, 2, 0.05); print('scipy.stats' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(chance.__file__).parents[2])
     assert found.stdout.strip() == "False"
 
 

@@ -6,8 +6,8 @@ import pytest
 from fakes import write_run
 from scipy import stats
 
-from mlpsweep.summary import write_summary
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 SEEDS = range(6)
 NOISE = [0.004, -0.003, 0.006, -0.001, 0.002, -0.005]

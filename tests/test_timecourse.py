@@ -14,8 +14,10 @@ import pytest
 from fakes import write_run
 
 from mlpsweep import generalization, rundir, timecourse, timecourse_plots
-from mlpsweep.summary import chance_threshold, write_summary
+from mlpsweep.stats.chance import chance_threshold
+from mlpsweep.stats.cluster import cluster_test
 from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
 
 WINDOWS = [round(-0.2 + 0.1 * k, 3) for k in range(10)]  # starts -0.2 .. 0.7, 0.1 s long
 EFFECT = range(4, 8)  # windows 4-7 (0.2 .. 0.5 s) hold the effect
@@ -103,14 +105,14 @@ def test_table_arithmetic_from_a_small_grid(tmp_path):
 
 def test_cluster_test_finds_a_planted_interval_and_nothing_in_chance():
     x = planted(10, 0.15) - 0.5
-    clusters, p, threshold = timecourse.cluster_test(x, 1000, 0.05)
+    clusters, p, threshold = cluster_test(x, 1000, 0.05)
     significant = [np.flatnonzero(c).tolist() for c, pv in zip(clusters, p) if pv < 0.05]
     assert significant == [list(EFFECT)]
     assert threshold == pytest.approx(1.833, abs=1e-3)  # t(0.95, 9)
-    clusters, p, _ = timecourse.cluster_test(planted(10, 0.0, seed=3) - 0.5, 1000, 0.05)
+    clusters, p, _ = cluster_test(planted(10, 0.0, seed=3) - 0.5, 1000, 0.05)
     assert not (p < 0.05).any()
-    again = timecourse.cluster_test(x, 1000, 0.05)
-    assert np.array_equal(again[1], timecourse.cluster_test(x, 1000, 0.05)[1])  # fixed seed
+    again = cluster_test(x, 1000, 0.05)
+    assert np.array_equal(again[1], cluster_test(x, 1000, 0.05)[1])  # fixed seed
 
 
 def test_within_subject_time_course_is_at_chance_before_and_significant_inside(table):

@@ -28,7 +28,12 @@ from . import rundir  # noqa: E402
 from .progress import Progress  # noqa: E402
 from .registry import METRICS, PLOTS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
-from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
+from .tables.cells import CELL_DTYPES as SUMMARY_DTYPES  # noqa: E402
+from .tables.cells import best_rows  # noqa: E402
+from .tables.options import higher_is_better, options_with_defaults, scale_of  # noqa: E402
+from .tables.order import real_runs  # noqa: E402
+from .tables.render import mean_std  # noqa: E402
+from .tables.runs import KEYS  # noqa: E402
 
 log = logging.getLogger("mlpsweep")
 
@@ -57,7 +62,7 @@ PDF_METADATA = {"Creator": "mlpsweep", "Producer": "mlpsweep", "CreationDate": N
 STATUS_COLOR = "0.85"
 KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
 RUN_DTYPES = {**KEY_DTYPES, "fold": "Int64", "permutation": "Int64", "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str}
-CELL_DTYPES = {**KEY_DTYPES, "status": str, "device": str, "best": str, "not_worse": str, "above_chance": str}
+CELL_DTYPES = {c: str for c, kind in SUMMARY_DTYPES.items() if kind in ("str", "bool", "boolean")}  # flags: text, then mapped
 FLAGS = {"True": True, "False": False}
 
 
@@ -84,11 +89,11 @@ def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
     for column, kind in dtypes.items():
         if kind is str and column in frame:
             frame[column] = frame[column].fillna("")
-    for column in ("best", "not_worse"):
-        if column in frame:
+    for column, kind in SUMMARY_DTYPES.items():
+        if kind == "bool" and column in frame:
             frame[column] = frame[column].map(FLAGS).fillna(False).astype(bool)
-    if "above_chance" in frame:
-        frame["above_chance"] = frame["above_chance"].map(FLAGS).astype("boolean")  # empty: unknown
+        elif kind == "boolean" and column in frame:
+            frame[column] = frame[column].map(FLAGS).astype("boolean")  # empty: unknown
     return frame
 
 
@@ -145,14 +150,12 @@ def best_per_pair(cells: pd.DataFrame, options: dict) -> pd.DataFrame:
 
     Pairs without a finished run keep one row whose status says why.
     """
-    metric = f"{options['best_by']}_mean"
-    higher = higher_is_better(options["best_by"], options)
+    best = set(best_rows(cells, ["dataset", "architecture"], options).tolist())
     rows = []
     for (_, _), pair in cells.groupby(["dataset", "architecture"], sort=False):
-        scored = pair[(pair["n"] > 0) & pair[metric].notna()]
-        if len(scored):
-            best = scored[metric].idxmax() if higher else scored[metric].idxmin()
-            rows.append(pair.loc[best])
+        chosen = [i for i in pair.index if i in best]
+        if chosen:
+            rows.append(pair.loc[chosen[0]])
         else:
             row = pair.iloc[0].copy()
             row["status"] = "/".join(dict.fromkeys(pair["status"]))
@@ -175,10 +178,7 @@ def heatmap_grid(cells: pd.DataFrame, options: dict, metric: str = "test_accurac
             text[i][j] = row["status"]
             continue
         values[i, j] = mean * scale
-        lines = [f"{mean * scale:.{options['decimals']}f}"]
-        std = row[f"{metric}_std"]
-        if np.isfinite(std):
-            lines[0] += f" ± {std * scale:.{options['decimals']}f}"
+        lines = [mean_std(mean, row[f"{metric}_std"], metric, options)]
         if several:
             lines.append(row["hparams"])
         if row["n"] < row["n_planned"]:

@@ -11,7 +11,7 @@
         train.log        this run's part of its job's log
         generalization.csv   windowed runs with summary.generalization: test accuracy at every window
 
-The training side writes these files (training.py), the summary reads them (summary.py), and
+The training side writes these files (training.py), the summary reads them (tables/runs.py), and
 the tests build fake runs with the same functions (tests/fakes.py).
 """
 

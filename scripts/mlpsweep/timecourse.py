@@ -4,7 +4,7 @@ generalization matrices, from the run directories of windowed data sets.
 A windowed run (`datasets.<name>.windows`) records its window and its protocol in
 metrics.json (`data.window`, `data.protocol`, `run.subject`). Per data set x cell x window
 the table gives the mean and std of the test accuracy over the cell's runs at that window,
-the binomial chance threshold (summary.chance_threshold, as the summary table), and which
+the binomial chance threshold (stats.chance.chance_threshold, as the summary table), and which
 windows are significantly above chance: MNE's cluster-based permutation test
 (`mne.stats.permutation_cluster_1samp_test`, one-sided) over one observation per subject
 (within-subject: the subject's mean accuracy; cross-subject: the held-out subject's
@@ -29,11 +29,16 @@ import pandas as pd
 
 from . import rundir
 from .rundir import window_label
-from .summary import KEYS, _csv, _natural_key, chance_threshold, class_counts_per_cell, fmt, options_with_defaults
+from .stats.chance import chance_threshold, majority_rate
+from .stats.cluster import CLUSTER_SEED, cluster_test
+from .tables.cells import class_counts_per_cell
+from .tables.options import fmt, options_with_defaults
+from .tables.order import cell_ranks, natural_key
+from .tables.render import csv_text, markdown_table, mean_std
+from .tables.runs import KEYS
 
 log = logging.getLogger("mlpsweep")
 
-CLUSTER_SEED = 0  # of the sign flips: fixed, so a table regenerates byte-identically
 PROTOCOLS = ("within-subject", "cross-subject", "pooled")
 OBSERVATIONS = {"within-subject": "subjects", "cross-subject": "subjects", "pooled": "folds"}
 WINDOW_COLUMNS = [*KEYS, "seed", "fold", "subject", "protocol", "window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test", "test_class_counts", "test_by_group", "path", "status"]
@@ -89,7 +94,7 @@ def window_row(record: dict, rel: str) -> dict | None:
     }
 
 
-# ---------------------------------------------------------------- observations and the cluster test
+# ---------------------------------------------------------------- observations
 
 
 def observations(mine: pd.DataFrame, protocol: str, windows: list[float]) -> tuple[np.ndarray, list[str], str]:
@@ -120,43 +125,13 @@ def observations(mine: pd.DataFrame, protocol: str, windows: list[float]) -> tup
         values = mine.assign(obs=key).groupby(["obs", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index()
         what = "folds" if folds else "seeds"
     labels = [f"{o:g}" if isinstance(o, float) else str(o) for o in values["obs"]]
-    names = sorted(set(labels), key=_natural_key)
+    names = sorted(set(labels), key=natural_key)
     row = {n: i for i, n in enumerate(names)}
     matrix = np.full((len(names), len(windows)), np.nan)
     for o, w, a in zip(labels, values["window_start"], values["accuracy"]):
         matrix[row[o], column[w]] = a
     complete = np.isfinite(matrix).all(axis=1)
     return matrix[complete], [n for n, ok in zip(names, complete) if ok], what
-
-
-def cluster_test(x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """MNE's cluster-based permutation test of x (observations x windows) > 0, one-sided.
-
-    Clusters are runs of adjacent windows whose one-sample t exceeds the t quantile for p <
-    `cluster_alpha` (df = observations - 1); each cluster's p-value is the share of sign-flip
-    permutations whose largest cluster mass reaches its mass (Maris & Oostenveld 2007; MNE
-    enumerates all 2^(n-1) flips when that is fewer than `n_permutations`). Returns the
-    clusters (boolean masks over windows), their p-values and the t threshold; none under 2
-    observations.
-    """
-    n = x.shape[0]
-    if n < 2 or x.shape[1] == 0:
-        return [], np.array([]), math.nan
-    from mne.stats import permutation_cluster_1samp_test
-    from scipy.stats import t as student_t
-
-    threshold = float(student_t.ppf(1 - cluster_alpha, n - 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows where every observation is equal: t undefined, no cluster
-        _, clusters, p_values, _ = permutation_cluster_1samp_test(
-            np.ascontiguousarray(x, dtype=np.float64), threshold=threshold, n_permutations=n_permutations, tail=1, out_type="mask", rng=seed, verbose=False
-        )
-    masks = []
-    for cluster in clusters:  # 1-D data: MNE gives (slice,) tuples; boolean masks otherwise
-        mask = np.zeros(x.shape[1], dtype=bool)
-        mask[cluster] = True
-        masks.append(mask)
-    return masks, np.asarray(p_values, dtype=float), threshold
 
 
 # ---------------------------------------------------------------- the table
@@ -178,15 +153,9 @@ def timecourse_table(windows: pd.DataFrame, options: dict | None = None) -> pd.D
 
 
 def _cells_in_order(windows: pd.DataFrame, options: dict):
-    preferred = {"dataset": options["dataset_order"], "architecture": options["architecture_order"], "hparams": []}
-    ranks = {}
-    for k in KEYS:
-        distinct = windows[k].unique().tolist()
-        head = [v for v in preferred[k] if v in distinct]
-        order = head + sorted((v for v in distinct if v not in head), key=_natural_key)
-        ranks[f"_{k}"] = windows[k].map({v: i for i, v in enumerate(order)})
-    keyed = windows.assign(**ranks)
-    return keyed.sort_values([*ranks, "window_start", "seed"], kind="stable").groupby(KEYS, sort=False)
+    keyed = windows.assign(**cell_ranks(windows, options))
+    ordered = keyed.sort_values(["_dataset", "_architecture", "_hparams", "window_start", "seed"], kind="stable")
+    return ordered.groupby(KEYS, sort=False)
 
 
 def _cell_rows(mine: pd.DataFrame, options: dict, alpha: float) -> pd.DataFrame:
@@ -234,13 +203,12 @@ def chance_per_window(mine: pd.DataFrame, starts: list[float], alpha: float) -> 
     majority, threshold = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
     for j, start in enumerate(starts):
         at = mine[mine["window_start"] == start]
-        counts = class_counts_per_cell(at, at[KEYS].drop_duplicates().reset_index(drop=True))[0]
+        counts = class_counts_per_cell(at, at[KEYS].drop_duplicates().reset_index(drop=True))[:1]
         known = ~np.isnan(counts)
         if not known.any():
             continue
-        n = counts[known].sum()
-        majority[j] = counts[known].max() / n
-        threshold[j] = chance_threshold(n, known.sum(), alpha)
+        majority[j] = majority_rate(counts)[0]
+        threshold[j] = chance_threshold(np.nansum(counts), known.sum(), alpha)
     return majority, threshold
 
 
@@ -266,13 +234,8 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
         return "No time-course rows: no finished run of this sweep has a time window (a data set with `source: epochs` and `windows:` makes them).\n"
     accuracy = lambda v: fmt(v, "test_accuracy", options)  # noqa: E731
     header = ["Data set", "Architecture", "Hyperparameters", "Protocol", "Window (s)", "Centre (s)", "n", "Test acc.", "s.e.m.", "Threshold", "Cluster p"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * 5 + [" ---: "] * (len(header) - 5)) + "|"]
-    for row in table.to_dict("records"):
-        std = accuracy(row["test_accuracy_std"])
-        mean = accuracy(row["test_accuracy_mean"]) + (f" ± {std}" if std else "")
-        cluster = "" if pd.isna(row["cluster_p"]) else f"{row['cluster_p']:.3f}" + (" *" if row["significant"] else "")
-        values = [row["dataset"], row["architecture"], row["hparams"], row["protocol"], row["window"], f"{row['window_centre']:+.3f}", str(row["n"]), mean, accuracy(row["sem"]), accuracy(row["chance_threshold"]), cluster]
-        lines.append("| " + " | ".join(values) + " |")
+    rows = (_window_row(row, accuracy, options) for row in table.to_dict("records"))
+    lines = markdown_table(header, "lllll" + "r" * (len(header) - 5), rows)
     lines.append("")
     lines.append("Test acc.: mean ± std over the cell's runs at the window ((subject,) seed, fold); n = finished runs. s.e.m.: standard error of the mean over the observations.")
     lines.append(
@@ -286,12 +249,23 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _window_row(row: dict, accuracy, options: dict) -> list[str]:
+    """One window's line of timecourse.md."""
+    mean = mean_std(row["test_accuracy_mean"], row["test_accuracy_std"], "test_accuracy", options)
+    cluster = "" if pd.isna(row["cluster_p"]) else f"{row['cluster_p']:.3f}" + (" *" if row["significant"] else "")
+    return [
+        row["dataset"], row["architecture"], row["hparams"], row["protocol"], row["window"],
+        f"{row['window_centre']:+.3f}", str(row["n"]),
+        mean, accuracy(row["sem"]), accuracy(row["chance_threshold"]), cluster,
+    ]  # fmt: skip
+
+
 def write_timecourse(table: pd.DataFrame, options: dict | None, outdir) -> None:
     """summary/timecourse.csv and .md."""
     from .storage import write_text_atomic
 
     options = options_with_defaults(options)
-    write_text_atomic(os.path.join(outdir, "timecourse.csv"), _csv(table))
+    write_text_atomic(os.path.join(outdir, "timecourse.csv"), csv_text(table))
     write_text_atomic(os.path.join(outdir, "timecourse.md"), render_markdown(table, options))
 
 
@@ -330,7 +304,7 @@ def matrix_csv(matrix: pd.DataFrame) -> str:
     (both labelled by their start), accuracies to 10 significant digits."""
     frame = pd.DataFrame(matrix.to_numpy(dtype=float), columns=[window_label(w) for w in matrix.columns])
     frame.insert(0, "train_window", [window_label(w) for w in matrix.index])
-    return _csv(frame)
+    return csv_text(frame)
 
 
 def matrix_name(key: tuple) -> str:

@@ -17,7 +17,8 @@ from . import timecourse
 from .plots import STYLE, plt, save_figure
 from .registry import PLOTS
 from .storage import write_text_atomic
-from .summary import KEYS, options_with_defaults, scale_of
+from .tables.options import options_with_defaults, scale_of
+from .tables.runs import KEYS
 
 log = logging.getLogger("mlpsweep")
 

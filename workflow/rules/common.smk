@@ -11,6 +11,7 @@ from mlpsweep.grid import data_files, expand_runs, job_params, plan_jobs  # noqa
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from mlpsweep.startup import fast_shutdown  # noqa: E402
+from mlpsweep.tables.files import SUMMARY_FILES  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -116,23 +117,8 @@ def run_paths():
 
 
 def summary_outputs():
-    return [
-        f"{RESULTS}/summary/{name}"
-        for name in (
-            "runs.csv",
-            "summary.csv",
-            "summary.md",
-            "summary.tex",
-            "by_group.csv",
-            "by_group.md",
-            "compute.json",
-            "search.csv",
-            "search.md",
-            "selected.csv",
-            "selected.md",
-            "selected.tex",
-        )
-    ] + [f"{RESULTS}/best"]
+    tables = [f"{RESULTS}/summary/{name}" for name in SUMMARY_FILES.values()]
+    return tables + [f"{RESULTS}/best"]
 
 
 def timecourse_targets():
@@ -160,7 +146,7 @@ def write_partial_summary():
     not taken for the final one and the next run still trains what is missing.
     """
     from mlpsweep.plots import write_plots
-    from mlpsweep.summary import write_summary
+    from mlpsweep.tables.summary import write_summary
     from mlpsweep.tables.runs import collect_runs
 
     partial = f"{RESULTS}/summary/partial"

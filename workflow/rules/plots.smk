@@ -1,9 +1,9 @@
 rule plots:
     """Draw the figures of the sweep from the summary tables and the runs' history.csv files."""
     input:
-        runs=f"{RESULTS}/summary/runs.csv",
-        summary=f"{RESULTS}/summary/summary.csv",
-        compute=f"{RESULTS}/summary/compute.json",
+        runs=f"{RESULTS}/summary/{SUMMARY_FILES['runs']}",
+        summary=f"{RESULTS}/summary/{SUMMARY_FILES['csv']}",
+        compute=f"{RESULTS}/summary/{SUMMARY_FILES['compute']}",
     output:
         heatmap_png=report(
             f"{RESULTS}/plots/heatmap.png",

@@ -5,7 +5,7 @@
 rule timecourse:
     """Decoding accuracy per time window with cluster statistics: table and a plot per data set."""
     input:
-        runs=f"{RESULTS}/summary/runs.csv",
+        runs=f"{RESULTS}/summary/{SUMMARY_FILES['runs']}",
     output:
         csv=report(
             f"{RESULTS}/summary/timecourse.csv",
@@ -43,7 +43,7 @@ rule timecourse:
 rule generalization:
     """Temporal generalization: train time x test time accuracy per cell, table and matrix plot."""
     input:
-        runs=f"{RESULTS}/summary/runs.csv",
+        runs=f"{RESULTS}/summary/{SUMMARY_FILES['runs']}",
     output:
         tables=directory(f"{RESULTS}/summary/generalization"),
         plots=report(

@@ -1,0 +1,63 @@
+"""by_group.csv and .md: each cell's test accuracy per group of test rows (`split.group`)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..registry import METRICS
+from .options import options_with_defaults
+from .order import order_of, rank, real_runs, sort_runs
+from .render import markdown_table, mean_std
+from .runs import KEYS
+
+GROUP_COLUMNS = [*KEYS, "group", "test_accuracy_mean", "test_accuracy_std", "n_seeds", "n_test_rows"]
+
+
+def group_results(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """Per data set x cell x group: mean and std over seeds of the group's test accuracy (its
+    test rows summed over the seed's folds), seeds, and test rows summed over seeds."""
+    options = options_with_defaults(options)
+    return group_table(sort_runs(runs, options))
+
+
+def group_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """group_results() of runs already in table order."""
+    real = real_runs(runs)
+    done = real[(real["status"] == "finished") & real["test_by_group"].fillna("").ne("")]
+    if done.empty:
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    long = pd.DataFrame(
+        [(i, group, v["n"], v["correct"]) for i, text in zip(done.index, done["test_by_group"]) for group, v in json.loads(text).items()],
+        columns=["run", "group", "rows", "correct"],
+    )
+    long = long.join(done[[*KEYS, "seed"]], on="run")
+    per_seed = long.groupby([*KEYS, "group", "seed"], sort=False)[["rows", "correct"]].sum().reset_index()
+    per_seed["accuracy"] = per_seed["correct"] / per_seed["rows"]
+    grouped = per_seed.groupby([*KEYS, "group"], sort=False)
+    table = pd.DataFrame(
+        {"test_accuracy_mean": grouped["accuracy"].mean(), "test_accuracy_std": grouped["accuracy"].std(ddof=1), "n_seeds": grouped.size(), "n_test_rows": grouped["rows"].sum()}
+    ).reset_index()
+    table["_c"] = table.groupby(KEYS, sort=False).ngroup()  # cells in table order, as the runs came
+    table["_g"] = rank(table["group"], order_of(table["group"], []))
+    return table.sort_values(["_c", "_g"], kind="stable")[GROUP_COLUMNS].reset_index(drop=True)
+
+
+def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
+    """by_group.md: one row per cell and group."""
+    if groups.empty:
+        return "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
+    header = ["Data set", "Architecture", "Hyperparameters", "Group", METRICS["test_accuracy"].label, "Seeds", "Test rows"]
+    rows = (
+        [
+            row["dataset"], row["architecture"], row["hparams"], str(row["group"]),
+            mean_std(row["test_accuracy_mean"], row["test_accuracy_std"], "test_accuracy", options),
+            str(row["n_seeds"]), str(row["n_test_rows"]),
+        ]
+        for row in groups.to_dict("records")
+    )  # fmt: skip
+    lines = markdown_table(header, "llllrrr", rows)
+    lines.append("")
+    lines.append("Test accuracy on each group's test rows, mean ± std over seeds (sample std; a seed tests a group in one fold); test rows summed over seeds.")
+    return "\n".join(lines) + "\n"
