@@ -113,7 +113,6 @@ def test_run_identity_and_run_files_have_one_owner():
 OWN_REFUSALS = {
     "refusal.py": "the builder",
     "engine/backend.py": "the engine imports nothing of mlpsweep outside engine/",
-    "summary.py": "options_with_defaults: its line moves to the table layer (#23), which builds it with refusal.py",
 }
 
 

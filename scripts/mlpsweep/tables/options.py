@@ -8,6 +8,7 @@ import functools
 import pandas as pd
 
 from ..config import first_error, load_schema
+from ..refusal import refusal
 from ..registry import METRICS
 
 
@@ -21,7 +22,8 @@ def options_with_defaults(options: dict | None) -> dict:
     filled = copy.deepcopy(dict(options or {}))
     error = first_error(filled, _options_schema(), prefix="summary")
     if error:
-        raise ValueError("key '{}': {}. Fix: {}".format(*error))
+        key, problem, fix = error
+        raise ValueError(refusal(None, problem, fix, key=key))
     return filled
 
 
