@@ -7,7 +7,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +29,27 @@ EXAMPLES = sorted((REPO / "config" / "examples").glob("*.yaml"))
 EXAMPLE = REPO / "config" / "examples" / "decoding-over-time.yaml"
 
 
-def readme_first_example() -> str:
-    """The YAML block under the README's "Declaring a sweep"."""
+def readme_yaml(heading: str = "## Declaring a sweep") -> str:
+    """The first YAML block under a heading of the README."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Declaring a sweep") :]
+    section = text[text.index(heading) :]
     return section[section.index("```yaml\n") + 8 : section.index("```", section.index("```yaml\n") + 8)]
+
+
+def readme_first_example() -> str:
+    return readme_yaml()
+
+
+def readme_eeg(within: bool = False) -> dict:
+    """The README's decoding-over-time block (data set and split) in the example's config;
+    `within`: its commented split in place of the line above, as the comment says."""
+    text = readme_yaml("## Decoding over time")
+    if within:
+        lines = text.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("# split:"))
+        lines[at - 1 : at + 1] = [lines[at][2:]]
+        text = "\n".join(lines)
+    return {**read_yaml(str(EXAMPLE)), **yaml.safe_load(text)}
 
 
 def within_subject_variant(text: str) -> str:
@@ -92,19 +112,21 @@ def test_an_unbalanced_demo_is_an_option(tmp_path):
     assert (len(epochs["deviant"]), len(epochs["standard"])) == (20, 60)
 
 
-@pytest.mark.parametrize("name", [p.name for p in EXAMPLES] + ["within-subject variant", "README first example"])
+@pytest.mark.parametrize("name", [p.name for p in EXAMPLES] + ["within-subject variant", "README first example", "README EEG", "README EEG within"])
 def test_every_example_plans_as_shipped(name, demo, monkeypatch):
     monkeypatch.chdir(demo)
     if name == "README first example":
         cfg = yaml.safe_load(readme_first_example())
     elif name == "within-subject variant":
         cfg = yaml.safe_load(within_subject_variant(EXAMPLE.read_text()))
+    elif name.startswith("README EEG"):
+        cfg = readme_eeg(within=name.endswith("within"))
     else:
         cfg = read_yaml(str(REPO / "config" / "examples" / name))
     sweep, runs, jobs = plan(cfg, name)
     assert runs and jobs
     assert design.warnings_of(sweep, runs, name) == []  # the shipped examples are sound designs
-    if name == "within-subject variant":
+    if name in ("within-subject variant", "README EEG within"):
         assert {run.subject for run in runs} == {f"{k:02d}" for k in range(1, 7)} and runs[0].config["split"]["within"] == "subject"
 
 
@@ -148,6 +170,19 @@ def test_smallest_cluster_p_is_one_over_two_to_the_n():
         text = " ".join((REPO / doc).read_text().split())
         assert "smallest attainable p is 1/2^n" in text or "smallest p-value is 1/2^n" in text
         assert "2^(n−1)" not in text
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_regenerate_and_report_follow_the_configs_results():
+    def dry(*args):
+        env = {**os.environ, "MAKEFLAGS": ""}
+        out = subprocess.run(["make", "-n", *args, f"PY={sys.executable}", "SNAKEMAKE=snakemake"], cwd=REPO, capture_output=True, text=True, env=env)
+        return out.stdout
+
+    report = dry("report", f"CONFIG={EXAMPLE.relative_to(REPO)}")
+    assert "--configfile config/examples/decoding-over-time.yaml --config regenerate=1 --report results/oddball/report.html" in report
+    assert "pin_report_times.py results/oddball/report.html" in report
+    assert "--report results/report.html" in dry("report") and "--configfile config/config.yaml" in dry("regenerate")
 
 
 @pytest.mark.workflow
