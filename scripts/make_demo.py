@@ -34,7 +34,7 @@ FEATURE_BINS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6))  # seconds: the table's mean
 
 def trials(rng: np.random.Generator, n: int, deviant_share: float) -> np.ndarray:
     """Event codes of one run: round(n * deviant_share) deviants, loud and soft alternating."""
-    deviants = int(round(n * deviant_share))
+    deviants = round(n * deviant_share)
     codes = np.array([1 + i % 2 for i in range(n - deviants)] + [3 + i % 2 for i in range(deviants)])
     rng.shuffle(codes)
     return codes
@@ -47,14 +47,24 @@ def subject_data(k: int, runs: int, trials_per_run: int, amplitude_uv: float, de
     codes = np.concatenate([trials(rng, trials_per_run, deviant_share) for _ in range(runs)])
     run_of = np.repeat(np.arange(1, runs + 1), trials_per_run)
     x = rng.normal(scale=NOISE_UV, size=(len(codes), len(CHANNELS) + 1, len(times)))
-    bump = np.where((times >= EFFECT[0]) & (times < EFFECT[1]), np.sin(np.pi * (times - EFFECT[0]) / (EFFECT[1] - EFFECT[0])), 0.0)
+    bump = np.where(
+        (times >= EFFECT[0]) & (times < EFFECT[1]), np.sin(np.pi * (times - EFFECT[0]) / (EFFECT[1] - EFFECT[0])), 0.0
+    )
     topography = np.array([WEIGHTS.get(ch, 0.0) for ch in CHANNELS] + [0.0])
     gain = 1.0 + 0.2 * rng.standard_normal()  # subjects differ a little in effect size
     x[codes >= 3] += gain * amplitude_uv * topography[:, None] * bump[None, :]
     return x * 1e-6, codes, run_of, times
 
 
-def make_demo(root: Path, subjects: int = 6, runs: int = 2, trials_per_run: int = 40, amplitude_uv: float = 4.0, deviant_share: float = 0.5, seed: int = 0) -> list[Path]:
+def make_demo(
+    root: Path,
+    subjects: int = 6,
+    runs: int = 2,
+    trials_per_run: int = 40,
+    amplitude_uv: float = 4.0,
+    deviant_share: float = 0.5,
+    seed: int = 0,
+) -> list[Path]:
     """Write the epochs files and the features table under `root`; the paths written."""
     import mne
     import pandas as pd
@@ -67,7 +77,13 @@ def make_demo(root: Path, subjects: int = 6, runs: int = 2, trials_per_run: int 
         subject = f"{k + 1:02d}"
         x, codes, run_of, times = subject_data(k, runs, trials_per_run, amplitude_uv, deviant_share, seed)
         rng = np.random.default_rng([seed, k, 1])
-        metadata = pd.DataFrame({"run": run_of, "response": rng.choice(["left", "right"], len(codes)), "rt": rng.uniform(0.3, 0.9, len(codes)).round(3)})
+        metadata = pd.DataFrame(
+            {
+                "run": run_of,
+                "response": rng.choice(["left", "right"], len(codes)),
+                "rt": rng.uniform(0.3, 0.9, len(codes)).round(3),
+            }
+        )
         events = np.c_[np.arange(len(codes)) * 200, np.zeros(len(codes), int), codes]
         used = {name: code for name, code in EVENT_ID.items() if code in set(codes.tolist())}
         epochs = mne.EpochsArray(x, info, events=events, tmin=TMIN, event_id=used, metadata=metadata)
@@ -80,7 +96,9 @@ def make_demo(root: Path, subjects: int = 6, runs: int = 2, trials_per_run: int 
             inside = (times >= lo) & (times < hi)
             for c, channel in enumerate(CHANNELS):
                 features[f"{channel}_{lo:.1f}-{hi:.1f}s"] = (x[:, c, inside].mean(axis=1) * 1e6).round(4)
-        rows.append(pd.DataFrame({"subject": subject, **features, "condition": np.where(codes >= 3, "deviant", "standard")}))
+        rows.append(
+            pd.DataFrame({"subject": subject, **features, "condition": np.where(codes >= 3, "deviant", "standard")})
+        )
     table = root / FEATURES
     table.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(rows, ignore_index=True).to_csv(table, index=False)
@@ -95,12 +113,17 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs per subject (metadata column 'run')")
     parser.add_argument("--trials-per-run", type=int, default=40)
     parser.add_argument("--amplitude", type=float, default=4.0, help="the deviants' effect at Pz, µV (noise: 10 µV)")
-    parser.add_argument("--deviant-share", type=float, default=0.5, help="share of deviant trials (0.5: balanced; below: unbalanced)")
+    parser.add_argument(
+        "--deviant-share", type=float, default=0.5, help="share of deviant trials (0.5: balanced; below: unbalanced)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    paths = make_demo(Path(args.root), args.subjects, args.runs, args.trials_per_run, args.amplitude, args.deviant_share, args.seed)
+    paths = make_demo(
+        Path(args.root), args.subjects, args.runs, args.trials_per_run, args.amplitude, args.deviant_share, args.seed
+    )
     size = sum(p.stat().st_size for p in paths) / 1e6
-    print(f"wrote {len(paths) - 1} epochs files ({Path(args.root) / PATTERN}) and {Path(args.root) / FEATURES}: {size:.1f} MB")
+    root = Path(args.root)
+    print(f"wrote {len(paths) - 1} epochs files ({root / PATTERN}) and {root / FEATURES}: {size:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -60,14 +60,17 @@ def finished_records(results: Path) -> list[dict]:
 def test_estimate_before_and_after_a_sweep_uses_what_was_recorded(tmp_path):
     write_config(tmp_path, sweep([0.01]))
     proc = run_snakemake(tmp_path, "--config", "estimate=1")  # nothing finished, nothing trains: unknown
-    assert "Expected device time: **unknown**: 1 kind(s) of run (4 runs)" in proc.stdout and "| no finished run of this kind |" in proc.stdout
+    assert "Expected device time: **unknown**: 1 kind(s) of run (4 runs)" in proc.stdout
+    assert "| no finished run of this kind |" in proc.stdout
     assert "# Estimate (nothing was trained)" in proc.stdout
     first = estimate(tmp_path, "calibrate")  # asked for: calibrated on this machine
     assert first["to_train"] == 4 and first["jobs"] == 1 and "calibrated on" in first["text"]
     figures = json.loads((tmp_path / "results" / "estimates" / "figures.json").read_text())
-    assert [kind["seconds_per_run_epoch"] for kind in figures["kinds"].values()] == [pytest.approx(first["per_run_epoch"], abs=5e-5)]
+    stored = [kind["seconds_per_run_epoch"] for kind in figures["kinds"].values()]
+    assert stored == [pytest.approx(first["per_run_epoch"], abs=5e-5)]
     planning = run_snakemake(tmp_path, "-n")  # planning now prints hours from them
-    assert re.search(r"mlpsweep: sweep size, total: 1 cell, 4 runs, no windows, 1 pack, 1 job, 24 files, [\d.e-]+ device-hours", planning.stdout + planning.stderr)
+    size = r"mlpsweep: sweep size, total: 1 cell, 4 runs, no windows, 1 pack, 1 job, 24 files, [\d.e-]+ device-hours"
+    assert re.search(size, planning.stdout + planning.stderr)
     assert first["per_run_epoch"] > 0 and first["startup_source"].startswith("default")
     assert first["startup_s"] == est_mod.STARTUP_DEFAULT_S
     assert not (tmp_path / "results" / "runs").exists()

@@ -19,7 +19,12 @@ def planned(cfg: dict, pack_size: int = 4):
 
 def test_counts_per_data_set_and_total():
     # 2 data sets x 2 architectures x 2 learning rates x 2 seeds, 3-fold, 2 permutations per fold
-    cfg = tiny_config(grid={"learning_rate": [0.01, 0.1]}, split={"method": "kfold", "folds": 3}, summary={"permutations": 2}, execution={"runs_per_job": 8})
+    cfg = tiny_config(
+        grid={"learning_rate": [0.01, 0.1]},
+        split={"method": "kfold", "folds": 3},
+        summary={"permutations": 2},
+        execution={"runs_per_job": 8},
+    )
     _, runs, jobs = planned(cfg)
     goodbad, iris, total = plan_size.sweep_size(runs, jobs)
     # per cell: 2 seeds x 3 folds real, 2 permutations x 3 folds (first seed only)
@@ -37,7 +42,10 @@ def test_device_hours_and_disk_from_stored_figures():
     cfg = tiny_config(execution={"runs_per_job": 4})  # 2 epochs, 8 runs in 2 jobs
     _, runs, jobs = planned(cfg, pack_size=2)
     kinds = {run.kind for run in runs}
-    figures = {"startup_seconds": 10.0, "kinds": {kind: {"seconds_per_run_epoch": 0.5, "bytes_per_run": 250_000} for kind in kinds}}
+    figures = {
+        "startup_seconds": 10.0,
+        "kinds": {kind: {"seconds_per_run_epoch": 0.5, "bytes_per_run": 250_000} for kind in kinds},
+    }
     *_, total = plan_size.sweep_size(runs, jobs, figures)
     assert len(runs) == 8 and len(jobs) == 2
     assert total.device_seconds == pytest.approx(8 * 2 * 0.5 + 10.0 * 2)
@@ -50,6 +58,29 @@ def test_device_hours_and_disk_from_stored_figures():
     assert total.device_seconds is None and "--config estimate=calibrate" in plan_size.render([total], "f.json")[-1]
 
 
+def test_an_estimate_stores_figures_that_keep_other_kinds(tmp_path):
+    from mlpsweep.estimate import figures, merge_figures
+
+    est = {
+        "startup_seconds_per_job": 7.0,
+        "measured_per_run_epoch": {"a": 0.2},
+        "by_kind": [{"kind": "b", "per_run_epoch": 0.3}, {"kind": "c", "per_run_epoch": float("nan")}],
+        "bytes_per_run": {"a": 1000.0},
+    }
+    new = figures(est)
+    assert new == {
+        "startup_seconds": 7.0,
+        "kinds": {"a": {"seconds_per_run_epoch": 0.2, "bytes_per_run": 1000.0}, "b": {"seconds_per_run_epoch": 0.3}},
+    }
+    (tmp_path / "f.json").write_text(
+        '{"startup_seconds": 1.0, "kinds": {"old": {"seconds_per_run_epoch": 9.0}, "b": {"bytes_per_run": 5.0}}}'
+    )
+    merged = merge_figures(tmp_path / "f.json", new)
+    assert merged["startup_seconds"] == 7.0 and merged["kinds"]["old"] == {"seconds_per_run_epoch": 9.0}
+    assert merged["kinds"]["b"] == {"seconds_per_run_epoch": 0.3, "bytes_per_run": 5.0}
+    assert merge_figures(tmp_path / "missing.json", new) == new
+
+
 def test_read_figures_of_no_estimate_is_empty(tmp_path):
     assert plan_size.read_figures(tmp_path / "nothing.json") == {}
     (tmp_path / "bad.json").write_text("not json")
@@ -59,9 +90,19 @@ def test_read_figures_of_no_estimate_is_empty(tmp_path):
 def test_generalization_adds_a_file_per_windowed_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_epochs(tmp_path / "eeg")
-    epochs = {"source": "epochs", "path": "eeg/sub-{subject}_task-odd_epo.fif", "conditions": ["standard", "deviant"], "windows": {"length": 0.2, "step": 0.2}}
-    cfg = tiny_config(datasets={"odd": epochs}, architectures={"small": {"hidden": [8]}}, split={"method": "leave_one_group_out", "group": "subject"}, summary={"generalization": True})
-    sweep, runs, jobs = planned(cfg)
+    epochs = {
+        "source": "epochs",
+        "path": "eeg/sub-{subject}_task-odd_epo.fif",
+        "conditions": ["standard", "deviant"],
+        "windows": {"length": 0.2, "step": 0.2},
+    }
+    cfg = tiny_config(
+        datasets={"odd": epochs},
+        architectures={"small": {"hidden": [8]}},
+        split={"method": "leave_one_group_out", "group": "subject"},
+        summary={"generalization": True},
+    )
+    _, runs, jobs = planned(cfg)
     (size, _) = plan_size.sweep_size(runs, jobs, generalization=True)
     assert size.windows == 4 and size.runs == 2 * 3 * 4 and size.files == size.runs * (plan_size.FILES_PER_RUN + 1)
 
@@ -71,8 +112,19 @@ def test_generalization_adds_a_file_per_windowed_run(tmp_path, monkeypatch):
 
 def epochs_sweep(tmp_path, split, subjects=("01", "02", "03"), seeds=(0, 1), **summary):
     make_epochs(tmp_path / "eeg", subjects=subjects)
-    epochs = {"source": "epochs", "path": str(tmp_path / "eeg" / "sub-{subject}_task-odd_epo.fif"), "conditions": ["standard", "deviant"], "windows": {"length": 0.2, "step": 0.2}}
-    cfg = tiny_config(datasets={"odd": epochs}, architectures={"small": {"hidden": [8]}}, split=split, seeds=list(seeds), summary=summary)
+    epochs = {
+        "source": "epochs",
+        "path": str(tmp_path / "eeg" / "sub-{subject}_task-odd_epo.fif"),
+        "conditions": ["standard", "deviant"],
+        "windows": {"length": 0.2, "step": 0.2},
+    }
+    cfg = tiny_config(
+        datasets={"odd": epochs},
+        architectures={"small": {"hidden": [8]}},
+        split=split,
+        seeds=list(seeds),
+        summary=summary,
+    )
     sweep, runs, _ = planned(cfg)
     return design.warnings_of(sweep, runs, "my.yaml")
 
@@ -80,20 +132,44 @@ def epochs_sweep(tmp_path, split, subjects=("01", "02", "03"), seeds=(0, 1), **s
 def test_pooled_subjects_are_warned_with_the_fix(tmp_path):
     found = epochs_sweep(tmp_path, {"method": "holdout"})
     pooled = [w for w in found if "pools their trials" in w]
-    assert len(pooled) == 1 and "split.method holdout" in pooled[0] and "group_kfold" in pooled[0] and "split.within: subject" in pooled[0]
+    assert (
+        len(pooled) == 1
+        and "split.method holdout" in pooled[0]
+        and "group_kfold" in pooled[0]
+        and "split.within: subject" in pooled[0]
+    )
     # and its time course has 2 seeds as observations: p >= 1/4
     weak = [w for w in found if "cluster test" in w]
     assert len(weak) == 1 and "2 seeds as observations" in weak[0] and "0.25" in weak[0]
 
 
 def test_a_time_course_with_too_few_subjects_is_warned(tmp_path):
-    found = epochs_sweep(tmp_path, {"method": "leave_one_group_out", "group": "subject"}, subjects=("01", "02", "03", "04"))
-    assert len(found) == 1 and "4 subjects as observations" in found[0] and "0.0625" in found[0] and "at least 5" in found[0]
-    assert epochs_sweep(tmp_path / "five", {"method": "leave_one_group_out", "group": "subject"}, subjects=("01", "02", "03", "04", "05")) == []
+    found = epochs_sweep(
+        tmp_path, {"method": "leave_one_group_out", "group": "subject"}, subjects=("01", "02", "03", "04")
+    )
+    assert (
+        len(found) == 1
+        and "4 subjects as observations" in found[0]
+        and "0.0625" in found[0]
+        and "at least 5" in found[0]
+    )
+    assert (
+        epochs_sweep(
+            tmp_path / "five",
+            {"method": "leave_one_group_out", "group": "subject"},
+            subjects=("01", "02", "03", "04", "05"),
+        )
+        == []
+    )
 
 
 def test_too_few_cluster_permutations_are_warned(tmp_path):
-    found = epochs_sweep(tmp_path, {"method": "leave_one_group_out", "group": "subject"}, subjects=tuple(f"{k:02d}" for k in range(1, 7)), cluster_permutations=10)
+    found = epochs_sweep(
+        tmp_path,
+        {"method": "leave_one_group_out", "group": "subject"},
+        subjects=tuple(f"{k:02d}" for k in range(1, 7)),
+        cluster_permutations=10,
+    )
     assert len(found) == 1 and "raise summary.cluster_permutations" in found[0]
 
 

@@ -39,10 +39,10 @@ def pooled_subjects(runs: list, source: str) -> list[str]:
     out = []
     for dataset, split in sorted({(run.dataset, run.config["split"]["method"]) for run in runs if _pools(run.config)}):
         out.append(
-            f"{source}: data set {dataset!r}: its path names subjects ({{subject}}) but split.method {split} pools their trials,"
-            " so a network is tested on trials of the subjects it trained on (and may learn the subject, not the condition)."
-            " Fix: split: {method: group_kfold, group: subject} or {method: leave_one_group_out, group: subject} (cross-subject),"
-            " or split.within: subject (within-subject)"
+            f"{source}: data set {dataset!r}: its path names subjects ({{subject}}) but split.method {split}"
+            " pools their trials, so a network is tested on trials of the subjects it trained on (and may learn"
+            " the subject, not the condition). Fix: split: {method: group_kfold, group: subject} or"
+            " {method: leave_one_group_out, group: subject} (cross-subject), or split.within: subject (within-subject)"
         )
     return out
 
@@ -78,9 +78,10 @@ def weak_timecourse(runs: list, summary: dict, source: str, subject_files=_subje
             continue
         seen.add((mine[0].dataset, n, what))
         out.append(
-            f"{source}: data set {mine[0].dataset!r} ({cell}): its time-course cluster test has {n} {what} as observations,"
-            f" so its smallest attainable p is {p_min:.3g} (1/2^{n} sign flips, or 1/summary.cluster_permutations), not below"
-            f" summary.significance.alpha {alpha}: no window can be significant."
+            f"{source}: data set {mine[0].dataset!r} ({cell}): its time-course cluster test has {n} {what}"
+            f" as observations, so its smallest attainable p is {p_min:.3g} (1/2^{n} sign flips, or"
+            f" 1/summary.cluster_permutations), not below summary.significance.alpha {alpha}:"
+            " no window can be significant."
             f" Fix: {_more_observations(what, alpha) if 1 / 2**n >= alpha else 'raise summary.cluster_permutations'}"
         )
     return out
@@ -100,17 +101,22 @@ def ineffective_options(sweep: dict, runs: list, source: str) -> list[str]:
     out = []
     if sweep["summary"].get("generalization") and not any(run.window is not None for run in runs):
         out.append(
-            f"{source}: key 'summary.generalization': true, but no data set has time windows, so no run is tested at other windows."
-            " Fix: give an epochs data set windows: {length, step}, or remove summary.generalization"
+            f"{source}: key 'summary.generalization': true, but no data set has time windows, so no run is"
+            " tested at other windows. Fix: give an epochs data set windows: {length, step}, or remove"
+            " summary.generalization"
         )
     swept = {canonical_key(k) for k in sweep["grid"]} | {canonical_key(k) for group in sweep["zip"] for k in group}
     swept |= {canonical_key(k) for k in (sweep.get("search") or {}).get("space") or {}}
-    unused = sorted({run.config["training"]["optimizer"] for run in runs} - {name for name, opt in registry.OPTIMIZERS.items() if "momentum" in opt.uses})
+    unused = sorted(
+        {run.config["training"]["optimizer"] for run in runs}
+        - {name for name, opt in registry.OPTIMIZERS.items() if "momentum" in opt.uses}
+    )
     momentum = "momentum" in swept and unused
     if momentum:
         out.append(
-            f"{source}: key 'grid.momentum': the optimizer {', '.join(unused)} has no momentum, so its cells that differ only in momentum"
-            " train identical runs. Fix: sweep momentum with optimizer sgd or rmsprop, or remove it from the grid"
+            f"{source}: key 'grid.momentum': the optimizer {', '.join(unused)} has no momentum, so its cells"
+            " that differ only in momentum train identical runs. Fix: sweep momentum with optimizer sgd or"
+            " rmsprop, or remove it from the grid"
         )
     cells_of: dict[str, set] = {}
     for run in runs:
@@ -119,8 +125,9 @@ def ineffective_options(sweep: dict, runs: list, source: str) -> list[str]:
     if same and not momentum:
         example = " and ".join(same[0][:2])
         out.append(
-            f"{source}: {len(same)} group(s) of cells train identical runs (e.g. {example}): the values that tell them apart do not change"
-            " a run (identity.py leaves them out). Fix: remove the values without effect from the grid"
+            f"{source}: {len(same)} group(s) of cells train identical runs (e.g. {example}): the values that"
+            " tell them apart do not change a run (identity.py leaves them out). Fix: remove the values"
+            " without effect from the grid"
         )
     return out
 

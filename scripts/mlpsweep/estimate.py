@@ -187,6 +187,13 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
         jobs_left += left_in_job
     startup, startup_source = startup_seconds(results, records)
     total = train_seconds + startup * jobs_left
+    planned_size: dict[str, int] = {}  # each kind's first planned pack: the size its figure is for
+    for job in jobs:
+        for pack in job.packs:
+            planned_size.setdefault(pack[0].kind, len(pack))
+    measured_costs = {
+        kind: cost_from(known[kind], size).seconds_per_run_epoch for kind, size in planned_size.items() if known.get(kind)
+    }
     return {
         "runs_planned": len(runs),
         "runs_finished": len(done),
@@ -202,13 +209,15 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
         "gpus_per_job": sweep["execution"]["gpus"],
         "by_kind": list(rows.values()),
         "bytes_per_run": disk_per_run(results, records),
+        "measured_per_run_epoch": measured_costs,  # every kind of the sweep with finished runs, done or not
     }
 
 
 def figures(est: dict) -> dict:
     """What planning needs of an estimate (plan_size): per kind the device seconds per
     run-epoch and the bytes of a finished run, and a job's start-up seconds; unknowns left out."""
-    kinds: dict[str, dict] = {}
+    measured = est.get("measured_per_run_epoch", {})
+    kinds: dict[str, dict] = {kind: {"seconds_per_run_epoch": s} for kind, s in measured.items()}
     for row in est["by_kind"]:
         if row["per_run_epoch"] == row["per_run_epoch"]:  # not NaN
             kinds.setdefault(row["kind"], {})["seconds_per_run_epoch"] = row["per_run_epoch"]
@@ -235,8 +244,9 @@ def render(est: dict) -> str:
     unknown = [row for row in est["by_kind"] if row["per_run_epoch"] != row["per_run_epoch"]]
     if unknown:
         device = (
-            f"- Expected device time: **unknown**: {len(unknown)} kind(s) of run ({sum(r['runs'] for r in unknown)} runs) have no finished run to measure."
-            " Fix: `--config estimate=calibrate` trains one pack of each for two epochs on this machine to measure them, or train a few runs first."
+            f"- Expected device time: **unknown**: {len(unknown)} kind(s) of run ({sum(r['runs'] for r in unknown)} runs)"
+            " have no finished run to measure. Fix: `--config estimate=calibrate` trains one pack of each for two"
+            " epochs on this machine to measure them, or train a few runs first."
         )
     else:
         device = (

@@ -88,7 +88,10 @@ def sweep_size(runs: list, jobs: list, figures: dict | None = None, generalizati
             names.add(pack[0].dataset)
         for name in names:
             holding[name] += 1
-    sizes = [_size(name, mine, packs[name], holding[name], files_per_run, kinds, startup) for name, mine in by_dataset.items()]
+    sizes = [
+        _size(name, mine, packs[name], holding[name], files_per_run, kinds, startup)
+        for name, mine in by_dataset.items()
+    ]
     sizes.append(_size("total", list(runs), sum(packs.values()), len(jobs), files_per_run, kinds, startup))
     return sizes
 
@@ -103,7 +106,14 @@ def describe(size: Size) -> str:
     if size.permutation_runs:
         runs += f" ({size.real_runs:,} + {size.permutation_runs:,} permutation)"
     windows = _plural(size.windows, "window") if size.windows else "no windows"
-    parts = [_plural(size.cells, "cell"), runs, windows, _plural(size.packs, "pack"), _plural(size.jobs, "job"), _plural(size.files, "file")]
+    parts = [
+        _plural(size.cells, "cell"),
+        runs,
+        windows,
+        _plural(size.packs, "pack"),
+        _plural(size.jobs, "job"),
+        _plural(size.files, "file"),
+    ]
     if size.device_seconds is not None:
         parts.append(f"{size.device_seconds / 3600:.3g} device-hours")
     if size.megabytes is not None:
@@ -117,9 +127,13 @@ def render(sizes: list[Size], figures_path: str) -> list[str]:
     total = sizes[-1]
     if total.device_seconds is None or total.megabytes is None:
         lines.append(
-            f"mlpsweep: sweep size: device-hours and MB are known once an estimate has measured every kind of run ({figures_path}):"
-            " `--config estimate=1` measures finished runs (training nothing), `--config estimate=calibrate` also trains one pack of each other kind for two epochs here"
+            "mlpsweep: sweep size: device-hours and MB are known once an estimate has measured every kind of run"
+            f" ({figures_path}): `--config estimate=1` measures finished runs (training nothing),"
+            " `--config estimate=calibrate` also trains one pack of each other kind for two epochs here"
         )
     else:
-        lines.append(f"mlpsweep: sweep size: device-hours and MB of all planned runs (finished ones included), from the figures in {figures_path}")
+        lines.append(
+            "mlpsweep: sweep size: device-hours and MB of all planned runs (finished ones included),"
+            f" from the figures in {figures_path}"
+        )
     return lines
