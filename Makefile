@@ -9,8 +9,13 @@ GPU_VENV ?= .venv-gpu
 JAX_GPU_VENV ?= .venv-gpu-jax
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
+# The sweep `make regenerate` and `make report` rebuild, e.g.
+#   make report CONFIG=config/examples/decoding-over-time.yaml
+# and its results directory (the config's `results:` key).
+CONFIG ?= config/config.yaml
+RESULTS = $(shell $(PY) -c "import yaml, sys; print((yaml.safe_load(open(sys.argv[1])) or {}).get('results', 'results').rstrip('/'))" $(CONFIG))
 
-.PHONY: setup setup-gpu setup-gpu-jax sweep test lint regenerate report bench slurm-up slurm-down clean
+.PHONY: setup setup-gpu setup-gpu-jax demo sweep test lint regenerate report bench slurm-up slurm-down clean
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-jax.txt requirements-dev.txt
 	$(PYTHON) scripts/venv_build.py $(VENV) cpu
@@ -39,6 +44,11 @@ setup-gpu: $(GPU_VENV)/.installed
 
 setup-gpu-jax: $(JAX_GPU_VENV)/.installed
 
+# A made-up EEG study (6 subjects, a few MB, seconds) where the examples read it: derivatives/ and
+# data/eeg_features.csv (scripts/make_demo.py says what is in it).
+demo: setup
+	$(PY) scripts/make_demo.py
+
 sweep: setup
 	$(SNAKEMAKE) --profile profiles/default
 
@@ -50,11 +60,11 @@ lint: setup
 	$(VENV)/bin/snakefmt --check workflow
 
 regenerate: setup
-	$(SNAKEMAKE) --profile profiles/default --config regenerate=1 --forceall
+	$(SNAKEMAKE) --profile profiles/default --configfile $(CONFIG) --config regenerate=1 --forceall
 
 report: setup
-	$(SNAKEMAKE) --profile profiles/default --config regenerate=1 --report results/report.html
-	$(PY) scripts/pin_report_times.py results/report.html
+	$(SNAKEMAKE) --profile profiles/default --configfile $(CONFIG) --config regenerate=1 --report $(RESULTS)/report.html
+	$(PY) scripts/pin_report_times.py $(RESULTS)/report.html
 
 bench: setup
 	$(PY) bench/run.py

@@ -1,7 +1,8 @@
 """(f) estimate: how close `--config estimate=1` comes to what the sweep then records.
 
 A first sweep (the seeds of one learning rate, one job, one pack) is estimated before it
-trains (nothing is recorded yet: the estimate calibrates on this machine) and then trained
+trains (nothing is recorded yet: the estimate calibrates on this machine, as
+`--config estimate=calibrate` does) and then trained
 through the real workflow. The sweep then grows by a second learning rate; the estimate,
 now from the first sweep's records, is asked again and the new runs are trained. For each
 estimate: its training seconds ÷ the `fit_seconds` the runs then record, and its device
@@ -19,7 +20,7 @@ import fit_speed
 import measured
 import yaml
 
-# The estimate, as scripts/estimate.py makes it, printed as JSON by a fresh process.
+# The estimate, as scripts/estimate.py makes it under estimate=calibrate, printed as JSON by a fresh process.
 ESTIMATE = """
 import json, sys
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""`--config estimate=1`: runs, jobs and device time of what is left to train, without training.
+"""`--config estimate=1`: runs, jobs and device time of what is left to train, without training
+(`estimate=calibrate`: unmeasured kinds trained for two epochs here); the figures kept for planning.
 
 The estimate's arithmetic is checked exactly against the records it reads (fit_seconds of
 finished runs, wall time of finished jobs); how close it comes to a later sweep's real time
@@ -32,10 +33,10 @@ def sweep(learning_rates):
     )
 
 
-def estimate(workdir: Path) -> dict:
-    proc = run_snakemake(workdir, "--config", "estimate=1")
+def estimate(workdir: Path, how: str = "1") -> dict:
+    proc = run_snakemake(workdir, "--config", f"estimate={how}")
     out = proc.stdout + proc.stderr
-    assert "rule train" not in out  # nothing trains
+    assert "rule train" not in out  # no training job
     startup = re.search(r"start-up (\d+) x ([\d.]+) s \(([^)]*)\)", out)
     numbers = {
         "to_train": int(re.search(r"\*\*(\d+) to train\*\*", out)[1]),
@@ -58,8 +59,18 @@ def finished_records(results: Path) -> list[dict]:
 @pytest.mark.workflow
 def test_estimate_before_and_after_a_sweep_uses_what_was_recorded(tmp_path):
     write_config(tmp_path, sweep([0.01]))
-    first = estimate(tmp_path)  # nothing finished yet: calibrated on this machine
+    proc = run_snakemake(tmp_path, "--config", "estimate=1")  # nothing finished, nothing trains: unknown
+    assert "Expected device time: **unknown**: 1 kind(s) of run (4 runs)" in proc.stdout
+    assert "| no finished run of this kind |" in proc.stdout
+    assert "# Estimate (nothing was trained)" in proc.stdout
+    first = estimate(tmp_path, "calibrate")  # asked for: calibrated on this machine
     assert first["to_train"] == 4 and first["jobs"] == 1 and "calibrated on" in first["text"]
+    figures = json.loads((tmp_path / "results" / "estimates" / "figures.json").read_text())
+    stored = [kind["seconds_per_run_epoch"] for kind in figures["kinds"].values()]
+    assert stored == [pytest.approx(first["per_run_epoch"], abs=5e-5)]
+    planning = run_snakemake(tmp_path, "-n")  # planning now prints hours from them
+    size = r"mlpsweep: sweep size, total: 1 cell, 4 runs, no windows, 1 pack, 1 job, 24 files, [\d.e-]+ device-hours"
+    assert re.search(size, planning.stdout + planning.stderr)
     assert first["per_run_epoch"] > 0 and first["startup_source"].startswith("default")
     assert first["startup_s"] == est_mod.STARTUP_DEFAULT_S
     assert not (tmp_path / "results" / "runs").exists()

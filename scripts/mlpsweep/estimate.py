@@ -3,10 +3,12 @@
 Per kind of run (what a pack shares: data, split, network shape, optimizer, batch size) the
 device seconds per run and epoch come from finished runs of that kind in results/ (their
 `fit_seconds` is their share of their pack's time), preferring runs trained in packs of the
-size planned now; a kind never trained is calibrated here, by training one pack of it for two
-epochs on this machine (the login node: its speed is not a GPU node's, which the report says).
-A job also holds its device while Python and the backend start; that start-up comes from the
-benchmark files of earlier training jobs, else a stated default.
+size planned now. A kind never trained has no figure and nothing trains (`--config
+estimate=1`), unless calibration is asked for (`--config estimate=calibrate`): one pack of it
+then trains for two epochs on this machine (the login node: its speed is not a GPU node's,
+which the report says). A job also holds its device while Python and the backend start; that
+start-up comes from the benchmark files of earlier training jobs, else a stated default.
+The figures found are stored (`figures()`), so that planning can size a sweep without them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from . import rundir
 from .grid import Job, Run, pack_kind
 
 STARTUP_DEFAULT_S = 10.0  # Python, the backend and Snakemake's job start (measured 5-10 s here)
+FIGURES = "estimates/figures.json"  # under the results directory: what planning reads (plan_size)
+DISK_SAMPLE = 20  # finished runs per kind whose files are measured for the disk figure
 
 
 @dataclass
@@ -59,6 +63,22 @@ def measured(records: dict[str, dict | None]) -> dict[str, list[tuple[int, float
             continue
         out.setdefault(kind, []).append((size, seconds / epochs, (prov.get("device") or {}).get("type", "?")))
     return out
+
+
+def disk_per_run(results: Path, records: dict[str, dict | None]) -> dict[str, float]:
+    """Per kind: the median bytes of a finished run's directory (at most DISK_SAMPLE runs each)."""
+    sizes: dict[str, list[int]] = {}
+    for rel, record in records.items():
+        if not record or record.get("status") not in rundir.DONE or "config" not in record:
+            continue
+        try:
+            kind = pack_kind(record["config"])
+        except (KeyError, TypeError, ValueError, AssertionError):
+            continue
+        found = sizes.setdefault(kind, [])
+        if len(found) < DISK_SAMPLE:
+            found.append(sum(p.stat().st_size for p in (Path(results) / rel).rglob("*") if p.is_file()))
+    return {kind: float(statistics.median(found)) for kind, found in sizes.items()}
 
 
 def cost_from(found: list[tuple[int, float, str]], size: int) -> Cost:
@@ -160,13 +180,20 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
             train_seconds += seconds
             first = pack[0]
             name = f"{first.dataset} / {first.architecture} ({first.config['training']['optimizer']}, batch {first.config['training']['batch_size']})"
-            row = rows.setdefault(key, {"name": name, "runs": 0, "packs": 0, "seconds": 0.0, "per_run_epoch": cost.seconds_per_run_epoch, "source": cost.source})
+            row = rows.setdefault(key, {"kind": pack[0].kind, "name": name, "runs": 0, "packs": 0, "seconds": 0.0, "per_run_epoch": cost.seconds_per_run_epoch, "source": cost.source})
             row["runs"] += len(todo)
             row["packs"] += 1
             row["seconds"] += seconds
         jobs_left += left_in_job
     startup, startup_source = startup_seconds(results, records)
     total = train_seconds + startup * jobs_left
+    planned_size: dict[str, int] = {}  # each kind's first planned pack: the size its figure is for
+    for job in jobs:
+        for pack in job.packs:
+            planned_size.setdefault(pack[0].kind, len(pack))
+    measured_costs = {
+        kind: cost_from(known[kind], size).seconds_per_run_epoch for kind, size in planned_size.items() if known.get(kind)
+    }
     return {
         "runs_planned": len(runs),
         "runs_finished": len(done),
@@ -181,18 +208,57 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
         "device_hours": total / 3600,
         "gpus_per_job": sweep["execution"]["gpus"],
         "by_kind": list(rows.values()),
+        "bytes_per_run": disk_per_run(results, records),
+        "measured_per_run_epoch": measured_costs,  # every kind of the sweep with finished runs, done or not
     }
 
 
+def figures(est: dict) -> dict:
+    """What planning needs of an estimate (plan_size): per kind the device seconds per
+    run-epoch and the bytes of a finished run, and a job's start-up seconds; unknowns left out."""
+    measured = est.get("measured_per_run_epoch", {})
+    kinds: dict[str, dict] = {kind: {"seconds_per_run_epoch": s} for kind, s in measured.items()}
+    for row in est["by_kind"]:
+        if row["per_run_epoch"] == row["per_run_epoch"]:  # not NaN
+            kinds.setdefault(row["kind"], {})["seconds_per_run_epoch"] = row["per_run_epoch"]
+    for kind, size in est["bytes_per_run"].items():
+        kinds.setdefault(kind, {})["bytes_per_run"] = size
+    return {"startup_seconds": est["startup_seconds_per_job"], "kinds": kinds}
+
+
+def merge_figures(path: Path, new: dict) -> dict:
+    """`new` over the figures stored at `path` (kinds of other sweeps are kept)."""
+    try:
+        old = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        old = {}
+    kinds = {kind: dict(values) for kind, values in (old.get("kinds") or {}).items()}
+    for kind, values in new["kinds"].items():
+        kinds.setdefault(kind, {}).update(values)
+    return {"startup_seconds": new["startup_seconds"], "kinds": kinds}
+
+
 def render(est: dict) -> str:
-    """The estimate as Markdown (printed, and kept in results/estimate.md)."""
+    """The estimate as Markdown (printed, and kept in results/estimates/<time>.md)."""
+    calibrated = any(row["source"].startswith("calibrated") for row in est["by_kind"])
+    unknown = [row for row in est["by_kind"] if row["per_run_epoch"] != row["per_run_epoch"]]
+    if unknown:
+        device = (
+            f"- Expected device time: **unknown**: {len(unknown)} kind(s) of run ({sum(r['runs'] for r in unknown)} runs)"
+            " have no finished run to measure. Fix: `--config estimate=calibrate` trains one pack of each for two"
+            " epochs on this machine to measure them, or train a few runs first."
+        )
+    else:
+        device = (
+            f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): training {est['training_seconds']:.1f} s"
+            f" + start-up {est['jobs_to_submit']} x {est['startup_seconds_per_job']:.1f} s ({est['startup_source']})."
+        )
     lines = [
-        "# Estimate (nothing was trained)",
+        "# Estimate (calibrated by training on this machine)" if calibrated else "# Estimate (nothing was trained)",
         "",
         f"- Runs: {est['runs_planned']} planned, {est['runs_finished']} finished, **{est['runs_to_train']} to train** in {est['packs_to_train']} packs.",
         f"- Jobs to submit: **{est['jobs_to_submit']}** of {est['jobs_planned']} (each asks for {est['gpus_per_job']} GPU).",
-        f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): training {est['training_seconds']:.1f} s"
-        f" + start-up {est['jobs_to_submit']} x {est['startup_seconds_per_job']:.1f} s ({est['startup_source']}).",
+        device,
         "- An estimate: epochs are counted in full (early stopping can only shorten them), and a kind calibrated on this machine runs at this machine's speed.",
         "",
         "| Data set / architecture (optimizer, batch) | Runs | Packs | s per run-epoch | Seconds | From |",

@@ -5,7 +5,8 @@ count and the memory of a pack of K members from the shapes alone (no backend im
 computation per kind, so 100,000 runs plan in well under a second). A kind whose pack of one
 cannot fit `execution.mem_mb` (or `execution.gpu_mem_mb`, where set) is refused with the
 figures and the fix; a kind whose planned packs are too large gets smaller packs, and
-planning says so. Packing does not change a run's numbers (tests/test_engine_fidelity.py).
+planning says so. A run's numbers depend on its pack only within the packing tolerance
+(README, Performance; tests/test_pack_equality.py).
 
 The formula (docs/sizing.md), bytes, P = parameters of one member, S = optimizer slots
 (registry.OPTIMIZERS[...].slots), B = 1 if any run of the kind restores its best weights:
@@ -191,7 +192,7 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
                 f"mlpsweep: packs of {first.dataset}/{first.architecture} ({size.params:,} parameters) made {k} runs instead of {k_planned}:"
                 f" a pack of {k_planned} would need {size.host(k_planned) / MB:,.0f} MB (execution.mem_mb = {execution['mem_mb']})"
                 + (f" or {size.gpu(k_planned) / MB:,.0f} MB of GPU memory (execution.gpu_mem_mb = {gpu_mb})" if gpu_limit else "")
-                + f"; packs of {k} need {size.host(k) / MB:,.0f} MB. Numbers do not depend on the pack size."
+                + f"; packs of {k} need {size.host(k) / MB:,.0f} MB. A run's numbers depend on its pack size only within the packing tolerance (README, Performance)."
             )
     return out
 
@@ -228,7 +229,7 @@ class GpuFit:
 def fit_gpu(packs: list[list], gpu_mb: int, shapes: dict | None = None) -> GpuFit:
     """At the start of a training job, where the device check learned the GPU's memory
     (`gpu_mb`, MB the backend may use): each planned pack whose formula gpu(K) exceeds it
-    is cut into the largest packs that fit (numbers do not depend on the pack size); the
+    is cut into the largest packs that fit (numbers change only within the packing tolerance); the
     runs of a kind of which not even one fits are refused, with the figures and the fix.
     Planning did the same where `execution.gpu_mem_mb` was set; this catches the GPU a job
     really got (a smaller card than configured, or no gpu_mem_mb at all)."""
@@ -260,7 +261,7 @@ def fit_gpu(packs: list[list], gpu_mb: int, shapes: dict | None = None) -> GpuFi
         out.notes.append(
             f"GPU memory: a pack of {len(pack)} runs of {size.dataset}/{size.architecture} ({size.params:,} parameters) would need"
             f" {size.gpu(len(pack)) / MB:,.0f} MB of the GPU's {gpu_mb:,} MB; trained as packs of {k} ({size.gpu(k) / MB:,.0f} MB each)."
-            f" Numbers do not depend on the pack size; set execution.gpu_mem_mb: {gpu_mb} to plan such packs before submitting"
+            f" A run's numbers depend on its pack size only within the packing tolerance (README, Performance); set execution.gpu_mem_mb: {gpu_mb} to plan such packs before submitting"
         )
     return out
 

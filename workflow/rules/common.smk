@@ -7,7 +7,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from mlpsweep.config import ConfigError, read_yaml, validate_config  # noqa: E402
+from mlpsweep.design import warnings_of as design_warnings  # noqa: E402
+from mlpsweep.estimate import FIGURES as ESTIMATE_FIGURES  # noqa: E402
 from mlpsweep.grid import data_files, expand_runs, job_params, plan_jobs  # noqa: E402
+from mlpsweep.plan_size import read_figures, sweep_size  # noqa: E402
+from mlpsweep.plan_size import render as render_size  # noqa: E402
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from mlpsweep.startup import fast_shutdown  # noqa: E402
@@ -34,9 +38,11 @@ try:
         config.clear()
         config.update(sweep_file)
     # `--config regenerate=1` rebuilds tables and plots from stored runs: no training rule exists then.
-    # `--config estimate=1` prints what the sweep will cost: no training rule exists then either.
+    # `--config estimate=1` prints what the sweep will cost: no training rule exists then either;
+    # `estimate=calibrate` also trains one pack of each unmeasured kind for two epochs, here.
+    ESTIMATE_CALIBRATE = str(config.get("estimate", "0")).lower() == "calibrate"
     REGENERATE, ESTIMATE = (
-        str(config.pop(flag, "0")).lower() in ("1", "true", "yes")
+        str(config.pop(flag, "0")).lower() in ("1", "true", "yes", "calibrate")
         for flag in ("regenerate", "estimate")
     )
     # `--config status=1` prints where a running sweep stands (runs done, training, left, time).
@@ -44,6 +50,8 @@ try:
     SWEEP = validate_config(config, source=CONFIG_SOURCE)
     RUNS = expand_runs(SWEEP, source=CONFIG_SOURCE)
     for message in search_warnings(SWEEP["search"], CONFIG_SOURCE):
+        logger.warning(f"mlpsweep: {message}")
+    for message in design_warnings(SWEEP, RUNS, CONFIG_SOURCE):
         logger.warning(f"mlpsweep: {message}")
     # Pre-flight sizing: a pack that cannot fit is refused here, or made smaller (docs/sizing.md).
     SIZING = plan_sizes(RUNS, SWEEP["execution"], source=CONFIG_SOURCE)
@@ -61,6 +69,18 @@ JOBS = {
         RUNS, EXECUTION["runs_per_job"], EXECUTION["pack_size"], SIZING.pack_sizes
     )
 }
+# The sweep's size before anything starts: runs, packs, jobs, files; hours and MB where an
+# estimate stored figures. Counted only, nothing trains here.
+for line in render_size(
+    sweep_size(
+        RUNS,
+        list(JOBS.values()),
+        read_figures(f"{RESULTS}/{ESTIMATE_FIGURES}"),
+        SWEEP["summary"].get("generalization", False),
+    ),
+    f"{RESULTS}/{ESTIMATE_FIGURES}",
+):
+    logger.info(line)
 
 
 wildcard_constraints:
