@@ -165,7 +165,7 @@ def test_readme_states_the_planning_line_of_its_first_example(demo, monkeypatch)
 
 def test_smallest_cluster_p_is_one_over_two_to_the_n():
     """README and config/README.md: with n observations p >= 1/2^n (tail=1: all 2^n flips)."""
-    from mlpsweep.timecourse import cluster_test
+    from mlpsweep.stats.cluster import cluster_test
 
     for n, expected in ((4, 1 / 16), (5, 0.03125), (6, 1 / 64)):
         x = 5 + np.random.default_rng(n).normal(size=(n, 6))  # every observation far above 0

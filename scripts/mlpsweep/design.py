@@ -9,6 +9,7 @@ import math
 
 from . import registry
 from .config import canonical_key
+from .refusal import refusal
 
 
 def smallest_cluster_p(observations: int, permutations: int) -> float:
@@ -38,12 +39,16 @@ def pooled_subjects(runs: list, source: str) -> list[str]:
     """A `{subject}` pattern whose split mixes every subject's trials in training and test."""
     out = []
     for dataset, split in sorted({(run.dataset, run.config["split"]["method"]) for run in runs if _pools(run.config)}):
-        out.append(
-            f"{source}: data set {dataset!r}: its path names subjects ({{subject}}) but split.method {split}"
+        problem = (
+            f"data set {dataset!r}: its path names subjects ({{subject}}) but split.method {split}"
             " pools their trials, so a network is tested on trials of the subjects it trained on (and may learn"
-            " the subject, not the condition). Fix: split: {method: group_kfold, group: subject} or"
+            " the subject, not the condition)"
+        )
+        fix = (
+            "split: {method: group_kfold, group: subject} or"
             " {method: leave_one_group_out, group: subject} (cross-subject), or split.within: subject (within-subject)"
         )
+        out.append(refusal(source, problem, fix))
     return out
 
 
@@ -77,13 +82,14 @@ def weak_timecourse(runs: list, summary: dict, source: str, subject_files=_subje
         if p_min < alpha or (mine[0].dataset, n, what) in seen:
             continue
         seen.add((mine[0].dataset, n, what))
-        out.append(
-            f"{source}: data set {mine[0].dataset!r} ({cell}): its time-course cluster test has {n} {what}"
+        problem = (
+            f"data set {mine[0].dataset!r} ({cell}): its time-course cluster test has {n} {what}"
             f" as observations, so its smallest attainable p is {p_min:.3g} (1/2^{n} sign flips, or"
             f" 1/summary.cluster_permutations), not below summary.significance.alpha {alpha}:"
-            " no window can be significant."
-            f" Fix: {_more_observations(what, alpha) if 1 / 2**n >= alpha else 'raise summary.cluster_permutations'}"
+            " no window can be significant"
         )
+        fix = _more_observations(what, alpha) if 1 / 2**n >= alpha else "raise summary.cluster_permutations"
+        out.append(refusal(source, problem, fix))
     return out
 
 
@@ -100,11 +106,9 @@ def ineffective_options(sweep: dict, runs: list, source: str) -> list[str]:
     windowed data set, momentum for an optimizer without it, cells that train identical runs."""
     out = []
     if sweep["summary"].get("generalization") and not any(run.window is not None for run in runs):
-        out.append(
-            f"{source}: key 'summary.generalization': true, but no data set has time windows, so no run is"
-            " tested at other windows. Fix: give an epochs data set windows: {length, step}, or remove"
-            " summary.generalization"
-        )
+        problem = "true, but no data set has time windows, so no run is tested at other windows"
+        fix = "give an epochs data set windows: {length, step}, or remove summary.generalization"
+        out.append(refusal(source, problem, fix, key="summary.generalization"))
     swept = {canonical_key(k) for k in sweep["grid"]} | {canonical_key(k) for group in sweep["zip"] for k in group}
     swept |= {canonical_key(k) for k in (sweep.get("search") or {}).get("space") or {}}
     unused = sorted(
@@ -113,22 +117,23 @@ def ineffective_options(sweep: dict, runs: list, source: str) -> list[str]:
     )
     momentum = "momentum" in swept and unused
     if momentum:
-        out.append(
-            f"{source}: key 'grid.momentum': the optimizer {', '.join(unused)} has no momentum, so its cells"
-            " that differ only in momentum train identical runs. Fix: sweep momentum with optimizer sgd or"
-            " rmsprop, or remove it from the grid"
+        problem = (
+            f"the optimizer {', '.join(unused)} has no momentum, so its cells"
+            " that differ only in momentum train identical runs"
         )
+        fix = "sweep momentum with optimizer sgd or rmsprop, or remove it from the grid"
+        out.append(refusal(source, problem, fix, key="grid.momentum"))
     cells_of: dict[str, set] = {}
     for run in runs:
         cells_of.setdefault(run.hash, set()).add(run.cell)
     same = sorted({tuple(sorted(cells)) for cells in cells_of.values() if len(cells) > 1})
     if same and not momentum:
         example = " and ".join(same[0][:2])
-        out.append(
-            f"{source}: {len(same)} group(s) of cells train identical runs (e.g. {example}): the values that"
-            " tell them apart do not change a run (identity.py leaves them out). Fix: remove the values"
-            " without effect from the grid"
+        problem = (
+            f"{len(same)} group(s) of cells train identical runs (e.g. {example}): the values that"
+            " tell them apart do not change a run (identity.py leaves them out)"
         )
+        out.append(refusal(source, problem, "remove the values without effect from the grid"))
     return out
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import rundir
 from .grid import Job, Run, pack_kind
+from .refusal import refusal
 
 STARTUP_DEFAULT_S = 10.0  # Python, the backend and Snakemake's job start (measured 5-10 s here)
 FIGURES = "estimates/figures.json"  # under the results directory: what planning reads (plan_size)
@@ -243,11 +244,15 @@ def render(est: dict) -> str:
     calibrated = any(row["source"].startswith("calibrated") for row in est["by_kind"])
     unknown = [row for row in est["by_kind"] if row["per_run_epoch"] != row["per_run_epoch"]]
     if unknown:
-        device = (
-            f"- Expected device time: **unknown**: {len(unknown)} kind(s) of run ({sum(r['runs'] for r in unknown)} runs)"
-            " have no finished run to measure. Fix: `--config estimate=calibrate` trains one pack of each for two"
+        problem = (
+            f"**unknown**: {len(unknown)} kind(s) of run ({sum(r['runs'] for r in unknown)} runs)"
+            " have no finished run to measure"
+        )
+        fix = (
+            "`--config estimate=calibrate` trains one pack of each for two"
             " epochs on this machine to measure them, or train a few runs first."
         )
+        device = "- Expected device time: " + refusal(None, problem, fix)
     else:
         device = (
             f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): training {est['training_seconds']:.1f} s"

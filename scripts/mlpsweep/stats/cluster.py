@@ -16,7 +16,7 @@ def cluster_test(x: np.ndarray, n_permutations: int, cluster_alpha: float, seed:
     Clusters are runs of adjacent windows whose one-sample t exceeds the t quantile for p <
     `cluster_alpha` (df = observations - 1); each cluster's p-value is the share of sign-flip
     permutations whose largest cluster mass reaches its mass (Maris & Oostenveld 2007; MNE
-    enumerates all 2^(n-1) flips when that is fewer than `n_permutations`). Returns the
+    enumerates all 2^n flips when that is fewer than `n_permutations`). Returns the
     clusters (boolean masks over windows), their p-values and the t threshold; none under 2
     observations.
     """
