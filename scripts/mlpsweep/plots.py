@@ -29,6 +29,7 @@ from .progress import Progress  # noqa: E402
 from .registry import METRICS, PLOTS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
 from .summary import KEYS, higher_is_better, options_with_defaults, real_runs, scale_of  # noqa: E402, F401  (options_with_defaults: for callers)
+from .tables.runs import read_runs_csv
 
 log = logging.getLogger("mlpsweep")
 
@@ -56,7 +57,6 @@ PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": "mlpsweep", "Producer": "mlpsweep", "CreationDate": None}
 STATUS_COLOR = "0.85"
 KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
-RUN_DTYPES = {**KEY_DTYPES, "fold": "Int64", "permutation": "Int64", "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str}
 CELL_DTYPES = {**KEY_DTYPES, "status": str, "device": str, "best": str, "not_worse": str, "above_chance": str}
 FLAGS = {"True": True, "False": False}
 
@@ -67,10 +67,7 @@ FLAGS = {"True": True, "False": False}
 def read_tables(summary_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """runs.csv, summary.csv and compute.json of a summary directory."""
     summary_dir = Path(summary_dir)
-    runs = _read_csv(summary_dir / "runs.csv", RUN_DTYPES)
-    for column in ("fold", "permutation"):
-        if column not in runs:  # runs.csv of release 0.1
-            runs[column] = pd.array([pd.NA] * len(runs), dtype="Int64")
+    runs = read_runs_csv(summary_dir / "runs.csv")
     cells = _read_csv(summary_dir / "summary.csv", CELL_DTYPES)
     compute = json.loads((summary_dir / "compute.json").read_text(encoding="utf-8"))
     return runs, cells, compute
