@@ -59,7 +59,7 @@ def check(results: str | Path) -> dict:
         out["disagree"] += int(differ.sum())
         if (differ & ~near).any():
             out["problems"].append(f"{rel}: {int((differ & ~near).sum())} of {len(rows)} rows disagree with predictions.csv")
-        if info["class_names"] != record["data"]["class_names"] or model.input_shape[-1] != len(data.x[0]):
+        if info["class_names"] != rec.data["class_names"] or model.input_shape[-1] != len(data.x[0]):
             out["problems"].append(f"{rel}: model.json's classes or the model's inputs differ from the run's")
     return out
 
