@@ -99,7 +99,7 @@ def pack_side(sizes: dict, k: int) -> dict:
     from mlpsweep.config import validate_config
     from mlpsweep.grid import expand_runs, plan_jobs
     from mlpsweep.storage import read_json
-    from mlpsweep.training import DataCache, configure_backend, train_runs
+    from mlpsweep.training import DataCache, JobSettings, configure_backend, train_runs
 
     sweep = validate_config(sweep_config(sizes, list(range(2 * k))), source="bench")
     execution = sweep["execution"]
@@ -113,7 +113,8 @@ def pack_side(sizes: dict, k: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="mlpsweep-bench-fit-") as tmp:
         for label, pack in zip(("cold", "warm"), job.packs):
             t0, c0 = time.perf_counter(), time.process_time()
-            statuses = train_runs(list(pack), Path(tmp), cache, steps_per_execution=execution["steps_per_execution"])
+            settings = JobSettings(steps_per_execution=execution["steps_per_execution"])
+            statuses = train_runs(list(pack), Path(tmp), cache, settings)
             seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
             bad = {path: s for path, s in statuses.items() if s != "finished"}
             if bad:

@@ -57,12 +57,13 @@ def train(cfg: dict, cache, results: Path) -> dict:
     """Train every planned pack of `cfg` into `results`: wall and CPU seconds, packs, accuracies."""
     from mlpsweep.grid import expand_runs, plan_jobs
     from mlpsweep.storage import read_json
-    from mlpsweep.training import train_runs
+    from mlpsweep.training import JobSettings, train_runs
 
     (job,) = plan_jobs(expand_runs(cfg), cfg["execution"]["runs_per_job"], cfg["execution"]["pack_size"])
     t0, c0 = time.perf_counter(), time.process_time()
     for pack in job.packs:
-        statuses = train_runs(list(pack), results, cache, steps_per_execution=cfg["execution"]["steps_per_execution"])
+        settings = JobSettings(steps_per_execution=cfg["execution"]["steps_per_execution"])
+        statuses = train_runs(list(pack), results, cache, settings)
         bad = {path: s for path, s in statuses.items() if s != "finished"}
         if bad:
             raise RuntimeError(f"runs not finished: {bad}")

@@ -47,7 +47,7 @@ def sweep(k: int, results: Path) -> dict:
 
 def one_job(k: int, threaded: bool) -> dict:
     from mlpsweep.grid import expand_runs, plan_jobs
-    from mlpsweep.training import DataCache, ModelExporter, train_runs
+    from mlpsweep.training import DataCache, JobSettings, ModelExporter, train_runs
     from mlpsweep.writer import Writer
 
     class Inline(Writer):
@@ -77,7 +77,7 @@ def one_job(k: int, threaded: bool) -> dict:
         cache, exporter = DataCache(), ModelExporter()
         t0 = time.perf_counter()
         for pack in job.packs:
-            statuses = train_runs(list(pack), tmp, cache, exporter=exporter, writer=writer)
+            statuses = train_runs(list(pack), tmp, cache, JobSettings(exporter=exporter, writer=writer))
         t_drain = time.perf_counter()
         writer.close()
         wall = time.perf_counter() - t0

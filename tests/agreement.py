@@ -28,17 +28,18 @@ def check(results: str | Path) -> dict:
     from mlpsweep import rundir
     from mlpsweep.data import load_dataset
     from mlpsweep.export import resolved_config
+    from mlpsweep.record import read
 
     results = Path(results)
     data_cache = {}
     out = {"backend": keras.backend.backend(), "runs": 0, "rows": 0, "disagree": 0, "near_ties": 0, "warnings": [], "problems": []}
     for rel in rundir.discover(results):
-        record = rundir.read_record(results / rel)
-        if not record or record["status"] != "finished":
+        rec = read(results / rel)
+        if rec is None or rec.status != "finished":
             continue
         run_dir = results / rel
         info = rundir.read_model_info(run_dir)
-        config = resolved_config(record["config"])  # the defaults of today where an earlier release stored fewer keys
+        config = resolved_config(rec.config)  # the defaults of today where an earlier release stored fewer keys
         key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
         if key not in data_cache:
             data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])
@@ -58,7 +59,7 @@ def check(results: str | Path) -> dict:
         out["disagree"] += int(differ.sum())
         if (differ & ~near).any():
             out["problems"].append(f"{rel}: {int((differ & ~near).sum())} of {len(rows)} rows disagree with predictions.csv")
-        if info["class_names"] != record["data"]["class_names"] or model.input_shape[-1] != len(data.x[0]):
+        if info["class_names"] != rec.data["class_names"] or model.input_shape[-1] != len(data.x[0]):
             out["problems"].append(f"{rel}: model.json's classes or the model's inputs differ from the run's")
     return out
 

@@ -1,7 +1,7 @@
 """One builder of fake run directories, for the tests and the benchmarks.
 
 It writes through the production writers (`rundir.write_result`, `rundir.write_failure`) a
-record with the layout training writes (`training._record`), so the layout read by the
+record with the layout training writes (`record.build`), so the layout read by the
 summary and the plots cannot drift from the one written by training.
 """
 

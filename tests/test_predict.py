@@ -11,6 +11,7 @@ import pytest
 from mlpsweep import export, predict, rundir
 from mlpsweep.data import DataError
 from mlpsweep.model import build_classifier, build_mlp, compile_mlp
+from mlpsweep.record import upgrade
 
 FEATURES = ["c3", "c4", "cz"]
 CLASSES = ["left", "right", "rest"]
@@ -30,7 +31,8 @@ def complete_run(run_dir, seed=0, mean=(1.0, -2.0, 3e-12), scale=(2.0, 0.5, 1e-1
         "run": {"seed": seed},
         "config_hash": "h",
     }
-    (run_dir / rundir.MODEL_INFO_FILE).write_text(json.dumps(export.model_info(record, FEATURES)))
+    stored = {**record, "status": "finished", "metrics": {}}
+    (run_dir / rundir.MODEL_INFO_FILE).write_text(json.dumps(export.model_info(upgrade(stored), FEATURES)))
     return weights
 
 

@@ -19,7 +19,7 @@ from conftest import REPO, tiny_config
 from mlpsweep import checkpoint, rundir
 from mlpsweep.config import validate_config
 from mlpsweep.grid import expand_runs
-from mlpsweep.training import DataCache, Interrupted, StopFlag, configure_backend, train_runs
+from mlpsweep.training import DataCache, Interrupted, JobSettings, StopFlag, configure_backend, train_runs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,7 +46,7 @@ def numbers(results: Path, run) -> tuple:
 
 def test_run_directory_contents_and_provenance(tmp_path):
     runs = sweep(seeds=(3, 4))
-    assert train_runs(runs, tmp_path, DataCache(), extra_provenance={"threads": 1}) == {r.path: "finished" for r in runs}
+    assert train_runs(runs, tmp_path, DataCache(), JobSettings(extra_provenance={"threads": 1})) == {r.path: "finished" for r in runs}
     run_dir = tmp_path / runs[0].path
     assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "history.csv", "model.keras", "model.json", "predictions.csv", "train.log"}
     rec = record(tmp_path, runs[0])
@@ -114,7 +114,7 @@ def test_interrupted_pack_resumes_to_the_same_numbers(tmp_path, monkeypatch, tra
     stop = StopFlag()
     stop_after_checkpoints(monkeypatch, 2, stop)
     with pytest.raises(Interrupted):
-        train_runs(runs, tmp_path / "resumed", DataCache(), stop=stop)
+        train_runs(runs, tmp_path / "resumed", DataCache(), JobSettings(stop=stop))
     assert not any((tmp_path / "resumed" / r.path / "metrics.json").exists() for r in runs)
     monkeypatch.undo()
     assert train_runs(runs, tmp_path / "resumed", DataCache()) == {r.path: "finished" for r in runs}
@@ -131,7 +131,7 @@ def test_resume_works_in_another_pack(tmp_path, monkeypatch):
     stop = StopFlag()
     stop_after_checkpoints(monkeypatch, 1, stop)
     with pytest.raises(Interrupted):
-        train_runs(runs[:2], tmp_path / "r", DataCache(), stop=stop)
+        train_runs(runs[:2], tmp_path / "r", DataCache(), JobSettings(stop=stop))
     monkeypatch.undo()
     train_runs([runs[0], runs[2]], tmp_path / "r", DataCache())
     rec = record(tmp_path / "r", runs[0])
@@ -194,7 +194,7 @@ def test_checkpoint_of_another_config_or_other_data_is_not_resumed(tmp_path, mon
     stop = StopFlag()
     stop_after_checkpoints(monkeypatch, 1, stop)
     with pytest.raises(Interrupted):
-        train_runs([run], tmp_path, DataCache(), stop=stop)
+        train_runs([run], tmp_path, DataCache(), JobSettings(stop=stop))
     monkeypatch.undo()
     other = sweep(training={"learning_rate": 0.05})[0]
     train_runs([other], tmp_path, DataCache())

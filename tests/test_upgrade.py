@@ -47,23 +47,24 @@ def test_release_01_runs_get_complete_models_without_training(tmp_path, monkeypa
     import json
 
     import agreement
-    from mlpsweep import export, rundir, training
+    from mlpsweep import export, record, rundir, training
 
     monkeypatch.setattr(training, "train_runs", lambda *a, **k: pytest.fail("the upgrade trained"))
     workdir = tmp_path / "sweep"
     shutil.copytree(RELEASE_01, workdir)
     monkeypatch.chdir(workdir)  # data paths are relative to the sweep's directory
     results = workdir / "results"
-    before = {rel: rundir.read_record(results / rel) for rel in rundir.discover(results)}
+    before = {rel: record.read(results / rel) for rel in rundir.discover(results)}
     histories = {rel: (results / rel / "history.csv").read_bytes() for rel in before}
     outcomes = export.upgrade_results("results")
     assert outcomes == {rel: "upgraded" for rel in before} and len(outcomes) == 8
     for rel, old in before.items():
-        new = rundir.read_record(results / rel)
-        assert new["model_format"] == 2 and new["config"] == old["config"] and new["config_hash"] == old["config_hash"] and new["metrics"] == old["metrics"]
-        assert rundir.is_done(new, old["config"], old["data"]["fingerprint"]) and (results / rel / "history.csv").read_bytes() == histories[rel]
+        new = record.read(results / rel)
+        assert new.model_format == 2 and new.config == old.config and new.config_hash == old.config_hash and new.metrics == old.metrics
+        assert {k: v for k, v in new.stored.items() if k not in ("model_format", "data")} == {k: v for k, v in old.stored.items() if k != "data"}  # nothing else rewritten
+        assert record.is_done(new, old.config, old.data["fingerprint"]) and (results / rel / "history.csv").read_bytes() == histories[rel]
         info = json.loads((results / rel / "model.json").read_text())
-        assert info["class_names"] == old["data"]["class_names"] and info["feature_names"] == (["a", "b", "c"] if "/table/" in rel else None)
+        assert info["class_names"] == old.data["class_names"] and info["feature_names"] == (["a", "b", "c"] if "/table/" in rel else None)
     out = agreement.check(results)  # the new model.keras files on the data's raw rows
     assert out["runs"] == 8 and out["problems"] == [] and out["warnings"] == [] and out["disagree"] <= out["near_ties"]
     assert export.upgrade_results("results") == {rel: "complete" for rel in before}  # a second export changes nothing

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from mlpsweep import checkpoint, rundir, training
+from mlpsweep import checkpoint, record, rundir, training
 from mlpsweep.config import validate_config
 from mlpsweep.grid import expand_runs, job_params, plan_jobs
 from mlpsweep.jobs import run_job
-from mlpsweep.training import DataCache, ModelExporter, configure_backend, train_runs
+from mlpsweep.training import DataCache, JobSettings, ModelExporter, configure_backend, train_runs
 from mlpsweep.writer import Writer
 
 
@@ -88,13 +88,13 @@ class FailingExporter(ModelExporter):
 def test_a_failed_write_fails_its_run_which_is_not_done_and_keeps_its_checkpoint(tmp_path):
     runs = expand_runs(sweep())
     bad, good = runs
-    statuses = train_runs(runs, tmp_path, DataCache(), exporter=FailingExporter(bad.path))
+    statuses = train_runs(runs, tmp_path, DataCache(), JobSettings(exporter=FailingExporter(bad.path)))
     assert statuses == {bad.path: "failed", good.path: "finished"}
     bad_dir = tmp_path / bad.path
     assert (bad_dir / rundir.HISTORY_FILE).exists() and not (bad_dir / rundir.METRICS_FILE).exists()  # half-written
-    assert not rundir.is_done(rundir.read_record(bad_dir), bad.config)
+    assert not record.is_done(record.read(bad_dir), bad.config)
     assert "No space left on device" in json.loads((bad_dir / rundir.FAILED_FILE).read_text())["error"]
-    assert rundir.is_done(rundir.read_record(tmp_path / good.path), good.config)
+    assert record.is_done(record.read(tmp_path / good.path), good.config)
     assert list((tmp_path / checkpoint.FOLDER).glob("pack-*.npz"))  # not every member done: kept for the retry
     # the retry trains only the failed run, from the checkpoint, and removes the checkpoint once all are done
     assert train_runs(runs, tmp_path, DataCache()) == {bad.path: "finished", good.path: "skipped"}
@@ -111,7 +111,7 @@ def test_a_job_with_a_failed_write_exits_non_zero_without_its_manifest(tmp_path,
         assert run_job(cfg, job_params(job)["packs"], str(tmp_path), str(manifest)) == 1
     assert not manifest.exists()
     assert f"1 of 4 runs failed: {runs[1].path}" in caplog.text
-    done = [r.path for r in runs if rundir.is_done(rundir.read_record(tmp_path / r.path), r.config)]
+    done = [r.path for r in runs if record.is_done(record.read(tmp_path / r.path), r.config)]
     assert done == [runs[0].path, runs[2].path, runs[3].path]  # the second pack was written too: drained before the exit
     # each run's log has its own line, with its pack's time, and no line about the other pack's runs
     first_log = (tmp_path / runs[0].path / rundir.LOG_FILE).read_text()

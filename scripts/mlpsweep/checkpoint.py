@@ -99,11 +99,13 @@ def find(results: Path, wanted: dict[str, tuple[str, str]]) -> dict[str, Found]:
 
 def remove_if_done(path: Path, results: Path) -> None:
     """Delete a checkpoint file once every member it holds has its result (of that identity)."""
-    from . import identity, rundir
+    from . import identity, record
 
     def done(member: dict) -> bool:
-        record = rundir.read_record(Path(results) / member["path"])
-        return bool(record) and record.get("status") in rundir.DONE and identity.run_hash(record["config"]) == member["hash"]
+        rec = record.read(Path(results) / member["path"])
+        if rec is None or not rec.done or rec.config is None:
+            return False
+        return identity.run_hash(rec.config) == member["hash"]
 
     state = _read_state(path) if path.is_file() else None
     if state is not None and all(done(m) for m in state["members"]):

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rundir
+from . import record, rundir
 from .grid import Job, Run, pack_kind
 from .refusal import refusal
 
@@ -36,44 +36,41 @@ class Cost:
     source: str
 
 
-def read_records(results: Path) -> dict[str, dict | None]:
-    """Every run directory on disk and its metrics.json (None where it has none): read once."""
-    return {rel: rundir.read_record(Path(results) / rel) for rel in rundir.discover(results)}
+def read_records(results: Path) -> dict[str, record.Record | None]:
+    """Every run directory on disk and its record (None where it has none): read once."""
+    return {rel: record.read(Path(results) / rel) for rel in rundir.discover(results)}
 
 
-def finished(records: dict[str, dict | None], runs: list[Run]) -> set[str]:
+def finished(records: dict[str, record.Record | None], runs: list[Run]) -> set[str]:
     """Paths of the runs that are done with their current identity (they will not train)."""
-    return {run.path for run in runs if rundir.is_done(records.get(run.path), run.config)}
+    return {run.path for run in runs if record.is_done(records.get(run.path), run.config)}
 
 
-def measured(records: dict[str, dict | None]) -> dict[str, list[tuple[int, float, str]]]:
+def measured(records: dict[str, record.Record | None]) -> dict[str, list[tuple[int, float, str]]]:
     """Per kind: (pack size, seconds per run-epoch, device type) of every finished run found."""
     out: dict[str, list[tuple[int, float, str]]] = {}
-    for record in records.values():
-        if not record or record.get("status") not in rundir.DONE or "config" not in record:
+    for rec in records.values():
+        if rec is None or not rec.done or rec.config is None:
             continue
-        metrics = record.get("metrics", {})
-        epochs, seconds = metrics.get("epochs_run"), metrics.get("fit_seconds")
+        epochs, seconds = rec.metrics.get("epochs_run"), rec.metrics.get("fit_seconds")
         if not epochs or seconds is None:
             continue
-        prov = record.get("provenance", {})
-        size = (prov.get("pack") or {}).get("size", 1)
         try:
-            kind = pack_kind(record["config"])
+            kind = pack_kind(rec.config)
         except (KeyError, TypeError, ValueError, AssertionError):
             continue
-        out.setdefault(kind, []).append((size, seconds / epochs, (prov.get("device") or {}).get("type", "?")))
+        out.setdefault(kind, []).append((rec.pack_size, seconds / epochs, rec.device.get("type", "?")))
     return out
 
 
-def disk_per_run(results: Path, records: dict[str, dict | None]) -> dict[str, float]:
+def disk_per_run(results: Path, records: dict[str, record.Record | None]) -> dict[str, float]:
     """Per kind: the median bytes of a finished run's directory (at most DISK_SAMPLE runs each)."""
     sizes: dict[str, list[int]] = {}
-    for rel, record in records.items():
-        if not record or record.get("status") not in rundir.DONE or "config" not in record:
+    for rel, rec in records.items():
+        if rec is None or not rec.done or rec.config is None:
             continue
         try:
-            kind = pack_kind(record["config"])
+            kind = pack_kind(rec.config)
         except (KeyError, TypeError, ValueError, AssertionError):
             continue
         found = sizes.setdefault(kind, [])
@@ -125,7 +122,7 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
     return Cost(seconds / len(members), f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)")
 
 
-def startup_seconds(results: Path, records: dict[str, dict | None]) -> tuple[float, str]:
+def startup_seconds(results: Path, records: dict[str, record.Record | None]) -> tuple[float, str]:
     """Median seconds a finished training job spent outside its runs' training (`records`:
     read_records(results))."""
     found = []
@@ -138,7 +135,7 @@ def startup_seconds(results: Path, records: dict[str, dict | None]) -> tuple[flo
         except (OSError, ValueError, KeyError, StopIteration):
             continue
         trained = [p for p, status in statuses.items() if status in rundir.DONE]
-        fit = sum((records.get(p) or {}).get("metrics", {}).get("fit_seconds", 0) or 0 for p in trained)
+        fit = sum(rec.metrics.get("fit_seconds", 0) or 0 for rec in map(records.get, trained) if rec is not None)
         if trained:
             found.append(max(0.0, wall - fit))
     if not found:

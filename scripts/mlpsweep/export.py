@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import record as records
 from . import rundir
 from .refusal import refusal
+from .record import Record, feature_names_of
 
 log = logging.getLogger("mlpsweep")
 
@@ -43,13 +45,9 @@ def standardization(mean: np.ndarray, scale: np.ndarray, weights: list[np.ndarra
     return norm, [kernel.astype(np.float32), *weights[1:]]
 
 
-def feature_names_of(feature_names: list[str] | None, n_features: int) -> list[str] | None:
-    return None if feature_names is None else [str(n) for n in feature_names][:n_features]
-
-
-def model_info(record: dict, feature_names: list[str] | None) -> dict:
+def model_info(record: Record, feature_names: list[str] | None) -> dict:
     """model.json: what the model's inputs and outputs are, and where it comes from."""
-    data = record["data"]
+    data = record.data
     return {
         "model_format": MODEL_FORMAT,
         "inputs": "raw feature rows (float32), in the order of feature_names; standardized inside the model",
@@ -57,10 +55,10 @@ def model_info(record: dict, feature_names: list[str] | None) -> dict:
         "class_names": list(data["class_names"]),
         "feature_names": feature_names,
         "n_features": int(data["n_features"]),
-        "dataset": record["config"]["dataset"],
-        "group_column": (record["config"].get("split") or {}).get("group"),
-        "run": record["run"],
-        "config_hash": record["config_hash"],
+        "dataset": record.config["dataset"],
+        "group_column": (record.config.get("split") or {}).get("group"),
+        "run": record.run,
+        "config_hash": record.config_hash,
         "data_fingerprint": data.get("fingerprint"),
     }
 
@@ -123,19 +121,18 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     from .storage import write_json_atomic, write_text_atomic
 
     run_dir = Path(run_dir)
-    record = rundir.read_record(run_dir)
-    if not record or record.get("status") != "finished":
+    record = records.read(run_dir)
+    if record is None or record.status != "finished":
         return "not finished"
     info = rundir.read_model_info(run_dir)
     if info and info.get("model_format", 1) >= MODEL_FORMAT:
         return "complete"
-    config = resolved_config(record["config"])
+    config = resolved_config(record.config)
     key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
     if key not in data_cache:
         data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])
     data = data_cache[key]
-    stored = record.get("data") or {}
-    if stored.get("fingerprint") != data.fingerprint:
+    if record.data.get("fingerprint") != data.fingerprint:
         raise UpgradeError(
             refusal(
                 run_dir,
@@ -151,7 +148,7 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     matrix = np.zeros((s.n_classes, s.n_classes), int)
     np.add.at(matrix, (s.y_test, predicted), 1)
     top2 = np.sort(p, axis=1)[:, -2:]
-    moved = int(np.abs(matrix - np.array(record["metrics"]["test_confusion_matrix"])).sum()) // 2
+    moved = int(np.abs(matrix - np.array(record.metrics["test_confusion_matrix"])).sum()) // 2
     if moved > int(((top2[:, 1] - top2[:, 0]) < NEAR_TIE).sum()):
         raise UpgradeError(
             refusal(
@@ -165,11 +162,11 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     set_complete_weights(model, old.get_weights(), s.mean, s.scale)
     save_model(model, run_dir / rundir.MODEL_FILE)
     names = feature_names_of(s.feature_names, s.n_features)
-    record = {**record, "model_format": MODEL_FORMAT, "data": {**stored, "feature_names": names}}
+    record = records.with_complete_model(record, MODEL_FORMAT, names)
     if not (run_dir / rundir.PREDICTIONS_FILE).exists():
         write_text_atomic(run_dir / rundir.PREDICTIONS_FILE, rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names))
     write_json_atomic(run_dir / rundir.MODEL_INFO_FILE, model_info(record, names))
-    write_json_atomic(run_dir / rundir.METRICS_FILE, record)  # last, as training writes it
+    records.rewrite(run_dir, record)  # last, as training writes it
     return "upgraded"
 
 

@@ -130,7 +130,7 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     gpu.deterministic_xla()  # before JAX starts its backend (a no-op for TensorFlow and on CPUs)
     import keras
 
-    from .training import DataCache, Interrupted, ModelExporter, configure_backend, train_runs
+    from .training import DataCache, Interrupted, JobSettings, ModelExporter, configure_backend, train_runs
 
     configure_backend(threads)
     execution = sweep["execution"]
@@ -156,13 +156,21 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     writes = Writer(max_pending=max(1, min(execution["pack_size"], execution["runs_per_job"])) + 1)
     try:
         outcomes, failures = {}, []
-        extra = {"threads": threads, "gpu_check": device_check}
+        settings = JobSettings(
+            steps_per_execution=execution["steps_per_execution"],
+            stop=stop,
+            extra_provenance={"threads": threads, "gpu_check": device_check},
+            exporter=exporter,
+            writer=writes,
+            progress_seconds=execution["progress_seconds"],
+            generalization=sweep["summary"]["generalization"],
+        )
         for pack in planned:
             if stop.set:
                 log.warning("stop signal received; leaving the rest for the retry")
                 return _interrupted()
             try:
-                outcomes.update(train_runs(pack, results, cache, steps_per_execution=execution["steps_per_execution"], stop=stop, extra_provenance=extra, exporter=exporter, writer=writes, progress_seconds=execution["progress_seconds"], generalization=sweep["summary"]["generalization"]))
+                outcomes.update(train_runs(pack, results, cache, settings))
             except Interrupted as exc:
                 log.warning("interrupted (%s); checkpoints are kept and a retry resumes them", exc)
                 return _interrupted()

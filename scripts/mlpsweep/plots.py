@@ -28,12 +28,12 @@ from . import rundir  # noqa: E402
 from .progress import Progress  # noqa: E402
 from .registry import METRICS, PLOTS  # noqa: E402
 from .storage import write_bytes_atomic  # noqa: E402
-from .tables.cells import CELL_DTYPES as SUMMARY_DTYPES  # noqa: E402
+from .tables.cells import cell_dtypes  # noqa: E402
 from .tables.cells import best_rows  # noqa: E402
 from .tables.options import higher_is_better, options_with_defaults, scale_of  # noqa: E402
 from .tables.order import real_runs  # noqa: E402
 from .tables.render import mean_std  # noqa: E402
-from .tables.runs import KEYS  # noqa: E402
+from .tables.runs import KEYS, read_runs_csv  # noqa: E402
 
 log = logging.getLogger("mlpsweep")
 
@@ -60,9 +60,6 @@ STYLE = {
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": "mlpsweep", "Producer": "mlpsweep", "CreationDate": None}
 STATUS_COLOR = "0.85"
-KEY_DTYPES = {"dataset": str, "architecture": str, "hparams": str}
-RUN_DTYPES = {**KEY_DTYPES, "fold": "Int64", "permutation": "Int64", "status": str, "path": str, "device": str, "confusion_matrix": str, "class_names": str}
-CELL_DTYPES = {c: str for c, kind in SUMMARY_DTYPES.items() if kind in ("str", "bool", "boolean")}  # flags: text, then mapped
 FLAGS = {"True": True, "False": False}
 
 
@@ -72,16 +69,15 @@ FLAGS = {"True": True, "False": False}
 def read_tables(summary_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """runs.csv, summary.csv and compute.json of a summary directory."""
     summary_dir = Path(summary_dir)
-    runs = _read_csv(summary_dir / "runs.csv", RUN_DTYPES)
-    for column in ("fold", "permutation"):
-        if column not in runs:  # runs.csv of release 0.1
-            runs[column] = pd.array([pd.NA] * len(runs), dtype="Int64")
-    cells = _read_csv(summary_dir / "summary.csv", CELL_DTYPES)
+    runs = read_runs_csv(summary_dir / "runs.csv")
+    cells = _read_csv(summary_dir / "summary.csv", cell_dtypes())
     compute = json.loads((summary_dir / "compute.json").read_text(encoding="utf-8"))
     return runs, cells, compute
 
 
-def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
+def _read_csv(path: Path, summary_dtypes: dict) -> pd.DataFrame:
+    """summary.csv with its declared types: text and flags read as text, flags then mapped."""
+    dtypes = {c: str for c, kind in summary_dtypes.items() if kind in ("str", "bool", "boolean")}
     text = path.read_text(encoding="utf-8")
     if not text.strip():
         return pd.DataFrame(columns=list(dtypes))
@@ -89,7 +85,7 @@ def _read_csv(path: Path, dtypes: dict) -> pd.DataFrame:
     for column, kind in dtypes.items():
         if kind is str and column in frame:
             frame[column] = frame[column].fillna("")
-    for column, kind in SUMMARY_DTYPES.items():
+    for column, kind in summary_dtypes.items():
         if kind == "bool" and column in frame:
             frame[column] = frame[column].map(FLAGS).fillna(False).astype(bool)
         elif kind == "boolean" and column in frame:

@@ -47,6 +47,10 @@ class Metric:
     unit: str  # fraction | nats | s | count | epochs
     higher_is_better: bool
     percent: bool = False  # shown x 100 when summary.percent is set
+    # "module.function" of mlpsweep computing it from a part's predictions (record.Evaluated of the
+    # part its name starts with), for a metric that metrics.classification_metrics does not give:
+    # record.py then records it in metrics.json, and runs.csv and the summary tables show it
+    compute: str = ""
 
 
 METRICS = {

@@ -12,7 +12,8 @@
         generalization.csv   windowed runs with summary.generalization: test accuracy at every window
 
 The training side writes these files (training.py), the summary reads them (tables/runs.py), and
-the tests build fake runs with the same functions (tests/fakes.py).
+the tests build fake runs with the same functions (tests/fakes.py); metrics.json's contents,
+their reading and their upgrading belong to record.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import io
 import re
 from pathlib import Path
 
-from . import identity
 from .storage import read_json, write_json_atomic, write_text_atomic
 
 METRICS_FILE = "metrics.json"
@@ -68,26 +68,6 @@ def discover(results: str | Path) -> list[str]:
         if path.is_dir() and RUN_DIR_RE.match(rel):
             found.append(rel)
     return found
-
-
-def read_record(run_dir: Path) -> dict | None:
-    """The run's metrics.json, or None if it has none or it cannot be read."""
-    try:
-        return read_json(Path(run_dir) / METRICS_FILE)
-    except (OSError, ValueError):
-        return None
-
-
-def is_done(record: dict | None, run_config: dict, fingerprint: str | None = None) -> bool:
-    """Whether a stored record is the finished result of this run: same identity (computed
-    from the stored config, so records of earlier releases count) and, if given, same data."""
-    if not record or record.get("status") not in DONE or "config" not in record:
-        return False
-    try:
-        same = identity.canonical(record["config"]) == identity.canonical(run_config)
-    except (KeyError, TypeError, ValueError, AssertionError):
-        return False
-    return same and (fingerprint is None or (record.get("data") or {}).get("fingerprint") == fingerprint)
 
 
 def history_csv(rows: list[dict]) -> str:

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checkpoint, rundir
+from . import checkpoint, record, rundir
 from .estimate import estimate, read_records
 from .grid import Job
 from .progress import BAR_WIDTH, text_bar
@@ -67,10 +67,10 @@ def status(sweep: dict, jobs: list[Job], results: Path) -> dict:
     total = Counts()
     for job in jobs:
         for run in job.runs:
-            record = records.get(run.path)
+            rec = records.get(run.path)
             epochs = run.config["training"]["epochs"]
-            if rundir.is_done(record, run.config):
-                state, epoch, seconds = record["status"], None, (record.get("metrics") or {}).get("fit_seconds") or 0.0
+            if record.is_done(rec, run.config):
+                state, epoch, seconds = rec.status, None, rec.metrics.get("fit_seconds") or 0.0
             elif _failed(results / run.path, run.hash):
                 state, epoch, seconds = "failed", None, 0.0
             elif in_checkpoints.get(run.path, ("", 0))[0] == run.hash:

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import rundir
+from . import record, rundir
 from .rundir import window_label
 from .stats.chance import chance_threshold, majority_rate
 from .stats.cluster import CLUSTER_SEED, cluster_test
@@ -57,34 +57,33 @@ def collect_windows(results, runs: pd.DataFrame) -> pd.DataFrame:
     wanted = runs[(runs["status"] == "finished") & runs["permutation"].isna()] if len(runs) else runs
     rows = []
     for rel in wanted["path"]:
-        record = rundir.read_record(os.path.join(os.fspath(results), rel))
-        row = window_row(record, rel) if record else None
+        rec = record.read(os.path.join(os.fspath(results), rel))
+        row = window_row(rec, rel) if rec is not None else None
         if row is not None:
             rows.append(row)
     frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     return frame.astype({"seed": "int64", "fold": "Int64", **dict.fromkeys(["window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test"], "float64")})
 
 
-def window_row(record: dict, rel: str) -> dict | None:
+def window_row(rec: record.Record, rel: str) -> dict | None:
     """One windowed run's row, or None for a run without a window (or not finished)."""
-    data, run, metrics = record.get("data") or {}, record.get("run") or {}, record.get("metrics") or {}
-    window = data.get("window")
-    if record.get("status") != "finished" or not window or run.get("permutation") is not None:
+    data, run, metrics = rec.data, rec.run, rec.metrics
+    window = rec.window
+    if rec.status != "finished" or not window or run.get("permutation") is not None:
         return None
     subject = run.get("subject")
-    protocol = data.get("protocol") or ("cross-subject" if metrics.get("test_by_group") else "pooled")
-    counts = data.get("test_class_counts")
+    counts = rec.test_class_counts
     by_group = metrics.get("test_by_group")
     return {
         **{k: run[k] for k in KEYS},
         "seed": run["seed"],
         "fold": run.get("fold"),
         "subject": None if subject is None else str(subject),
-        "protocol": protocol,
+        "protocol": data["protocol"],
         "window_start": float(window["start"]),
         "window_stop": float(window["stop"]),
-        "window_centre": float(window.get("centre", (window["start"] + window["stop"]) / 2)),
-        "window_length": float(window.get("length", window["stop"] - window["start"])),
+        "window_centre": float(window["centre"]),
+        "window_length": float(window["length"]),
         "test_accuracy": metrics.get("test_accuracy", math.nan),
         "n_test": data.get("n_test", math.nan),
         "test_class_counts": str(counts) if counts else "",

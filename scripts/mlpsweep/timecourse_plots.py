@@ -18,7 +18,7 @@ from .plots import STYLE, plt, save_figure
 from .registry import PLOTS
 from .storage import write_text_atomic
 from .tables.options import options_with_defaults, scale_of
-from .tables.runs import KEYS
+from .tables.runs import KEYS, read_runs_csv
 
 log = logging.getLogger("mlpsweep")
 
@@ -138,10 +138,7 @@ def _fresh(folder: Path) -> Path:
 
 def read_runs(summary_dir) -> pd.DataFrame:
     """The columns of summary/runs.csv that locate a run: path, status, permutation."""
-    path = Path(summary_dir) / "runs.csv"
-    if not path.read_text(encoding="utf-8").strip():
-        return pd.DataFrame({"path": [], "status": [], "permutation": pd.array([], dtype="Int64")})
-    return pd.read_csv(path, usecols=["path", "status", "permutation"], dtype={"path": str, "status": str, "permutation": "Int64"}, keep_default_na=False, na_values=[""])
+    return read_runs_csv(Path(summary_dir) / "runs.csv")[["path", "status", "permutation"]]
 
 
 def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | None = None) -> pd.DataFrame:

@@ -14,16 +14,15 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, identity, provenance, rundir
+from . import checkpoint, provenance, record, rundir
 from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
-from .export import MODEL_FORMAT, feature_names_of, model_info
+from .export import MODEL_FORMAT, model_info
 from .grid import Run
-from .metrics import by_group, classification_metrics, split_metrics
 from .preemption import StopFlag
 from .progress import PackProgress
 from .writer import THREAD_NAME, Writer
@@ -100,23 +99,6 @@ def run_fingerprint(data, subject: str | None) -> str:
     return data.fingerprint
 
 
-def protocol(split: dict) -> str:
-    """within-subject (split.within), cross-subject (a grouped split method) or pooled."""
-    from . import registry
-
-    if split.get("within"):
-        return "within-subject"
-    return "cross-subject" if registry.SPLIT_METHODS[split["method"]].grouped else "pooled"
-
-
-def window_record(config: dict) -> dict | None:
-    """metrics.json's data.window of a windowed run: start, stop, centre, length (seconds)."""
-    if config.get("window") is None:
-        return None
-    start, length = float(config["window"]), float(config["dataset"]["windows"]["length"])
-    return {"start": start, "stop": round(start + length, 6), "centre": round(start + length / 2, 6), "length": length}
-
-
 @dataclass
 class Prepared:
     """A run ready to be trained: its directory, data and engine member."""
@@ -172,7 +154,7 @@ def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prep
                 _close(handlers)
             statuses[run.path] = "failed"
             continue
-        if rundir.is_done(rundir.read_record(run_dir), run.config, fingerprint):
+        if record.is_done(record.read(run_dir), run.config, fingerprint):
             log.info("%s: already finished with this config and data; not training again", run_dir)
             statuses[run.path] = "skipped"
             continue
@@ -181,26 +163,39 @@ def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prep
     return todo, statuses
 
 
-def train_runs(runs: list[Run], results: Path, cache: DataCache, *, steps_per_execution: int = 256, stop: StopFlag | None = None, extra_provenance: dict | None = None, exporter=None, writer: Writer | None = None, progress_seconds: float = 30.0, generalization: bool = False) -> dict[str, str]:
-    """Train one planned pack's runs (those not finished yet); {run path: status}.
-    `generalization` (summary.generalization): windowed runs are also tested at every window.
+@dataclass(frozen=True)
+class JobSettings:
+    """What the packs of a training job share: how they train, stop, report and are written."""
 
-    Run directories are written by `writer` (writer.py) while the caller goes on: the statuses
-    of runs whose writing then fails are in `writer.failures`. Without a writer, one is used
-    here and drained before returning (statuses then count failed writes as failed)."""
-    stop = stop or StopFlag()
-    own = writer is None
-    writer = Writer() if own else writer
+    steps_per_execution: int = 256
+    stop: StopFlag | None = None  # the job's signal flag; a fresh one if None
+    extra_provenance: dict = field(default_factory=dict)  # what the job adds to each record (threads, GPU check)
+    exporter: ModelExporter | None = None  # one per job: it reuses built models
+    writer: Writer | None = None  # see train_runs
+    progress_seconds: float = 30.0
+    generalization: bool = False  # summary.generalization: windowed runs are also tested at every window
+
+
+def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSettings | None = None) -> dict[str, str]:
+    """Train one planned pack's runs (those not finished yet); {run path: status}.
+
+    Run directories are written by `settings.writer` (writer.py) while the caller goes on: the
+    statuses of runs whose writing then fails are in `writer.failures`. Without a writer, one is
+    used here and drained before returning (statuses then count failed writes as failed)."""
+    settings = settings or JobSettings()
+    own = settings.writer is None
+    stop, exporter = settings.stop or StopFlag(), settings.exporter or ModelExporter()
+    job = replace(settings, stop=stop, exporter=exporter, writer=settings.writer or Writer())
     todo, statuses = prepare(runs, Path(results), cache)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
     try:
         for group in groups.values():
-            statuses.update(_train_pack(group, Path(results), steps_per_execution, stop, extra_provenance or {}, exporter or ModelExporter(), writer, progress_seconds, generalization=generalization))
+            statuses.update(_train_pack(group, Path(results), job))
     finally:
         if own:
-            statuses.update(dict.fromkeys(writer.close(), "failed"))
+            statuses.update(dict.fromkeys(job.writer.close(), "failed"))
     return statuses
 
 
@@ -224,11 +219,12 @@ def build_pack(group: list[Prepared], steps_per_execution: int):
     return Pack(shape, training["optimizer"], training["batch_size"], members, steps_per_execution)
 
 
-def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, stop: StopFlag, extra: dict, exporter, writer: Writer, progress_seconds: float = 30.0, *, generalization: bool = False) -> dict[str, str]:
+def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[str, str]:
     from .engine.pack import EarlyStopping
 
     group = sorted(group, key=lambda p: p.run.path)
-    pack = build_pack(group, steps_per_execution)
+    stop = job.stop
+    pack = build_pack(group, job.steps_per_execution)
     key = checkpoint.pack_key([p.run.hash for p in group])
     ckpt = checkpoint.path_of(results, key)
     restored = checkpoint.find(results, {p.run.path: (p.run.hash, p.fingerprint) for p in group})
@@ -244,7 +240,7 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
     try:
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
         t0 = time.perf_counter()
-        progress = PackProgress(key, progress_seconds)
+        progress = PackProgress(key, job.progress_seconds)
         while any(m.active for m in pack.members):
             if stop.set or not pack.train_epoch(lambda: stop.set):
                 epochs = sorted({m.epoch for m in pack.members})
@@ -253,11 +249,11 @@ def _train_pack(group: list[Prepared], results: Path, steps_per_execution: int, 
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
             progress.epoch_done(pack.members)
         seconds = time.perf_counter() - t0
-        statuses = _record(pack, group, results, key, resumed, extra, exporter, writer, seconds, generalization=generalization)
+        statuses = _record(pack, group, key, resumed, job, seconds)
     finally:
         _close(handlers)
     for path in {ckpt, *(f.path for f in restored.values())}:  # after the pack's writes (one thread, in order)
-        writer.submit(None, lambda path=path: checkpoint.remove_if_done(path, results))
+        job.writer.submit(None, lambda path=path: checkpoint.remove_if_done(path, results))
     return statuses
 
 
@@ -358,88 +354,61 @@ def _generalization(pack, stacked, group: list[Prepared]) -> list:
     return [None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows] for p, rows in zip(group, found)]
 
 
-def _record(pack, group: list[Prepared], results: Path, key: str, resumed: dict, extra: dict, exporter: ModelExporter, writes: Writer, pack_seconds: float = math.nan, *, generalization: bool = False) -> dict[str, str]:
-    """Evaluate every member and queue the writing of its run directory (`writes`)."""
+def _record(
+    pack, group: list[Prepared], key: str, resumed: dict, job: JobSettings, pack_seconds: float = math.nan
+) -> dict[str, str]:
+    """Evaluate every member and hand its record and files to the job's writer."""
     import keras
 
     final = pack.all_final_weights()
     stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final)]
     parts = {}
-    for part in ("train", "val", "test"):
+    for part in record.PARTS:
         xs = [getattr(p.splits, f"x_{part}") for p in group]
         ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
         parts[part] = pack.evaluate(xs, ys, stacked)
-    across_windows = _generalization(pack, stacked, group) if generalization else [None] * len(group)
+    across_windows = _generalization(pack, stacked, group) if job.generalization else [None] * len(group)
+    members, backend = [p.run.path for p in group], keras.backend.backend()
     statuses = {}
     for k, (p, m) in enumerate(zip(group, pack.members)):
         s = p.splits
-        status = "diverged" if m.status == "diverged" else "finished"
+        finished = m.status != "diverged"
         n_params = int(sum(w.size for w in final[k]))
-        result = {
-            "stopped_early": m.status == "stopped_early",
-            "best_epoch": None if m.stopping.best_epoch is None else m.stopping.best_epoch + 1,
-            "epochs_run": m.epoch,
-            "fit_seconds": round(m.fit_seconds, 4),
-            "n_params": n_params,
-        }
-        writer = predictions = None
-        if status == "finished":
-            for part in ("train", "val", "test"):
-                y_true = getattr(s, f"y_{part}")
-                y_pred = parts[part]["logits"][k].argmax(axis=1)
-                values = {"loss": parts[part]["loss"][k], **classification_metrics(y_true, y_pred, s.n_classes)}
-                if part != "test":
-                    values.pop("confusion_matrix")
-                elif s.test_groups is not None:
-                    values["by_group"] = by_group(s.test_groups, y_true, y_pred)
-                result.update(split_metrics(part, values))
-            test_pred = parts["test"]["logits"][k].argmax(axis=1)
+        outcome = record.Outcome(m.status, m.stopping.best_epoch, m.epoch, m.fit_seconds, n_params)
+        evaluated = {part: _evaluated(parts[part], k, s, part) for part in record.PARTS} if finished else None
+        facts = record.PackFacts(key, members, k, pack.trace_seconds, resumed.get(p.run.path), backend)
+        rec = record.build(
+            p.run, s, p.fingerprint, outcome, evaluated, started=p.started, pack=facts, extra=job.extra_provenance,
+            model_format=MODEL_FORMAT if finished else None,
+        )  # fmt: skip
+        files = {}
+        if finished:
+            test_pred = evaluated["test"].y_pred
+            model = job.exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
             predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
-            writer = exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
-        record = {
-            "status": status,
-            "run": {"dataset": p.run.dataset, "architecture": p.run.architecture, "hparams": p.run.hparams, "seed": p.run.seed, "fold": p.run.fold, "permutation": p.run.permutation, "window": p.run.window, "subject": p.run.subject},
-            "config_hash": p.run.hash,
-            "identity": identity.canonical(p.run.config),
-            "config": p.run.config,
-            "data": {
-                "fingerprint": p.fingerprint,
-                "class_names": s.class_names,
-                "n_features": s.n_features,
-                "feature_names": feature_names_of(s.feature_names, s.n_features),
-                "n_train": len(s.y_train),
-                "n_val": len(s.y_val),
-                "n_test": len(s.y_test),
-                "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
-                "protocol": protocol(p.run.config["split"]),
-                **({"window": window_record(p.run.config)} if p.run.window is not None else {}),
-            },
-            "metrics": result,
-            "provenance": provenance.collect(
-                p.started,
-                {
-                    "resumed_from_epoch": resumed.get(p.run.path),
-                    "keras_backend": keras.backend.backend(),
-                    "pack": {"key": key, "size": len(group), "index": k, "members": [q.run.path for q in group], "trace_seconds": round(pack.trace_seconds, 4)},
-                    **extra,
-                },
-            ),
-        }
-        extra_files = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])} if across_windows[k] is not None and status == "finished" else None
-        if writer is not None:
-            record["model_format"] = MODEL_FORMAT
-        info = model_info(record, record["data"]["feature_names"]) if writer is not None else None
-        line = f"{p.run_dir}: {status} in a pack of {len(group)} trained in {pack_seconds:.1f} s ({pack_seconds / len(group):.2f} s per run)"
-        write = functools.partial(_write_run, p.run_dir, record, m.history, writer, predictions, line, extra_files=extra_files, model_info=info)
-        writes.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
-        statuses[p.run.path] = status
+            files.update(model=model, predictions=predictions, model_info=model_info(rec, rec.data["feature_names"]))
+            if across_windows[k] is not None:
+                files["extra_files"] = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])}
+        seconds = f"{pack_seconds:.1f} s ({pack_seconds / len(group):.2f} s per run)"
+        line = f"{p.run_dir}: {rec.status} in a pack of {len(group)} trained in {seconds}"
+        write = functools.partial(_write_run, p.run_dir, rec, m.history, line, **files)
+        job.writer.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
+        statuses[p.run.path] = rec.status
     return statuses
 
 
-def _write_run(run_dir: Path, record: dict, history: list, model_writer, predictions, line: str, **files) -> None:
+def _evaluated(found: dict, k: int, s: Splits, part: str) -> record.Evaluated:
+    """Member k's predictions on one part, from the pack's evaluation of it."""
+    logits = found["logits"][k]
+    groups = s.test_groups if part == "test" else None
+    y_true = getattr(s, f"y_{part}")
+    return record.Evaluated(y_true, logits.argmax(axis=1), logits, found["loss"][k], s.n_classes, groups)
+
+
+def _write_run(run_dir: Path, rec: record.Record, history: list, line: str, **files) -> None:
     """In the writer thread: the run's files (metrics.json last), then its log line.
-    `files`: write_result's extra_files and model_info."""
-    rundir.write_result(run_dir, record, history, model_writer, predictions, **files)
+    `files`: record.write's model, predictions, extra_files and model_info."""
+    record.write(run_dir, rec, history, **files)
     log.info("%s", line)
     with open(run_dir / rundir.LOG_FILE, "a", encoding="utf-8") as fh:
         fh.write(f"{provenance.utc_now()} INFO {line}\n")

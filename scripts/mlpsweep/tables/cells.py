@@ -24,15 +24,21 @@ from .options import higher_is_better, options_with_defaults
 from .order import real_runs, sort_runs
 from .runs import KEYS, STATUSES
 
-CELL_DTYPES = {  # the columns of summary.csv, in order, with their types
-    **dict.fromkeys(KEYS, "str"),
-    **dict.fromkeys(["n", "n_planned", *(f"n_{s}" for s in STATUSES)], "int64"),
-    **{f"{m}_{s}": "float64" for m in METRICS for s in ("mean", "std")}, "fit_seconds_total": "float64",
-    "device": "str", "status": "str", "best": "bool", "p_value": "float64", "not_worse": "bool",
-    "chance_majority": "float64", "chance_threshold": "float64", "n_test_trials": "Int64", "n_classes": "Int64",
-    "above_chance": "boolean", "perm_p_value": "float64", "n_permutations": "int64",
-    "n_permutations_planned": "int64",
-}  # fmt: skip
+
+def cell_dtypes() -> dict[str, str]:
+    """The columns of summary.csv, in order, with their types (the registry's metrics as it is
+    now: a metric registered once appears here)."""
+    return {
+        **dict.fromkeys(KEYS, "str"),
+        **dict.fromkeys(["n", "n_planned", *(f"n_{s}" for s in STATUSES)], "int64"),
+        **{f"{m}_{s}": "float64" for m in METRICS for s in ("mean", "std")}, "fit_seconds_total": "float64",
+        "device": "str", "status": "str", "best": "bool", "p_value": "float64", "not_worse": "bool",
+        "chance_majority": "float64", "chance_threshold": "float64", "n_test_trials": "Int64", "n_classes": "Int64",
+        "above_chance": "boolean", "perm_p_value": "float64", "n_permutations": "int64",
+        "n_permutations_planned": "int64",
+    }  # fmt: skip
+
+
 EMPTY_COLUMNS = [*KEYS, "n", "n_planned", "status", "best", "p_value", "not_worse"]  # summary.csv of a sweep without a real run
 
 
@@ -53,7 +59,8 @@ def cell_table(runs: pd.DataFrame, options: dict, phase: Callable[[str], None] =
     cells = cells.join(compare_to_best(cells, real, options))
     cells = cells.join(chance_levels(real, cells, options["significance"]["alpha"]))
     cells = cells.join(cell_permutation_pvalues(runs, cells))
-    return cells[list(CELL_DTYPES)].astype(CELL_DTYPES)
+    dtypes = cell_dtypes()
+    return cells[list(dtypes)].astype(dtypes)
 
 
 def _by_cell(frame: pd.DataFrame):

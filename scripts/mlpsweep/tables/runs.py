@@ -1,9 +1,11 @@
 """runs.csv: one row per run directory (its place in the grid, status, metrics, provenance),
-collected from the runs' metrics.json; its columns and their types are declared here once."""
+collected from the runs' records (record.py); its columns and their types are declared here
+once, for its writer (collect_runs) and its readers (read_runs_csv)."""
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import math
@@ -12,21 +14,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import rundir
+from .. import record, registry, rundir
 from ..progress import Progress
-from ..registry import METRICS
 from ..storage import read_json
 
 log = logging.getLogger("mlpsweep")
 
 KEYS = ["dataset", "architecture", "hparams"]
 STATUSES = ("diverged", "failed", "missing", "incomplete", "damaged")
-RUN_DTYPES = {  # the columns of runs.csv, in order, with their types
-    **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str", "subject": "str", "window": "float64",
-    **dict.fromkeys([*METRICS, "n_test"], "float64"), "device": "str", "gpu": "str", "threads": "float64",
-    **dict.fromkeys(["slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names", "test_class_counts", "test_by_group"], "str"),
-}  # fmt: skip
-RUN_COLUMNS = list(RUN_DTYPES)
+
+
+def run_dtypes() -> dict:
+    """The columns of runs.csv, in order, with their types (a metric of the registry is a column)."""
+    return {
+        **dict.fromkeys(KEYS, "str"), "seed": "int64", "fold": "Int64", "permutation": "Int64", "status": "str",
+        "subject": "str", "window": "float64",
+        **dict.fromkeys([*registry.METRICS, "n_test"], "float64"), "device": "str", "gpu": "str", "threads": "float64",
+        **dict.fromkeys(["slurm_job_id", "config_hash", "path", "problem", "confusion_matrix", "class_names"], "str"),
+        **dict.fromkeys(["test_class_counts", "test_by_group"], "str"),
+    }  # fmt: skip
 
 
 def read_run(results: str | Path, rel: str) -> dict:
@@ -38,14 +44,15 @@ def read_run(results: str | Path, rel: str) -> dict:
     # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
     run_dir = f"{os.fspath(results)}/{rel}"
     try:
-        with open(f"{run_dir}/{rundir.METRICS_FILE}", encoding="utf-8") as fh:
-            text = fh.read()
+        rec = record.from_text(record.read_text(run_dir))
     except (FileNotFoundError, NotADirectoryError):
         row.update(_unfinished(run_dir))
     except OSError as exc:
-        row.update(_damaged(run_dir, exc))
+        row.update(_damaged(run_dir, type(exc).__name__))
+    except record.Damaged as exc:
+        row.update(_damaged(run_dir, exc.cause))
     else:
-        row.update(_result_fields(run_dir, text))
+        row.update(_result_fields(run_dir, rec))
     return row
 
 
@@ -61,8 +68,8 @@ def _unfinished(run_dir: str) -> dict:
     return {}
 
 
-def _damaged(run_dir: str, exc: Exception) -> dict:
-    problem = f"metrics.json unreadable ({type(exc).__name__})"
+def _damaged(run_dir: str, cause: str) -> dict:
+    problem = f"metrics.json unreadable ({cause})"
     log.warning("%s: %s", run_dir, problem)
     return {"status": "damaged", "problem": problem}
 
@@ -70,19 +77,13 @@ def _damaged(run_dir: str, exc: Exception) -> dict:
 _NUMBERS = (int, float)
 
 
-def _result_fields(run_dir: str, text: str) -> dict:
-    """Status, metrics and provenance from the text of a run's metrics.json (release 0.1's too)."""
-    try:
-        record = json.loads(text)
-        status, metrics, data = record["status"], record["metrics"], record.get("data") or {}
-        prov = record.get("provenance") or {}
-        matrix = metrics.get("test_confusion_matrix")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return _damaged(run_dir, exc)
-    # Release 0.1 did not record the test class counts: the confusion matrix's row sums are them.
-    counts = data.get("test_class_counts") or ([sum(r) for r in matrix] if matrix else None)
-    device = prov.get("device") or {}
-    row = {key: value if type(value) in _NUMBERS else math.nan for key, value in zip(METRICS, map(metrics.get, METRICS))}
+def _result_fields(run_dir: str, rec: record.Record) -> dict:
+    """Status, metrics and provenance of a run's record."""
+    metrics, data, prov = rec.metrics, rec.data, rec.provenance
+    matrix, counts, device = metrics.get("test_confusion_matrix"), rec.test_class_counts, rec.device
+    names = registry.METRICS
+    row = {key: value if type(value) in _NUMBERS else math.nan for key, value in zip(names, map(metrics.get, names))}
+    status = rec.status
     row.update(
         status=status,
         n_test=data.get("n_test", math.nan),
@@ -90,7 +91,7 @@ def _result_fields(run_dir: str, text: str) -> dict:
         gpu="; ".join(device.get("gpus") or []),
         threads=prov.get("threads", 1),
         slurm_job_id=(prov.get("slurm") or {}).get("job_id", ""),
-        config_hash=record.get("config_hash", ""),
+        config_hash=rec.config_hash,
         # str() of a list of numbers is its JSON text, at a fifth of json.dumps's cost.
         confusion_matrix=str(matrix) if matrix else "",
         class_names=_json_names(tuple(data.get("class_names", []))),
@@ -115,5 +116,23 @@ def collect_runs(results: str | Path, expected: list[str] | None = None, progres
     `progress` counts the run directories read."""
     paths = list(expected) if expected is not None else rundir.discover(results)
     rows = [read_run(results, rel) for rel in (paths if progress is None else progress.track(paths))]
-    columns = {c: [row.get(c) for row in rows] for c in RUN_COLUMNS}  # faster than from_records
-    return pd.DataFrame(columns, columns=RUN_COLUMNS).astype(RUN_DTYPES)
+    dtypes = run_dtypes()
+    columns = {c: [row.get(c) for row in rows] for c in dtypes}  # faster than from_records
+    return pd.DataFrame(columns, columns=list(dtypes)).astype(dtypes)
+
+
+def read_runs_csv(path: str | Path) -> pd.DataFrame:
+    """runs.csv read back with its declared types; text columns hold "" where empty. A runs.csv
+    of release 0.1 (no fold and permutation columns) gets them, empty."""
+    dtypes = run_dtypes()
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.strip():
+        return pd.DataFrame({c: pd.Series(dtype=kind) for c, kind in dtypes.items()})
+    frame = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, na_values=[""])
+    for column, kind in dtypes.items():
+        if kind == "str" and column in frame:
+            frame[column] = frame[column].fillna("")
+    for column in ("fold", "permutation"):
+        if column not in frame:
+            frame[column] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    return frame

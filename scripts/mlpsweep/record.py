@@ -1,0 +1,349 @@
+"""A run's record (its metrics.json): what it holds, how training builds it, how it is written
+and read, and how records of earlier releases are upgraded when read.
+
+Versions (`record_version`): 0 is release 0.1's record (no `identity`, no test class counts,
+no pack provenance), 1 today's record before the key existed, 2 this one. Reading upgrades in
+memory only: a stored file is never rewritten by reading it. The metric fields come from the
+registry (registry.METRICS): a metric with a `compute` function is recorded, listed in runs.csv
+and summarized without touching another module.
+
+Importing this module stays cheap (Snakemake's planning reads records): NumPy and the metric
+functions are imported where a record is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import identity, registry, rundir
+from .storage import write_json_atomic
+
+RECORD_VERSION = 2
+VERSION_KEY = "record_version"
+PARTS = ("train", "val", "test")
+
+
+class Damaged(ValueError):
+    """A metrics.json that is not a record (half-written, edited, not JSON): not done."""
+
+    def __init__(self, cause: str):
+        super().__init__(f"metrics.json unreadable ({cause})")
+        self.cause = cause  # the parse error's type name, as runs.csv's `problem` shows it
+
+
+@dataclass(slots=True)
+class Record:
+    """A run's record, upgraded to this version; `stored` is its metrics.json as written or read.
+    Read-only by convention: frozen, it would take twice as long to make (runs.csv makes 100,000)."""
+
+    status: str
+    run: dict
+    config_hash: str
+    identity: dict | None
+    config: dict | None
+    data: dict
+    metrics: dict
+    provenance: dict
+    model_format: int | None = None
+    version: int = RECORD_VERSION  # the version it was stored with
+    stored: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in rundir.DONE
+
+    @property
+    def test_class_counts(self) -> list | None:
+        return self.data.get("test_class_counts")
+
+    @property
+    def device(self) -> dict:
+        return self.provenance.get("device") or {}
+
+    @property
+    def pack_size(self) -> int:
+        """The size of the pack it was trained in (release 0.1 trained every run alone)."""
+        return (self.provenance.get("pack") or {}).get("size", 1)
+
+    @property
+    def window(self) -> dict | None:
+        """data.window of a windowed run (start, stop, centre, length in seconds), else None."""
+        return self.data.get("window")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def version_of(stored: dict) -> int:
+    version = stored.get(VERSION_KEY)
+    if isinstance(version, int):
+        return version
+    return 1 if "identity" in stored else 0  # release 0.1 wrote no identity
+
+
+def upgrade(stored: dict) -> Record:
+    """The record of a metrics.json's dict, of any release, with today's fields derived where
+    an earlier release lacks them. Raises KeyError, TypeError or AttributeError for a dict that
+    is no record."""
+    status, metrics = stored["status"], stored["metrics"]
+    data = stored.get("data") or {}
+    provenance = stored.get("provenance") or {}
+    if not isinstance(status, str) or not isinstance(provenance, dict):
+        raise TypeError("status or provenance of the wrong type")
+    matrix = metrics.get("test_confusion_matrix")
+    if not data.get("test_class_counts") and matrix:  # release 0.1: the matrix's row sums are the counts
+        data = {**data, "test_class_counts": [sum(row) for row in matrix]}
+    window = data.get("window")
+    if window and not ("centre" in window and "length" in window and data.get("protocol")):
+        data = _windowed(data, window, metrics)
+    return Record(
+        status=status,
+        run=stored.get("run") or {},
+        config_hash=stored.get("config_hash", ""),
+        identity=stored.get("identity"),
+        config=stored.get("config"),
+        data=data,
+        metrics=metrics,
+        provenance=provenance,
+        model_format=stored.get("model_format"),
+        version=version_of(stored),
+        stored=stored,
+    )
+
+
+def _windowed(data: dict, window: dict, metrics: dict) -> dict:
+    """A windowed run recorded before its window's centre, length and protocol were."""
+    start, stop = window["start"], window["stop"]
+    full = {**window, "centre": window.get("centre", (start + stop) / 2), "length": window.get("length", stop - start)}
+    protocol = data.get("protocol") or ("cross-subject" if metrics.get("test_by_group") else "pooled")
+    return {**data, "window": full, "protocol": protocol}
+
+
+def from_text(text: str) -> Record:
+    """The record of a metrics.json's text; Damaged if it is not one."""
+    try:
+        return upgrade(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Damaged(type(exc).__name__) from exc
+
+
+def read_text(run_dir: str) -> str:
+    """The text of a run's metrics.json (OSError without one; Damaged if it is not text).
+    `run_dir` is joined as text: per run, pathlib would cost a third of a json.load."""
+    try:
+        with open(f"{run_dir}/{rundir.METRICS_FILE}", encoding="utf-8") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise Damaged(type(exc).__name__) from exc
+
+
+def read(run_dir: str | Path) -> Record | None:
+    """The run's record, or None where it has none or a damaged one (neither is done)."""
+    try:
+        return from_text(read_text(str(run_dir)))
+    except (OSError, Damaged):
+        return None
+
+
+def is_done(record: Record | None, run_config: dict, fingerprint: str | None = None) -> bool:
+    """Whether a record is the finished result of this run: same identity (computed from the
+    stored config, so records of earlier releases count) and, if given, same data."""
+    if record is None or not record.done or record.config is None:
+        return False
+    try:
+        same = identity.canonical(record.config) == identity.canonical(run_config)
+    except (KeyError, TypeError, ValueError, AssertionError):
+        return False
+    return same and (fingerprint is None or record.data.get("fingerprint") == fingerprint)
+
+
+# ---------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a member's training ended: the engine's status and counts."""
+
+    status: str  # finished | stopped_early | diverged
+    best_epoch: int | None  # 0-based, as the engine's early stopping counts
+    epochs_run: int
+    fit_seconds: float
+    n_params: int
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A member's predictions on one part of its data (train, val or test)."""
+
+    y_true: object  # np.ndarray of class indices
+    y_pred: object
+    logits: object
+    loss: float
+    n_classes: int
+    groups: object = None  # the test rows' groups, where the data has them: test_by_group
+
+
+@dataclass(frozen=True)
+class PackFacts:
+    """Where a run was trained: its pack, for the record's provenance."""
+
+    key: str
+    members: list[str]
+    index: int
+    trace_seconds: float
+    resumed_from_epoch: int | None
+    keras_backend: str
+
+
+def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
+    """The record's metrics: training counts, then per part (of a finished run) its loss and
+    classification metrics, then every registered metric with a `compute` function."""
+    from .metrics import by_group, classification_metrics, split_metrics
+
+    result = {
+        "stopped_early": outcome.status == "stopped_early",
+        "best_epoch": None if outcome.best_epoch is None else outcome.best_epoch + 1,
+        "epochs_run": outcome.epochs_run,
+        "fit_seconds": round(outcome.fit_seconds, 4),
+        "n_params": outcome.n_params,
+    }
+    if parts is None:
+        return result
+    for part in PARTS:
+        e = parts[part]
+        values = {"loss": e.loss, **classification_metrics(e.y_true, e.y_pred, e.n_classes)}
+        if part != "test":
+            values.pop("confusion_matrix")
+        elif e.groups is not None:
+            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred)
+        result.update(split_metrics(part, values))
+    for name, metric in registry.METRICS.items():
+        if metric.compute and name not in result:
+            result[name] = _function(metric.compute)(parts[name.split("_", 1)[0]])
+    return result
+
+
+def _function(name: str):
+    module, function = name.rsplit(".", 1)
+    return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+
+
+def protocol(split: dict) -> str:
+    """within-subject (split.within), cross-subject (a grouped split method) or pooled."""
+    if split.get("within"):
+        return "within-subject"
+    return "cross-subject" if registry.SPLIT_METHODS[split["method"]].grouped else "pooled"
+
+
+def window_of(config: dict) -> dict | None:
+    """data.window of a windowed run: start, stop, centre, length (seconds)."""
+    if config.get("window") is None:
+        return None
+    start, length = float(config["window"]), float(config["dataset"]["windows"]["length"])
+    return {"start": start, "stop": round(start + length, 6), "centre": round(start + length / 2, 6), "length": length}
+
+
+def feature_names_of(feature_names: list[str] | None, n_features: int) -> list[str] | None:
+    return None if feature_names is None else [str(n) for n in feature_names][:n_features]
+
+
+def data_of(run, splits, fingerprint: str) -> dict:
+    """The record's data section: what the run trained and was tested on."""
+    import numpy as np
+
+    s = splits
+    return {
+        "fingerprint": fingerprint,
+        "class_names": s.class_names,
+        "n_features": s.n_features,
+        "feature_names": feature_names_of(s.feature_names, s.n_features),
+        "n_train": len(s.y_train),
+        "n_val": len(s.y_val),
+        "n_test": len(s.y_test),
+        "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
+        "protocol": protocol(run.config["split"]),
+        **({"window": window_of(run.config)} if run.window is not None else {}),
+    }
+
+
+def build(
+    run,
+    splits,
+    fingerprint: str,
+    outcome: Outcome,
+    parts: dict[str, Evaluated] | None,
+    *,
+    started: str,
+    pack: PackFacts,
+    extra: dict,
+    model_format: int | None = None,
+) -> Record:
+    """The record of a trained run (grid.Run, data.Splits); `parts` None for a diverged run,
+    `extra`: provenance the job adds (threads, the GPU check)."""
+    from . import provenance
+
+    stored = {
+        VERSION_KEY: RECORD_VERSION,
+        "status": "diverged" if outcome.status == "diverged" else "finished",
+        "run": {
+            "dataset": run.dataset,
+            "architecture": run.architecture,
+            "hparams": run.hparams,
+            "seed": run.seed,
+            "fold": run.fold,
+            "permutation": run.permutation,
+            "window": run.window,
+            "subject": run.subject,
+        },
+        "config_hash": run.hash,
+        "identity": identity.canonical(run.config),
+        "config": run.config,
+        "data": data_of(run, splits, fingerprint),
+        "metrics": metrics_of(outcome, parts),
+        "provenance": provenance.collect(
+            started,
+            {
+                "resumed_from_epoch": pack.resumed_from_epoch,
+                "keras_backend": pack.keras_backend,
+                "pack": {
+                    "key": pack.key,
+                    "size": len(pack.members),
+                    "index": pack.index,
+                    "members": pack.members,
+                    "trace_seconds": round(pack.trace_seconds, 4),
+                },
+                **extra,
+            },
+        ),
+    }
+    if model_format is not None:
+        stored["model_format"] = model_format
+    return upgrade(stored)
+
+
+def with_complete_model(record: Record, model_format: int, feature_names: list[str] | None) -> Record:
+    """A read record given its complete model (export.upgrade_run): the stored record with
+    model_format and data.feature_names set, nothing else changed."""
+    stored = record.stored
+    return upgrade(
+        {**stored, "model_format": model_format, "data": {**(stored.get("data") or {}), "feature_names": feature_names}}
+    )
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write(
+    run_dir: Path, record: Record, history: list[dict], model=None, predictions: str | None = None, **files
+) -> None:
+    """A run's files through rundir.write_result, metrics.json (the record) last.
+    `files`: write_result's durable, extra_files and model_info."""
+    rundir.write_result(run_dir, record.stored, history, model, predictions, **files)
+
+
+def rewrite(run_dir: Path, record: Record) -> None:
+    """Replace a run's metrics.json by this record (an explicit upgrade, never a read)."""
+    write_json_atomic(Path(run_dir) / rundir.METRICS_FILE, record.stored)
