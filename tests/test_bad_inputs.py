@@ -130,6 +130,12 @@ CONFIG_CASES = {
         "value 64 has the wrong type",
         "give a list, e.g. hidden: [64]",
     ),
+    "grid_hidden_widths_not_lists": (
+        tiny_config(grid={"architecture.hidden": [64, 128]}),
+        "grid.architecture.hidden[0]",
+        "value 64 has the wrong type",
+        "give each value as a list, e.g. architecture.hidden: [[64], [128]]",
+    ),
     "seeds_zero": (tiny_config(seeds=0), "seeds", "value 0 is out of range", "give a value >= 1"),
     "seeds_text": (
         tiny_config(seeds="0-4"),

@@ -475,7 +475,10 @@ def _check_swept_values(cfg: dict, source: str, at: str, key: str, values: list)
             set_path(entry, path, value)
         error = first_error(probe, _schema())
         if error:
-            _fail(source, f"{at}[{i}]", error[1], error[2])
+            fix = error[2]
+            if fix.startswith("give a list, e.g."):  # a swept list key takes a list of lists
+                fix = f"give each value as a list, e.g. {key}: [{', '.join(f'[{v}]' for v in values)}]"
+            _fail(source, f"{at}[{i}]", error[1], fix)
         if section == "architecture":
             for arch in probe["architectures"].values():
                 _check_architecture(f"{at}[{i}]", arch, source)
