@@ -16,7 +16,7 @@ import yaml
 
 from conftest import REPO, run_snakemake, tiny_config, write_config
 from mlpsweep.config import ConfigError, load_config, validate_config
-from mlpsweep.data import DataError
+from mlpsweep.data import DataError, load_dataset
 from mlpsweep.grid import expand_runs
 from mlpsweep.rundir import RUN_DIR_RE
 from mlpsweep.training import DataCache, train_runs
@@ -49,6 +49,15 @@ def with_architecture(name: str, spec: dict) -> dict:
 
 
 # ---------------------------------------------------------------- config values (validate_config)
+
+EPOCHS = "e/sub-{subject}_epo.fif"  # never read: these configs are refused by their keys alone
+NO_SWEEP = "'{key}' is not a key that data set '{name}' (source {source}) can sweep: no key of source {source} can be"
+NO_SWEEP += " swept"
+ONE_PER_VALUE = (
+    "declare one data set per value instead (e.g. {name}_a and {name}_b under datasets, each with its own {key});"
+    " only these sources have keys a grid can sweep:"
+    " synthetic (n_samples, n_features, n_classes, separation, noise, seed)"
+)
 
 # id -> (config, key, problem, fix)
 CONFIG_CASES = {
@@ -91,7 +100,56 @@ CONFIG_CASES = {
     "results_shell_characters": (tiny_config(results="out $(id)"), "results", "'out $(id)' has characters other than letters, digits and _ . - /", "choose a path without spaces or shell metacharacters, e.g. /scratch/me/sweep1"),
     "grid_unknown_training_key": (tiny_config(grid={"learnin_rate": [0.1]}), "grid.learnin_rate", "'learnin_rate' is not a key that training can sweep (did you mean 'learning_rate'?)", "use one of: optimizer, learning_rate, momentum, batch_size, epochs, eval_batch_size, class_weight, early_stopping.patience, early_stopping.monitor, early_stopping.min_delta, early_stopping.restore_best_weights"),
     "grid_architecture_key_unknown": (tiny_config(grid={"architecture.dropuot": [0.1]}), "grid.architecture.dropuot", "'dropuot' is not a key that architecture 'small' can sweep (did you mean 'dropout'?)", "use one of: hidden, activation, dropout, l2, batch_norm"),
-    "grid_dataset_key_missing_for_a_source": (tiny_config(grid={"dataset.n_samples": [100, 200]}), "grid.dataset.n_samples", "'n_samples' is not a key that data set 'iris' (source sklearn) can sweep", "use one of: (none for this source)"),
+    "grid_dataset_key_missing_for_a_source": (
+        tiny_config(grid={"dataset.n_samples": [100, 200]}),
+        "grid.dataset.n_samples",
+        NO_SWEEP.format(key="n_samples", name="iris", source="sklearn"),
+        ONE_PER_VALUE.format(name="iris", key="n_samples"),
+    ),
+    "grid_epochs_decim": (
+        tiny_config(datasets={"odd": {"source": "epochs", "path": EPOCHS}}, grid={"dataset.decim": [1, 2]}),
+        "grid.dataset.decim",
+        NO_SWEEP.format(key="decim", name="odd", source="epochs"),
+        ONE_PER_VALUE.format(name="odd", key="decim"),
+    ),
+    "grid_architecture_key_without_prefix": (
+        tiny_config(grid={"dropout": [0.0, 0.5]}),
+        "grid.dropout",
+        "'dropout' is not a key that training can sweep; it is an architecture key",
+        "write it as architecture.dropout",
+    ),
+    "grid_training_key_with_architecture_prefix": (
+        tiny_config(grid={"architecture.learning_rate": [0.1]}),
+        "grid.architecture.learning_rate",
+        "'learning_rate' is not a key that architecture 'small' can sweep; it is a training key",
+        "write it as learning_rate (training keys need no prefix)",
+    ),
+    "hidden_single_width": (
+        with_architecture("small", {"hidden": 64}),
+        "architectures.small.hidden",
+        "value 64 has the wrong type",
+        "give a list, e.g. hidden: [64]",
+    ),
+    "grid_hidden_widths_not_lists": (
+        tiny_config(grid={"architecture.hidden": [64, 128]}),
+        "grid.architecture.hidden[0]",
+        "value 64 has the wrong type",
+        "give each value as a list, e.g. architecture.hidden: [[64], [128]]",
+    ),
+    "seeds_zero": (tiny_config(seeds=0), "seeds", "value 0 is out of range", "give a value >= 1"),
+    "seeds_text": (
+        tiny_config(seeds="0-4"),
+        "seeds",
+        "value '0-4' has the wrong type",
+        "give a value of type array or integer",
+    ),
+    "epochs_label_as_text": (
+        tiny_config(datasets={"odd": {"source": "epochs", "path": EPOCHS, "label": "response"}}),
+        "datasets.odd.label",
+        "value 'response' has the wrong type",
+        ("write label: {metadata: response} for a column of the epochs' metadata, or leave label out to label trials by"
+         " their condition"),
+    ),
     "grid_value_out_of_range": (tiny_config(grid={"architecture.dropout": [0.1, 1.5]}), "grid.architecture.dropout[1]", "value 1.5 is out of range", "give a value < 1"),
     "grid_bad_split_method": (tiny_config(grid={"split.method": ["holdout", "kfold", "group_kfold"]}), "grid.split.method[2]", "method 'group_kfold' needs the column that holds each row's group (e.g. the subject)", "set split.group to that column's name (NPZ: an array name)"),
     "zip_lengths_differ": (tiny_config(zip=[{"learning_rate": [0.1, 0.2], "epochs": [1]}]), "zip[0]", "lists of different lengths (learning_rate: 2, epochs: 1); zip pairs the i-th values", "give every key of a zip group the same number of values"),
@@ -171,7 +229,30 @@ def test_empty_config_file_asks_for_the_required_keys(tmp_path):
     path.write_text("# nothing yet\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert_names(str(err.value), "datasets", "required key is missing", "add 'datasets' (see config/README.md)", source=str(path))
+    lines = str(err.value).split("\n")
+    assert len(lines) == 3
+    for line, key in zip(lines, ("datasets", "architectures", "seeds")):
+        assert_names(line, key, "required key is missing", f"add '{key}' (see config/README.md)", source=str(path))
+
+
+def test_every_schema_error_of_a_config_is_reported_at_once():
+    """One line per error, each as it would read alone; a misspelt required key is reported once."""
+    training = {"epochs": "five", "lr": 0.1, "batchsize": 3}
+    cfg = tiny_config(architectures={"small": {"hiden": [8]}}, training=training, seeds=[-1])
+    training_keys = "use one of: optimizer, learning_rate, momentum, batch_size, epochs, eval_batch_size"
+    training_keys += ", early_stopping, class_weight"
+    ARCHITECTURE_KEYS = "use one of: hidden, activation, dropout, l2, batch_norm"
+    expected = [  # outer mappings first, as the schema finds them
+        ("training.lr", "unknown key 'lr'", training_keys),
+        ("training.batchsize", "unknown key 'batchsize' (did you mean 'batch_size'?)", training_keys),
+        ("architectures.small.hiden", "unknown key 'hiden' (did you mean 'hidden'?)", ARCHITECTURE_KEYS),
+        ("seeds[0]", "value -1 is out of range", "give a value >= 0"),
+        ("training.epochs", "value 'five' has the wrong type", "give a value of type integer"),
+    ]
+    lines = refusal(cfg).split("\n")
+    assert len(lines) == len(expected), lines
+    for line, (key, problem, fix) in zip(lines, expected):
+        assert_names(line, key, problem, fix)
 
 
 def test_missing_config_file_is_refused(tmp_path):
@@ -210,7 +291,37 @@ FILE_CONFIG_CASES = {
     "features_not_a_list": ({"path": "good.csv", "label": "label", "features": "a"}, "features", "value 'a' has the wrong type", "give a value of type array or null"),
     "group_column_missing": ({"path": "good.csv", "label": "label"}, None, "group column 'subjct' is not in good.csv (data set 'mine')", "use one of its columns: a, b, label"),
     "group_listed_as_feature": ({"path": "good.csv", "label": "label", "features": ["a", "b"]}, "features", "the group column 'b' is listed as a feature (the model would learn the group, not the condition)", "remove it from features"),
-    "unknown_file_key_close": ({"path": "good.csv", "lable": "label"}, "lable", "unknown key 'lable' for source 'file' (did you mean 'label'?)", "use one of: source, path, format, label, features, x, y, class_names"),
+    "unknown_file_key_close": ({"path": "good.csv", "lable": "label"}, "lable", "unknown key 'lable' for source 'file' (did you mean 'label'?)", "use one of: source, path, format, label, features, drop, sep, x, y, class_names"),
+    "semicolon_separated": (
+        {"path": "semi.csv", "label": "label"},
+        "sep",
+        "semi.csv reads as one column 'a;b;label': its values are separated by ';', not ','",
+        "set sep: ';' in datasets.mine",
+    ),
+    "tab_separated_csv": (
+        {"path": "tabs.csv", "label": "label"},
+        "sep",
+        "tabs.csv reads as one column 'a\\tb\\tlabel': its values are separated by \"\\t\", not ','",
+        'set sep: "\\t" in datasets.mine',
+    ),
+    "drop_column_missing": (
+        {"path": "good.csv", "label": "label", "drop": ["trial"]},
+        "drop",
+        "column 'trial' is not in good.csv",
+        "name columns of the file: a, b, label",
+    ),
+    "drop_with_features": (
+        {"path": "good.csv", "label": "label", "features": ["a"], "drop": ["b"]},
+        "drop",
+        "features names the columns to use and drop the columns to leave out; both are given",
+        "keep one: features, or drop (all other columns but the label)",
+    ),
+    "sep_on_parquet": (
+        {"path": "good.parquet", "label": "label", "sep": ";"},
+        "sep",
+        "applies to CSV and TSV files, and 'good.parquet' is parquet",
+        "remove sep",
+    ),
 }
 
 
@@ -218,6 +329,9 @@ FILE_CONFIG_CASES = {
 def test_bad_data_file_is_refused_with_the_config(data_dir, spec, key, problem, fix):
     (data_dir / "folder.csv").mkdir()
     (data_dir / "good.xlsx").write_text("not a table")
+    (data_dir / "good.parquet").write_text("not read")
+    (data_dir / "semi.csv").write_text(table(sep=";"))
+    (data_dir / "tabs.csv").write_text(table(sep="\t"))
     cfg = with_dataset("mine", {"source": "file", **spec})
     if "group" in problem:  # a group split names its column under split.group
         cfg["split"] = {"method": "group_kfold", "group": "subjct" if key is None else "b"}
@@ -225,11 +339,60 @@ def test_bad_data_file_is_refused_with_the_config(data_dir, spec, key, problem, 
     assert_names(message, "split.group" if key is None else f"datasets.mine.{key}", problem, fix)
 
 
+def test_within_subject_groups_that_would_share_directories_are_refused(data_dir):
+    rows = [f"{a},{b},{i % 2},{'01' if i < 10 else 'sub-01' if i < 30 else 'sub-02'}" for i, (a, b) in enumerate(ROWS)]
+    (data_dir / "subjects.csv").write_text(table("a,b,label,subject", rows))
+    cfg = with_dataset("mine", {"source": "file", "path": "subjects.csv", "label": "label"})
+    cfg["split"] = {"method": "kfold", "folds": 2, "within": "subject"}
+    problem = "groups '01' and 'sub-01' of column 'subject' in subjects.csv"
+    problem += " would share run directories (sub-01_seed0...)"
+    assert_names(refusal(cfg), "split.within", problem, "recode the groups so that each is written one way")
+    (data_dir / "subjects.csv").write_text(table("a,b,label,subject", [r.replace(",01", ",sub-0_1") for r in rows]))
+    problem = "group 'sub-0_1' of column 'subject' in subjects.csv cannot name a run directory (sub-<group>_seed0...)"
+    fix = "recode the groups as letters and digits (e.g. 01, 02, or BIDS sub-01, sub-02)"
+    assert_names(refusal(cfg), "split.within", problem, fix)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode; test_bad_data_file_is_refused_with_the_config[directory_not_file] covers unreadable paths")
 def test_unreadable_data_file_is_refused(data_dir):
     (data_dir / "good.csv").chmod(0)
     message = refusal(with_dataset("mine", {"source": "file", "path": "good.csv", "label": "label"}))
     assert_names(message, "datasets.mine.path", "data file 'good.csv' is not readable", "fix its permissions")
+
+
+def test_a_table_read_with_the_wrong_separator_fails_its_run_naming_sep(tmp_path, monkeypatch):
+    """Past planning (a file changed since), loading names the separator too, not a missing label column."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "semi.csv").write_text(table(sep=";"))
+    with pytest.raises(DataError) as err:
+        load_dataset({"source": "file", "path": "semi.csv", "label": "label", "name": "mine"})
+    assert str(err.value) == (
+        "data file semi.csv: reads as one column 'a;b;label': its values are separated by ';', not ','."
+        " Fix: set sep: ';' in datasets.mine"
+    )
+
+
+def test_a_channel_marked_bad_in_one_subject_is_named_with_the_fix(tmp_path):
+    import mne
+    from epochs_data import PATTERN, make_epochs
+
+    make_epochs(tmp_path, subjects=("01", "02"))
+    path = tmp_path / PATTERN.format(subject="02")
+    epochs = mne.read_epochs(path, verbose="error")
+    epochs.info["bads"] = ["Cz"]
+    epochs.save(path, overwrite=True, verbose="error")
+    cfg = tiny_config(datasets={"odd": {"source": "epochs", "path": str(tmp_path / PATTERN)}})
+    problem = (
+        f"{path} marks channel 'Cz' bad (info['bads']), so its picks leave it out and its channels differ from"
+        f" {tmp_path / PATTERN.format(subject='01')}'s"
+    )
+    fix = (
+        "interpolate bad channels (epochs.interpolate_bads()) or drop them (epochs.drop_channels)"
+        " in every subject's file, or list the channels to use under picks"
+    )
+    assert_names(refusal(cfg), "datasets.odd.picks", problem, fix)
+    cfg["datasets"]["odd"]["picks"] = ["Fz", "Pz"]
+    assert expand_runs(validate_config(cfg))  # picking channels by name is the other way out
 
 
 # ---------------------------------------------------------------- data content: fails its own run only

@@ -215,3 +215,56 @@ def test_data_that_cannot_be_split_fails_with_file_and_column(tmp_path, split, t
         folds_of(data, split, 0, n)
     where = f"data file {spec['path']}" if "missing" in message else f"dataset 'eeg' (file {spec['path']})"
     assert str(err.value).startswith(f"{where}: ") and message in str(err.value), str(err.value)
+
+
+# ---------------------------------------------------------------- table options: drop, sep; BIDS groups
+
+
+def test_drop_leaves_columns_out_of_the_features(tmp_path):
+    spec = subjects_table(tmp_path)
+    frame = pd.read_csv(spec["path"])
+    frame.insert(0, "trial", range(len(frame)))
+    frame.to_csv(spec["path"], index=False)
+    data = load_dataset({**spec, "drop": ["trial"]}, group="subject")
+    assert data.feature_names == ["f1", "f2", "f3", "f4"]
+    assert load_dataset(spec, group="subject").feature_names[0] == "trial"  # without drop, an index is a feature
+
+
+@pytest.mark.parametrize("sep,suffix", [(";", "csv"), ("|", "txt"), ("\t", "csv")])
+def test_sep_reads_tables_with_another_separator(tmp_path, sep, suffix):
+    spec = subjects_table(tmp_path)
+    path = tmp_path / f"other.{suffix}"
+    pd.read_csv(spec["path"]).to_csv(path, index=False, sep=sep)
+    data = load_dataset({**spec, "path": str(path), "sep": sep}, group="subject")
+    assert data.feature_names == ["f1", "f2", "f3", "f4"] and len(data.x) == 240
+    assert count_groups({**spec, "path": str(path), "sep": sep}, "subject") == 12
+
+
+def test_bids_subject_values_decode_within_subjects_in_safe_directories(tmp_path):
+    from mlpsweep.config import ConfigError, validate_config
+    from mlpsweep.grid import expand_runs
+    from mlpsweep.rundir import RUN_DIR_RE, parse
+
+    spec = subjects_table(tmp_path, n_subjects=3)
+    frame = pd.read_csv(spec["path"])
+    frame["subject"] = frame["subject"].str.replace("s", "sub-")
+    frame.to_csv(spec["path"], index=False)
+    entry = {k: v for k, v in spec.items() if k != "name"}
+    split = {"method": "kfold", "folds": 2, "within": "subject"}
+    cfg = {"datasets": {"eeg": entry}, "architectures": {"a": {"hidden": [4]}}, "seeds": 1, "split": split}
+    runs = expand_runs(validate_config(cfg))
+    leaves = [r.path.rsplit("/", 1)[1] for r in runs[:3]]
+    assert leaves == ["sub-00_seed0_fold0", "sub-00_seed0_fold1", "sub-01_seed0_fold0"]
+    assert runs[0].subject == runs[0].config["subject"] == "sub-00" and all(RUN_DIR_RE.match(r.path) for r in runs)
+    assert parse(runs[0].path)["subject"] == "00"
+    data = load_dataset(runs[0].config["dataset"], "subject")
+    split = make_splits(data, runs[0].config["split"], 0, 0, group="sub-00")
+    assert set(split.test_groups) == {"sub-00"} and set(split.test_index.tolist()) <= set(range(20))
+    frame.loc[0:9, "subject"] = "00"  # 00 and sub-00 would share sub-00_seed0...
+    frame.to_csv(spec["path"], index=False)
+    with pytest.raises(ConfigError, match=r"groups '00' and 'sub-00' of column 'subject' .* would share run"):
+        expand_runs(validate_config(cfg))
+    frame.loc[0:19, "subject"] = "sub-0_0"
+    frame.to_csv(spec["path"], index=False)
+    with pytest.raises(ConfigError, match=r"group 'sub-0_0' of column 'subject' .* cannot name a run directory"):
+        expand_runs(validate_config(cfg))

@@ -22,7 +22,7 @@ PINNED_DEFAULTS = {
     "sources": {
         "synthetic": {"n_samples": 1000, "n_features": 20, "n_classes": 2, "separation": 1.5, "noise": 1.0, "seed": 0, "class_names": None},
         "sklearn": {},
-        "file": {"format": None, "label": None, "features": None, "x": "x", "y": "y", "class_names": None},
+        "file": {"format": None, "label": None, "features": None, "drop": None, "sep": None, "x": "x", "y": "y", "class_names": None},
         "epochs": {"conditions": None, "label": None, "picks": "eeg", "tmin": None, "tmax": None, "decim": 1, "windows": None},
     },
 }
@@ -87,6 +87,23 @@ def test_file_identity_is_its_format_not_its_path():
     b = {**a, "dataset": {"name": "eeg", "source": "file", "path": "/scratch/me/eeg.csv", "label": "y"}}
     c = {**a, "dataset": {"name": "eeg", "source": "file", "path": "data/eeg.tsv", "label": "y"}}
     assert identity.run_hash(a) == identity.run_hash(b) != identity.run_hash(c)
+
+
+def test_seeds_as_a_count_are_the_same_runs_as_the_list():
+    cfg = tiny_config(datasets={"g": {"source": "synthetic", "n_samples": 300}}, architectures={"a": {"hidden": [8]}})
+    counted = expand_runs(validate_config({**cfg, "seeds": 3}))
+    listed = expand_runs(validate_config({**cfg, "seeds": [0, 1, 2]}))
+    assert [(r.path, r.hash) for r in counted] == [(r.path, r.hash) for r in listed] and len(counted) == 3
+
+
+def test_file_keys_drop_and_sep_count_only_where_they_change_the_rows():
+    base = {**one_run(), "dataset": {"name": "eeg", "source": "file", "path": "data/eeg.csv", "label": "y"}}
+    unset = {**base, "dataset": {**base["dataset"], "drop": None, "sep": None}}
+    comma = {**base, "dataset": {**base["dataset"], "sep": ","}}
+    semicolon = {**base, "dataset": {**base["dataset"], "sep": ";"}}
+    dropped = {**base, "dataset": {**base["dataset"], "drop": ["trial"]}}
+    assert identity.run_hash(base) == identity.run_hash(unset) == identity.run_hash(comma)
+    assert len({identity.run_hash(base), identity.run_hash(semicolon), identity.run_hash(dropped)}) == 3
 
 
 def test_runs_of_release_01_keep_their_identity():

@@ -139,13 +139,13 @@ def _json_path(error: jsonschema.ValidationError) -> str:
     return "".join(parts)
 
 
-def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, str]:
+def _schema_error_message(error: jsonschema.ValidationError, bad: str | None = None) -> tuple[str, str, str]:
     key = _json_path(error)
     v = error.validator
     if v == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
-        bad = extra[0] if extra else "?"
+        bad = bad or (extra[0] if extra else "?")
         full = f"{key}.{bad}" if key else bad
         kind = f" for source '{error.schema['x-source']}'" if "x-source" in error.schema else ""
         return full, f"unknown key '{bad}'{kind}{suggest(bad, allowed)}", f"use one of: {', '.join(allowed)}"
@@ -161,7 +161,7 @@ def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, 
         want = " or ".join(want) if isinstance(want, list) else want
         if "number" in want and isinstance(error.instance, str) and _is_number(error.instance):
             return key, f"value {error.instance!r} was read as text (YAML needs a dot in exponent notation)", f"write it as a number with a dot, e.g. {float(error.instance):.1e}"
-        return key, f"value {error.instance!r} has the wrong type", f"give a value of type {want}"
+        return key, f"value {error.instance!r} has the wrong type", _type_fix(error, key, want)
     if v == "pattern" or (v == "propertyNames"):
         return key, f"name {error.instance!r} is not allowed", "use only letters, digits, '_' and '-' (names become directory names)"
     if v in RANGE_WORDS:
@@ -171,6 +171,20 @@ def _schema_error_message(error: jsonschema.ValidationError) -> tuple[str, str, 
     if v == "uniqueItems":
         return key, f"has duplicates {error.instance!r}", "list each value once"
     return key, error.message, "see config/README.md"
+
+
+def _type_fix(error: jsonschema.ValidationError, key: str, want: str) -> str:
+    """What to write instead of a value of the wrong type: the schema's own hint (`x-type-fix`,
+    `{key}` and `{value}` filled in), a one-item list for a single value where a list is wanted,
+    else the type."""
+    leaf = key.rsplit(".", 1)[-1] if key else "value"
+    if "x-type-fix" in error.schema:
+        return error.schema["x-type-fix"].format(key=leaf, value=error.instance)
+    items = error.schema.get("items")
+    single = not isinstance(error.instance, (list, dict)) and error.instance is not None
+    if "array" in want and items and single and jsonschema.Draft202012Validator(items).is_valid(error.instance):
+        return f"give a list, e.g. {leaf}: [{error.instance}]"
+    return f"give a value of type {want}"
 
 
 RANGE_WORDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
@@ -185,11 +199,14 @@ def _is_number(text: str) -> bool:
 
 
 def validate_config(raw: dict, source: str = "config") -> dict:
-    """Return a validated copy of `raw` with defaults filled in, or raise ConfigError."""
+    """Return a validated copy of `raw` with defaults filled in, or raise ConfigError (every
+    schema error of the config, one per line)."""
     cfg = copy.deepcopy(raw)
-    error = first_error(cfg, _schema())
-    if error:
-        _fail(source, *error)
+    errors = all_errors(cfg, _schema())
+    if errors:
+        raise ConfigError("\n".join(refusal(source, problem, fix, key=key) for key, problem, fix in errors))
+    if isinstance(cfg["seeds"], int):
+        cfg["seeds"] = list(range(cfg["seeds"]))  # `seeds: 3` is seeds 0, 1, 2: the same runs
     _check_semantics(cfg, source)
     return cfg
 
@@ -197,11 +214,37 @@ def validate_config(raw: dict, source: str = "config") -> dict:
 def first_error(instance, schema: dict, prefix: str = "") -> tuple[str, str, str] | None:
     """(key, problem, fix) of the first problem of `instance` under `schema`, filling in its
     defaults; None if it is valid. `prefix` is put before the key (e.g. 'grid.lr[1]')."""
+    errors = all_errors(instance, schema, prefix)
+    return errors[0] if errors else None
+
+
+def all_errors(instance, schema: dict, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, problem, fix) of every problem of `instance` under `schema`, outer keys first,
+    filling in its defaults; [] if it is valid. `prefix` as in first_error."""
     errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
-    if not errors:
-        return None
-    key, problem, fix = _schema_error_message(errors[0])
-    return (f"{prefix}.{key}" if prefix and key else prefix or key), problem, fix
+    found = []
+    for error in errors:
+        for key, problem, fix in _schema_error_messages(error):
+            item = (f"{prefix}.{key}" if prefix and key else prefix or key), problem, fix
+            if item not in found:
+                found.append(item)
+    return found
+
+
+def _schema_error_messages(error: jsonschema.ValidationError) -> list[tuple[str, str, str]]:
+    """One message per unknown key of an additionalProperties error, none for a missing key that
+    an unknown key of the same mapping misspells (that key's message names it), else the error's one."""
+    closed = error.schema.get("additionalProperties") is False
+    if error.validator == "required" and isinstance(error.instance, dict) and closed:
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        unknown = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        if missing and suggest(missing, unknown):
+            return []
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        return [_schema_error_message(error, bad) for bad in extra] or [_schema_error_message(error)]
+    return [_schema_error_message(error)]
 
 
 def _check_semantics(cfg: dict, source: str) -> None:
@@ -284,6 +327,10 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
         _fail(source, f"{key}.path", f"data file {path!r} does not exist (working directory {os.getcwd()})", "check the path; relative paths start at the directory snakemake runs in")
     if not os.access(path, os.R_OK):
         _fail(source, f"{key}.path", f"data file {path!r} is not readable", "fix its permissions (chmod a+r)")
+    for option in ("sep", "drop"):
+        if fmt not in ("csv", "tsv") and spec[option] and (option == "sep" or fmt == "npz"):
+            kinds = "CSV and TSV files" if option == "sep" else "tables (CSV, TSV, Parquet)"
+            _fail(source, f"{key}.{option}", f"applies to {kinds}, and {path!r} is {fmt}", f"remove {option}")
     if fmt == "npz":
         return  # array names are checked when the file is loaded (that reads it whole)
     label = spec["label"]
@@ -294,13 +341,20 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
         _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
     if group and group == label:
         _fail(source, "split.group", f"the group column {group!r} is the label column of data set {name!r} (each group would hold one class, and no fold could be scored)", "set split.group to the column that holds each row's group, e.g. the subject")
+    if features is not None and spec["drop"]:
+        problem = "features names the columns to use and drop the columns to leave out; both are given"
+        _fail(source, f"{key}.drop", problem, "keep one: features, or drop (all other columns but the label)")
     for role, column in (("label", label), ("group", group)):
         if features is not None and column in features:
             why = "the model would see the answer" if role == "label" else "the model would learn the group, not the condition"
             _fail(source, f"{key}.features", f"the {role} column {column!r} is listed as a feature ({why})", "remove it from features")
-    columns = table_columns(path, fmt)
+    sep = table_sep(spec, fmt)
+    columns = table_columns(path, fmt, sep)
     if columns is None:
         return  # the data module reports unparsable files per run, with the full reason
+    wrong = separator_mismatch(columns, sep, key)
+    if wrong:
+        _fail(source, f"{key}.sep", f"{path} {wrong[0]}", wrong[1])
     if label not in columns:
         _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
     if group and group not in columns:
@@ -309,6 +363,10 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     for col in features or []:
         if col not in columns:
             _fail(source, f"{key}.features", f"column {col!r} is not in {path}{suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+    for col in spec["drop"] or []:
+        if col not in columns:
+            fix = f"name columns of the file: {', '.join(map(str, columns[:20]))}"
+            _fail(source, f"{key}.drop", f"column {col!r} is not in {path}{suggest(col, columns)}", fix)
 
 
 def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
@@ -399,19 +457,53 @@ def _check_swept_values(cfg: dict, source: str, at: str, key: str, values: list)
         allowed = _sweepable(section, entry)
         if leaf not in allowed:
             what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
-            _fail(source, at, f"'{leaf}' is not a key that {what} can sweep{suggest(leaf, allowed)}", f"use one of: {', '.join(allowed) or '(none for this source)'}")
+            problem = f"'{leaf}' is not a key that {what} can sweep"
+            home = _other_section(cfg, section, leaf) if len(path) == 1 else None
+            if home:
+                words = {"architecture": "an architecture", "dataset": "a data set", "split": "a split"}
+                fix = f"write it as {home}.{leaf}"
+                if home == "training":
+                    fix = f"write it as {leaf} (training keys need no prefix)"
+                _fail(source, at, f"{problem}; it is {words.get(home, 'a training')} key", fix)
+            if not allowed:
+                none = f"{problem}: no key of source {entry['source']} can be swept"
+                _fail(source, at, none, _no_sweep_fix(entry_key, leaf))
+            _fail(source, at, f"{problem}{suggest(leaf, allowed)}", f"use one of: {', '.join(allowed)}")
     for i, value in enumerate(values):
         probe = copy.deepcopy(cfg)
         for entry in _entries(probe, section).values():
             set_path(entry, path, value)
         error = first_error(probe, _schema())
         if error:
-            _fail(source, f"{at}[{i}]", error[1], error[2])
+            fix = error[2]
+            if fix.startswith("give a list, e.g."):  # a swept list key takes a list of lists
+                fix = f"give each value as a list, e.g. {key}: [{', '.join(f'[{v}]' for v in values)}]"
+            _fail(source, f"{at}[{i}]", error[1], fix)
         if section == "architecture":
             for arch in probe["architectures"].values():
                 _check_architecture(f"{at}[{i}]", arch, source)
         if section == "split":
             _check_split(probe["split"], source, key=f"{at}[{i}]")
+
+
+def _other_section(cfg: dict, section: str, leaf: str) -> str | None:
+    """The section (architecture, dataset, split, training) whose entries can sweep `leaf`,
+    where a key was written without it (or with another): `dropout` -> architecture."""
+    for other in ("architecture", "dataset", "split", "training"):
+        if other != section and any(leaf in _sweepable(other, entry) for entry in _entries(cfg, other).values()):
+            return other
+    return None
+
+
+def _no_sweep_fix(entry_key: str, leaf: str) -> str:
+    """What to do where a data source has no sweepable key: one data set per value."""
+    name = entry_key.split(".", 1)[1]
+    kinds = registry.SOURCES.items()
+    sweepable = ", ".join(f"{kind} ({', '.join(spec.sweepable)})" for kind, spec in kinds if spec.sweepable)
+    return (
+        f"declare one data set per value instead (e.g. {name}_a and {name}_b under datasets, each with its own {leaf});"
+        f" only these sources have keys a grid can sweep: {sweepable}"
+    )
 
 
 def _check_search(cfg: dict, source: str) -> None:
@@ -484,7 +576,28 @@ def file_format(path: str) -> str | None:
     return {"csv": "csv", "tsv": "tsv", "txt": "tsv", "parquet": "parquet", "pq": "parquet", "npz": "npz"}.get(suffix)
 
 
-def table_columns(path: str, fmt: str) -> list[str] | None:
+def table_sep(spec: dict, fmt: str) -> str:
+    """The separator a CSV or TSV data file is read with: the entry's `sep`, else ',' or a tab."""
+    return spec.get("sep") or ("," if fmt == "csv" else "\t")
+
+
+SEPARATORS = (";", "\t", ",", "|")
+
+
+def separator_mismatch(columns: list, sep: str, entry: str) -> tuple[str, str] | None:
+    """(problem, fix) where a table read with `sep` has one column whose name holds another
+    separator (a ';'-separated CSV read with ','), else None."""
+    if len(columns) != 1:
+        return None
+    other = next((s for s in SEPARATORS if s != sep and s in str(columns[0])), None)
+    if other is None:
+        return None
+    shown = '"\\t"' if other == "\t" else f"'{other}'"
+    problem = f"reads as one column {str(columns[0])[:60]!r}: its values are separated by {shown}, not {sep!r}"
+    return problem, f"set sep: {shown} in {entry}"
+
+
+def table_columns(path: str, fmt: str, sep: str | None = None) -> list[str] | None:
     """Column names of a table file, read cheaply; None when the file cannot be parsed here."""
     try:
         if fmt == "parquet":
@@ -493,7 +606,7 @@ def table_columns(path: str, fmt: str) -> list[str] | None:
             return list(pq.read_schema(path).names)
         import pandas as pd
 
-        return [str(c) for c in pd.read_csv(path, sep="," if fmt == "csv" else "\t", nrows=0).columns]
+        return [str(c) for c in pd.read_csv(path, sep=sep or ("," if fmt == "csv" else "\t"), nrows=0).columns]
     except Exception:  # the data module reports unparsable files per run, with the full reason
         return None
 

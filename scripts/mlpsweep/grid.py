@@ -39,11 +39,11 @@ def hparams_label(point: dict) -> str:
 
 def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None, *, subject: str | None = None, window: float | None = None) -> str:
     """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12;
-    a within-subject run's starts with its subject (sub-01_seed0_fold3), a windowed run's
-    ends with its window's start in seconds (seed0_fold3_t+0.250)."""
+    a within-subject run's starts with its subject (sub-01_seed0_fold3, for subject 01 or
+    sub-01), a windowed run's ends with its window's start in seconds (seed0_fold3_t+0.250)."""
     name = f"seed{seed}"
     if subject is not None:
-        name = f"sub-{subject}_{name}"
+        name = f"sub-{rundir.subject_segment(subject)}_{name}"
     if fold is not None:
         name += f"_fold{fold}"
     if permutation is not None:

@@ -100,7 +100,7 @@ def predict_file(models: str | Path, data_file: str | Path) -> tuple[str, dict]:
     run_dirs = find_runs(models)
     info = model_infos(run_dirs)
     spec = info["dataset"]
-    ignore = tuple(c for c in (spec.get("label"), info.get("group_column")) if c)
+    ignore = tuple(c for c in (spec.get("label"), info.get("group_column"), *(spec.get("drop") or ())) if c)
     x = read_features(spec, str(data_file), info["feature_names"], info["n_features"], ignore)
     p = probabilities(run_dirs, x)
     return predictions_csv(p, info["class_names"]), {"models": len(run_dirs), "rows": len(x), "classes": info["class_names"], "ignored_columns": list(ignore)}

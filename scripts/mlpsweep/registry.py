@@ -102,6 +102,10 @@ SOURCES = {
             "format": {"type": ["string", "null"], "enum": ["csv", "tsv", "parquet", "npz", None], "default": None},
             "label": {"type": ["string", "null"], "default": None},
             "features": {"type": ["array", "null"], "default": None},
+            # columns left out of the features (e.g. a trial index), where `features` is not given
+            "drop": {"type": ["array", "null"], "items": {"type": "string"}, "uniqueItems": True, "default": None},
+            # the separator of a CSV or TSV file; null: ',' for csv, a tab for tsv
+            "sep": {"type": ["string", "null"], "minLength": 1, "default": None},
             "x": {"type": "string", "default": "x"},
             "y": {"type": "string", "default": "y"},
             "class_names": {"type": ["array", "null"], "items": {"type": "string"}, "default": None},
@@ -114,7 +118,15 @@ SOURCES = {
         keys={
             "path": {"type": "string", "minLength": 1},  # one -epo.fif file, or a pattern with {subject}
             "conditions": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1, "uniqueItems": True, "default": None},
-            "label": {"type": ["object", "null"], "properties": {"metadata": {"type": "string", "minLength": 1}}, "required": ["metadata"], "additionalProperties": False, "default": None},
+            "label": {
+                "type": ["object", "null"],
+                "properties": {"metadata": {"type": "string", "minLength": 1}},
+                "required": ["metadata"],
+                "additionalProperties": False,
+                "default": None,
+                "x-type-fix": "write label: {{metadata: {value}}} for a column of the epochs' metadata,"
+                " or leave label out to label trials by their condition",
+            },
             "picks": {"type": ["string", "array"], "items": {"type": "string"}, "minLength": 1, "minItems": 1, "default": "eeg"},
             "tmin": {"type": ["number", "null"], "default": None},
             "tmax": {"type": ["number", "null"], "default": None},

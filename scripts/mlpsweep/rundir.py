@@ -42,6 +42,12 @@ RUN_DIR_RE = re.compile(
 )
 
 
+def subject_segment(subject: str) -> str:
+    """A subject's part of its runs' directory names (`sub-<segment>_seed0`): the group value,
+    less a BIDS `sub-` prefix (`sub-01` and `01` both give `sub-01_seed0`)."""
+    return str(subject).removeprefix("sub-")
+
+
 def window_label(start: float) -> str:
     """A time window's name in run paths (`seed0_t+0.250`), files and tables: its start in
     seconds, signed, three decimals."""

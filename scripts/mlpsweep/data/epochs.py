@@ -359,10 +359,14 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
         times = header.times[samples]
         if reference is None:
             reference = (name, channels, header.sfreq, times)
+            ref_bads = header.bads
         else:
             ref_name, ref_channels, ref_sfreq, ref_times = reference
             if header.sfreq != ref_sfreq:
                 _fail(source, f"{entry}.path", f"{name} is sampled at {header.sfreq:g} Hz, {ref_name} at {ref_sfreq:g} Hz", "resample the files to one rate (epochs.resample) before decoding across them")
+            marked = _marked_bad(channels, header.bads, name, ref_channels, ref_bads, ref_name)
+            if marked:
+                _fail(source, f"{entry}.picks", *marked)
             if channels != ref_channels:
                 i = next((k for k, (a, b) in enumerate(zip(channels, ref_channels)) if a != b), min(len(channels), len(ref_channels)))
                 mine = channels[i] if i < len(channels) else "(none)"
@@ -409,6 +413,27 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
             _fail(source, "split.within", f"{spec['path']!r} names one file, without {{subject}}, so there is no subject to decode within", "name files by a pattern with {subject}, or remove split.within")
         _check_within(counts, split, source)
     return Plan(subjects, windows)
+
+
+def _marked_bad(channels, bads, name, ref_channels, ref_bads, ref_name) -> tuple[str, str] | None:
+    """(problem, fix) where two files' picked channels differ because one marks a channel bad
+    (MNE leaves bad channels out of a type's picks), else None."""
+    pairs = ((channels, ref_channels, bads, name), (ref_channels, channels, ref_bads, ref_name))
+    for mine, theirs, bad_in, other in pairs:
+        lost = [c for c in theirs if c not in mine and c in bad_in]
+        if lost:
+            elsewhere = ref_name if other == name else name
+            many = len(lost) > 1
+            problem = (
+                f"{other} marks channel{'s' if many else ''} {', '.join(map(repr, lost))} bad (info['bads']),"
+                f" so its picks leave {'them' if many else 'it'} out and its channels differ from {elsewhere}'s"
+            )
+            fix = (
+                "interpolate bad channels (epochs.interpolate_bads()) or drop them (epochs.drop_channels) in every"
+                " subject's file, or list the channels to use under picks"
+            )
+            return problem, fix
+    return None
 
 
 def _check_within(counts: dict, split: dict, source: str) -> None:

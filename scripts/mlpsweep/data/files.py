@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import file_format
+from ..config import file_format, separator_mismatch, table_sep
 from ..refusal import refusal
 from .dataset import Dataset, DataError, checked_features, checked_groups, encode_labels, file_digest
 
@@ -47,7 +47,7 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
             import pandas as pd
 
             try:
-                frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
+                frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep=table_sep(spec, fmt))
             except Exception as exc:
                 raise DataError(
                     refusal(
@@ -65,6 +65,9 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
                     )
                 )
             label = spec["label"]
+            wrong = separator_mismatch(list(frame.columns), table_sep(spec, fmt), entry) if fmt != "parquet" else None
+            if wrong and label not in frame.columns:
+                raise DataError(refusal(where, *wrong))
             if label not in frame.columns:
                 raise DataError(
                     refusal(
@@ -83,7 +86,8 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
                         )
                     )
                 groups = checked_groups(frame[group].to_numpy(), where, repr(group))
-            columns = spec.get("features") or [c for c in frame.columns if c not in (label, group)]
+            left_out = (label, group, *(spec.get("drop") or ()))
+            columns = spec.get("features") or [c for c in frame.columns if c not in left_out]
             if not columns:
                 raise DataError(
                     refusal(where, f"no feature columns besides the label {label!r}", "add feature columns")
@@ -110,15 +114,24 @@ def count_groups(spec: dict, column: str) -> int:
 
 def group_values(spec: dict, column: str, source: str = "config") -> list[str]:
     """The groups of a data file's group column, sorted (planning: within-group decoding has
-    runs per group, named by it, so each must be letters and digits)."""
+    runs per group, named by it, so each must be letters and digits, after a BIDS `sub-`)."""
     from ..config import ConfigError
+    from ..rundir import subject_segment
 
     values = sorted(set(_group_column(spec, column).tolist()))
-    bad = [v for v in values if not v.isalnum() or not v.isascii()]
+    bad = [v for v in values if not subject_segment(v).isalnum() or not v.isascii()]
     if bad:
         problem = f"group {bad[0]!r} of column {column!r} in {spec['path']} cannot name a run directory"
-        fix = "recode the groups as letters and digits (e.g. 01, 02)"
+        fix = "recode the groups as letters and digits (e.g. 01, 02, or BIDS sub-01, sub-02)"
         raise ConfigError(refusal(source, f"{problem} (sub-<group>_seed0...)", fix, key="split.within"))
+    named: dict = {}
+    for value in values:
+        if subject_segment(value) in named:
+            problem = f"groups {named[subject_segment(value)]!r} and {value!r} of column {column!r} in {spec['path']}"
+            problem += f" would share run directories (sub-{subject_segment(value)}_seed0...)"
+            fix = "recode the groups so that each is written one way"
+            raise ConfigError(refusal(source, problem, fix, key="split.within"))
+        named[subject_segment(value)] = value
     return values
 
 
@@ -136,7 +149,7 @@ def _group_column(spec: dict, column: str) -> np.ndarray:
         else:
             import pandas as pd
 
-            values = pd.read_csv(path, sep="," if fmt == "csv" else "\t", usecols=[column])[column].to_numpy()
+            values = pd.read_csv(path, sep=table_sep(spec, fmt), usecols=[column])[column].to_numpy()
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(
             refusal(
@@ -277,7 +290,9 @@ def read_features(spec: dict, path: str, feature_names: list[str] | None, n_feat
     import pandas as pd
 
     try:
-        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep="," if fmt == "csv" else "\t")
+        # the data set's `sep` is for files of its own format
+        sep = table_sep(spec if fmt == (spec.get("format") or file_format(spec.get("path", ""))) else {}, fmt)
+        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, sep=sep)
     except Exception as exc:
         raise DataError(
             refusal(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import file_format
+from ..config import file_format, table_sep
 from ..refusal import refusal
 from .dataset import DataError
 
@@ -104,13 +104,13 @@ def _table_shape(spec: dict, path: str, fmt: str, group: str | None) -> DataShap
         sample = next(parquet.iter_batches(batch_size=SAMPLE_ROWS)).to_pandas()
         exact = True
     else:
-        sample = pd.read_csv(path, sep="," if fmt == "csv" else "\t", nrows=SAMPLE_ROWS)
+        sample = pd.read_csv(path, sep=table_sep(spec, fmt), nrows=SAMPLE_ROWS)
         with open(path, "rb") as fh:
             head = [fh.readline() for _ in range(len(sample) + 1)]
         per_line = max(1.0, sum(map(len, head[1:])) / max(1, len(head) - 1))
         rows = len(sample) if len(sample) < SAMPLE_ROWS else int((Path(path).stat().st_size - len(head[0])) / per_line) + 1
         exact = len(sample) < SAMPLE_ROWS
-    columns = spec.get("features") or [c for c in sample.columns if c not in (label, group)]
+    columns = spec.get("features") or [c for c in sample.columns if c not in (label, group, *(spec.get("drop") or ()))]
     present = [c for c in columns if c in sample.columns]
     _numeric_check(sample[present], where, entry)
     classes = sample[label].nunique() if label in sample.columns else 2
