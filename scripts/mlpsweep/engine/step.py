@@ -131,7 +131,7 @@ class CompiledPack:
         return [next(it) if t else next(fr) for t in self.trainable]
 
     def _batch(self, j, data: PackData, chunk: Chunk, batch_size: int):
-        """Step j's batch of every member, and the rows it takes (flattened over members)."""
+        """Step j's batch of every member, and its rows' labels (K, batch_size) for the accuracy."""
         spec = self.spec
         k = ops.shape(chunk.orders)[0]
         start = chunk.row0 + j * batch_size
@@ -146,14 +146,15 @@ class CompiledPack:
             step = chunk.step0 + j
             layers = range(len(spec.shape.hidden))
             keys = [network.step_key(ops, data.seeds, chunk.epochs, step, layer) for layer in layers]
-        return Batch(xb, yb, sw, keys), flat
+        labels = ops.reshape(ops.take(data.labels, flat, axis=0), (k, batch_size))
+        return Batch(xb, yb, sw, keys), labels
 
     def _step(self, batch_size: int):
         rule, spec = self.rule, self.spec
 
         def step(j, carry, data: PackData, hyper, chunk: Chunk):
             state, totals = carry
-            batch, flat = self._batch(j, data, chunk, batch_size)
+            batch, labels = self._batch(j, data, chunk, batch_size)
             trainable = [w for w, t in zip(state.weights, self.trainable) if t]
             frozen = [w for w, t in zip(state.weights, self.trainable) if not t]
             (_, (loss, logits, frozen_new)), grads = self._grad(trainable, frozen, batch, hyper)
@@ -168,8 +169,6 @@ class CompiledPack:
             it_t, it_f = iter(new_trainable), iter(frozen_new)
             new_weights = tuple(next(it_t) if t else next(it_f) for t in self.trainable)
             loss_sum = ops.add(totals.loss_sum, ops.multiply(ops.cast(loss, "float32"), np.float32(batch_size)))
-            k = ops.shape(chunk.orders)[0]
-            labels = ops.reshape(ops.take(data.labels, flat, axis=0), (k, batch_size))
             correct = ops.cast(ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), labels), "int32")
             hits = ops.add(totals.hits, ops.sum(correct, axis=1))
             return PackState(new_weights, tuple(new_slots), ops.add(state.steps, 1), shared), Totals(loss_sum, hits)
@@ -189,9 +188,7 @@ class CompiledPack:
             carry = (state, Totals(ops.zeros((k,), "float32"), ops.zeros((k,), "int32")))
             new, totals = ops.fori_loop(0, chunk.n_steps, lambda j, c: step(j, c, data, hyper, chunk), carry)
             # members not active in this call keep their state: selected once per call, not per step
-            def keep(a, b):
-                return _select(chunk.active, a, b)
-
+            keep = functools.partial(_select, chunk.active)
             return PackState(
                 weights=tuple(keep(a, b) for a, b in zip(new.weights, state.weights)),
                 slots=tuple(tuple(keep(a, b) for a, b in zip(sa, sb)) for sa, sb in zip(new.slots, state.slots)),
