@@ -230,3 +230,28 @@ def test_dropout_masks_are_the_same_on_every_backend():
 
 # Computed once with NumPy's uint32 arithmetic (same hash as network._mix); fixed forever.
 EXPECTED_BITS = [10836875, 10824143, 15155612, 15219313, 10857987, 6643647, 7335238, 11258909]
+
+
+def test_the_step_is_traced_once_per_batch_size_not_per_call_or_pack():
+    """The training state travels as one structure of arrays: later calls, later epochs, an
+    interrupted epoch, a member restored from a checkpoint and a second pack of the same kind
+    reuse the traced step (a shape of its own, so no other test has traced it). Packs of another
+    size trace again: the members are an axis of every array."""
+    shape = network.Shape(F, (5, 3), C, batch_norm=True, dropout=True)
+    bs = 48  # 800 rows: 16 full batches and one of 32
+    es = {"patience": 1, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True}
+    members = [member(seed=s, epochs=2 + s, dropout=0.1, momentum=0.9, l2=1e-3 * s) for s in range(3)]
+    first = Pack(shape, "sgd", bs, members, steps_per_execution=5)
+    steps = first.compiled
+    train(first)
+    assert steps.traces == 3  # two batch sizes and the prediction
+    stops = iter([False, True])
+    members = [member(seed=9, epochs=3, l2=1e-3), member(seed=11, epochs=1)]
+    members.insert(1, member(seed=10, epochs=2, dropout=0.2, momentum=0.5, early_stopping=es))
+    second = Pack(shape, "sgd", bs, members, steps_per_execution=5)
+    assert second.compiled is steps
+    assert not second.train_epoch(lambda: next(stops, False))  # stopped within its first epoch
+    second.load_member_state(1, first.state_arrays(), 2)
+    train(second)
+    second.evaluate([XV] * 3, [YV] * 3, [np.asarray(w) for w in first.weights])  # weights from the host, as a list
+    assert steps.traces == 3

@@ -263,7 +263,7 @@ def test_members_that_share_a_split_share_its_rows(tmp_path):
     todo, _ = prepare(runs, tmp_path, DataCache())
     one_hots: dict = {}
     pack = Pack(_shape(todo[0]), "sgd", 16, [_member(p, one_hots) for p in todo])
-    assert pack.x.shape[0] == len(todo[0].splits.y_train) and pack.offsets.tolist() == [0, 0, 0]
+    assert pack.data.x.shape[0] == len(todo[0].splits.y_train) and pack.offsets.tolist() == [0, 0, 0]
     assert train_runs(runs, tmp_path / "shared", DataCache()) == {r.path: "finished" for r in runs}
     alone = tmp_path / "alone"
     train_runs(runs[1:2], alone, DataCache())

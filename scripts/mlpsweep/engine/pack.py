@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import network
-from .step import StepSpec, compiled
+from .step import Chunk, PackData, PackState, StepSpec, compiled
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # Rows per prediction call, the same for every pack size. Every member's rows are padded to a
@@ -99,7 +99,8 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 class Pack:
-    """K members trained as one computation. `weights`/`slots` are device arrays stacked on axis 0."""
+    """K members trained as one computation: `state` (weights, optimizer state) and `data` on the
+    device, stacked over the members on axis 0."""
 
     def __init__(self, shape: network.Shape, optimizer: str, batch_size: int, members: list[Member], steps_per_execution: int = 64):
         n_train = {len(m.y_train) for m in members}
@@ -122,11 +123,15 @@ class Pack:
         dev = self.compiled.to_device
         K = len(members)
         weights = network.stack([m.initial_weights if m.initial_weights is not None else network.initial_weights(shape, m.seed) for m in members])
-        self.weights = [dev(w) for w in weights]
         rule = self.compiled.rule
-        self.slots = [tuple(dev(np.full(w.shape, rule.slot_init, np.float32)) for _ in rule.slots) for w, t in zip(weights, shape.trainable()) if t]
-        self.steps = np.zeros(K, np.int32)
-        self.shared = np.ones(K, np.float32)  # Nadam's u_product starts at 1
+        trainable = [w for w, t in zip(weights, shape.trainable()) if t]
+        initial_slots = [tuple(np.full(w.shape, rule.slot_init, np.float32) for _ in rule.slots) for w in trainable]
+        self.state = PackState(
+            weights=tuple(dev(w) for w in weights),
+            slots=tuple(tuple(dev(s) for s in slots) for slots in initial_slots),
+            steps=dev(np.zeros(K, np.int32)),
+            shared=dev(np.ones(K, np.float32)),  # Nadam's u_product starts at 1
+        )
         # one copy of each distinct training set: members that share their rows (one split seed)
         # share them on the device too; member k's rows start at self.offsets[k]
         blocks: dict[tuple[int, int], int] = {}
@@ -136,25 +141,34 @@ class Pack:
                 blocks[(id(m.x_train), id(m.y_train))] = len(ordered)
                 ordered.append(m)
         self.offsets = np.array([blocks[(id(m.x_train), id(m.y_train))] * self.n_train for m in members], np.int64)
-        self.x = dev(np.concatenate([m.x_train for m in ordered]).astype(np.float32, copy=False))
-        self.y = dev(np.concatenate([m.y_train for m in ordered]).astype(np.float32, copy=False))
-        self.labels = dev(np.concatenate([m.y_train.argmax(axis=1) for m in ordered]).astype(np.int32))
         n_classes = members[0].y_train.shape[1]
-        self.cw = dev(np.stack([m.class_weights if m.class_weights is not None else np.ones(n_classes, np.float32) for m in members]).astype(np.float32))
-        self.seeds = np.array([m.seed for m in members], np.int64).astype(np.uint32)
+        equal = np.ones(n_classes, np.float32)
+        cw = np.stack([equal if m.class_weights is None else m.class_weights for m in members]).astype(np.float32)
+        self.data = PackData(
+            x=dev(np.concatenate([m.x_train for m in ordered]).astype(np.float32, copy=False)),
+            y=dev(np.concatenate([m.y_train for m in ordered]).astype(np.float32, copy=False)),
+            labels=dev(np.concatenate([m.y_train.argmax(axis=1) for m in ordered]).astype(np.int32)),
+            class_weights=dev(cw),
+            seeds=np.array([m.seed for m in members], np.int64).astype(np.uint32),
+        )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self._warm: set = set()
         self.hyper = {key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32)) for key in ("learning_rate", "momentum", "l2", "dropout")}
 
     # ------------------------------------------------------------ state for checkpoints
 
+    @property
+    def weights(self) -> tuple:
+        """The stacked weights on the device, in `model.get_weights()` order."""
+        return self.state.weights
+
     def state_arrays(self) -> dict[str, np.ndarray]:
-        out = {f"w{i}": np.asarray(w) for i, w in enumerate(self.weights)}
-        for i, slots in enumerate(self.slots):
+        out = {f"w{i}": np.asarray(w) for i, w in enumerate(self.state.weights)}
+        for i, slots in enumerate(self.state.slots):
             for j, s in enumerate(slots):
                 out[f"s{i}_{j}"] = np.asarray(s)
-        out["steps"] = np.asarray(self.steps)
-        out["shared"] = np.asarray(self.shared)
+        out["steps"] = np.asarray(self.state.steps)
+        out["shared"] = np.asarray(self.state.shared)
         return out
 
     def load_member_state(self, k: int, arrays: dict[str, np.ndarray], kk: int) -> None:
@@ -166,15 +180,16 @@ class Pack:
             host[k] = value
             return dev(host)
 
-        self.weights = [put(w, arrays[f"w{i}"][kk]) for i, w in enumerate(self.weights)]
-        self.slots = [tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(slots)) for i, slots in enumerate(self.slots)]
-        self.steps = np.array(self.steps)
-        self.steps[k] = arrays["steps"][kk]
-        self.shared = np.array(self.shared)
-        self.shared[k] = arrays["shared"][kk]
+        state = self.state
+        self.state = PackState(
+            weights=tuple(put(w, arrays[f"w{i}"][kk]) for i, w in enumerate(state.weights)),
+            slots=tuple(tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(ss)) for i, ss in enumerate(state.slots)),
+            steps=put(state.steps, arrays["steps"][kk]),
+            shared=put(state.shared, arrays["shared"][kk]),
+        )
 
     def member_weights(self, k: int) -> list[np.ndarray]:
-        return network.member(self.weights, k)
+        return network.member(self.state.weights, k)
 
     def _host_weights(self):
         """A function giving member k's weights (copies) from one host copy of the stacked
@@ -184,7 +199,7 @@ class Pack:
 
         def weights_of(k: int) -> list[np.ndarray]:
             if not host:
-                host.extend(np.asarray(w) for w in self.weights)
+                host.extend(np.asarray(w) for w in self.state.weights)
             return [h[k].copy() for h in host]
 
         return weights_of
@@ -198,10 +213,11 @@ class Pack:
         active = np.array([m.active for m in members])
         if not active.any():
             return True
-        saved = (self.weights, self.slots, self.steps, self.shared)
+        saved = self.state
         # rows of the members' concatenated training data, in each member's own epoch order
         orders = self.compiled.to_device(np.stack([self.offsets[k] + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]).astype(np.int32))
         epochs = np.array([m.epoch for m in members], np.int64).astype(np.uint32)
+        chunk = Chunk(orders, epochs, row0=np.int32(0), step0=np.int32(0), n_steps=np.int32(1), active=active.copy())
         loss_sum = np.zeros(len(members), np.float32)
         hits = np.zeros(len(members), np.int64)
         bs = self.batch_size
@@ -210,23 +226,20 @@ class Pack:
         if tail:
             calls.append((tail, n_full, 1))
         seen = np.zeros(len(members), np.int64)
-        live = active.copy()
-        self._warm_up({batch for batch, _, _ in calls}, orders, epochs, live)
+        self._warm_up({batch for batch, _, _ in calls}, chunk)
         t0 = time.perf_counter()
         for batch, step0, n_steps in calls:
             if should_stop():
-                self.weights, self.slots, self.steps, self.shared = saved
+                self.state = saved
                 return False
             row0 = step0 * bs
-            out = self.compiled.train(batch, self.weights, self.slots, self.steps, self.shared, self.x, self.y, self.labels, self.cw, orders, np.int32(row0), np.int32(step0), np.int32(n_steps), self.seeds, epochs, self.hyper, live)
-            self.weights, self.slots, self.steps, self.shared, part_loss, part_hits = out
-            self.weights, self.slots = list(self.weights), [tuple(s) for s in self.slots]
-            self.steps, self.shared = np.asarray(self.steps), np.asarray(self.shared)
-            loss_sum = loss_sum + np.asarray(part_loss)  # float32, in batch order, as Keras's loss tracker
-            hits += np.asarray(part_hits)
-            seen[live] = row0 + batch * n_steps
+            chunk = chunk._replace(row0=np.int32(row0), step0=np.int32(step0), n_steps=np.int32(n_steps))
+            self.state, totals = self.compiled.train(batch, self.state, self.data, self.hyper, chunk)
+            loss_sum = loss_sum + np.asarray(totals.loss_sum)  # float32, in batch order, as Keras's loss tracker
+            hits += np.asarray(totals.hits)
+            seen[chunk.active] = row0 + batch * n_steps
             # like keras.callbacks.TerminateOnNaN: a member whose loss is no longer finite stops here
-            live = live & np.isfinite(loss_sum)
+            chunk = chunk._replace(active=chunk.active & np.isfinite(loss_sum))
         val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
         share = (time.perf_counter() - t0) / len(members)  # the device time of the epoch, split evenly
         weights_of = self._host_weights()
@@ -240,7 +253,7 @@ class Pack:
             self._end_of_epoch(k, m, row, weights_of)
         return True
 
-    def _warm_up(self, batches: set, orders, epochs, live) -> None:
+    def _warm_up(self, batches: set, chunk: Chunk) -> None:
         """Trace and compile the step (per batch size) and the prediction before the epoch is
         timed: compiling is a cost per pack, not per epoch (kept in `trace_seconds`)."""
         missing = batches - self._warm
@@ -248,8 +261,8 @@ class Pack:
             return
         t0 = time.perf_counter()
         for batch in sorted(missing):  # one step whose result is dropped: built and run once, nothing changes
-            out = self.compiled.train(batch, self.weights, self.slots, self.steps, self.shared, self.x, self.y, self.labels, self.cw, orders, np.int32(0), np.int32(0), np.int32(1), self.seeds, epochs, self.hyper, live)
-            np.asarray(out[4])
+            _, totals = self.compiled.train(batch, self.state, self.data, self.hyper, chunk)
+            np.asarray(totals.loss_sum)
         if not self._warm:
             self.predict([np.zeros((1, self.members[0].x_train.shape[1]), np.float32)] * len(self.members))
         self._warm |= missing
@@ -295,7 +308,7 @@ class Pack:
         n = max(len(x) for x in xs)
         n_features = xs[0].shape[1]
         blocks = []
-        weights = self.weights if weights is None else weights
+        weights = self.state.weights if weights is None else tuple(weights)  # a list would be traced again
         for start in range(0, max(n, 1), PREDICT_ROWS):
             block = np.zeros((K, PREDICT_ROWS, n_features), np.float32)
             for k, x in enumerate(xs):
@@ -321,7 +334,7 @@ class Pack:
 
     def _l2_penalties(self, weights=None) -> np.ndarray:
         shape = self.spec.shape
-        weights = self.weights if weights is None else weights
+        weights = self.state.weights if weights is None else weights
         l2 = np.asarray(self.hyper["l2"], np.float64)
         kernels = [np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"][: len(shape.hidden)]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
