@@ -83,7 +83,7 @@ def make_epochs(root: Path, size: dict, seed: int = 0) -> str:
 
 # ---------------------------------------------------------------- MNE + scikit-learn (run in a fresh process)
 
-MNE_SIDE = r'''
+MNE_SIDE = r"""
 import json, sys, time, glob, re, warnings
 t0 = time.perf_counter()
 import numpy as np, mne, matplotlib
@@ -141,13 +141,23 @@ t_end = time.perf_counter()
 print(json.dumps({"import_s": t_import - t0, "read_s": t_read - t_import, "train_s": t_train - t_read, "write_s": t_end - t_train,
                   "window_folds": int(scores.size * len(seeds)), "mean": mean.tolist(), "sem": sem.tolist(), "starts": starts.tolist(),
                   "significant": significant.tolist()}))
-'''
+"""
 
 
 def run_mne(pattern: str, workdir: Path, size: dict, cores: int, tag: str) -> dict:
     out = workdir / f"mne-{tag}"
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-c", MNE_SIDE, pattern, str(out), str(cores), str(size["epochs"]), json.dumps(size["seeds"]), str(LENGTH)]
+    cmd = [
+        sys.executable,
+        "-c",
+        MNE_SIDE,
+        pattern,
+        str(out),
+        str(cores),
+        str(size["epochs"]),
+        json.dumps(size["seeds"]),
+        str(LENGTH),
+    ]
     done = measured.run(cmd, workdir / f"mne-{tag}.log").check("MNE side")
     result = json.loads(done.output().strip().splitlines()[-1])
     per = result["train_s"] * cores / result["window_folds"]
@@ -161,7 +171,14 @@ def sweep_config(pattern: str, size: dict, cores: int) -> dict:
     n_runs = size["subjects"] * size["windows"] * len(size["seeds"])
     per_job = math.ceil(n_runs / cores)
     return {
-        "datasets": {"eeg": {"source": "epochs", "path": pattern, "conditions": ["a", "b"], "windows": {"length": LENGTH, "step": LENGTH}}},
+        "datasets": {
+            "eeg": {
+                "source": "epochs",
+                "path": pattern,
+                "conditions": ["a", "b"],
+                "windows": {"length": LENGTH, "step": LENGTH},
+            }
+        },
         "architectures": {"mlp": {"hidden": [32, 64, 64]}},
         "training": {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 32, "epochs": size["epochs"]},
         "split": {"method": "leave_one_group_out", "group": "subject", "validation": 0.15},
@@ -173,8 +190,20 @@ def sweep_config(pattern: str, size: dict, cores: int) -> dict:
 def run_mlpsweep(pattern: str, workdir: Path, size: dict, cores: int, tag: str) -> dict:
     sweepdir = workdir / f"mlpsweep-{tag}"
     (sweepdir / "config").mkdir(parents=True, exist_ok=True)
-    (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(sweep_config(pattern, size, cores), sort_keys=False))
-    cmd = [measured.SNAKEMAKE, "--snakefile", str(measured.REPO / "workflow" / "Snakefile"), "--directory", str(sweepdir), "--profile", str(measured.REPO / "profiles" / "default"), "--cores", str(cores)]
+    (sweepdir / "config" / "config.yaml").write_text(
+        yaml.safe_dump(sweep_config(pattern, size, cores), sort_keys=False)
+    )
+    cmd = [
+        measured.SNAKEMAKE,
+        "--snakefile",
+        str(measured.REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(sweepdir),
+        "--profile",
+        str(measured.REPO / "profiles" / "default"),
+        "--cores",
+        str(cores),
+    ]
     started = time.time()
     done = measured.run(cmd, workdir / f"mlpsweep-{tag}.log", cwd=sweepdir).check("mlpsweep sweep")
     results = sweepdir / "results"
@@ -213,7 +242,12 @@ def compare(mne_side: dict, ours: dict) -> dict:
     a, b = np.asarray(mne_side["mean"]), np.asarray(ours["mean"])
     se = np.sqrt(np.asarray(mne_side["sem"]) ** 2 + np.asarray(ours["sem"]) ** 2)
     z = (b - a) / se
-    return {"max_abs_diff": float(np.max(np.abs(b - a))), "mean_diff": float(np.mean(b - a)), "max_abs_z": float(np.max(np.abs(z))), "z": z.round(2).tolist()}
+    return {
+        "max_abs_diff": float(np.max(np.abs(b - a))),
+        "mean_diff": float(np.mean(b - a)),
+        "max_abs_z": float(np.max(np.abs(z))),
+        "z": z.round(2).tolist(),
+    }
 
 
 def load() -> str:
@@ -239,7 +273,10 @@ def measure(size_name: str, cores: int, repeats: int, workdir: Path) -> dict:
         "load_average": loads,
         "mne": mne_best,
         "mlpsweep": ours_best,
-        "seconds_by_repeat": {"mne": [round(r["seconds"], 2) for r in mnes], "mlpsweep": [round(r["seconds"], 2) for r in ours]},
+        "seconds_by_repeat": {
+            "mne": [round(r["seconds"], 2) for r in mnes],
+            "mlpsweep": [round(r["seconds"], 2) for r in ours],
+        },
         "end_to_end_ratio": ours_best["seconds"] / mne_best["seconds"],
         "training_ratio": mne_best["train_core_s_per_window_fold"] / ours_best["train_core_s_per_window_fold"],
         "curves": compare(mne_best, ours_best),
@@ -281,7 +318,9 @@ def c_z(f: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=list(SIZES), action="append", help="small (default), large, paper, quick; repeatable")
+    parser.add_argument(
+        "--size", choices=list(SIZES), action="append", help="small (default), large, paper, quick; repeatable"
+    )
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--output", type=Path, help="write the Markdown section here (e.g. bench/EEG.md)")
@@ -297,7 +336,13 @@ def main(argv=None) -> int:
         print(text)
         print(json.dumps(found, indent=1))
         if args.output:
-            args.output.write_text(text + "\n<details><summary>All numbers (JSON)</summary>\n\n```json\n" + json.dumps(found, indent=1) + "\n```\n</details>\n", encoding="utf-8")
+            args.output.write_text(
+                text
+                + "\n<details><summary>All numbers (JSON)</summary>\n\n```json\n"
+                + json.dumps(found, indent=1)
+                + "\n```\n</details>\n",
+                encoding="utf-8",
+            )
     finally:
         if args.keep:
             print(f"kept {workdir}")

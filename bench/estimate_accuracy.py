@@ -38,7 +38,9 @@ print(json.dumps(estimate(sweep, plan_jobs(expand_runs(sweep), ex["runs_per_job"
 def sweep_config(sizes: dict, learning_rates: list[float]) -> dict:
     n_seeds = len(sizes["seeds"])
     return {
-        "datasets": {"eeg": {"source": "synthetic", "n_samples": sizes["n_samples"], "n_features": 32, "n_classes": 4, "seed": 0}},
+        "datasets": {
+            "eeg": {"source": "synthetic", "n_samples": sizes["n_samples"], "n_features": 32, "n_classes": 4, "seed": 0}
+        },
         "architectures": {"notebook": {"hidden": [32, 64, 64]}},
         "grid": {"learning_rate": learning_rates},
         "training": {"epochs": sizes["epochs"], "batch_size": 32},
@@ -53,13 +55,28 @@ def _estimate(sweepdir: Path, log: Path) -> dict:
 
 
 def _train(sweepdir: Path, log: Path) -> None:
-    cmd = [measured.SNAKEMAKE, "--snakefile", str(measured.REPO / "workflow" / "Snakefile"), "--directory", str(sweepdir), "--profile", str(measured.REPO / "profiles" / "default"), "--cores", "1", "--omit-from", "plots"]
+    cmd = [
+        measured.SNAKEMAKE,
+        "--snakefile",
+        str(measured.REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(sweepdir),
+        "--profile",
+        str(measured.REPO / "profiles" / "default"),
+        "--cores",
+        "1",
+        "--omit-from",
+        "plots",
+    ]
     measured.run(cmd, log, cwd=sweepdir).check("snakemake sweep")
 
 
 def _recorded(results: Path, before: set[str]) -> tuple[dict, set[str]]:
     """fit_seconds of the runs new since `before`, and the wall time of the training jobs new since then."""
-    runs = {p.parent.relative_to(results).as_posix(): json.loads(p.read_text()) for p in results.glob("runs/*/*/*/*/metrics.json")}
+    runs = {
+        p.parent.relative_to(results).as_posix(): json.loads(p.read_text())
+        for p in results.glob("runs/*/*/*/*/metrics.json")
+    }
     new = {k: v for k, v in runs.items() if k not in before}
     walls = []
     for tsv in results.glob("benchmarks/train/*.tsv"):
@@ -99,6 +116,8 @@ def measure(sizes: dict, workdir: Path) -> dict:
         _train(sweepdir, workdir / f"estimate-train-{phase}.log")
         actual, before = _recorded(results, before)
         if actual["runs"] != est["runs_to_train"] or not est["by_kind"][0]["source"].startswith(source):
-            raise RuntimeError(f"(f) {phase}: the estimate covered {est['runs_to_train']} runs ({est['by_kind'][0]['source']}), the sweep trained {actual['runs']}")
+            raise RuntimeError(
+                f"(f) {phase}: the estimate covered {est['runs_to_train']} runs ({est['by_kind'][0]['source']}), the sweep trained {actual['runs']}"
+            )
         out[phase] = _compare(est, actual, source)
     return out

@@ -47,9 +47,23 @@ def samples_for(n_train: int) -> int:
 def sweep_config(sizes: dict, seeds: list[int] | None = None) -> dict:
     """The notebook's model and fit(epochs=5, batch_size=32) as a one-cell sweep config."""
     return {
-        "datasets": {"blobs": {"source": "synthetic", "n_samples": samples_for(sizes["n_train"]), "n_features": sizes["n_features"], "n_classes": sizes["n_classes"], "seed": 0}},
+        "datasets": {
+            "blobs": {
+                "source": "synthetic",
+                "n_samples": samples_for(sizes["n_train"]),
+                "n_features": sizes["n_features"],
+                "n_classes": sizes["n_classes"],
+                "seed": 0,
+            }
+        },
         "architectures": {"notebook": {"hidden": [32, 64, 64], "activation": "relu"}},
-        "training": {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 32, "epochs": sizes["epochs"], "eval_batch_size": 128},
+        "training": {
+            "optimizer": "sgd",
+            "learning_rate": 0.01,
+            "batch_size": 32,
+            "epochs": sizes["epochs"],
+            "eval_batch_size": 128,
+        },
         "split": SPLIT,
         "seeds": sizes["seeds"] if seeds is None else seeds,
     }
@@ -85,12 +99,30 @@ def notebook_side(runs, cache, threads: int | None, steps_per_execution: int = 1
         training = run.config["training"]
         t0, c0 = time.perf_counter(), time.process_time()
         keras.utils.set_random_seed(run.seed)
-        model = compile_mlp(build_mlp(run.config["architecture"], splits.n_features, splits.n_classes), training, steps_per_execution)
+        model = compile_mlp(
+            build_mlp(run.config["architecture"], splits.n_features, splits.n_classes), training, steps_per_execution
+        )
         t_fit = time.perf_counter()
-        model.fit(splits.x_train, one_hot(splits.y_train, splits.n_classes), epochs=training["epochs"], batch_size=training["batch_size"], verbose=0)
+        model.fit(
+            splits.x_train,
+            one_hot(splits.y_train, splits.n_classes),
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
+            verbose=0,
+        )
         fit_seconds = time.perf_counter() - t_fit
-        _, accuracy = model.evaluate(splits.x_test, one_hot(splits.y_test, splits.n_classes), batch_size=training["eval_batch_size"], verbose=0)
-        out.append({"seed": run.seed, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0, "fit_seconds": fit_seconds, "test_accuracy": float(accuracy)})
+        _, accuracy = model.evaluate(
+            splits.x_test, one_hot(splits.y_test, splits.n_classes), batch_size=training["eval_batch_size"], verbose=0
+        )
+        out.append(
+            {
+                "seed": run.seed,
+                "seconds": time.perf_counter() - t0,
+                "cpu_seconds": time.process_time() - c0,
+                "fit_seconds": fit_seconds,
+                "test_accuracy": float(accuracy),
+            }
+        )
     return out
 
 
@@ -125,7 +157,9 @@ def pack_side(sizes: dict, k: int) -> dict:
                 "seconds": seconds,
                 "cpu_seconds": cpu_seconds,
                 "per_run_s": seconds / k,
-                "fit_seconds": sum(r["metrics"]["fit_seconds"] for r in records),  # the engine's training time, all members
+                "fit_seconds": sum(
+                    r["metrics"]["fit_seconds"] for r in records
+                ),  # the engine's training time, all members
                 "test_accuracy": [r["metrics"]["test_accuracy"] for r in records],
                 "model_files": sum((Path(tmp) / run.path / "model.keras").is_file() for run in pack),
             }
@@ -146,7 +180,9 @@ def worker(side: str, sizes: dict):
 
 def _spawn(side: str, sizes: dict, workdir: Path, tag: str) -> dict:
     out = workdir / f"fit-{side}-{tag}.json"
-    done = measured.run([sys.executable, __file__, side, json.dumps(sizes), str(out)], workdir / f"fit-{side}-{tag}.log").check(f"bench/fit_speed.py {side}")
+    done = measured.run(
+        [sys.executable, __file__, side, json.dumps(sizes), str(out)], workdir / f"fit-{side}-{tag}.log"
+    ).check(f"bench/fit_speed.py {side}")
     return {"result": json.loads(out.read_text()), "process_s": done.seconds, "max_rss_mb": done.max_rss_mb}
 
 
@@ -157,7 +193,10 @@ def _mean(values) -> float:
 
 def _fastest_fit(tried: dict, names) -> tuple[str, dict]:
     """The fastest repetition over the given model.fit sides, by mean seconds per run."""
-    return min(((side, rep) for side in names if side in tried for rep in tried[side]), key=lambda sr: _mean(r["seconds"] for r in sr[1]["result"]))
+    return min(
+        ((side, rep) for side in names if side in tried for rep in tried[side]),
+        key=lambda sr: _mean(r["seconds"] for r in sr[1]["result"]),
+    )
 
 
 def _baseline(side: str, rep: dict) -> dict:
@@ -186,7 +225,10 @@ def measure(sizes: dict, workdir: Path, repeats: int = 1) -> dict:
         for side in tried:
             print(f"    (a) {side}, repetition {rep + 1}/{repeats}", file=sys.stderr, flush=True)
             tried[side].append(_spawn(side, sizes, workdir, str(rep)))
-    baseline = {"notebook": _baseline(*_fastest_fit(tried, NOTEBOOK_SIDES)), "spe": {**_baseline(*_fastest_fit(tried, SPE_SIDES)), "steps_per_execution": FIT_SPE}}
+    baseline = {
+        "notebook": _baseline(*_fastest_fit(tried, NOTEBOOK_SIDES)),
+        "spe": {**_baseline(*_fastest_fit(tried, SPE_SIDES)), "steps_per_execution": FIT_SPE},
+    }
     packs = {}
     for k in sizes["pack_sizes"]:
         best = min(tried[f"pack-{k}"], key=lambda rep: rep["result"]["warm"]["seconds"])
@@ -214,7 +256,11 @@ def measure(sizes: dict, workdir: Path, repeats: int = 1) -> dict:
         p["accuracy_gap_points"] = 100 * (p["accuracy"] - baseline["notebook"]["accuracy"])
     by_repeat = {}
     for side, reps in tried.items():
-        key = (lambda r: r["result"]["warm"]["per_run_s"]) if side.startswith("pack-") else (lambda r: _mean(x["seconds"] for x in r["result"]))
+        key = (
+            (lambda r: r["result"]["warm"]["per_run_s"])
+            if side.startswith("pack-")
+            else (lambda r: _mean(x["seconds"] for x in r["result"]))
+        )
         by_repeat[side] = [round(key(rep), 3) for rep in reps]
     return {
         "n_train": sizes["n_train"],

@@ -31,8 +31,24 @@ ABSENT = ("tensorflow", "sklearn", "pandas")  # not on the GPU machine
 # jax.experimental.sparse on `import keras`: allowed from JAX and SciPy alone.
 SCIPY_MAY_COME_FROM = ("jax", "scipy")
 RTOL = 1e-4  # the engine's tolerance: losses of a run alone and in a pack, after 5 epochs
-FULL = {"n_train": 20000, "n_val": 3530, "n_features": 32, "n_classes": 4, "epochs": 5, "pack_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256], "fidelity_pack": 64}
-QUICK = {"n_train": 512, "n_val": 128, "n_features": 8, "n_classes": 4, "epochs": 2, "pack_sizes": [1, 2, 4], "fidelity_pack": 64}
+FULL = {
+    "n_train": 20000,
+    "n_val": 3530,
+    "n_features": 32,
+    "n_classes": 4,
+    "epochs": 5,
+    "pack_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    "fidelity_pack": 64,
+}
+QUICK = {
+    "n_train": 512,
+    "n_val": 128,
+    "n_features": 8,
+    "n_classes": 4,
+    "epochs": 2,
+    "pack_sizes": [1, 2, 4],
+    "fidelity_pack": 64,
+}
 HIDDEN = (32, 64, 64)
 HYPER = {"learning_rate": 0.01, "momentum": 0.0, "l2": 0.0, "dropout": 0.0}
 STEPS_PER_EXECUTION = 256  # the schema's default
@@ -61,15 +77,25 @@ class ImportGuard(importlib.abc.MetaPathFinder):
         top = name.partition(".")[0]
         if top in ABSENT:
             self.refused.append((name, _importer()))
-            raise ModuleNotFoundError(f"No module named {name!r} (bench/gpu.py refuses it: the GPU machine has none)", name=name)
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (bench/gpu.py refuses it: the GPU machine has none)", name=name
+            )
         if top == "scipy":
             self.scipy_importers.add(_importer())
         return None
 
     def problems(self) -> list[str]:
         out = [f"{m} was imported" for m in sorted(sys.modules) if m.partition(".")[0] in ABSENT]
-        out += [f"{who} imports SciPy" for who in sorted(self.scipy_importers) if who.partition(".")[0] not in SCIPY_MAY_COME_FROM]
-        out += [f"{who} needs {name}" for name, who in self.refused if who.partition(".")[0] in ("mlpsweep", "__main__", "gpu")]
+        out += [
+            f"{who} imports SciPy"
+            for who in sorted(self.scipy_importers)
+            if who.partition(".")[0] not in SCIPY_MAY_COME_FROM
+        ]
+        out += [
+            f"{who} needs {name}"
+            for name, who in self.refused
+            if who.partition(".")[0] in ("mlpsweep", "__main__", "gpu")
+        ]
         return out
 
 
@@ -113,7 +139,9 @@ def train(shape: Shape, data, seeds, epochs: int) -> tuple[Pack, float]:
     """A pack of the given seeds trained for `epochs` with validation after each; (pack, seconds)."""
     x, y, xv, yv = data
     t0 = time.perf_counter()
-    members = [Member(seed=s, x_train=x, y_train=y, x_val=xv, y_val=yv, epochs=epochs, hyper=dict(HYPER)) for s in seeds]
+    members = [
+        Member(seed=s, x_train=x, y_train=y, x_val=xv, y_val=yv, epochs=epochs, hyper=dict(HYPER)) for s in seeds
+    ]
     pack = Pack(shape, "sgd", 32, members, STEPS_PER_EXECUTION)
     while any(m.active for m in pack.members):
         pack.train_epoch(lambda: False)
@@ -128,8 +156,20 @@ def fidelity(shape: Shape, data, sizes: dict) -> dict:
     packed, _ = train(shape, data, list(range(k)), sizes["epochs"])
     a, p = alone.members[0].history, packed.members[0].history
     rel = max(abs(ra[key] - rp[key]) / max(abs(ra[key]), 1e-12) for ra, rp in zip(a, p) for key in ("loss", "val_loss"))
-    rows = max(max(abs(ra["accuracy"] - rp["accuracy"]) * sizes["n_train"], abs(ra["val_accuracy"] - rp["val_accuracy"]) * sizes["n_val"]) for ra, rp in zip(a, p))
-    return {"pack": k, "epochs": len(a), "max_rel_loss": rel, "max_rows": rows, "ok": len(a) == len(p) == sizes["epochs"] and rel <= RTOL and rows <= 1.5}
+    rows = max(
+        max(
+            abs(ra["accuracy"] - rp["accuracy"]) * sizes["n_train"],
+            abs(ra["val_accuracy"] - rp["val_accuracy"]) * sizes["n_val"],
+        )
+        for ra, rp in zip(a, p)
+    )
+    return {
+        "pack": k,
+        "epochs": len(a),
+        "max_rel_loss": rel,
+        "max_rows": rows,
+        "ok": len(a) == len(p) == sizes["epochs"] and rel <= RTOL and rows <= 1.5,
+    }
 
 
 def fidelity_line(f: dict, precision: str) -> str:
@@ -154,7 +194,15 @@ def throughput(shape: Shape, data, sizes: dict, budget: float) -> tuple[list[dic
         pack, seconds = train(shape, data, list(range(k)), sizes["epochs"])
         last = time.perf_counter() - t0
         fit = sum(m.fit_seconds for m in pack.members)
-        rows.append({"pack_size": k, "seconds": seconds, "runs_per_s": k / seconds, "val_accuracy": float(np.mean([m.history[-1]["val_accuracy"] for m in pack.members])), "training_share": fit / seconds})
+        rows.append(
+            {
+                "pack_size": k,
+                "seconds": seconds,
+                "runs_per_s": k / seconds,
+                "val_accuracy": float(np.mean([m.history[-1]["val_accuracy"] for m in pack.members])),
+                "training_share": fit / seconds,
+            }
+        )
         progress(f"pack size {k}: {k / seconds:.2f} runs/s ({seconds:.2f} s)")
     return rows, skipped
 
@@ -162,8 +210,14 @@ def throughput(shape: Shape, data, sizes: dict, budget: float) -> tuple[list[dic
 def device_lines() -> list[str]:
     devices = jax.devices()
     kinds = sorted({getattr(d, "device_kind", "?") for d in devices})
-    precision = jax.config.jax_default_matmul_precision or "default"  # the engine sets "highest" (engine/_jax.full_float32)
-    warning = [] if jax.default_backend() == "gpu" else [f"Note: JAX found no GPU and ran on {jax.default_backend()}: these are not GPU figures."]
+    precision = (
+        jax.config.jax_default_matmul_precision or "default"
+    )  # the engine sets "highest" (engine/_jax.full_float32)
+    warning = (
+        []
+        if jax.default_backend() == "gpu"
+        else [f"Note: JAX found no GPU and ran on {jax.default_backend()}: these are not GPU figures."]
+    )
     return warning + [
         f"Devices: jax.devices() = {devices} ({', '.join(kinds)}; backend {jax.default_backend()})",
         f"Versions: python {platform.python_version()}, jax {jax.__version__}, keras {keras.__version__} (backend {keras.backend.backend()}), numpy {np.__version__}; matmul precision {precision}; steps_per_execution {STEPS_PER_EXECUTION}",
@@ -177,14 +231,21 @@ def table(rows: list[dict], sizes: dict) -> list[str]:
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['pack_size']} | {r['runs_per_s']:.2f} | {r['runs_per_s'] / one['runs_per_s']:.1f}× | {100 * r['val_accuracy']:.2f}% | {r['seconds']:.2f} | {100 * r['training_share']:.0f}% |")
+        lines.append(
+            f"| {r['pack_size']} | {r['runs_per_s']:.2f} | {r['runs_per_s'] / one['runs_per_s']:.1f}× | {100 * r['val_accuracy']:.2f}% | {r['seconds']:.2f} | {100 * r['training_share']:.0f}% |"
+        )
     return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny data, pack sizes 1-4: a CPU smoke run")
-    parser.add_argument("--budget", type=float, default=270.0, help="seconds: pack sizes that would end past this are skipped (default 270)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=270.0,
+        help="seconds: pack sizes that would end past this are skipped (default 270)",
+    )
     parser.add_argument("--output", type=Path, help="also write the results as Markdown to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -202,7 +263,12 @@ def main(argv=None) -> int:
     tf32 = []
     if on_gpu:  # the price of full float32: a few sizes again with TF32
         with jax.default_matmul_precision("tensorfloat32"):
-            tf32, _ = throughput(shape, data, {**sizes, "pack_sizes": [k for k in (1, 64, 256) if any(r["pack_size"] == k for r in rows)]}, args.budget + 60)
+            tf32, _ = throughput(
+                shape,
+                data,
+                {**sizes, "pack_sizes": [k for k in (1, 64, 256) if any(r["pack_size"] == k for r in rows)]},
+                args.budget + 60,
+            )
     problems = GUARD.problems()
     k64 = next((r for r in rows if r["pack_size"] == 64), None)
     one = next((r for r in rows if r["pack_size"] == 1), None)
@@ -218,14 +284,22 @@ def main(argv=None) -> int:
         lines.append(f"Skipped to stay within {args.budget:.0f} s: pack sizes {', '.join(map(str, skipped))}.")
     if k64 and one:
         speedup = k64["runs_per_s"] / one["runs_per_s"]
-        lines.append(f"Target: a pack of 64 at least 20× the throughput of pack size 1: {speedup:.1f}×, {'met' if speedup >= 20 else 'not met'}.")
+        lines.append(
+            f"Target: a pack of 64 at least 20× the throughput of pack size 1: {speedup:.1f}×, {'met' if speedup >= 20 else 'not met'}."
+        )
     lines += [fidelity_line(f, precision) for precision, f in checks]
     for r in tf32:
         full = next(x for x in rows if x["pack_size"] == r["pack_size"])
-        lines.append(f"TF32 instead of full float32, pack size {r['pack_size']}: {r['runs_per_s']:.2f} runs/s, {r['runs_per_s'] / full['runs_per_s']:.2f}× the engine's full-float32 throughput.")
+        lines.append(
+            f"TF32 instead of full float32, pack size {r['pack_size']}: {r['runs_per_s']:.2f} runs/s, {r['runs_per_s'] / full['runs_per_s']:.2f}× the engine's full-float32 throughput."
+        )
     lines += device_lines()
     entry = sorted(who for who in GUARD.scipy_importers if not who.startswith("scipy"))
-    lines.append(f"Imports: TensorFlow, scikit-learn and pandas never imported; SciPy only by {', '.join(entry) or 'nothing'} (JAX's own dependency)" if not problems else "Imports: PROBLEM: " + "; ".join(problems))
+    lines.append(
+        f"Imports: TensorFlow, scikit-learn and pandas never imported; SciPy only by {', '.join(entry) or 'nothing'} (JAX's own dependency)"
+        if not problems
+        else "Imports: PROBLEM: " + "; ".join(problems)
+    )
     lines.append(f"Total time: {time.perf_counter() - T0:.0f} s.")
     text = "\n".join(lines)
     print(text)

@@ -67,13 +67,25 @@ def sweep(results: Path, typo: bool) -> dict:
         "architectures": architectures,
         "training": {"epochs": 2, "batch_size": 32},
         "seeds": list(range(SEEDS)),
-        "execution": {"runs_per_job": 2 * SEEDS, "pack_size": SEEDS, "mem_mb": 10_000_000, "require_gpu": True, "threads": 1},
+        "execution": {
+            "runs_per_job": 2 * SEEDS,
+            "pack_size": SEEDS,
+            "mem_mb": 10_000_000,
+            "require_gpu": True,
+            "threads": 1,
+        },
         "results": str(results),
     }
 
 
 def job(cfg: dict, log: Path, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", JOB, str(REPO), json.dumps(cfg), str(log)], capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", JOB, str(REPO), json.dumps(cfg), str(log)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
         raise RuntimeError(f"job failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
@@ -105,7 +117,9 @@ def main(argv=None) -> int:
     whole = job(sweep(tmp / "whole", typo=True), tmp / "whole.log", {})
     total_gb = whole["bytes_limit"] / 0.75 / 2**30  # JAX's default limit is 75 % of the card
     fraction = SMALL_FRACTION_GB / total_gb
-    small = job(sweep(tmp / "small", typo=False), tmp / "small.log", {"XLA_PYTHON_CLIENT_MEM_FRACTION": f"{fraction:.4f}"})
+    small = job(
+        sweep(tmp / "small", typo=False), tmp / "small.log", {"XLA_PYTHON_CLIENT_MEM_FRACTION": f"{fraction:.4f}"}
+    )
 
     runs = [r for r in expand_runs(validate_config(sweep(tmp / "x", typo=False)))]
     size = sizing.size_of(runs, {})
@@ -113,7 +127,11 @@ def main(argv=None) -> int:
     typo = metrics(tmp / "whole", "typo")
     packs_small = sorted({m["provenance"]["pack"]["size"] for m in b.values() if "provenance" in m})
     packs_whole = sorted({m["provenance"]["pack"]["size"] for m in a.values() if "provenance" in m})
-    worst = max(abs(a[k]["metrics"][f"{p}_loss"] - b[k]["metrics"][f"{p}_loss"]) / max(abs(a[k]["metrics"][f"{p}_loss"]), 1e-12) for k in a for p in ("train", "val", "test"))
+    worst = max(
+        abs(a[k]["metrics"][f"{p}_loss"] - b[k]["metrics"][f"{p}_loss"]) / max(abs(a[k]["metrics"][f"{p}_loss"]), 1e-12)
+        for k in a
+        for p in ("train", "val", "test")
+    )
     same_acc = sum(a[k]["metrics"]["test_accuracy"] == b[k]["metrics"]["test_accuracy"] for k in a)
     refused = [m for m in typo.values() if m.get("status") == "failed"]
     cut_note = next((line for line in small["log"].splitlines() if "trained as packs of" in line), "(none)")
@@ -121,7 +139,12 @@ def main(argv=None) -> int:
     k_small = max(packs_small) if packs_small else 0
     rows = [
         ("whole GPU", whole, packs_whole, size.gpu(max(packs_whole)) if packs_whole else None),
-        (f"about {SMALL_FRACTION_GB:g} GB (XLA_PYTHON_CLIENT_MEM_FRACTION={fraction:.4f})", small, packs_small, size.gpu(k_small) if k_small else None),
+        (
+            f"about {SMALL_FRACTION_GB:g} GB (XLA_PYTHON_CLIENT_MEM_FRACTION={fraction:.4f})",
+            small,
+            packs_small,
+            size.gpu(k_small) if k_small else None,
+        ),
     ]
     lines = [
         f"GPU memory check (bench/gpu_memory.py) on {whole['device']}: {SEEDS} runs of d/wide ({size.params:,} parameters, 4,000 x 64 rows, 2 epochs) planned as one pack of {SEEDS}, in a training job (jobs.run_job, JAX) per row.",
@@ -142,7 +165,14 @@ def main(argv=None) -> int:
         f"- The {len(a)} runs' losses, pack of {max(packs_whole) if packs_whole else '?'} vs packs of {k_small}: largest relative difference {worst:.1e} (tolerance {RTOL:g}); test accuracies equal in {same_acc} of {len(a)} runs.",
         f"- Total time: {time.perf_counter() - t0:.0f} s.",
     ]
-    ok = whole["exit"] == 1 and len(refused) == SEEDS and small["exit"] == 0 and len(b) == SEEDS and k_small < SEEDS and worst <= RTOL
+    ok = (
+        whole["exit"] == 1
+        and len(refused) == SEEDS
+        and small["exit"] == 0
+        and len(b) == SEEDS
+        and k_small < SEEDS
+        and worst <= RTOL
+    )
     lines.append(f"- Verdict: {'PASS' if ok else 'FAIL'}")
     text = "\n".join(lines)
     print(text)

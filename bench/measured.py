@@ -27,7 +27,9 @@ class Finished:
 
     def check(self, what: str) -> "Finished":
         if self.returncode != 0:
-            raise RuntimeError(f"{what} failed with exit code {self.returncode} (log {self.log}):\n{self.output()[-6000:]}")
+            raise RuntimeError(
+                f"{what} failed with exit code {self.returncode} (log {self.log}):\n{self.output()[-6000:]}"
+            )
         return self
 
 

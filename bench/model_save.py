@@ -53,7 +53,11 @@ def main(repeats: int = 30) -> dict:
                 write(Path(tmp) / f"{i}.keras")
                 times[side].append(time.perf_counter() - start)
     medians = {side: statistics.median(t) for side, t in times.items()}
-    return {"repeats": repeats, "median_s": medians, "now_over_before": medians["complete model (now)"] / medians["compiled MLP (before)"]}
+    return {
+        "repeats": repeats,
+        "median_s": medians,
+        "now_over_before": medians["complete model (now)"] / medians["compiled MLP (before)"],
+    }
 
 
 if __name__ == "__main__":

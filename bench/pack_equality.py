@@ -63,19 +63,34 @@ def measure(epochs: int, n_packs: int) -> dict:
     runs = []
     t0 = time.perf_counter()
     for group in job.packs[:n_packs]:
-        preps = sorted((Prepared(r, Path("unused"), *cache.splits(r.config), "") for r in group), key=lambda p: p.run.path)
+        preps = sorted(
+            (Prepared(r, Path("unused"), *cache.splits(r.config), "") for r in group), key=lambda p: p.run.path
+        )
         xs = [p.splits.x_test for p in preps]
         packed = per_epoch(build_pack(preps, 64), xs)
         for k, p in enumerate(preps):
             alone = per_epoch(build_pack([p], 64), [xs[k]])
             rows = []
             for e, ((wa, la), (wp, lp)) in enumerate(zip((a[0] for a in alone), (b[k] for b in packed))):
-                distance = np.sqrt(sum(((a.astype(np.float64) - b) ** 2).sum() for a, b in zip(wa, wp))) / np.sqrt(sum((a.astype(np.float64) ** 2).sum() for a in wa))
+                distance = np.sqrt(sum(((a.astype(np.float64) - b) ** 2).sum() for a, b in zip(wa, wp))) / np.sqrt(
+                    sum((a.astype(np.float64) ** 2).sum() for a in wa)
+                )
                 flipped = np.nonzero(la.argmax(1) != lp.argmax(1))[0]
                 y = p.splits.y_test
-                rows.append({"w_rel": float(distance), "logit": float(np.abs(la - lp).max()), "flipped": len(flipped), "gaps": top_two_gap(la)[flipped].tolist(), "accuracy": abs(float((la.argmax(1) == y).mean() - (lp.argmax(1) == y).mean())), "n_test": len(y)})
+                rows.append(
+                    {
+                        "w_rel": float(distance),
+                        "logit": float(np.abs(la - lp).max()),
+                        "flipped": len(flipped),
+                        "gaps": top_two_gap(la)[flipped].tolist(),
+                        "accuracy": abs(float((la.argmax(1) == y).mean() - (lp.argmax(1) == y).mean())),
+                        "n_test": len(y),
+                    }
+                )
             runs.append({"lr": p.run.config["training"]["learning_rate"], "epochs": rows})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+    ).stdout.strip()
     return {"runs": runs, "seconds": time.perf_counter() - t0, "epochs": epochs, "commit": commit}
 
 

@@ -28,7 +28,9 @@ def grid_config(n_runs: int, runs_per_job: int | None = None) -> dict:
     if n_seeds < 1 or n_seeds * cell != n_runs:
         raise ValueError(f"planning benchmark: {n_runs} runs is not a multiple of {cell}; choose another size")
     return {
-        "datasets": {f"ds{i}": {"source": "synthetic", "n_samples": 1000, "n_features": 20, "seed": i} for i in range(n_datasets)},
+        "datasets": {
+            f"ds{i}": {"source": "synthetic", "n_samples": 1000, "n_features": 20, "seed": i} for i in range(n_datasets)
+        },
         "architectures": {f"mlp{i}": {"hidden": [16 * (i + 1), 16]} for i in range(n_archs)},
         "grid": {"learning_rate": LEARNING_RATES},
         "seeds": list(range(n_seeds)),
@@ -40,7 +42,18 @@ def _dry_run(cfg: dict, workdir: Path, name: str) -> measured.Finished:
     sweepdir = workdir / name
     (sweepdir / "config").mkdir(parents=True, exist_ok=True)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [measured.SNAKEMAKE, "-n", "--snakefile", str(measured.REPO / "workflow" / "Snakefile"), "--directory", str(sweepdir), "--profile", str(measured.REPO / "profiles" / "default"), "--cores", "2"]
+    cmd = [
+        measured.SNAKEMAKE,
+        "-n",
+        "--snakefile",
+        str(measured.REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(sweepdir),
+        "--profile",
+        str(measured.REPO / "profiles" / "default"),
+        "--cores",
+        "2",
+    ]
     return measured.run(cmd, workdir / f"{name}.log", cwd=sweepdir).check("snakemake -n")
 
 

@@ -30,7 +30,17 @@ def generate(results: Path, cells: int) -> None:
     rng = random.Random(0)
     for d in range(n_datasets):
         for c in range(per):
-            write_run(results, f"ds{d}", f"mlp{c % 10}", f"lr{c // 10}", 0, accuracy=rng.uniform(0.5, 0.9), class_counts=(30, 30), seconds=1.0, epochs=5)
+            write_run(
+                results,
+                f"ds{d}",
+                f"mlp{c % 10}",
+                f"lr{c // 10}",
+                0,
+                accuracy=rng.uniform(0.5, 0.9),
+                class_counts=(30, 30),
+                seconds=1.0,
+                epochs=5,
+            )
 
 
 def timed(fn) -> float:
@@ -49,7 +59,9 @@ def main() -> None:
 
     options = {"best_by": "test_accuracy"}
     all_at_1000 = "--all-at-1000" in sys.argv
-    print("| Cells | Summary (s) | Plots, curves of best cells (s) | ÷ summary | Figure files | Plots, curves of all cells (s) | ÷ summary | Figure files |")
+    print(
+        "| Cells | Summary (s) | Plots, curves of best cells (s) | ÷ summary | Figure files | Plots, curves of all cells (s) | ÷ summary | Figure files |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory(prefix="mlpsweep-plots-bench-") as tmp:
         for cells in SIZES:
@@ -57,10 +69,32 @@ def main() -> None:
             generate(results, cells)
             summary_s = timed(lambda: write_summary(collect_runs(results), options, results / "summary"))
             files = {}
-            best_s = timed(lambda: files.__setitem__("best", write_plots(results, results / "summary", results / "plots-best", {**options, "learning_curves": "best"}, workers=2)))
+            best_s = timed(
+                lambda: files.__setitem__(
+                    "best",
+                    write_plots(
+                        results,
+                        results / "summary",
+                        results / "plots-best",
+                        {**options, "learning_curves": "best"},
+                        workers=2,
+                    ),
+                )
+            )
             row = f"| {cells} | {summary_s:.2f} | {best_s:.2f} | {best_s / summary_s:.2f} | {len(files['best'])} |"
             if cells < 1000 or all_at_1000:
-                all_s = timed(lambda: files.__setitem__("all", write_plots(results, results / "summary", results / "plots-all", {**options, "learning_curves": "all"}, workers=2)))
+                all_s = timed(
+                    lambda: files.__setitem__(
+                        "all",
+                        write_plots(
+                            results,
+                            results / "summary",
+                            results / "plots-all",
+                            {**options, "learning_curves": "all"},
+                            workers=2,
+                        ),
+                    )
+                )
                 row += f" {all_s:.2f} | {all_s / summary_s:.2f} | {len(files['all'])} |"
             else:
                 row += " (not run) | | |"

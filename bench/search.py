@@ -32,7 +32,12 @@ SPACE = {
     "architecture.dropout": {"uniform": [0.0, 0.5]},
     "architecture.l2": {"log_uniform": [1.0e-6, 1.0e-2]},
 }
-FULL = {"samples": 64, "n_samples": 14_000, "epochs": 5, "repeat": 2}  # 10,000 training rows (15% test, 15% of the rest validation)
+FULL = {
+    "samples": 64,
+    "n_samples": 14_000,
+    "epochs": 5,
+    "repeat": 2,
+}  # 10,000 training rows (15% test, 15% of the rest validation)
 QUICK = {"samples": 8, "n_samples": 400, "epochs": 1, "repeat": 1}
 
 
@@ -41,7 +46,15 @@ def sweep(sizes: dict, pack_size: int, samples: int | None = None) -> dict:
 
     return validate_config(
         {
-            "datasets": {"blobs": {"source": "synthetic", "n_samples": sizes["n_samples"], "n_features": 32, "n_classes": 4, "seed": 0}},
+            "datasets": {
+                "blobs": {
+                    "source": "synthetic",
+                    "n_samples": sizes["n_samples"],
+                    "n_features": 32,
+                    "n_classes": 4,
+                    "seed": 0,
+                }
+            },
             "architectures": {"notebook": {"hidden": [32, 64, 64], "activation": "relu"}},
             "training": {"optimizer": "sgd", "batch_size": 32, "epochs": sizes["epochs"]},
             "split": {"seed": 0},
@@ -68,8 +81,16 @@ def train(cfg: dict, cache, results: Path) -> dict:
         if bad:
             raise RuntimeError(f"runs not finished: {bad}")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    accuracy = {run.hparams: read_json(results / run.path / "metrics.json")["metrics"]["test_accuracy"] for run in job.runs}
-    return {"seconds": seconds, "cpu_seconds": cpu, "packs": [len(p) for p in job.packs], "runs": len(job.runs), "test_accuracy": accuracy}
+    accuracy = {
+        run.hparams: read_json(results / run.path / "metrics.json")["metrics"]["test_accuracy"] for run in job.runs
+    }
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "packs": [len(p) for p in job.packs],
+        "runs": len(job.runs),
+        "test_accuracy": accuracy,
+    }
 
 
 def measure(sizes: dict) -> dict:
@@ -78,16 +99,29 @@ def measure(sizes: dict) -> dict:
     packed, single = sweep(sizes, 16), sweep(sizes, 1)
     configure_backend(packed["execution"]["threads"])
     cache = DataCache()
-    out = {"sizes": sizes, "threads": packed["execution"]["threads"], "load_before": os.getloadavg()[0], "packed": [], "single": []}
+    out = {
+        "sizes": sizes,
+        "threads": packed["execution"]["threads"],
+        "load_before": os.getloadavg()[0],
+        "packed": [],
+        "single": [],
+    }
     with tempfile.TemporaryDirectory(prefix="mlpsweep-bench-search-") as tmp:
         for pack_size in (16, 1):  # warm-up: data, split, and a traced step of each pack size (one pack)
-            train(sweep(sizes, pack_size, samples=min(pack_size, sizes["samples"])), cache, Path(tmp) / f"warm{pack_size}")
+            train(
+                sweep(sizes, pack_size, samples=min(pack_size, sizes["samples"])), cache, Path(tmp) / f"warm{pack_size}"
+            )
         for rep in range(sizes["repeat"]):
-            for side, cfg in (("packed", packed), ("single", single)) if rep % 2 == 0 else (("single", single), ("packed", packed)):
+            for side, cfg in (
+                (("packed", packed), ("single", single)) if rep % 2 == 0 else (("single", single), ("packed", packed))
+            ):
                 out[side].append(train(cfg, cache, Path(tmp) / f"{side}{rep}"))
     out["load_after"] = os.getloadavg()[0]
     best = {side: min(out[side], key=lambda r: r["seconds"]) for side in ("packed", "single")}
-    diffs = [abs(best["packed"]["test_accuracy"][k] - best["single"]["test_accuracy"][k]) for k in best["packed"]["test_accuracy"]]
+    diffs = [
+        abs(best["packed"]["test_accuracy"][k] - best["single"]["test_accuracy"][k])
+        for k in best["packed"]["test_accuracy"]
+    ]
     out["ratio"] = best["single"]["seconds"] / best["packed"]["seconds"]
     out["cpu_ratio"] = best["single"]["cpu_seconds"] / best["packed"]["cpu_seconds"]
     out["max_accuracy_difference"] = max(diffs)
@@ -104,7 +138,9 @@ def section(out: dict) -> str:
         f"| packed (pack_size 16, the default) | {len(best['packed']['packs'])} of {best['packed']['packs'][0]} | {best['packed']['seconds']:.1f} s | {best['packed']['seconds'] / n:.3f} s | {best['packed']['cpu_seconds']:.1f} s | 1.0× |",
         f"| one run at a time (pack_size 1) | {len(best['single']['packs'])} of 1 | {best['single']['seconds']:.1f} s | {best['single']['seconds'] / n:.3f} s | {best['single']['cpu_seconds']:.1f} s | **{out['ratio']:.2f}×** |",
     ]
-    reps = "; ".join(f"{side}: " + ", ".join(f"{r['seconds']:.1f} s" for r in out[side]) for side in ("packed", "single"))
+    reps = "; ".join(
+        f"{side}: " + ", ".join(f"{r['seconds']:.1f} s" for r in out[side]) for side in ("packed", "single")
+    )
     return "\n".join(
         [
             f"## Search: {n} Sobol points trained as packs against one run at a time (`bench/search.py`)",

@@ -39,7 +39,20 @@ def generate(results: Path, n_runs: int) -> list[str]:
                 for seed in cfg["seeds"]:
                     accuracy = min(0.99, max(0.3, rng.gauss(0.7 + 0.05 * (arch[-1] == "1"), 0.02)))
                     counts = (TEST_ROWS_PER_CLASS,) * N_CLASSES
-                    paths.append(write_run(results, dataset, arch, f"lr{lr:g}", seed, accuracy=accuracy, class_counts=counts, class_names=names, seconds=rng.uniform(0.5, 2.0), epochs=5))
+                    paths.append(
+                        write_run(
+                            results,
+                            dataset,
+                            arch,
+                            f"lr{lr:g}",
+                            seed,
+                            accuracy=accuracy,
+                            class_counts=counts,
+                            class_names=names,
+                            seconds=rng.uniform(0.5, 2.0),
+                            epochs=5,
+                        )
+                    )
     return paths
 
 
@@ -68,7 +81,18 @@ def aggregate(results: Path, expected: list[str], out: Path) -> float:
         collects.append(t1 - t0)
     seconds, load = min(summaries), min(loads)
     cells = len(runs.groupby(["dataset", "architecture", "hparams"]))
-    out.write_text(json.dumps({"seconds": seconds, "json_load_s": load, "first_s": summaries[0], "collect_s": min(collects), "rows": len(runs), "cells": cells}))
+    out.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "json_load_s": load,
+                "first_s": summaries[0],
+                "collect_s": min(collects),
+                "rows": len(runs),
+                "cells": cells,
+            }
+        )
+    )
     return seconds
 
 
@@ -81,7 +105,9 @@ def measure(n_runs: int, workdir: Path) -> dict:
     paths = workdir / "summary-expected.json"
     paths.write_text(json.dumps(expected))
     out = workdir / "summary-timing.json"
-    done = measured.run([sys.executable, __file__, str(results), str(paths), str(out)], workdir / "summary.log").check("summary aggregation")
+    done = measured.run([sys.executable, __file__, str(results), str(paths), str(out)], workdir / "summary.log").check(
+        "summary aggregation"
+    )
     inner = json.loads(out.read_text())
     if inner["rows"] != n_runs:
         raise RuntimeError(f"summary aggregation saw {inner['rows']} runs, expected {n_runs}")

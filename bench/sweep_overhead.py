@@ -37,15 +37,35 @@ def sweep_config(sizes: dict, cores: int) -> dict:
     n = sizes["n_samples"]
     datasets = {
         "blobs4": {"source": "synthetic", "n_samples": n, "n_features": 32, "n_classes": 4, "seed": 0},
-        "blobs2": {"source": "synthetic", "n_samples": n, "n_features": 32, "n_classes": 2, "separation": 1.0, "seed": 1},
-        "blobs8": {"source": "synthetic", "n_samples": n, "n_features": 32, "n_classes": 8, "separation": 2.0, "seed": 2},
+        "blobs2": {
+            "source": "synthetic",
+            "n_samples": n,
+            "n_features": 32,
+            "n_classes": 2,
+            "separation": 1.0,
+            "seed": 1,
+        },
+        "blobs8": {
+            "source": "synthetic",
+            "n_samples": n,
+            "n_features": 32,
+            "n_classes": 8,
+            "separation": 2.0,
+            "seed": 2,
+        },
     }
     n_datasets, n_archs = sizes.get("datasets", 3), sizes.get("architectures", 4)
     n_runs = n_datasets * n_archs * len(sizes["seeds"])
     return {
         "datasets": dict(list(datasets.items())[:n_datasets]),
         "architectures": dict(list(ARCHITECTURES.items())[:n_archs]),
-        "training": {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 32, "epochs": sizes["epochs"], "eval_batch_size": 128},
+        "training": {
+            "optimizer": "sgd",
+            "learning_rate": 0.01,
+            "batch_size": 32,
+            "epochs": sizes["epochs"],
+            "eval_batch_size": 128,
+        },
         "seeds": sizes["seeds"],
         "execution": {"runs_per_job": math.ceil(n_runs / cores), "threads": 1},
     }
@@ -67,11 +87,28 @@ def _lower_bound(cfg: dict, workdir: Path, tag: str) -> dict:
     for job in jobs:
         params = results / f"{job.key}.params.json"
         params.write_text(json.dumps(job_params(job)))
-        cmd = [sys.executable, "-c", code, str(results / "sweep.json"), str(params), str(results), str(results / "jobs" / f"{job.key}.json")]
+        cmd = [
+            sys.executable,
+            "-c",
+            code,
+            str(results / "sweep.json"),
+            str(params),
+            str(results),
+            str(results / "jobs" / f"{job.key}.json"),
+        ]
         started.append(measured.start(cmd, results / f"{job.key}.log"))
     t0 = min(t for _, t in started)
-    done = [measured.finish(proc, t, results / f"{job.key}.log").check("lower-bound training job") for job, (proc, t) in zip(jobs, started)]
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": sum(d.cpu_seconds for d in done), "jobs": len(jobs), "packs": [len(p) for job in jobs for p in job.packs], "max_rss_mb": max(d.max_rss_mb for d in done)}
+    done = [
+        measured.finish(proc, t, results / f"{job.key}.log").check("lower-bound training job")
+        for job, (proc, t) in zip(jobs, started)
+    ]
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": sum(d.cpu_seconds for d in done),
+        "jobs": len(jobs),
+        "packs": [len(p) for job in jobs for p in job.packs],
+        "max_rss_mb": max(d.max_rss_mb for d in done),
+    }
 
 
 def _benchmarks(results: Path) -> dict:
@@ -93,11 +130,26 @@ def _snakemake(cfg: dict, workdir: Path, cores: int, tag: str) -> dict:
     sweepdir = workdir / f"snakemake-{tag}"
     (sweepdir / "config").mkdir(parents=True, exist_ok=True)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [measured.SNAKEMAKE, "--snakefile", str(measured.REPO / "workflow" / "Snakefile"), "--directory", str(sweepdir), "--profile", str(measured.REPO / "profiles" / "default"), "--cores", str(cores)]
+    cmd = [
+        measured.SNAKEMAKE,
+        "--snakefile",
+        str(measured.REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(sweepdir),
+        "--profile",
+        str(measured.REPO / "profiles" / "default"),
+        "--cores",
+        str(cores),
+    ]
     started = time.time()
     done = measured.run(cmd, workdir / f"snakemake-{tag}.log", cwd=sweepdir).check("snakemake sweep")
     tables = (sweepdir / "results" / "summary" / "summary.md").stat().st_mtime - started
-    return {"seconds": done.seconds, "cpu_seconds": done.cpu_seconds, "to_tables_s": tables, "rules": _benchmarks(sweepdir / "results")}
+    return {
+        "seconds": done.seconds,
+        "cpu_seconds": done.cpu_seconds,
+        "to_tables_s": tables,
+        "rules": _benchmarks(sweepdir / "results"),
+    }
 
 
 def measure(sizes: dict, workdir: Path, cores: int, repeats: int = 1) -> dict:
@@ -126,8 +178,16 @@ def measure(sizes: dict, workdir: Path, cores: int, repeats: int = 1) -> dict:
         "snakemake_cpu_s": smk["cpu_seconds"],
         "ratio_to_tables": smk["to_tables_s"] / lower["seconds"],
         "ratio": smk["seconds"] / lower["seconds"],
-        "seconds_by_repeat": {"lower_bound": [round(r["seconds"], 2) for r in lowers], "snakemake_to_tables": [round(r["to_tables_s"], 2) for r in smks], "snakemake": [round(r["seconds"], 2) for r in smks]},
-        "snakemake_jobs": {rule: {"jobs": r["jobs"], "seconds": round(sum(r["seconds"]), 2)} for rule, r in smk["rules"].items()},
+        "seconds_by_repeat": {
+            "lower_bound": [round(r["seconds"], 2) for r in lowers],
+            "snakemake_to_tables": [round(r["to_tables_s"], 2) for r in smks],
+            "snakemake": [round(r["seconds"], 2) for r in smks],
+        },
+        "snakemake_jobs": {
+            rule: {"jobs": r["jobs"], "seconds": round(sum(r["seconds"]), 2)} for rule, r in smk["rules"].items()
+        },
         "job_max_rss_mb": max(r["max_rss_mb"] for r in lowers),
-        "snakemake_train_max_rss_mb": max(max(r["rules"].get("train", {"max_rss_mb": [math.nan]})["max_rss_mb"]) for r in smks),
+        "snakemake_train_max_rss_mb": max(
+            max(r["rules"].get("train", {"max_rss_mb": [math.nan]})["max_rss_mb"]) for r in smks
+        ),
     }

@@ -35,7 +35,16 @@ def sweep(k: int, results: Path) -> dict:
     from mlpsweep.config import validate_config
 
     cfg = tiny_config(
-        datasets={"goodbad": {"source": "synthetic", "n_samples": 2000, "n_features": 20, "separation": 1.0, "noise": 1.0, "seed": 42}},
+        datasets={
+            "goodbad": {
+                "source": "synthetic",
+                "n_samples": 2000,
+                "n_features": 20,
+                "separation": 1.0,
+                "noise": 1.0,
+                "seed": 42,
+            }
+        },
         architectures={"notebook": {"hidden": [32, 64, 64]}},
         training={"epochs": 1, "batch_size": 32},
         seeds=list(range(k * PACKS)),
@@ -86,7 +95,13 @@ def one_job(k: int, threaded: bool) -> dict:
         fit = sum(json.loads((Path(tmp) / r.path / "metrics.json").read_text())["metrics"]["fit_seconds"] for r in runs)
         assert len(writer.written) == len(runs) and not writer.failures, writer.failures
         assert all(s == "finished" for s in statuses.values())
-    return {"critical_per_run": (writer.spent + drain) / len(runs), "handover_per_run": writer.spent / len(runs), "wall": wall, "training": fit, "not_training": 1 - fit / wall}
+    return {
+        "critical_per_run": (writer.spent + drain) / len(runs),
+        "handover_per_run": writer.spent / len(runs),
+        "wall": wall,
+        "training": fit,
+        "not_training": 1 - fit / wall,
+    }
 
 
 def main() -> None:
@@ -95,7 +110,9 @@ def main() -> None:
     configure_backend(1)
     sizes = [int(a) for a in sys.argv[1:]] or [32, 256]
     one_job(8, True)  # warm: traces, imports, file cache
-    print("| Pack of K (x 2 packs) | Writing on the critical path per run: before | after | after ÷ before | of which handing over | Job wall (s): before | after | after ÷ before | Share not training: before | after |")
+    print(
+        "| Pack of K (x 2 packs) | Writing on the critical path per run: before | after | after ÷ before | of which handing over | Job wall (s): before | after | after ÷ before | Share not training: before | after |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for k in sizes:
         before, after = one_job(k, False), one_job(k, True)

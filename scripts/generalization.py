@@ -14,7 +14,9 @@ logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chat
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     summary_dir = Path(snakemake.input.runs).parent  # noqa: F821
-    write_generalization_outputs(summary_dir.parent, summary_dir, Path(snakemake.output.plots).parent, snakemake.params.options)  # noqa: F821
+    write_generalization_outputs(
+        summary_dir.parent, summary_dir, Path(snakemake.output.plots).parent, snakemake.params.options
+    )  # noqa: F821
     fast_shutdown()
 elif __name__ == "__main__":
     setup_logging(None)

@@ -24,13 +24,22 @@ def main(results, expected, options, outdir, search=None, best=None):
     phases("best models")
     write_best(results, choices, options, best or f"{results}/best")
     phases.done()
-    logging.getLogger("mlpsweep").info("summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir)
+    logging.getLogger("mlpsweep").info(
+        "summarized %d runs into %d cells in %s", len(out["runs"]), len(out["cells"]), outdir
+    )
 
 
 if "snakemake" in globals():
     setup_logging(snakemake.log[0])  # noqa: F821
     out_csv = snakemake.output.csv  # noqa: F821
-    main(results_dir(out_csv), snakemake.params.runs, snakemake.params.options, str(Path(out_csv).parent), snakemake.params.search, snakemake.output.best)  # noqa: F821
+    main(
+        results_dir(out_csv),
+        snakemake.params.runs,
+        snakemake.params.options,
+        str(Path(out_csv).parent),
+        snakemake.params.search,
+        snakemake.output.best,
+    )  # noqa: F821
     fast_shutdown()
 elif __name__ == "__main__":
     setup_logging(None)

@@ -46,7 +46,10 @@ def path_of(results: Path, key: str) -> Path:
 def save(path: Path, members: list[dict], arrays: dict[str, np.ndarray]) -> None:
     """Write one pack's checkpoint atomically (one rename) and durably (fsync of file and folder)."""
     buffer = io.BytesIO()
-    payload = {**arrays, STATE: np.frombuffer(json.dumps({"members": members}, allow_nan=True).encode(), dtype=np.uint8)}
+    payload = {
+        **arrays,
+        STATE: np.frombuffer(json.dumps({"members": members}, allow_nan=True).encode(), dtype=np.uint8),
+    }
     np.savez(buffer, **payload)
     write_bytes_atomic(path, buffer.getvalue())
 
@@ -81,7 +84,9 @@ def find(results: Path, wanted: dict[str, tuple[str, str]]) -> dict[str, Found]:
         state = _read_state(path)
         if state is None:
             continue
-        hits = [(i, m) for i, m in enumerate(state["members"]) if wanted.get(m["path"]) == (m["hash"], m["fingerprint"])]
+        hits = [
+            (i, m) for i, m in enumerate(state["members"]) if wanted.get(m["path"]) == (m["hash"], m["fingerprint"])
+        ]
         if not hits:
             continue
         try:

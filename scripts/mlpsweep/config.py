@@ -60,7 +60,12 @@ def _fill_from_registry(node) -> None:
 def _source_schema(name: str, source: registry.Source) -> dict:
     return {
         "if": {"properties": {"source": {"const": name}}, "required": ["source"]},
-        "then": {"x-source": name, "properties": {"source": {}, **copy.deepcopy(source.keys)}, "required": ["source", *source.required], "additionalProperties": False},
+        "then": {
+            "x-source": name,
+            "properties": {"source": {}, **copy.deepcopy(source.keys)},
+            "required": ["source", *source.required],
+            "additionalProperties": False,
+        },
     }
 
 
@@ -96,7 +101,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue  # '<<: *anchor' may override keys on purpose
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise _DuplicateKey(None, None, f"key '{key}' is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})", key_node.start_mark)
+                raise _DuplicateKey(
+                    None,
+                    None,
+                    f"key '{key}' is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
@@ -155,17 +165,33 @@ def _schema_error_message(error: jsonschema.ValidationError, bad: str | None = N
         return full, "required key is missing", f"add '{missing}' (see config/README.md)"
     if v == "enum":
         allowed = [str(c) for c in error.validator_value if c is not None]
-        return key, f"value {error.instance!r} is not allowed{suggest(error.instance, allowed)}", f"use one of: {', '.join(allowed)}"
+        return (
+            key,
+            f"value {error.instance!r} is not allowed{suggest(error.instance, allowed)}",
+            f"use one of: {', '.join(allowed)}",
+        )
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         if "number" in want and isinstance(error.instance, str) and _is_number(error.instance):
-            return key, f"value {error.instance!r} was read as text (YAML needs a dot in exponent notation)", f"write it as a number with a dot, e.g. {float(error.instance):.1e}"
+            return (
+                key,
+                f"value {error.instance!r} was read as text (YAML needs a dot in exponent notation)",
+                f"write it as a number with a dot, e.g. {float(error.instance):.1e}",
+            )
         return key, f"value {error.instance!r} has the wrong type", _type_fix(error, key, want)
     if v == "pattern" or (v == "propertyNames"):
-        return key, f"name {error.instance!r} is not allowed", "use only letters, digits, '_' and '-' (names become directory names)"
+        return (
+            key,
+            f"name {error.instance!r} is not allowed",
+            "use only letters, digits, '_' and '-' (names become directory names)",
+        )
     if v in RANGE_WORDS:
-        return key, f"value {error.instance!r} is out of range", f"give a value {RANGE_WORDS[v]} {error.validator_value}"
+        return (
+            key,
+            f"value {error.instance!r} is out of range",
+            f"give a value {RANGE_WORDS[v]} {error.validator_value}",
+        )
     if v in ("minItems", "minProperties"):
         return key, "is empty", "give at least one entry"
     if v == "uniqueItems":
@@ -221,7 +247,10 @@ def first_error(instance, schema: dict, prefix: str = "") -> tuple[str, str, str
 def all_errors(instance, schema: dict, prefix: str = "") -> list[tuple[str, str, str]]:
     """(key, problem, fix) of every problem of `instance` under `schema`, outer keys first,
     filling in its defaults; [] if it is valid. `prefix` as in first_error."""
-    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    errors = sorted(
+        _Validator(schema).iter_errors(instance),
+        key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))),
+    )
     found = []
     for error in errors:
         for key, problem, fix in _schema_error_messages(error):
@@ -249,17 +278,37 @@ def _schema_error_messages(error: jsonschema.ValidationError) -> list[tuple[str,
 
 def _check_semantics(cfg: dict, source: str) -> None:
     if not cfg["results"].strip().rstrip("/"):
-        _fail(source, "results", f"{cfg['results']!r} names no directory (outputs would land in the file system root)", "give a directory such as results")
+        _fail(
+            source,
+            "results",
+            f"{cfg['results']!r} names no directory (outputs would land in the file system root)",
+            "give a directory such as results",
+        )
     if not PATH_RE.match(cfg["results"]):
-        _fail(source, "results", f"{cfg['results']!r} has characters other than letters, digits and _ . - /", "choose a path without spaces or shell metacharacters, e.g. /scratch/me/sweep1")
+        _fail(
+            source,
+            "results",
+            f"{cfg['results']!r} has characters other than letters, digits and _ . - /",
+            "choose a path without spaces or shell metacharacters, e.g. /scratch/me/sweep1",
+        )
     for i, module in enumerate(cfg["execution"]["env_modules"]):
         if not MODULE_RE.match(module):
-            _fail(source, f"execution.env_modules[{i}]", f"{module!r} is not a module name (Snakemake passes it to a shell)", "give one module per entry, e.g. cuda/12.2 (letters, digits, _ . + - /)")
+            _fail(
+                source,
+                f"execution.env_modules[{i}]",
+                f"{module!r} is not a module name (Snakemake passes it to a shell)",
+                "give one module per entry, e.g. cuda/12.2 (letters, digits, _ . + - /)",
+            )
     for table in ("datasets", "architectures"):
         lower = {}
         for name in cfg[table]:
             if name.lower() in lower:
-                _fail(source, table, f"names {lower[name.lower()]!r} and {name!r} differ only in case and would share a directory on macOS and Windows", "rename one of them")
+                _fail(
+                    source,
+                    table,
+                    f"names {lower[name.lower()]!r} and {name!r} differ only in case and would share a directory on macOS and Windows",
+                    "rename one of them",
+                )
             lower[name.lower()] = name
     for name, arch in cfg["architectures"].items():
         _check_architecture(f"architectures.{name}", arch, source)
@@ -271,13 +320,28 @@ def _check_semantics(cfg: dict, source: str) -> None:
     _check_exclude(cfg, source)
     summary = cfg["summary"]
     if summary["best_by"] not in summary["metrics"]:
-        _fail(source, "summary.best_by", f"{summary['best_by']!r} is not among summary.metrics", "add it to summary.metrics or choose one of them")
+        _fail(
+            source,
+            "summary.best_by",
+            f"{summary['best_by']!r} is not among summary.metrics",
+            "add it to summary.metrics or choose one of them",
+        )
     if not summary["select_by"].startswith("val_"):
-        _fail(source, "summary.select_by", f"{summary['select_by']!r} is not a validation metric (choosing on test rows would peek at them)", "use one of: " + ", ".join(m for m in registry.METRICS if m.startswith("val_")))
+        _fail(
+            source,
+            "summary.select_by",
+            f"{summary['select_by']!r} is not a validation metric (choosing on test rows would peek at them)",
+            "use one of: " + ", ".join(m for m in registry.METRICS if m.startswith("val_")),
+        )
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
             if item not in table:
-                _fail(source, f"summary.{key}", f"{item!r} is not declared{suggest(item, table)}", f"use names from: {', '.join(table)}")
+                _fail(
+                    source,
+                    f"summary.{key}",
+                    f"{item!r} is not declared{suggest(item, table)}",
+                    f"use names from: {', '.join(table)}",
+                )
 
 
 def _check_architecture(key: str, arch: dict, source: str) -> None:
@@ -291,14 +355,34 @@ def _check_architecture(key: str, arch: dict, source: str) -> None:
 def _check_split(split: dict, source: str, key: str = "split") -> None:
     method = registry.SPLIT_METHODS[split["method"]]
     if "test" in method.uses and split["validation"] + split["test"] >= 0.9:
-        _fail(source, key, f"validation + test = {split['validation'] + split['test']:.2f} leaves too little for training", "keep validation + test below 0.9")
+        _fail(
+            source,
+            key,
+            f"validation + test = {split['validation'] + split['test']:.2f} leaves too little for training",
+            "keep validation + test below 0.9",
+        )
     if method.grouped and not split["group"]:
-        _fail(source, f"{key}.group" if key == "split" else key, f"method {split['method']!r} needs the column that holds each row's group (e.g. the subject)", "set split.group to that column's name (NPZ: an array name)")
+        _fail(
+            source,
+            f"{key}.group" if key == "split" else key,
+            f"method {split['method']!r} needs the column that holds each row's group (e.g. the subject)",
+            "set split.group to that column's name (NPZ: an array name)",
+        )
     if not method.grouped and split["group"]:
         grouped = ", ".join(m for m, spec in registry.SPLIT_METHODS.items() if spec.grouped)
-        _fail(source, f"{key}.group" if key == "split" else key, f"method {split['method']!r} does not use groups", f"choose one of: {grouped}, or remove split.group")
+        _fail(
+            source,
+            f"{key}.group" if key == "split" else key,
+            f"method {split['method']!r} does not use groups",
+            f"choose one of: {grouped}, or remove split.group",
+        )
     if split.get("within") and method.grouped:
-        _fail(source, f"{key}.within" if key == "split" else key, f"within-group decoding splits each group's own rows, but method {split['method']!r} splits the groups (cross-subject)", "use method kfold (or holdout) with split.within, or remove split.within to decode across groups")
+        _fail(
+            source,
+            f"{key}.within" if key == "split" else key,
+            f"within-group decoding splits each group's own rows, but method {split['method']!r} splits the groups (cross-subject)",
+            "use method kfold (or holdout) with split.within, or remove split.within to decode across groups",
+        )
 
 
 def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
@@ -308,23 +392,45 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     if kind == "synthetic":
         names = spec["class_names"]
         if names is not None and len(names) != spec["n_classes"]:
-            _fail(source, f"{key}.class_names", f"needs {spec['n_classes']} names", "give one name per class or leave it out")
+            _fail(
+                source,
+                f"{key}.class_names",
+                f"needs {spec['n_classes']} names",
+                "give one name per class or leave it out",
+            )
     if kind == "epochs":
         _check_epochs(key, spec, split, source)
         return
     group = group or split.get("within")
     if kind != "file":
         if group:
-            _fail(source, "split.group" if split["group"] else "split.within", f"data set {name!r} (source {kind}) has no group column", "use a file source with a group column, or another split method")
+            _fail(
+                source,
+                "split.group" if split["group"] else "split.within",
+                f"data set {name!r} (source {kind}) has no group column",
+                "use a file source with a group column, or another split method",
+            )
         return
     path = spec["path"]
     fmt = spec["format"] or file_format(path)
     if fmt is None:
-        _fail(source, f"{key}.format", f"cannot tell the format of {path!r}", f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}")
+        _fail(
+            source,
+            f"{key}.format",
+            f"cannot tell the format of {path!r}",
+            f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}",
+        )
     if Path(path).is_dir():
-        _fail(source, f"{key}.path", f"{path!r} is a directory, not a data file", "give the path of the data file itself")
+        _fail(
+            source, f"{key}.path", f"{path!r} is a directory, not a data file", "give the path of the data file itself"
+        )
     if not Path(path).is_file():
-        _fail(source, f"{key}.path", f"data file {path!r} does not exist (working directory {os.getcwd()})", "check the path; relative paths start at the directory snakemake runs in")
+        _fail(
+            source,
+            f"{key}.path",
+            f"data file {path!r} does not exist (working directory {os.getcwd()})",
+            "check the path; relative paths start at the directory snakemake runs in",
+        )
     if not os.access(path, os.R_OK):
         _fail(source, f"{key}.path", f"data file {path!r} is not readable", "fix its permissions (chmod a+r)")
     for option in ("sep", "drop"):
@@ -338,16 +444,35 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
         _fail(source, f"{key}.label", "a table needs the name of its label column", "set label: <column name>")
     features = spec["features"]
     if features is not None and (not features or not all(isinstance(c, str) for c in features)):
-        _fail(source, f"{key}.features", f"{features!r} is not a list of column names", "give a list such as [age, height], or leave features out to use all columns but the label")
+        _fail(
+            source,
+            f"{key}.features",
+            f"{features!r} is not a list of column names",
+            "give a list such as [age, height], or leave features out to use all columns but the label",
+        )
     if group and group == label:
-        _fail(source, "split.group", f"the group column {group!r} is the label column of data set {name!r} (each group would hold one class, and no fold could be scored)", "set split.group to the column that holds each row's group, e.g. the subject")
+        _fail(
+            source,
+            "split.group",
+            f"the group column {group!r} is the label column of data set {name!r} (each group would hold one class, and no fold could be scored)",
+            "set split.group to the column that holds each row's group, e.g. the subject",
+        )
     if features is not None and spec["drop"]:
         problem = "features names the columns to use and drop the columns to leave out; both are given"
         _fail(source, f"{key}.drop", problem, "keep one: features, or drop (all other columns but the label)")
     for role, column in (("label", label), ("group", group)):
         if features is not None and column in features:
-            why = "the model would see the answer" if role == "label" else "the model would learn the group, not the condition"
-            _fail(source, f"{key}.features", f"the {role} column {column!r} is listed as a feature ({why})", "remove it from features")
+            why = (
+                "the model would see the answer"
+                if role == "label"
+                else "the model would learn the group, not the condition"
+            )
+            _fail(
+                source,
+                f"{key}.features",
+                f"the {role} column {column!r} is listed as a feature ({why})",
+                "remove it from features",
+            )
     sep = table_sep(spec, fmt)
     columns = table_columns(path, fmt, sep)
     if columns is None:
@@ -356,13 +481,28 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
     if wrong:
         _fail(source, f"{key}.sep", f"{path} {wrong[0]}", wrong[1])
     if label not in columns:
-        _fail(source, f"{key}.label", f"label column {label!r} is not in {path}{suggest(label, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+        _fail(
+            source,
+            f"{key}.label",
+            f"label column {label!r} is not in {path}{suggest(label, columns)}",
+            f"use one of its columns: {', '.join(map(str, columns[:20]))}",
+        )
     if group and group not in columns:
         at = "split.group" if split["group"] else "split.within"
-        _fail(source, at, f"group column {group!r} is not in {path} (data set {name!r}){suggest(group, columns)}", f"use one of its columns: {', '.join(map(str, columns[:20]))}")
+        _fail(
+            source,
+            at,
+            f"group column {group!r} is not in {path} (data set {name!r}){suggest(group, columns)}",
+            f"use one of its columns: {', '.join(map(str, columns[:20]))}",
+        )
     for col in features or []:
         if col not in columns:
-            _fail(source, f"{key}.features", f"column {col!r} is not in {path}{suggest(col, columns)}", "name existing columns or leave features out to use all but the label")
+            _fail(
+                source,
+                f"{key}.features",
+                f"column {col!r} is not in {path}{suggest(col, columns)}",
+                "name existing columns or leave features out to use all but the label",
+            )
     for col in spec["drop"] or []:
         if col not in columns:
             fix = f"name columns of the file: {', '.join(map(str, columns[:20]))}"
@@ -375,14 +515,36 @@ def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
     path = spec["path"]
     for at, column in (("split.group", split["group"]), ("split.within", split.get("within"))):
         if column and column != "subject":
-            _fail(source, at, f"data set {key.split('.', 1)[1]!r} (epochs) has one group column, 'subject' (from the path's {{subject}}), not {column!r}", "set it to subject")
+            _fail(
+                source,
+                at,
+                f"data set {key.split('.', 1)[1]!r} (epochs) has one group column, 'subject' (from the path's {{subject}}), not {column!r}",
+                "set it to subject",
+            )
         if column and "{subject}" not in path:
-            _fail(source, f"{key}.path", f"{at} is 'subject', but {path!r} has no {{subject}} to take it from", "name one file per subject by a pattern, e.g. derivatives/sub-{subject}/eeg/sub-{subject}_task-x_epo.fif")
+            _fail(
+                source,
+                f"{key}.path",
+                f"{at} is 'subject', but {path!r} has no {{subject}} to take it from",
+                "name one file per subject by a pattern, e.g. derivatives/sub-{subject}/eeg/sub-{subject}_task-x_epo.fif",
+            )
     if spec["tmin"] is not None and spec["tmax"] is not None and spec["tmin"] >= spec["tmax"]:
-        _fail(source, f"{key}.tmax", f"tmax {spec['tmax']} is not after tmin {spec['tmin']}", "give tmin < tmax (seconds)")
+        _fail(
+            source, f"{key}.tmax", f"tmax {spec['tmax']} is not after tmin {spec['tmin']}", "give tmin < tmax (seconds)"
+        )
     windows = spec["windows"]
-    if windows and spec["tmin"] is not None and spec["tmax"] is not None and windows["length"] > spec["tmax"] - spec["tmin"] + 1e-9:
-        _fail(source, f"{key}.windows.length", f"a window of {windows['length']} s is longer than the crop ({spec['tmin']} to {spec['tmax']} s)", "shorten the windows or widen tmin/tmax")
+    if (
+        windows
+        and spec["tmin"] is not None
+        and spec["tmax"] is not None
+        and windows["length"] > spec["tmax"] - spec["tmin"] + 1e-9
+    ):
+        _fail(
+            source,
+            f"{key}.windows.length",
+            f"a window of {windows['length']} s is longer than the crop ({spec['tmin']} to {spec['tmax']} s)",
+            "shorten the windows or widen tmin/tmax",
+        )
 
 
 # ---------------------------------------------------------------- swept keys
@@ -437,7 +599,12 @@ def _check_sweep(cfg: dict, source: str) -> None:
     for where, group in groups:
         lengths = {len(values) for values in group.values()}
         if where != "grid" and len(lengths) > 1:
-            _fail(source, where, f"lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in group.items())}); zip pairs the i-th values", "give every key of a zip group the same number of values")
+            _fail(
+                source,
+                where,
+                f"lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in group.items())}); zip pairs the i-th values",
+                "give every key of a zip group the same number of values",
+            )
         for key, values in group.items():
             at = f"{where}.{key}"
             name = canonical_key(key)
@@ -456,7 +623,11 @@ def _check_swept_values(cfg: dict, source: str, at: str, key: str, values: list)
     for entry_key, entry in _entries(cfg, section).items():
         allowed = _sweepable(section, entry)
         if leaf not in allowed:
-            what = {"training": "training", "split": "split"}.get(section) or (f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})" if section == "dataset" else f"architecture {entry_key.split('.', 1)[1]!r}")
+            what = {"training": "training", "split": "split"}.get(section) or (
+                f"data set {entry_key.split('.', 1)[1]!r} (source {entry['source']})"
+                if section == "dataset"
+                else f"architecture {entry_key.split('.', 1)[1]!r}"
+            )
             problem = f"'{leaf}' is not a key that {what} can sweep"
             home = _other_section(cfg, section, leaf) if len(path) == 1 else None
             if home:
@@ -512,43 +683,100 @@ def _check_search(cfg: dict, source: str) -> None:
     search = cfg["search"]
     space, samples = search["space"], search["samples"]
     if space and not samples:
-        _fail(source, "search.samples", "the search has a space but no samples", "set search.samples, e.g. 64 (a power of 2 for method sobol)")
+        _fail(
+            source,
+            "search.samples",
+            "the search has a space but no samples",
+            "set search.samples, e.g. 64 (a power of 2 for method sobol)",
+        )
     if samples and not space:
-        _fail(source, "search.space", f"{samples} samples of an empty space", "give the keys to sample under search.space, or remove search.samples")
-    swept = {canonical_key(k): "grid" for k in cfg["grid"]} | {canonical_key(k): f"zip[{i}]" for i, group in enumerate(cfg["zip"]) for k in group}
+        _fail(
+            source,
+            "search.space",
+            f"{samples} samples of an empty space",
+            "give the keys to sample under search.space, or remove search.samples",
+        )
+    swept = {canonical_key(k): "grid" for k in cfg["grid"]} | {
+        canonical_key(k): f"zip[{i}]" for i, group in enumerate(cfg["zip"]) for k in group
+    }
     kinds = registry.SEARCH_DISTRIBUTIONS
     for key, spec in space.items():
         at = f"search.space.{key}"
         if canonical_key(key) in swept:
-            _fail(source, at, f"is sampled and also swept by {swept[canonical_key(key)]}", "sample or sweep each key, not both")
+            _fail(
+                source,
+                at,
+                f"is sampled and also swept by {swept[canonical_key(key)]}",
+                "sample or sweep each key, not both",
+            )
         if len(spec) != 1:
-            _fail(source, at, f"needs exactly one distribution, got {len(spec)} ({', '.join(map(str, spec)) or 'none'})", f"give one of: {', '.join(kinds)}, e.g. {{uniform: [0.0, 0.5]}}")
-        (name, args), = spec.items()
+            _fail(
+                source,
+                at,
+                f"needs exactly one distribution, got {len(spec)} ({', '.join(map(str, spec)) or 'none'})",
+                f"give one of: {', '.join(kinds)}, e.g. {{uniform: [0.0, 0.5]}}",
+            )
+        ((name, args),) = spec.items()
         if name not in kinds:
-            _fail(source, f"{at}.{name}", f"unknown distribution{suggest(name, kinds)}", f"use one of: {', '.join(kinds)}")
+            _fail(
+                source, f"{at}.{name}", f"unknown distribution{suggest(name, kinds)}", f"use one of: {', '.join(kinds)}"
+            )
         if kinds[name] == "values":
             if not isinstance(args, list) or not args:
-                _fail(source, f"{at}.{name}", "choice needs at least one value", "list the values to choose from, e.g. [16, 32, 64]")
+                _fail(
+                    source,
+                    f"{at}.{name}",
+                    "choice needs at least one value",
+                    "list the values to choose from, e.g. [16, 32, 64]",
+                )
             if len(set(map(repr, args))) != len(args):
                 _fail(source, f"{at}.{name}", f"has duplicate values {args!r}", "list each value once")
             _check_swept_values(cfg, source, f"{at}.{name}", key, args)
             continue
         number = int if name == "int_uniform" else (int, float)
-        if not isinstance(args, list) or len(args) != 2 or not all(isinstance(a, number) and not isinstance(a, bool) for a in args):
+        if (
+            not isinstance(args, list)
+            or len(args) != 2
+            or not all(isinstance(a, number) and not isinstance(a, bool) for a in args)
+        ):
             kind = "two integers" if name == "int_uniform" else "two numbers"
-            _fail(source, f"{at}.{name}", f"{args!r} is not a range [low, high] of {kind}", f"give [low, high], e.g. {'[1, 8]' if name == 'int_uniform' else '[0.0, 0.5]'}")
+            _fail(
+                source,
+                f"{at}.{name}",
+                f"{args!r} is not a range [low, high] of {kind}",
+                f"give [low, high], e.g. {'[1, 8]' if name == 'int_uniform' else '[0.0, 0.5]'}",
+            )
         low, high = args
         if not low < high:
-            _fail(source, f"{at}.{name}", f"the range [{low}, {high}] is {'empty' if low == high else 'reversed'}", f"give low < high{f', e.g. [{high}, {low}]' if low > high else '; a single value belongs in training: or the architecture, not in search:'}")
+            _fail(
+                source,
+                f"{at}.{name}",
+                f"the range [{low}, {high}] is {'empty' if low == high else 'reversed'}",
+                f"give low < high{f', e.g. [{high}, {low}]' if low > high else '; a single value belongs in training: or the architecture, not in search:'}",
+            )
         if name == "log_uniform" and low <= 0:
-            _fail(source, f"{at}.{name}", f"a log range must stay above 0, and [{low}, {high}] touches it", f"start the range above 0, e.g. [{high / 1000:g}, {high}], or use uniform")
-        _check_swept_values(cfg, source, f"{at}.{name}", key, [low, high] if name == "int_uniform" else [float(low), float(high)])
+            _fail(
+                source,
+                f"{at}.{name}",
+                f"a log range must stay above 0, and [{low}, {high}] touches it",
+                f"start the range above 0, e.g. [{high / 1000:g}, {high}], or use uniform",
+            )
+        _check_swept_values(
+            cfg, source, f"{at}.{name}", key, [low, high] if name == "int_uniform" else [float(low), float(high)]
+        )
         if name != "int_uniform":
             inner = low + (high - low) * 0.4142  # a value such a range draws that is not a whole number
             try:
-                _check_swept_values(cfg, source, f"{at}.{name}", key, [inner if not float(inner).is_integer() else inner + 0.5])
+                _check_swept_values(
+                    cfg, source, f"{at}.{name}", key, [inner if not float(inner).is_integer() else inner + 0.5]
+                )
             except ConfigError:
-                _fail(source, f"{at}.{name}", f"draws fractional values, and '{key}' takes whole numbers", "use int_uniform or choice for it")
+                _fail(
+                    source,
+                    f"{at}.{name}",
+                    f"draws fractional values, and '{key}' takes whole numbers",
+                    "use int_uniform or choice for it",
+                )
 
 
 def _check_exclude(cfg: dict, source: str) -> None:
@@ -558,14 +786,24 @@ def _check_exclude(cfg: dict, source: str) -> None:
     for i, rule in enumerate(cfg["exclude"]):
         for key, table in (("dataset", cfg["datasets"]), ("architecture", cfg["architectures"])):
             if key in rule and rule[key] not in table:
-                _fail(source, f"exclude[{i}].{key}", f"{rule[key]!r} is not declared{suggest(rule[key], table)}", f"use one of: {', '.join(table)}")
+                _fail(
+                    source,
+                    f"exclude[{i}].{key}",
+                    f"{rule[key]!r} is not declared{suggest(rule[key], table)}",
+                    f"use one of: {', '.join(table)}",
+                )
         for key in rule:
             if key in ("dataset", "architecture", "seed"):
                 continue
             name = canonical_key(key)
             if name not in swept and name not in training:
                 allowed = ["dataset", "architecture", "seed", *sorted(swept)]
-                _fail(source, f"exclude[{i}].{key}", f"'{key}' is neither a swept key nor a training key{suggest(key, allowed)}", f"use one of: {', '.join(allowed)}")
+                _fail(
+                    source,
+                    f"exclude[{i}].{key}",
+                    f"'{key}' is neither a swept key nor a training key{suggest(key, allowed)}",
+                    f"use one of: {', '.join(allowed)}",
+                )
 
 
 FILE_FORMATS = ("csv", "tsv", "parquet", "npz")

@@ -88,14 +88,20 @@ def cost_from(found: list[tuple[int, float, str]], size: int) -> Cost:
     per_size = {s: statistics.median(c for k, c, _ in found if k == s) for s in sizes}
     n = len(found)
     if size in per_size:
-        return Cost(per_size[size], f"measured: {sum(1 for k, _, _ in found if k == size)} finished runs in packs of {size} ({devices})")
+        return Cost(
+            per_size[size],
+            f"measured: {sum(1 for k, _, _ in found if k == size)} finished runs in packs of {size} ({devices})",
+        )
     if len(sizes) >= 2:
         xs, ys = sizes, [s * per_size[s] for s in sizes]  # pack-epoch seconds
         mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
         b = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
         a = mean_y - b * mean_x
         if b > 0 and a >= 0:
-            return Cost((a + b * size) / size, f"measured: {n} finished runs in packs of {', '.join(map(str, sizes))}, fitted to size {size} ({devices})")
+            return Cost(
+                (a + b * size) / size,
+                f"measured: {n} finished runs in packs of {', '.join(map(str, sizes))}, fitted to size {size} ({devices})",
+            )
     nearest = min(sizes, key=lambda s: (abs(s - size), -s))
     return Cost(per_size[nearest], f"measured: {n} finished runs in packs of {nearest}, not {size} ({devices})")
 
@@ -110,7 +116,9 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
         todo, _ = prepare(runs, Path(tmp), DataCache())
         todo = [p for p in todo if len(p.splits.y_train) == len(todo[0].splits.y_train)] if todo else []
         if not todo:
-            return Cost(float("nan"), "not calibrated: the data of this kind cannot be loaded (see the training job's error)")
+            return Cost(
+                float("nan"), "not calibrated: the data of this kind cannot be loaded (see the training job's error)"
+            )
         pack = build_pack(todo, steps_per_execution)
         members = pack.members
         for m in members:
@@ -119,7 +127,10 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
         t0 = time.perf_counter()
         pack.train_epoch(lambda: False)
         seconds = time.perf_counter() - t0
-    return Cost(seconds / len(members), f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)")
+    return Cost(
+        seconds / len(members),
+        f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)",
+    )
 
 
 def startup_seconds(results: Path, records: dict[str, record.Record | None]) -> tuple[float, str]:
@@ -178,7 +189,18 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
             train_seconds += seconds
             first = pack[0]
             name = f"{first.dataset} / {first.architecture} ({first.config['training']['optimizer']}, batch {first.config['training']['batch_size']})"
-            row = rows.setdefault(key, {"kind": pack[0].kind, "name": name, "runs": 0, "packs": 0, "seconds": 0.0, "per_run_epoch": cost.seconds_per_run_epoch, "source": cost.source})
+            row = rows.setdefault(
+                key,
+                {
+                    "kind": pack[0].kind,
+                    "name": name,
+                    "runs": 0,
+                    "packs": 0,
+                    "seconds": 0.0,
+                    "per_run_epoch": cost.seconds_per_run_epoch,
+                    "source": cost.source,
+                },
+            )
             row["runs"] += len(todo)
             row["packs"] += 1
             row["seconds"] += seconds
@@ -190,7 +212,9 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
         for pack in job.packs:
             planned_size.setdefault(pack[0].kind, len(pack))
     measured_costs = {
-        kind: cost_from(known[kind], size).seconds_per_run_epoch for kind, size in planned_size.items() if known.get(kind)
+        kind: cost_from(known[kind], size).seconds_per_run_epoch
+        for kind, size in planned_size.items()
+        if known.get(kind)
     }
     return {
         "runs_planned": len(runs),
@@ -267,5 +291,7 @@ def render(est: dict) -> str:
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in est["by_kind"]:
-        lines.append(f"| {row['name']} | {row['runs']} | {row['packs']} | {row['per_run_epoch']:.4f} | {row['seconds']:.1f} | {row['source']} |")
+        lines.append(
+            f"| {row['name']} | {row['runs']} | {row['packs']} | {row['per_run_epoch']:.4f} | {row['seconds']:.1f} | {row['source']} |"
+        )
     return "\n".join(lines) + "\n"

@@ -33,7 +33,9 @@ MODEL_FORMAT = 2  # 1: release 0.1's model.keras (standardized inputs, compiled)
 EXACT_SCALES = (1e-6, 1e6)  # training scales the Normalization layer holds itself; others fold into the first kernel
 
 
-def standardization(mean: np.ndarray, scale: np.ndarray, weights: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def standardization(
+    mean: np.ndarray, scale: np.ndarray, weights: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(Normalization layer weights [mean, variance, count], the MLP's weights with the first
     kernel's rows of folded features divided by their scale)."""
     mean = np.asarray(mean, np.float64)
@@ -164,7 +166,10 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     names = feature_names_of(s.feature_names, s.n_features)
     record = records.with_complete_model(record, MODEL_FORMAT, names)
     if not (run_dir / rundir.PREDICTIONS_FILE).exists():
-        write_text_atomic(run_dir / rundir.PREDICTIONS_FILE, rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names))
+        write_text_atomic(
+            run_dir / rundir.PREDICTIONS_FILE,
+            rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names),
+        )
     write_json_atomic(run_dir / rundir.MODEL_INFO_FILE, model_info(record, names))
     records.rewrite(run_dir, record)  # last, as training writes it
     return "upgraded"

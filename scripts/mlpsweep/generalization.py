@@ -15,7 +15,9 @@ def window_length(config: dict) -> float:
     return float(config["dataset"]["windows"]["length"])
 
 
-def evaluate(pack, stacked, group, datasets=None, *, features=None, starts=None) -> list[list[tuple[float, float, int]] | None]:
+def evaluate(
+    pack, stacked, group, datasets=None, *, features=None, starts=None
+) -> list[list[tuple[float, float, int]] | None]:
     """Per member of `group` (prepared runs, in pack order): [(test window start, accuracy,
     test rows)] at every window start of its data set; None for a member without a window.
 

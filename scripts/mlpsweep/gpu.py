@@ -34,7 +34,9 @@ DRIVER_LIBRARY = "libcuda.so.1"
 DRIVER_PROC_FILE = "/proc/driver/nvidia/version"
 NVIDIA_SMI_QUERY = ("--query-gpu=index,uuid,name,memory.total,driver_version", "--format=csv,noheader,nounits")
 NVIDIA_SMI_TIMEOUT = 10  # seconds; a hung driver must not hang the job
-SETUP_GPU_FIX = "on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`"
+SETUP_GPU_FIX = (
+    "on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`"
+)
 SETUP_JAX_GPU_FIX = (
     "on the login node run `make setup-gpu-jax` (requirements-jax-gpu.txt: jax[cuda12]==0.10.2), "
     "then submit with `KERAS_BACKEND=jax .venv-gpu-jax/bin/snakemake --profile profiles/slurm`"
@@ -80,7 +82,11 @@ def gpu_models(backend: str) -> list[str]:
     if backend == "jax":
         import jax
 
-        return [getattr(d, "device_kind", "") or f"{d.platform}:{d.id}" for d in jax.devices() if d.platform in ("gpu", "cuda")]
+        return [
+            getattr(d, "device_kind", "") or f"{d.platform}:{d.id}"
+            for d in jax.devices()
+            if d.platform in ("gpu", "cuda")
+        ]
     import tensorflow as tf
 
     names = []
@@ -109,7 +115,9 @@ def deterministic_xla(env: dict | None = None) -> None:
         env["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISTIC}".strip()
 
 
-def memory_mb(backend: str, env: Mapping[str, str] | None = None, smi_rows: Callable[[], list[dict]] | None = None) -> int | None:
+def memory_mb(
+    backend: str, env: Mapping[str, str] | None = None, smi_rows: Callable[[], list[dict]] | None = None
+) -> int | None:
     """MB of memory the backend may use on the job's (first) GPU; None where unknown.
 
     JAX: the device's allocator limit (`memory_stats()["bytes_limit"]`: by default 75 % of
@@ -154,7 +162,11 @@ def jax_cuda_plugin() -> bool:
     if util.find_spec("jax_cuda12_plugin") is not None:
         return True
     try:
-        return any("cuda" in os.path.basename(p) for root in util.find_spec("jax_plugins").submodule_search_locations for p in glob.glob(os.path.join(root, "*")))
+        return any(
+            "cuda" in os.path.basename(p)
+            for root in util.find_spec("jax_plugins").submodule_search_locations
+            for p in glob.glob(os.path.join(root, "*"))
+        )
     except (AttributeError, ModuleNotFoundError, TypeError):
         return False
 
@@ -215,9 +227,17 @@ def ld_library_path_line(lib_dirs: list[str]) -> str:
 def _no_driver(probes: Probes) -> tuple[str, str] | None:
     if probes.loadable(DRIVER_LIBRARY):
         return None
-    seen = [f"{DRIVER_PROC_FILE} exists" if probes.exists(DRIVER_PROC_FILE) else f"no {DRIVER_PROC_FILE}", "nvidia-smi found" if probes.which("nvidia-smi") else "no nvidia-smi"]
-    cause = f"no usable NVIDIA driver on node {probes.hostname()} ({DRIVER_LIBRARY} cannot be loaded; {', '.join(seen)})"
-    return cause, "submit to a partition whose nodes have NVIDIA GPUs (`sinfo -o '%P %G'` lists them; slurm_partition in profiles/slurm/config.yaml), or ask the cluster's admins about that node"
+    seen = [
+        f"{DRIVER_PROC_FILE} exists" if probes.exists(DRIVER_PROC_FILE) else f"no {DRIVER_PROC_FILE}",
+        "nvidia-smi found" if probes.which("nvidia-smi") else "no nvidia-smi",
+    ]
+    cause = (
+        f"no usable NVIDIA driver on node {probes.hostname()} ({DRIVER_LIBRARY} cannot be loaded; {', '.join(seen)})"
+    )
+    return (
+        cause,
+        "submit to a partition whose nodes have NVIDIA GPUs (`sinfo -o '%P %G'` lists them; slurm_partition in profiles/slurm/config.yaml), or ask the cluster's admins about that node",
+    )
 
 
 def _cuda_libraries_missing(backend_label: str, probes: Probes, install_fix: str) -> tuple[str, str] | None:
@@ -229,9 +249,17 @@ def _cuda_libraries_missing(backend_label: str, probes: Probes, install_fix: str
         # The known pitfall: the nvidia-* wheels are installed, but the loader does not look in their folders.
         site = os.path.dirname(os.path.dirname(os.path.dirname(lib_dirs[0])))
         cause = f"{backend_label} cannot load {', '.join(missing)}, although the pip CUDA wheels are installed in {site}/nvidia (their lib folders are not on the loader path)"
-        return cause, f"in the shell that starts snakemake (its SLURM jobs inherit it) run `{ld_library_path_line(lib_dirs)}` and submit again"
-    cause = f"{backend_label} cannot load {', '.join(missing)} and no pip CUDA wheels (site-packages/nvidia) are installed"
-    return cause, f"{install_fix} (it installs the CUDA 12 and cuDNN 9 wheels), or load the cluster's CUDA 12 and cuDNN 9 modules (execution.env_modules)"
+        return (
+            cause,
+            f"in the shell that starts snakemake (its SLURM jobs inherit it) run `{ld_library_path_line(lib_dirs)}` and submit again",
+        )
+    cause = (
+        f"{backend_label} cannot load {', '.join(missing)} and no pip CUDA wheels (site-packages/nvidia) are installed"
+    )
+    return (
+        cause,
+        f"{install_fix} (it installs the CUDA 12 and cuDNN 9 wheels), or load the cluster's CUDA 12 and cuDNN 9 modules (execution.env_modules)",
+    )
 
 
 def diagnose(backend: str, probes: Probes | None = None, env: Mapping[str, str] | None = None) -> tuple[str, str]:
@@ -242,22 +270,36 @@ def diagnose(backend: str, probes: Probes | None = None, env: Mapping[str, str] 
         label = f"JAX {probes.version('jax') or ''}".strip()
         platforms = env.get("JAX_PLATFORMS", "")
         if platforms and not {"cuda", "gpu"} & {p.strip() for p in platforms.split(",")}:
-            return f"JAX_PLATFORMS={platforms} hides the GPU from JAX", "unset JAX_PLATFORMS (or include cuda in it) in the shell that starts snakemake"
+            return (
+                f"JAX_PLATFORMS={platforms} hides the GPU from JAX",
+                "unset JAX_PLATFORMS (or include cuda in it) in the shell that starts snakemake",
+            )
         if not probes.jax_cuda_plugin():
             return f"{label} has no CUDA plugin (jax-cuda12-plugin is not installed)", SETUP_JAX_GPU_FIX
         install = "on the login node run `make setup-gpu-jax`"
-        return _no_driver(probes) or _cuda_libraries_missing(label, probes, install) or _unknown(label, "JAX's warning at start-up says why it fell back to the CPU")
+        return (
+            _no_driver(probes)
+            or _cuda_libraries_missing(label, probes, install)
+            or _unknown(label, "JAX's warning at start-up says why it fell back to the CPU")
+        )
     version = probes.version("tensorflow-cpu")
     if version:
         return f"TensorFlow is the CPU-only build (tensorflow-cpu {version}, from requirements.txt)", SETUP_GPU_FIX
     label = f"TensorFlow {probes.version('tensorflow') or ''}".strip()
     if not probes.tf_built_with_cuda():
         return f"{label} is built without CUDA", SETUP_GPU_FIX
-    return _no_driver(probes) or _cuda_libraries_missing(label, probes, "on the login node run `make setup-gpu`") or _unknown(label, "with TF_CPP_MIN_LOG_LEVEL=0 TensorFlow logs why it skips the GPU")
+    return (
+        _no_driver(probes)
+        or _cuda_libraries_missing(label, probes, "on the login node run `make setup-gpu`")
+        or _unknown(label, "with TF_CPP_MIN_LOG_LEVEL=0 TensorFlow logs why it skips the GPU")
+    )
 
 
 def _unknown(label: str, hint: str) -> tuple[str, str]:
-    return f"{label} sees no GPU although the NVIDIA driver and the CUDA libraries load", f"run `nvidia-smi` inside a job on that partition and read the job's log ({hint})"
+    return (
+        f"{label} sees no GPU although the NVIDIA driver and the CUDA libraries load",
+        f"run `nvidia-smi` inside a job on that partition and read the job's log ({hint})",
+    )
 
 
 # --- the check at the start of a training job ------------------------------------------
@@ -270,7 +312,13 @@ def _require(value) -> str | bool:
     raise ValueError(refusal("execution.require_gpu", problem, "use auto (the default), true or false"))
 
 
-def check(require, gpus_requested: int, env: Mapping[str, str] | None = None, backend: str | None = None, probes: Probes | None = None) -> dict:
+def check(
+    require,
+    gpus_requested: int,
+    env: Mapping[str, str] | None = None,
+    backend: str | None = None,
+    probes: Probes | None = None,
+) -> dict:
     """Compare the GPU the job was given with what the backend can use; raise GpuUnavailable where it cannot.
 
     `require` is execution.require_gpu: "auto" checks jobs given a GPU (or asking for one
@@ -332,7 +380,15 @@ def _nvidia_smi_rows(exe: str) -> tuple[dict, ...]:
         if len(parts) != 5:
             continue
         index, uuid, name, memory, driver = parts
-        rows.append({"index": index, "uuid": uuid, "name": name, "memory_mib": int(memory) if memory.isdigit() else None, "driver_version": driver or None})
+        rows.append(
+            {
+                "index": index,
+                "uuid": uuid,
+                "name": name,
+                "memory_mib": int(memory) if memory.isdigit() else None,
+                "driver_version": driver or None,
+            }
+        )
     return tuple(rows)
 
 
@@ -363,10 +419,14 @@ def build_versions(backend: str) -> dict:
     found = {"cuda_version": None, "cudnn_version": None}
     try:
         if backend == "jax":
-            plugin = next((name for name in ("jax_cuda12_plugin", "jax_cuda13_plugin") if util.find_spec(name) is not None), None)
+            plugin = next(
+                (name for name in ("jax_cuda12_plugin", "jax_cuda13_plugin") if util.find_spec(name) is not None), None
+            )
             if plugin is None:
                 return found
-            _versions = importlib.import_module(f"{plugin}._versions")  # the plugin's own version table; JAX has no public one
+            _versions = importlib.import_module(
+                f"{plugin}._versions"
+            )  # the plugin's own version table; JAX has no public one
 
             found["cuda_version"] = _version_text(_versions.cuda_runtime_build_version(), (1000, 10))
             found["cudnn_version"] = _version_text(_versions.cudnn_build_version(), (10000, 100, 1))
@@ -381,7 +441,12 @@ def build_versions(backend: str) -> dict:
     return found
 
 
-def device_info(backend: str, env: Mapping[str, str] | None = None, probes: Probes | None = None, gpu_names: Callable[[str], list[str]] = gpu_models) -> dict:
+def device_info(
+    backend: str,
+    env: Mapping[str, str] | None = None,
+    probes: Probes | None = None,
+    gpu_names: Callable[[str], list[str]] = gpu_models,
+) -> dict:
     """What training runs on, for provenance; missing details are None or [], never an error.
 
     Keys: type ("GPU"/"CPU"), gpus (model names), memory_mib (per GPU), driver_version,
@@ -397,7 +462,10 @@ def device_info(backend: str, env: Mapping[str, str] | None = None, probes: Prob
     smi = nvidia_smi(probes.which)
     rows = visible_rows(smi, env.get("CUDA_VISIBLE_DEVICES"))
     if gpus and len(rows) == len(gpus):
-        gpus = [r["name"] if name.startswith(("/physical_device:", "cuda:", "gpu:")) else name for r, name in zip(rows, gpus)]
+        gpus = [
+            r["name"] if name.startswith(("/physical_device:", "cuda:", "gpu:")) else name
+            for r, name in zip(rows, gpus)
+        ]
         memory = [r["memory_mib"] for r in rows]
     else:
         memory = []
@@ -408,7 +476,9 @@ def device_info(backend: str, env: Mapping[str, str] | None = None, probes: Prob
         "driver_version": smi[0]["driver_version"] if smi else None,
         **build_versions(backend),
         "backend": backend,
-        "backend_version": probes.version("jax") if backend == "jax" else probes.version("tensorflow") or probes.version("tensorflow-cpu"),
+        "backend_version": probes.version("jax")
+        if backend == "jax"
+        else probes.version("tensorflow") or probes.version("tensorflow-cpu"),
         "cpu": platform.processor() or platform.machine(),
         "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
     }

@@ -37,7 +37,14 @@ def hparams_label(point: dict) -> str:
     return "_".join(f"{key_label(k)}{format_value(v)}" for k, v in point.items())
 
 
-def leaf_name(seed: int, fold: int | None = None, permutation: int | None = None, *, subject: str | None = None, window: float | None = None) -> str:
+def leaf_name(
+    seed: int,
+    fold: int | None = None,
+    permutation: int | None = None,
+    *,
+    subject: str | None = None,
+    window: float | None = None,
+) -> str:
     """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12;
     a within-subject run's starts with its subject (sub-01_seed0_fold3, for subject 01 or
     sub-01), a windowed run's ends with its window's start in seconds (seed0_fold3_t+0.250)."""
@@ -98,7 +105,11 @@ def labelled_points(cfg: dict) -> list[tuple[str, dict]]:
     sampled = search.sample(cfg.get("search") or {})
     if not sampled:
         return [(hparams_label(point), point) for point in grid_points]
-    return [(f"{name}_{hparams_label(point)}" if point else name, {**values, **point}) for name, values in sampled for point in grid_points]
+    return [
+        (f"{name}_{hparams_label(point)}" if point else name, {**values, **point})
+        for name, values in sampled
+        for point in grid_points
+    ]
 
 
 def _apply(cfg: dict, ds_name: str, arch_name: str, point: dict) -> dict:
@@ -203,16 +214,24 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                 kind = pack_kind({**sections, "seed": 0})
                 seeds = sorted(cfg["seeds"])
                 if cfg["exclude"]:
-                    seeds = [s for s in seeds if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))]
+                    seeds = [
+                        s
+                        for s in seeds
+                        if not _excluded(cfg["exclude"], _match_values(ds_name, arch_name, s, sections, point))
+                    ]
                 members = [(s, f, None) for s in seeds for f in folds]
                 if seeds and permutations:
                     members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]
                 if subjects != [None] or windows != [None]:
-                    runs += _decoding_runs(ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind)
+                    runs += _decoding_runs(
+                        ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind
+                    )
                     continue
                 for seed, fold, perm in members:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
-                    runs.append(Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind))
+                    runs.append(
+                        Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind)
+                    )
     if not runs:
         fix = "remove an exclude rule or add seeds, data sets or architectures"
         raise ConfigError(refusal(source, "the grid is empty after exclusions", fix, key="exclude"))
@@ -293,7 +312,11 @@ def plan_jobs(runs: list[Run], runs_per_job: int, pack_size: int = 1, pack_sizes
         kinds.setdefault(run.kind, []).append(run)
     size = max(1, min(pack_size, runs_per_job))
     smaller = pack_sizes or {}
-    packs = [tuple(group[i : i + smaller.get(kind, size)]) for kind, group in kinds.items() for i in range(0, len(group), smaller.get(kind, size))]
+    packs = [
+        tuple(group[i : i + smaller.get(kind, size)])
+        for kind, group in kinds.items()
+        for i in range(0, len(group), smaller.get(kind, size))
+    ]
     jobs, current = [], []
     for pack in packs:
         if current and sum(map(len, current)) + len(pack) > runs_per_job:

@@ -56,7 +56,9 @@ def _is_default(value, default) -> bool:
 
 
 def _without_defaults(entry: dict, known: dict) -> dict:
-    return {key: _number(value) for key, value in entry.items() if not (key in known and _is_default(value, known[key]))}
+    return {
+        key: _number(value) for key, value in entry.items() if not (key in known and _is_default(value, known[key]))
+    }
 
 
 def canonical(run_config: dict) -> dict:
@@ -83,7 +85,10 @@ def canonical(run_config: dict) -> dict:
             # `window` start is part of its identity)
             ds.pop("tmin", None), ds.pop("tmax", None)
             ds["windows"] = {"length": _number(ds["windows"]["length"])}
-    dataset = {"source": source, **_without_defaults(ds, {k: v for k, v in d["sources"][source].items() if k != "format"})}
+    dataset = {
+        "source": source,
+        **_without_defaults(ds, {k: v for k, v in d["sources"][source].items() if k != "format"}),
+    }
 
     arch = {k: v for k, v in run_config["architecture"].items() if k != "name"}
     architecture = _without_defaults(arch, d["architecture"])
@@ -105,7 +110,13 @@ def canonical(run_config: dict) -> dict:
             split.pop(key, None)
     canon_split = _without_defaults(split, d["split"])
 
-    out = {"dataset": dataset, "architecture": architecture, "training": canon_training, "split": canon_split, "seed": int(run_config["seed"])}
+    out = {
+        "dataset": dataset,
+        "architecture": architecture,
+        "training": canon_training,
+        "split": canon_split,
+        "seed": int(run_config["seed"]),
+    }
     for key in ("fold", "permutation"):
         if run_config.get(key) is not None:
             out[key] = int(run_config[key])
@@ -150,8 +161,19 @@ class CellHasher:
         self.training = ',"training":' + _dumps(form["training"])
         self.tail = self.split + self.training + "}"
 
-    def __call__(self, seed: int, fold: int | None = None, permutation: int | None = None, subject: str | None = None, window: float | None = None) -> str:
-        middle = (f',"fold":{fold}' if fold is not None else "") + (f',"permutation":{permutation}' if permutation is not None else "") + f',"seed":{seed}'
+    def __call__(
+        self,
+        seed: int,
+        fold: int | None = None,
+        permutation: int | None = None,
+        subject: str | None = None,
+        window: float | None = None,
+    ) -> str:
+        middle = (
+            (f',"fold":{fold}' if fold is not None else "")
+            + (f',"permutation":{permutation}' if permutation is not None else "")
+            + f',"seed":{seed}'
+        )
         if subject is None and window is None:
             return _digest(self.head + middle + self.tail)
         subject = "" if subject is None else ',"subject":' + _dumps(str(subject))

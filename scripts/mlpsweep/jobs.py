@@ -33,7 +33,9 @@ def setup_logging(log_file: str | None, *, attempt: int | None = None) -> None:
         if attempt is not None:
             attempts_log(log_file).parent.mkdir(parents=True, exist_ok=True)
             handlers.append(logging.FileHandler(attempts_log(log_file), mode="a"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
     if attempt is not None:
         log.info("%s", attempt_header(attempt))
 
@@ -99,7 +101,9 @@ def fit_to_gpu(planned: list[list], backend: str, device_check: dict, results: s
         run_dir = Path(results) / path
         run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_failure(run_dir, runs[path].hash, f"GPU memory: {why}", provenance.utc_now())
-    log.info("GPU memory: %s MB usable by %s; largest pack %d runs", f"{mb:,}", backend, max(map(len, fit.packs), default=0))
+    log.info(
+        "GPU memory: %s MB usable by %s; largest pack %d runs", f"{mb:,}", backend, max(map(len, fit.packs), default=0)
+    )
     return fit.packs, fit.refused, device_check
 
 
@@ -114,7 +118,9 @@ def _interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
-def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1, stop=None) -> int:
+def run_job(
+    sweep: dict, packs: list[list[list[str]]], results: str, manifest: str, *, threads: int = 1, stop=None
+) -> int:
     """Train the job's packs (skipping finished runs); write `manifest` only if all succeeded.
 
     A failing run or pack does not stop the others: each keeps its own results, and the job
@@ -149,7 +155,14 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
     refused = {}
     if device_check.get("usable"):  # on a GPU: cut the packs to the memory it really has
         planned, refused, device_check = fit_to_gpu(planned, keras.backend.backend(), device_check, results)
-    log.info("%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads", keras.backend.backend(), time.perf_counter() - t0, n_runs, len(planned), threads)
+    log.info(
+        "%s backend ready in %.1f s; %d runs in %d packs in this job, %d threads",
+        keras.backend.backend(),
+        time.perf_counter() - t0,
+        n_runs,
+        len(planned),
+        threads,
+    )
     cache, exporter = DataCache(), ModelExporter()
     # run directories are written in one thread while the next pack trains (writer.py); at most
     # about one pack's writes wait, and all are written before the job exits
@@ -178,7 +191,13 @@ def run_job(sweep: dict, packs: list[list[list[str]]], results: str, manifest: s
                 for run in pack:
                     outcomes.setdefault(run.path, "failed")
                 failures.append((pack, exc))
-                log.error("pack of %s: FAILED: %s: %s", ", ".join(r.path for r in pack), type(exc).__name__, exc, exc_info=True)
+                log.error(
+                    "pack of %s: FAILED: %s: %s",
+                    ", ".join(r.path for r in pack),
+                    type(exc).__name__,
+                    exc,
+                    exc_info=True,
+                )
     finally:
         written = writes.close()  # also when interrupted: the finished packs' runs are kept
     outcomes.update(dict.fromkeys(written, "failed"))

@@ -13,7 +13,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
     classes, computed from one confusion matrix: a job evaluates every run on three parts, and
     scikit-learn's input checks cost more than the counting (tests/test_metrics.py compares).
     """
-    matrix = np.bincount(np.asarray(y_true) * n_classes + np.asarray(y_pred), minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    matrix = np.bincount(np.asarray(y_true) * n_classes + np.asarray(y_pred), minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
     hits = np.diag(matrix).astype(np.float64)
     true_counts, predicted_counts = matrix.sum(axis=1), matrix.sum(axis=0)
     present = true_counts > 0

@@ -19,7 +19,9 @@ def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
             layers.append(keras.layers.BatchNormalization())
             layers.append(keras.layers.Activation(spec.get("activation", "relu")))
         else:
-            layers.append(keras.layers.Dense(width, activation=spec.get("activation", "relu"), kernel_regularizer=regularizer))
+            layers.append(
+                keras.layers.Dense(width, activation=spec.get("activation", "relu"), kernel_regularizer=regularizer)
+            )
         if spec.get("dropout"):
             layers.append(keras.layers.Dropout(spec["dropout"]))
     layers.append(keras.layers.Dense(n_classes, activation="softmax"))
@@ -47,4 +49,7 @@ def build_classifier(spec: dict, n_features: int, n_classes: int) -> keras.Seque
     """The exported model of a run: raw feature rows -> class probabilities. A Normalization
     layer (its mean and variance set as weights, never adapted) in front of the MLP."""
     mlp = build_mlp(spec, n_features, n_classes)
-    return keras.Sequential([keras.Input(shape=(n_features,)), keras.layers.Normalization(name="standardization"), *mlp.layers], name=mlp.name)
+    return keras.Sequential(
+        [keras.Input(shape=(n_features,)), keras.layers.Normalization(name="standardization"), *mlp.layers],
+        name=mlp.name,
+    )

@@ -38,7 +38,9 @@ from .tables.runs import KEYS, read_runs_csv  # noqa: E402
 log = logging.getLogger("mlpsweep")
 
 # Layout of the plots directory; workflow/rules/plots.smk declares the same names.
-HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[:5]  # names from the registry, in its order (timecourse_plots.py draws the others)
+HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[
+    :5
+]  # names from the registry, in its order (timecourse_plots.py draws the others)
 SEARCH_DIR = "search"  # registry.PLOTS["search"]: score against each sampled key, per data set
 FORMATS = ("png", "pdf")
 
@@ -137,7 +139,9 @@ def mean_curves(histories: list[pd.DataFrame]) -> pd.DataFrame:
     frame = pd.concat(histories, ignore_index=True)
     columns = [c for c in ("loss", "accuracy", "val_loss", "val_accuracy") if c in frame]
     grouped = frame.groupby("epoch")[columns]
-    stats = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std")).join(grouped.size().rename("n"))
+    stats = (
+        grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).add_suffix("_std")).join(grouped.size().rename("n"))
+    )
     return stats.reset_index()
 
 
@@ -180,7 +184,13 @@ def heatmap_grid(cells: pd.DataFrame, options: dict, metric: str = "test_accurac
         if row["n"] < row["n_planned"]:
             lines.append(f"n = {row['n']}/{row['n_planned']}")
         text[i][j] = "\n".join(lines)
-    return {"datasets": datasets, "architectures": architectures, "values": values, "text": text, "several_hparams": several}
+    return {
+        "datasets": datasets,
+        "architectures": architectures,
+        "values": values,
+        "text": text,
+        "several_hparams": several,
+    }
 
 
 def finished_by_cell(runs: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
@@ -234,7 +244,13 @@ def learning_curves_figure(curves: pd.DataFrame, title: str, options: dict, over
     ax_loss.set_ylabel(f"Loss ({UNIT_WORDS['nats']})")
     ax_acc.set_ylabel(f"Accuracy ({'%' if scale == 100 else 'fraction'})")
     handles, labels = ax_loss.get_legend_handles_labels()
-    fig.legend(handles, [f"{label}: mean over {over}, band ± 1 std" for label in labels], loc="outside lower center", ncols=2, frameon=False)
+    fig.legend(
+        handles,
+        [f"{label}: mean over {over}, band ± 1 std" for label in labels],
+        loc="outside lower center",
+        ncols=2,
+        frameon=False,
+    )
     fig.suptitle(title)
     return fig
 
@@ -254,7 +270,9 @@ def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
             value = grid["values"][i, j]
             dark = np.isfinite(value) and (value - bottom) / max(top - bottom, 1e-12) < 0.6
             ax.text(j, i, grid["text"][i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
-    ax.set_xticks(range(n_cols), grid["architectures"], rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center")
+    ax.set_xticks(
+        range(n_cols), grid["architectures"], rotation=30 if n_cols > 3 else 0, ha="right" if n_cols > 3 else "center"
+    )
     ax.set_yticks(range(n_rows), grid["datasets"])
     ax.set_xlabel("Architecture")
     ax.set_ylabel("Data set")
@@ -262,7 +280,9 @@ def heatmap_figure(grid: dict, options: dict, metric: str = "test_accuracy"):
     fig.colorbar(image, ax=ax, label=f"Mean {label[0].lower()}{label[1:]}")
     title = f"Mean {METRICS[metric].label.lower()} over runs (± std)"
     if grid["several_hparams"]:
-        title += f"\nbest hyperparameters per pair by {METRICS[options['best_by']].label.lower()} (shown below the value)"
+        title += (
+            f"\nbest hyperparameters per pair by {METRICS[options['best_by']].label.lower()} (shown below the value)"
+        )
     ax.set_title(title)
     return fig
 
@@ -279,7 +299,9 @@ def bounded_bars(mine: pd.DataFrame, options: dict) -> tuple[pd.DataFrame, str]:
     best = best_per_pair(mine, options)
     metric = f"{options['best_by']}_mean"
     if len(best) > MAX_BARS:
-        best = best.sort_values(metric, ascending=not higher_is_better(options["best_by"], options), na_position="last", kind="stable").head(MAX_BARS)
+        best = best.sort_values(
+            metric, ascending=not higher_is_better(options["best_by"], options), na_position="last", kind="stable"
+        ).head(MAX_BARS)
     note = f"; the best cell of each of {len(best)} architectures, of {len(mine)} cells"
     return best.reset_index(drop=True), note
 
@@ -300,7 +322,16 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     ax.bar(x, np.nan_to_num(means), color=colors, yerr=np.nan_to_num(errors), capsize=3, error_kw={"linewidth": 0.8})
     for k, row in mine.iterrows():
         if row["n"] == 0 or not np.isfinite(means[k]):
-            ax.text(k, 0.02, row["status"], transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="0.3")
+            ax.text(
+                k,
+                0.02,
+                row["status"],
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="0.3",
+            )
     if metric == "test_accuracy" and chance_lines(ax, mine, x, scale, options["significance"]["alpha"]):
         fig.legend(loc="outside lower center", ncols=2, frameon=False)
     ax.set_xticks(x, labels, rotation=30 if len(mine) > 4 else 0, ha="right" if len(mine) > 4 else "center")
@@ -309,7 +340,9 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     # Accuracies cannot leave [0, 1]; a wide interval (few seeds) runs off the top instead of squashing the bars.
     ax.set_ylim(0, 1.05 * scale if METRICS[metric].unit == "fraction" else None)
     ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
-    ax.set_title(f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best{note})\nerror bars: 95% CI of the mean (t-distribution); none for n < 2")
+    ax.set_title(
+        f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best{note})\nerror bars: 95% CI of the mean (t-distribution); none for n < 2"
+    )
     return fig
 
 
@@ -331,7 +364,9 @@ def chance_lines(ax, mine: pd.DataFrame, x: np.ndarray, scale: float, alpha: flo
         if np.ptp(values[known]) == 0:
             ax.axhline(values[known][0], linewidth=1, label=label.format(alpha=alpha), **style)
         else:
-            ax.hlines(values[known], x[known] - 0.4, x[known] + 0.4, linewidth=1, label=label.format(alpha=alpha), **style)
+            ax.hlines(
+                values[known], x[known] - 0.4, x[known] + 0.4, linewidth=1, label=label.format(alpha=alpha), **style
+            )
         drawn = True
     return drawn
 
@@ -347,7 +382,9 @@ def confusion_figure(matrix: np.ndarray, names: list[str], n_runs: int, title: s
     ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
-    fig.colorbar(image, ax=ax, ticks=MaxNLocator(integer=True), label=f"Test samples (count, summed over {n_runs} {over})")
+    fig.colorbar(
+        image, ax=ax, ticks=MaxNLocator(integer=True), label=f"Test samples (count, summed over {n_runs} {over})"
+    )
     ax.set_title(title)
     return fig
 
@@ -366,7 +403,9 @@ def confusion_display(ax, matrix: np.ndarray, names: list[str], include_values: 
                 color = cmap_max if matrix[i, j] < thresh else cmap_min
                 ax.text(j, i, format(matrix[i, j], "d"), ha="center", va="center", color=color, fontsize=7)
     ticks = np.arange(len(matrix))
-    ax.set(xticks=ticks, yticks=ticks, xticklabels=names, yticklabels=names, ylabel="True label", xlabel="Predicted label")
+    ax.set(
+        xticks=ticks, yticks=ticks, xticklabels=names, yticklabels=names, ylabel="True label", xlabel="Predicted label"
+    )
     ax.set_ylim((len(matrix) - 0.5, -0.5))
     plt.setp(ax.get_xticklabels(), rotation="horizontal")
     return image
@@ -379,7 +418,16 @@ def compute_by_pair(cells: pd.DataFrame) -> pd.DataFrame:
     for (dataset, arch), pair in cells.groupby(["dataset", "architecture"], sort=False):
         devices = sorted(set(pair["device"].fillna("").replace("", "none")))
         n = int(pair["n_cells"].sum()) if "n_cells" in pair else len(pair)
-        rows.append({"dataset": dataset, "architecture": arch, "hparams": f"{n} cells", "n_cells": n, "device": "/".join(devices), "fit_seconds_total": pair["fit_seconds_total"].fillna(0.0).sum()})
+        rows.append(
+            {
+                "dataset": dataset,
+                "architecture": arch,
+                "hparams": f"{n} cells",
+                "n_cells": n,
+                "device": "/".join(devices),
+                "fit_seconds_total": pair["fit_seconds_total"].fillna(0.0).sum(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -446,7 +494,15 @@ def cell_title(cell: pd.Series) -> str:
     return f"{cell['dataset']} / {cell['architecture']} / {cell['hparams']}"
 
 
-def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path, options: dict | None = None, workers: int = 1, search: dict | None = None, progress: Progress | None = None) -> list[Path]:
+def write_plots(
+    results: str | Path,
+    summary_dir: str | Path,
+    outdir: str | Path,
+    options: dict | None = None,
+    workers: int = 1,
+    search: dict | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
     """Draw every figure of the sweep into `outdir`; cells without finished runs are skipped or marked.
 
     The per-data-set and per-cell folders are emptied first, so no figure of an earlier sweep stays behind.
@@ -472,7 +528,9 @@ def write_plots(results: str | Path, summary_dir: str | Path, outdir: str | Path
     return written
 
 
-def figure_tasks(results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute: dict, options: dict, outdir: Path) -> list[tuple]:
+def figure_tasks(
+    results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute: dict, options: dict, outdir: Path
+) -> list[tuple]:
     """(figure function, its arguments, file stem) of every figure.
 
     The larger overview figures come first and the many small learning-curve figures last,
@@ -480,12 +538,17 @@ def figure_tasks(results: Path, runs: pd.DataFrame, cells: pd.DataFrame, compute
     """
     if cells.empty:
         return [(empty_figure, ("No runs to plot.",), outdir / name) for name in (HEATMAP, COMPUTE)]
-    tasks = [(_heatmap_figure, (cells, options), outdir / HEATMAP), (compute_figure, (cells, compute), outdir / COMPUTE)]
+    tasks = [
+        (_heatmap_figure, (cells, options), outdir / HEATMAP),
+        (compute_figure, (cells, compute), outdir / COMPUTE),
+    ]
     for dataset in dict.fromkeys(cells["dataset"]):
         tasks.append((bars_figure, (cells, dataset, options), outdir / BARS_DIR / dataset))
     finished = finished_by_cell(runs)
     for _, cell in cells[cells["best"]].iterrows():
-        tasks.append((_confusion_figure, (finished.get(tuple(cell[KEYS])), cell), outdir / CONFUSION_DIR / cell["dataset"]))
+        tasks.append(
+            (_confusion_figure, (finished.get(tuple(cell[KEYS])), cell), outdir / CONFUSION_DIR / cell["dataset"])
+        )
     # bounded by default: the best cell of each data set; every cell on request (summary.learning_curves: all)
     for _, cell in (cells if options["learning_curves"] == "all" else cells[cells["best"]]).iterrows():
         stem = outdir / CURVES_DIR / cell["dataset"] / cell["architecture"] / cell["hparams"]
@@ -529,13 +592,19 @@ def _confusion_figure(mine: pd.DataFrame | None, cell: pd.Series):
         return None
     matrix, names, n = confusion
     over = runs_word(mine)
-    return confusion_figure(matrix, names, n, f"{cell_title(cell)}\nbest cell of {cell['dataset']}, test sets of {n} {over}", over)
+    return confusion_figure(
+        matrix, names, n, f"{cell_title(cell)}\nbest cell of {cell['dataset']}, test sets of {n} {over}", over
+    )
 
 
 def cell_curves(results, mine: pd.DataFrame | None, cell: pd.Series) -> tuple[pd.DataFrame, str, str] | None:
     """Mean learning curves of a cell's finished runs, the figure title and what the runs are
     (seeds or (seed, fold) runs); None without any."""
-    histories = [] if mine is None else [h for h in (read_history(results, p) for p in mine["path"]) if h is not None and len(h)]
+    histories = (
+        []
+        if mine is None
+        else [h for h in (read_history(results, p) for p in mine["path"]) if h is not None and len(h)]
+    )
     if not histories:
         log.info("%s: no finished run with a history; no learning curves", cell_title(cell))
         return None
@@ -561,13 +630,18 @@ def search_columns(runs: pd.DataFrame) -> list[str]:
     return [c.removeprefix("search.") for c in runs.columns if c.startswith("search.")]
 
 
-def search_tasks(runs: pd.DataFrame, cells: pd.DataFrame, options: dict, outdir: Path, search: dict | None) -> list[tuple]:
+def search_tasks(
+    runs: pd.DataFrame, cells: pd.DataFrame, options: dict, outdir: Path, search: dict | None
+) -> list[tuple]:
     """One figure per data set of a search sweep: plots/search/<data set>.{png,pdf}."""
     keys = search_columns(runs)
     if not keys or cells.empty:
         return []
     log_keys = set(_log_keys(search, keys))
-    return [(search_figure, (runs, cells, dataset, keys, log_keys, options), outdir / SEARCH_DIR / dataset) for dataset in dict.fromkeys(cells["dataset"])]
+    return [
+        (search_figure, (runs, cells, dataset, keys, log_keys, options), outdir / SEARCH_DIR / dataset)
+        for dataset in dict.fromkeys(cells["dataset"])
+    ]
 
 
 def _log_keys(search: dict | None, keys: list[str]) -> list[str]:
@@ -575,7 +649,9 @@ def _log_keys(search: dict | None, keys: list[str]) -> list[str]:
     from .config import canonical_key
 
     space = (search or {}).get("space", {})
-    return [canonical_key(k) for k, spec in space.items() if next(iter(spec)) == "log_uniform" and canonical_key(k) in keys]
+    return [
+        canonical_key(k) for k, spec in space.items() if next(iter(spec)) == "log_uniform" and canonical_key(k) in keys
+    ]
 
 
 def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: list[str], log_keys: set, options: dict):
@@ -591,7 +667,9 @@ def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: l
     seeds = sorted(mine["seed"].unique().tolist())
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 0.6, 2.3 * nrows + 0.9), layout="constrained", squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.6 * ncols + 0.6, 2.3 * nrows + 0.9), layout="constrained", squeeze=False, sharey=True
+    )
     y = mine[metric].to_numpy(dtype=float) * scale
     for ax, key in zip(axes.flat, keys):
         column = mine[f"search.{key}"]
@@ -604,9 +682,26 @@ def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: l
             ax.set_xlim(-0.5, len(categories) - 0.5)
         for k, seed in enumerate(seeds):
             at = (mine["seed"] == seed).to_numpy()
-            ax.scatter(x[at], y[at], s=14, color=f"C{k % 10}", marker=SEARCH_MARKERS[k % len(SEARCH_MARKERS)], linewidths=0, alpha=0.85, label=f"seed {seed}")
+            ax.scatter(
+                x[at],
+                y[at],
+                s=14,
+                color=f"C{k % 10}",
+                marker=SEARCH_MARKERS[k % len(SEARCH_MARKERS)],
+                linewidths=0,
+                alpha=0.85,
+                label=f"seed {seed}",
+            )
         if is_best.any():
-            ax.scatter(x[is_best], y[is_best], s=70, facecolors="none", edgecolors="black", linewidths=1.2, label="best point" if ax is axes.flat[0] else None)
+            ax.scatter(
+                x[is_best],
+                y[is_best],
+                s=70,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=1.2,
+                label="best point" if ax is axes.flat[0] else None,
+            )
         if key in log_keys:
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())  # matplotlib labels minor ticks of short ranges: they overlap
@@ -623,5 +718,7 @@ def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: l
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     names = ", ".join(sorted(best["hparams"].tolist())) or "none finished"
-    fig.suptitle(f"{dataset}: {METRICS[metric].label.lower()} of each run against each sampled key\n{len(mine)} finished runs; ringed: best point ({names})")
+    fig.suptitle(
+        f"{dataset}: {METRICS[metric].label.lower()} of each run against each sampled key\n{len(mine)} finished runs; ringed: best point ({names})"
+    )
     return fig

@@ -103,7 +103,12 @@ def predict_file(models: str | Path, data_file: str | Path) -> tuple[str, dict]:
     ignore = tuple(c for c in (spec.get("label"), info.get("group_column"), *(spec.get("drop") or ())) if c)
     x = read_features(spec, str(data_file), info["feature_names"], info["n_features"], ignore)
     p = probabilities(run_dirs, x)
-    return predictions_csv(p, info["class_names"]), {"models": len(run_dirs), "rows": len(x), "classes": info["class_names"], "ignored_columns": list(ignore)}
+    return predictions_csv(p, info["class_names"]), {
+        "models": len(run_dirs),
+        "rows": len(x),
+        "classes": info["class_names"],
+        "ignored_columns": list(ignore),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +116,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from .storage import write_text_atomic
 
-    parser = argparse.ArgumentParser(description="Apply trained models to new rows: a run directory, or a cell / best/<dataset> (its runs' probabilities averaged).")
-    parser.add_argument("models", help="a run directory (results/runs/<dataset>/<arch>/<hparams>/seed0), a cell (.../<hparams>) or results/best/<dataset>")
-    parser.add_argument("data", help="new rows: a CSV/TSV/Parquet table with the data set's feature columns, or an NPZ array, as the data set was")
+    parser = argparse.ArgumentParser(
+        description="Apply trained models to new rows: a run directory, or a cell / best/<dataset> (its runs' probabilities averaged)."
+    )
+    parser.add_argument(
+        "models",
+        help="a run directory (results/runs/<dataset>/<arch>/<hparams>/seed0), a cell (.../<hparams>) or results/best/<dataset>",
+    )
+    parser.add_argument(
+        "data",
+        help="new rows: a CSV/TSV/Parquet table with the data set's feature columns, or an NPZ array, as the data set was",
+    )
     parser.add_argument("-o", "--output", help="predictions CSV to write (default: standard output)")
     args = parser.parse_args(argv)
     try:
@@ -126,5 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(text, end="")
     ignored = f"; columns {', '.join(done['ignored_columns'])} ignored if present" if done["ignored_columns"] else ""
-    log.info("predicted %d rows with %d model%s (classes: %s)%s", done["rows"], done["models"], "s" if done["models"] > 1 else "", ", ".join(done["classes"]), ignored)
+    log.info(
+        "predicted %d rows with %d model%s (classes: %s)%s",
+        done["rows"],
+        done["models"],
+        "s" if done["models"] > 1 else "",
+        ", ".join(done["classes"]),
+        ignored,
+    )
     return 0

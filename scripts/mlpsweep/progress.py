@@ -34,14 +34,24 @@ log = logging.getLogger("mlpsweep")
 def summary_line(key: str, members, epochs_done: int, elapsed: float, now: datetime) -> str:
     """The progress line of a pack: `members` are engine Members (epoch, epochs, active, history)."""
     training = [m for m in members if m.active]
-    scores = [m.history[-1]["val_accuracy"] for m in members if m.history and math.isfinite(m.history[-1]["val_accuracy"])]
+    scores = [
+        m.history[-1]["val_accuracy"] for m in members if m.history and math.isfinite(m.history[-1]["val_accuracy"])
+    ]
     per_epoch = elapsed / epochs_done if epochs_done else math.nan
     left = max((m.epochs - m.epoch for m in training), default=0)
     eta = per_epoch * left
     epoch = max((m.epoch for m in members), default=0)
     total = max((m.epochs for m in members), default=0)
-    score = f"val. accuracy mean {sum(scores) / len(scores):.3f} best {max(scores):.3f}" if scores else "no val. accuracy yet"
-    end = f"expected end in {eta:.0f} s ({(now + timedelta(seconds=eta)).strftime('%H:%M:%S')} UTC)" if math.isfinite(eta) else "expected end unknown"
+    score = (
+        f"val. accuracy mean {sum(scores) / len(scores):.3f} best {max(scores):.3f}"
+        if scores
+        else "no val. accuracy yet"
+    )
+    end = (
+        f"expected end in {eta:.0f} s ({(now + timedelta(seconds=eta)).strftime('%H:%M:%S')} UTC)"
+        if math.isfinite(eta)
+        else "expected end unknown"
+    )
     return f"pack {key}: epoch {epoch}/{total}, {len(training)} of {len(members)} members training, {score}, {per_epoch:.2f} s per epoch, {end}"
 
 
@@ -49,7 +59,13 @@ class PackProgress:
     """Call `epoch_done(members)` after each epoch of a pack; it logs when a line is due. Seconds
     per epoch are timed from the end of the first epoch (which also traces the step) on."""
 
-    def __init__(self, key: str, every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        key: str,
+        every_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        emit: Callable[[str], None] | None = None,
+    ):
         self.key = key
         self.every = every_seconds
         self.clock = clock
@@ -111,7 +127,16 @@ class Progress:
     also draws a bar in place, at most every DRAW_EVERY_SECONDS, cleared before each log line
     (which the log's stderr handler prints there too) and when done."""
 
-    def __init__(self, verb: str, noun: str, *, every_seconds: float = LOG_EVERY_SECONDS, clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] = _log_info, live: TextIO | None = None):
+    def __init__(
+        self,
+        verb: str,
+        noun: str,
+        *,
+        every_seconds: float = LOG_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        emit: Callable[[str], None] = _log_info,
+        live: TextIO | None = None,
+    ):
         self.verb, self.noun, self.every = verb, noun, every_seconds
         self.clock, self.emit, self.live = clock, emit, live
         self.done = self.total = 0
@@ -148,7 +173,9 @@ class Progress:
 
     def _draw(self) -> None:
         if self.live is not None and self.total:
-            self.live.write(f"\r{text_bar(self.done / self.total)} {self.verb} {self.done:,} of {self.total:,} {self.noun}")
+            self.live.write(
+                f"\r{text_bar(self.done / self.total)} {self.verb} {self.done:,} of {self.total:,} {self.noun}"
+            )
             self.live.flush()
 
     def _clear(self) -> None:
@@ -161,7 +188,9 @@ class Phases:
     """The named steps of a long computation: `phases("tables")` logs '<name>: tables' and ends
     the step before; `done()` logs the total and each step's seconds (a step named twice adds up)."""
 
-    def __init__(self, name: str, *, clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] = _log_info):
+    def __init__(
+        self, name: str, *, clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] = _log_info
+    ):
         self.name, self.clock, self.emit = name, clock, emit
         self.seconds: dict[str, float] = {}
         self.start = self.since = clock()

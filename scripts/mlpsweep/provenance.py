@@ -14,9 +14,28 @@ from importlib import metadata
 from pathlib import Path
 
 # The backends and the CUDA libraries they run with (only the installed ones are recorded).
-BACKENDS = ("tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda12-pjrt", "nvidia-cuda-runtime-cu12", "nvidia-cudnn-cu12")
+BACKENDS = (
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "jax",
+    "jaxlib",
+    "jax-cuda12-plugin",
+    "jax-cuda12-pjrt",
+    "nvidia-cuda-runtime-cu12",
+    "nvidia-cudnn-cu12",
+)
 PACKAGES = (*BACKENDS, "numpy", "scikit-learn", "pandas", "snakemake")
-SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "SLURM_JOB_ACCOUNT", "SLURM_CPUS_PER_TASK")
+SLURM_VARS = (
+    "SLURM_JOB_ID",
+    "SLURM_ARRAY_JOB_ID",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_JOB_PARTITION",
+    "SLURM_JOB_NODELIST",
+    "SLURM_RESTART_COUNT",
+    "SLURM_JOB_ACCOUNT",
+    "SLURM_CPUS_PER_TASK",
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -40,17 +59,24 @@ def versions() -> dict:
 def git_commit(repo: Path = REPO) -> dict | None:
     """The workflow's commit and whether its tree had local changes; None outside git."""
     try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if commit.returncode != 0:
             return None
-        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.TimeoutExpired):
         return None
 
 
 def slurm() -> dict | None:
-    found = {k.lower()[len("SLURM_"):]: os.environ[k] for k in SLURM_VARS if k in os.environ}
+    found = {k.lower()[len("SLURM_") :]: os.environ[k] for k in SLURM_VARS if k in os.environ}
     return found or None
 
 

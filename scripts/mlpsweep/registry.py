@@ -94,7 +94,11 @@ SOURCES = {
         },
         sweepable=("n_samples", "n_features", "n_classes", "separation", "noise", "seed"),
     ),
-    "sklearn": Source("builtin.load_sklearn_source", keys={"name": {"type": "string", "enum": ["digits", "wine", "breast_cancer", "iris"]}}, required=("name",)),
+    "sklearn": Source(
+        "builtin.load_sklearn_source",
+        keys={"name": {"type": "string", "enum": ["digits", "wine", "breast_cancer", "iris"]}},
+        required=("name",),
+    ),
     "file": Source(
         "files.load_file",
         keys={
@@ -117,7 +121,13 @@ SOURCES = {
         reader="epochs.read_features",
         keys={
             "path": {"type": "string", "minLength": 1},  # one -epo.fif file, or a pattern with {subject}
-            "conditions": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1, "uniqueItems": True, "default": None},
+            "conditions": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "minItems": 1,
+                "uniqueItems": True,
+                "default": None,
+            },
             "label": {
                 "type": ["object", "null"],
                 "properties": {"metadata": {"type": "string", "minLength": 1}},
@@ -127,13 +137,22 @@ SOURCES = {
                 "x-type-fix": "write label: {{metadata: {value}}} for a column of the epochs' metadata,"
                 " or leave label out to label trials by their condition",
             },
-            "picks": {"type": ["string", "array"], "items": {"type": "string"}, "minLength": 1, "minItems": 1, "default": "eeg"},
+            "picks": {
+                "type": ["string", "array"],
+                "items": {"type": "string"},
+                "minLength": 1,
+                "minItems": 1,
+                "default": "eeg",
+            },
             "tmin": {"type": ["number", "null"], "default": None},
             "tmax": {"type": ["number", "null"], "default": None},
             "decim": {**_COUNT, "default": 1},
             "windows": {
                 "type": ["object", "null"],
-                "properties": {"length": {"type": "number", "exclusiveMinimum": 0}, "step": {"type": "number", "exclusiveMinimum": 0}},
+                "properties": {
+                    "length": {"type": "number", "exclusiveMinimum": 0},
+                    "step": {"type": "number", "exclusiveMinimum": 0},
+                },
                 "required": ["length", "step"],
                 "additionalProperties": False,
                 "default": None,

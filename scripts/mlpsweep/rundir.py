@@ -62,7 +62,11 @@ def parse(rel: str) -> dict | None:
         return None
     found = match.groupdict()
     window = None if found["window"] is None else float(found["window"])
-    return {**found, **{k: None if found[k] is None else int(found[k]) for k in ("seed", "fold", "permutation")}, "window": window}
+    return {
+        **found,
+        **{k: None if found[k] is None else int(found[k]) for k in ("seed", "fold", "permutation")},
+        "window": window,
+    }
 
 
 def discover(results: str | Path) -> list[str]:
@@ -90,7 +94,9 @@ def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["row", "group", "true", "predicted"])
     for i, row in enumerate(rows):
-        writer.writerow([int(row), "" if groups is None else groups[i], class_names[int(y_true[i])], class_names[int(y_pred[i])]])
+        writer.writerow(
+            [int(row), "" if groups is None else groups[i], class_names[int(y_true[i])], class_names[int(y_pred[i])]]
+        )
     return buf.getvalue()
 
 
@@ -104,7 +110,17 @@ def generalization_csv(rows) -> str:
     return buf.getvalue()
 
 
-def write_result(run_dir: Path, record: dict, history: list[dict], model=None, predictions: str | None = None, *, durable: bool = True, extra_files: dict | None = None, model_info: dict | None = None) -> None:
+def write_result(
+    run_dir: Path,
+    record: dict,
+    history: list[dict],
+    model=None,
+    predictions: str | None = None,
+    *,
+    durable: bool = True,
+    extra_files: dict | None = None,
+    model_info: dict | None = None,
+) -> None:
     """Write a run's files; metrics.json last, so a reader never sees a half-written run.
     (`durable=False`, for generated test data alone, skips waiting for the disk.)
     `extra_files`: {file name: text} written before metrics.json too (e.g. GENERALIZATION_FILE)."""
@@ -123,7 +139,9 @@ def write_result(run_dir: Path, record: dict, history: list[dict], model=None, p
 
 
 def write_failure(run_dir: Path, run_hash: str, error: str, time: str) -> None:
-    write_json_atomic(Path(run_dir) / FAILED_FILE, {"status": "failed", "config_hash": run_hash, "error": error, "time": time})
+    write_json_atomic(
+        Path(run_dir) / FAILED_FILE, {"status": "failed", "config_hash": run_hash, "error": error, "time": time}
+    )
 
 
 def read_model_info(run_dir: Path) -> dict | None:

@@ -34,7 +34,7 @@ def is_active(search: dict) -> bool:
 
 def distribution(spec: dict) -> tuple[str, list]:
     """(name, arguments) of one key's distribution, e.g. ('log_uniform', [1e-4, 0.1])."""
-    (name, args), = spec.items()
+    ((name, args),) = spec.items()
     return name, args
 
 
@@ -85,7 +85,10 @@ def sample(search: dict) -> list[tuple[str, dict]]:
     space = search["space"]
     keys = list(space)
     units = unit_points(search["method"], search["samples"], len(keys), search["seed"])
-    return [(label(i), {canonical_key(k): transform(float(u), space[k], search["digits"]) for k, u in zip(keys, row)}) for i, row in enumerate(units)]
+    return [
+        (label(i), {canonical_key(k): transform(float(u), space[k], search["digits"]) for k, u in zip(keys, row)})
+        for i, row in enumerate(units)
+    ]
 
 
 def keys(search: dict) -> list[str]:
@@ -95,7 +98,11 @@ def keys(search: dict) -> list[str]:
 
 def log_keys(search: dict) -> list[str]:
     """The sampled keys drawn on a log scale (plotted on a log axis)."""
-    return [canonical_key(k) for k, spec in search.get("space", {}).items() if distribution(spec)[0] == "log_uniform"] if is_active(search) else []
+    return (
+        [canonical_key(k) for k, spec in search.get("space", {}).items() if distribution(spec)[0] == "log_uniform"]
+        if is_active(search)
+        else []
+    )
 
 
 def warnings_of(search: dict, source: str = "config") -> list[str]:
@@ -107,4 +114,3 @@ def warnings_of(search: dict, source: str = "config") -> list[str]:
         problem += " (SciPy)"
         return [refusal(source, problem, f"use {lower} or {upper} samples, or method: random", key="search.samples")]
     return []
-

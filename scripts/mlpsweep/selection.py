@@ -28,7 +28,20 @@ from .tables.order import real_runs
 from .tables.render import csv_text, latex_table, markdown_table, mean_std, tex_escape
 from .tables.runs import KEYS
 
-CHOICE_COLUMNS = ["dataset", "leaf", "seed", "fold", "architecture", "hparams", "path", "select_by", "score", "tied", "n_candidates", "n_cells"]
+CHOICE_COLUMNS = [
+    "dataset",
+    "leaf",
+    "seed",
+    "fold",
+    "architecture",
+    "hparams",
+    "path",
+    "select_by",
+    "score",
+    "tied",
+    "n_candidates",
+    "n_cells",
+]
 TEST_METRICS = [m for m in METRICS if m.startswith("test_")]
 
 
@@ -53,7 +66,11 @@ def select(runs: pd.DataFrame, cells: pd.DataFrame, options: dict) -> pd.DataFra
     rank_score = -score if METRICS[metric].higher_is_better else score
     eligible = np.flatnonzero((real["status"] == "finished").to_numpy() & np.isfinite(score))
     # candidates of each (data set, leaf) from best to worst: score, then fewer parameters, then table order
-    ranked = eligible[np.lexsort((order[eligible], real["n_params"].to_numpy(dtype=float)[eligible], rank_score[eligible], group[eligible]))]
+    ranked = eligible[
+        np.lexsort(
+            (order[eligible], real["n_params"].to_numpy(dtype=float)[eligible], rank_score[eligible], group[eligible])
+        )
+    ]
     starts = np.flatnonzero(np.r_[True, group[ranked][1:] != group[ranked][:-1]]) if len(ranked) else np.array([], int)
     first = ranked[starts]
     n_candidates = np.bincount(group[eligible], minlength=len(keys))
@@ -69,7 +86,17 @@ def select(runs: pd.DataFrame, cells: pd.DataFrame, options: dict) -> pd.DataFra
     out["select_by"] = metric
     out["tied"] = tied[group[leaves.index]]
     out = out[columns]
-    return out.astype({"seed": "int64", "fold": "Int64", "n_candidates": "int64", "n_cells": "int64", "score": "float64", "n_params": "float64", **dict.fromkeys(TEST_METRICS, "float64")})
+    return out.astype(
+        {
+            "seed": "int64",
+            "fold": "Int64",
+            "n_candidates": "int64",
+            "n_cells": "int64",
+            "score": "float64",
+            "n_params": "float64",
+            **dict.fromkeys(TEST_METRICS, "float64"),
+        }
+    )
 
 
 def nested_estimate(choices: pd.DataFrame, options: dict) -> pd.DataFrame:
@@ -78,12 +105,19 @@ def nested_estimate(choices: pd.DataFrame, options: dict) -> pd.DataFrame:
     rows = []
     for dataset, mine in choices.groupby("dataset", sort=False):
         chosen = mine[mine["path"].notna()]
-        row = {"dataset": dataset, "n": len(chosen), "n_leaves": len(mine), "n_incomplete": int((mine["n_candidates"] < mine["n_cells"]).sum())}
+        row = {
+            "dataset": dataset,
+            "n": len(chosen),
+            "n_leaves": len(mine),
+            "n_incomplete": int((mine["n_candidates"] < mine["n_cells"]).sum()),
+        }
         for metric in options["metrics"]:
             values = chosen[metric] if metric in chosen else pd.Series(dtype=float)
             row[f"{metric}_mean"], row[f"{metric}_std"] = values.mean(), values.std(ddof=1)
         counts = (chosen["architecture"] + "/" + chosen["hparams"]).value_counts(sort=False)
-        row["chosen"] = "; ".join(f"{cell} ({n}/{len(chosen)})" for cell, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        row["chosen"] = "; ".join(
+            f"{cell} ({n}/{len(chosen)})" for cell, n in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -98,8 +132,9 @@ def _notes(options: dict, style: str) -> list[str]:
         "Ties go to the cell with fewer parameters, then to the first in table order. Label-permutation runs are never candidates; "
         "a run that did not finish (missing, failed, diverged) is not one either.",
         "Mean ± std over (seed, fold) (sample std); n = runs with a choice / (seed, fold) runs of the data set; "
-        "incomplete = (seed, fold) runs where some cell had no finished run to compare." if style == "md" else
-        "Mean $\\pm$ std over (seed, fold) (sample std); $n$ = runs with a choice / (seed, fold) runs.",
+        "incomplete = (seed, fold) runs where some cell had no finished run to compare."
+        if style == "md"
+        else "Mean $\\pm$ std over (seed, fold) (sample std); $n$ = runs with a choice / (seed, fold) runs.",
     ]
 
 
@@ -110,15 +145,32 @@ def render_markdown(estimate: pd.DataFrame, choices: pd.DataFrame, cells: pd.Dat
     metrics = options["metrics"]
     header = ["Data set", "n", *(METRICS[m].label for m in metrics), "Chosen cells (times)", "Incomplete"]
     rows = (
-        [row["dataset"], f"{row['n']}/{row['n_leaves']}", *_estimates(row, options, "md"), row["chosen"], str(row["n_incomplete"])]
+        [
+            row["dataset"],
+            f"{row['n']}/{row['n_leaves']}",
+            *_estimates(row, options, "md"),
+            row["chosen"],
+            str(row["n_incomplete"]),
+        ]
         for row in estimate.to_dict("records")
     )
     lines = markdown_table(header, "lr" + "r" * len(metrics) + "lr", rows)
-    chance = chance_lines(cells[cells["dataset"].isin(estimate["dataset"])], options, "md") if "chance_threshold" in cells else []
+    chance = (
+        chance_lines(cells[cells["dataset"].isin(estimate["dataset"])], options, "md")
+        if "chance_threshold" in cells
+        else []
+    )
     lines += ["", *_notes(options, "md"), *chance]
     lines += ["", "Choices per (seed, fold):", ""]
     metric = options["select_by"]
-    header = ["Data set", "Run", "Chosen cell", METRICS[metric].label, "Candidates", *(METRICS[m].label for m in metrics)]
+    header = [
+        "Data set",
+        "Run",
+        "Chosen cell",
+        METRICS[metric].label,
+        "Candidates",
+        *(METRICS[m].label for m in metrics),
+    ]
     choice_rows = (_choice_row(row, options) for row in choices.to_dict("records"))
     lines += markdown_table(header, "lll" + "r" * (len(header) - 3), choice_rows)
     return "\n".join(lines) + "\n"
@@ -147,12 +199,19 @@ def render_latex(estimate: pd.DataFrame, cells: pd.DataFrame, options: dict) -> 
         "is chosen and its test scores reported."
     )
     rows = (
-        [tex_escape(row["dataset"]), f"{row['n']}/{row['n_leaves']}", *_estimates(row, options, "tex"), tex_escape(row["chosen"])]
+        [
+            tex_escape(row["dataset"]),
+            f"{row['n']}/{row['n_leaves']}",
+            *_estimates(row, options, "tex"),
+            tex_escape(row["chosen"]),
+        ]
         for row in estimate.to_dict("records")
     )
     shown = cells[cells["dataset"].isin(estimate["dataset"])]
     chance = chance_lines(shown, options, "tex") if "chance_threshold" in cells and not estimate.empty else []
-    return latex_table(caption, selected_label(options), "lr" + "r" * len(metrics) + "l", header, rows, _notes(options, "tex") + chance)
+    return latex_table(
+        caption, selected_label(options), "lr" + "r" * len(metrics) + "l", header, rows, _notes(options, "tex") + chance
+    )
 
 
 def selected_label(options: dict) -> str:
@@ -221,8 +280,13 @@ def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir
                 ".venv/bin/python scripts/export_models.py results, then regenerate the summary.\n",
                 fix_on_own_line=True,
             )
-            if old else ""
-        ) + (f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n" if gone else "")
+            if old
+            else ""
+        ) + (
+            f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n"
+            if gone
+            else ""
+        )
         text = README.format(
             dataset=dataset,
             metric=METRICS[options["select_by"]].label,

@@ -117,11 +117,14 @@ def kind_size(run, shape, splits: int = 1, best: bool = False) -> KindSize:
         "member": per["weights"] + per["step"] + per["activations"] + per["evaluation"],
         "split": FLOAT * shape.rows * (shape.features + shape.classes + 1),
     }
-    return KindSize(run.dataset, run.architecture, hidden, P, shape.rows, shape.features, shape.classes, splits, parts, gpu_parts)
+    return KindSize(
+        run.dataset, run.architecture, hidden, P, shape.rows, shape.features, shape.classes, splits, parts, gpu_parts
+    )
 
 
 def largest_fitting(size: KindSize, limit: int, host_limit: int, gpu_limit: int | None) -> int:
     """The largest k <= limit whose pack fits (0 if not even one member fits)."""
+
     def fits(k: int) -> bool:
         return size.host(k) <= host_limit and (gpu_limit is None or size.gpu(k) <= gpu_limit)
 
@@ -161,7 +164,11 @@ def size_of(members: list, shapes: dict, source: str = "config") -> KindSize | N
     if shapes[key] is None:
         return None
     splits = len({(split_seed(r.config["split"], r.seed), r.fold, r.permutation) for r in members})
-    best = any(r.config["training"]["early_stopping"]["patience"] > 0 and r.config["training"]["early_stopping"]["restore_best_weights"] for r in members)
+    best = any(
+        r.config["training"]["early_stopping"]["patience"] > 0
+        and r.config["training"]["early_stopping"]["restore_best_weights"]
+        for r in members
+    )
     return kind_size(first, shapes[key], splits, best)
 
 
@@ -191,7 +198,11 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
             out.notes.append(
                 f"mlpsweep: packs of {first.dataset}/{first.architecture} ({size.params:,} parameters) made {k} runs instead of {k_planned}:"
                 f" a pack of {k_planned} would need {size.host(k_planned) / MB:,.0f} MB (execution.mem_mb = {execution['mem_mb']})"
-                + (f" or {size.gpu(k_planned) / MB:,.0f} MB of GPU memory (execution.gpu_mem_mb = {gpu_mb})" if gpu_limit else "")
+                + (
+                    f" or {size.gpu(k_planned) / MB:,.0f} MB of GPU memory (execution.gpu_mem_mb = {gpu_mb})"
+                    if gpu_limit
+                    else ""
+                )
                 + f"; packs of {k} need {size.host(k) / MB:,.0f} MB. A run's numbers depend on its pack size only within the packing tolerance (README, Performance)."
             )
     return out
@@ -202,7 +213,11 @@ def too_large(size: KindSize, execution: dict, source: str) -> str:
     host, gpu = size.host(1), size.gpu(1)
     gpu_mb = execution.get("gpu_mem_mb")
     over_host = host > execution["mem_mb"] * MB
-    limit = f"execution.mem_mb = {execution['mem_mb']} MB" if over_host else f"execution.gpu_mem_mb = {gpu_mb} MB (GPU: {gpu / MB:,.0f} MB)"
+    limit = (
+        f"execution.mem_mb = {execution['mem_mb']} MB"
+        if over_host
+        else f"execution.gpu_mem_mb = {gpu_mb} MB (GPU: {gpu / MB:,.0f} MB)"
+    )
     widest = max(size.hidden)
     problem = (
         f"architecture {size.architecture!r} (hidden {list(size.hidden)}) on data set {size.dataset!r}"
@@ -278,6 +293,8 @@ def render(sized: Plan, execution: dict) -> str:
     ]
     for kind, size in sized.sizes.items():
         k = sized.pack_sizes.get(kind, wanted)
-        lines.append(f"| {size.dataset} / {size.architecture} | {size.params:,} | {k} | {size.host(k) / MB:,.0f} | {size.gpu(k) / MB:,.0f} |")
+        lines.append(
+            f"| {size.dataset} / {size.architecture} | {size.params:,} | {k} | {size.host(k) / MB:,.0f} | {size.gpu(k) / MB:,.0f} |"
+        )
     lines += [f"- {note.removeprefix('mlpsweep: ')}" for note in sized.notes]
     return "\n".join(lines) + "\n"

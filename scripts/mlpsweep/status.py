@@ -107,7 +107,11 @@ def progress_bar(c: Counts, width: int = BAR_WIDTH) -> str:
 
 def _row(name: str, c: Counts) -> str:
     s = c.states
-    training = f"{s['training']}" + (f" (epoch {min(e for e, _ in c.epochs)}-{max(e for e, _ in c.epochs)} of {max(n for _, n in c.epochs)})" if c.epochs else "")
+    training = f"{s['training']}" + (
+        f" (epoch {min(e for e, _ in c.epochs)}-{max(e for e, _ in c.epochs)} of {max(n for _, n in c.epochs)})"
+        if c.epochs
+        else ""
+    )
     return f"| {name} | {c.runs} | {s['finished']} | {training} | {s['failed']} | {s['diverged']} | {s['waiting']} | `{progress_bar(c)}` |"
 
 
@@ -124,7 +128,11 @@ def render(st: dict, stamp: str = "") -> str:
         f"- Device time spent: {st['fit_hours_spent']:.3f} h training the done runs; {st['job_hours_spent']:.3f} h of wall time in {st['jobs_ended']} training jobs that ended.",
         f"- Expected device time left: **{st['hours_left']:.3f} device-hours** (the estimate's figures: measured seconds per run-epoch, start-up {st['startup_source']};"
         " runs in training counted in full)"
-        + (f"; {st['runs_without_cost']} runs of kinds never trained yet are not counted" if st["runs_without_cost"] else "")
+        + (
+            f"; {st['runs_without_cost']} runs of kinds never trained yet are not counted"
+            if st["runs_without_cost"]
+            else ""
+        )
         + ".",
         "",
         "| Cell | Runs | Finished | Training | Failed | Diverged | Waiting | Progress |",

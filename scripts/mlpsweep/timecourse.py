@@ -41,7 +41,23 @@ log = logging.getLogger("mlpsweep")
 
 PROTOCOLS = ("within-subject", "cross-subject", "pooled")
 OBSERVATIONS = {"within-subject": "subjects", "cross-subject": "subjects", "pooled": "folds"}
-WINDOW_COLUMNS = [*KEYS, "seed", "fold", "subject", "protocol", "window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test", "test_class_counts", "test_by_group", "path", "status"]
+WINDOW_COLUMNS = [
+    *KEYS,
+    "seed",
+    "fold",
+    "subject",
+    "protocol",
+    "window_start",
+    "window_stop",
+    "window_centre",
+    "window_length",
+    "test_accuracy",
+    "n_test",
+    "test_class_counts",
+    "test_by_group",
+    "path",
+    "status",
+]
 TABLE_COLUMNS = [
     *KEYS, "protocol", "window", "window_start", "window_centre", "window_length", "n", "test_accuracy_mean", "test_accuracy_std",
     "observations", "n_observations", "observation_mean", "sem", "chance_majority", "chance_threshold", "above_threshold", "cluster", "cluster_p", "significant",
@@ -62,7 +78,15 @@ def collect_windows(results, runs: pd.DataFrame) -> pd.DataFrame:
         if row is not None:
             rows.append(row)
     frame = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
-    return frame.astype({"seed": "int64", "fold": "Int64", **dict.fromkeys(["window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test"], "float64")})
+    return frame.astype(
+        {
+            "seed": "int64",
+            "fold": "Int64",
+            **dict.fromkeys(
+                ["window_start", "window_stop", "window_centre", "window_length", "test_accuracy", "n_test"], "float64"
+            ),
+        }
+    )
 
 
 def window_row(rec: record.Record, rel: str) -> dict | None:
@@ -112,16 +136,32 @@ def observations(mine: pd.DataFrame, protocol: str, windows: list[float]) -> tup
             if text
             for group, v in json.loads(text).items()
         ]
-        frame = pd.DataFrame(long, columns=["obs", "window_start", "rows", "correct"]).groupby(["obs", "window_start"])[["rows", "correct"]].sum()
+        frame = (
+            pd.DataFrame(long, columns=["obs", "window_start", "rows", "correct"])
+            .groupby(["obs", "window_start"])[["rows", "correct"]]
+            .sum()
+        )
         values = (frame["correct"] / frame["rows"]).rename("accuracy").reset_index()
         what = "subjects"
     elif protocol == "within-subject" and mine["subject"].notna().any():
-        values = mine.groupby(["subject", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index().rename(columns={"subject": "obs"})
+        values = (
+            mine.groupby(["subject", "window_start"])["test_accuracy"]
+            .mean()
+            .rename("accuracy")
+            .reset_index()
+            .rename(columns={"subject": "obs"})
+        )
         what = "subjects"
     else:
         folds = mine["fold"].notna().any()
         key = mine["fold"].astype("float64") if folds else mine["seed"].astype("float64")
-        values = mine.assign(obs=key).groupby(["obs", "window_start"])["test_accuracy"].mean().rename("accuracy").reset_index()
+        values = (
+            mine.assign(obs=key)
+            .groupby(["obs", "window_start"])["test_accuracy"]
+            .mean()
+            .rename("accuracy")
+            .reset_index()
+        )
         what = "folds" if folds else "seeds"
     labels = [f"{o:g}" if isinstance(o, float) else str(o) for o in values["obs"]]
     names = sorted(set(labels), key=natural_key)
@@ -148,7 +188,15 @@ def timecourse_table(windows: pd.DataFrame, options: dict | None = None) -> pd.D
     for _, mine in _cells_in_order(windows, options):
         parts.append(_cell_rows(mine, options, alpha))
     table = pd.concat(parts, ignore_index=True)[TABLE_COLUMNS]
-    return table.astype({"n": "int64", "n_observations": "int64", "cluster": "Int64", "above_threshold": "boolean", "significant": "bool"})
+    return table.astype(
+        {
+            "n": "int64",
+            "n_observations": "int64",
+            "cluster": "Int64",
+            "above_threshold": "boolean",
+            "significant": "bool",
+        }
+    )
 
 
 def _cells_in_order(windows: pd.DataFrame, options: dict):
@@ -223,7 +271,12 @@ def method_text(options: dict) -> str:
         "or all of them where fewer, seed {seed}; Maris & Oostenveld 2007), which corrects for the number of windows. "
         "Observations: subjects (within-subject: each subject's mean over its seeds and folds; cross-subject: each held-out subject's accuracy), "
         "or folds (mean over seeds) where the data have no subjects."
-    ).format(ca=options["cluster_alpha"], alpha=options["significance"]["alpha"], n=options["cluster_permutations"], seed=CLUSTER_SEED)
+    ).format(
+        ca=options["cluster_alpha"],
+        alpha=options["significance"]["alpha"],
+        n=options["cluster_permutations"],
+        seed=CLUSTER_SEED,
+    )
 
 
 def render_markdown(table: pd.DataFrame, options: dict) -> str:
@@ -232,11 +285,25 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     if table.empty:
         return "No time-course rows: no finished run of this sweep has a time window (a data set with `source: epochs` and `windows:` makes them).\n"
     accuracy = lambda v: fmt(v, "test_accuracy", options)  # noqa: E731
-    header = ["Data set", "Architecture", "Hyperparameters", "Protocol", "Window (s)", "Centre (s)", "n", "Test acc.", "s.e.m.", "Threshold", "Cluster p"]
+    header = [
+        "Data set",
+        "Architecture",
+        "Hyperparameters",
+        "Protocol",
+        "Window (s)",
+        "Centre (s)",
+        "n",
+        "Test acc.",
+        "s.e.m.",
+        "Threshold",
+        "Cluster p",
+    ]
     rows = (_window_row(row, accuracy, options) for row in table.to_dict("records"))
     lines = markdown_table(header, "lllll" + "r" * (len(header) - 5), rows)
     lines.append("")
-    lines.append("Test acc.: mean ± std over the cell's runs at the window ((subject,) seed, fold); n = finished runs. s.e.m.: standard error of the mean over the observations.")
+    lines.append(
+        "Test acc.: mean ± std over the cell's runs at the window ((subject,) seed, fold); n = finished runs. s.e.m.: standard error of the mean over the observations."
+    )
     lines.append(
         f"Threshold: the accuracy a classifier exceeds by chance with p < {options['significance']['alpha']} (binomial test over the test trials of one seed, "
         "folds and subjects summed; Combrisson & Jerbi 2015)."

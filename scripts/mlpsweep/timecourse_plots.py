@@ -50,14 +50,29 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
         y = cell["observation_mean"].to_numpy(dtype=float) * scale
         sem = np.nan_to_num(cell["sem"].to_numpy(dtype=float)) * scale
         n, what = int(cell["n_observations"].min()), cell["observations"].iloc[0]
-        ax.plot(x, y, color=color, marker="o", markersize=3, linewidth=1.2, label=f"{architecture} / {hparams} (mean of {n} {what}, band ± s.e.m.)")
+        ax.plot(
+            x,
+            y,
+            color=color,
+            marker="o",
+            markersize=3,
+            linewidth=1.2,
+            label=f"{architecture} / {hparams} (mean of {n} {what}, band ± s.e.m.)",
+        )
         ax.fill_between(x, y - sem, y + sem, color=color, alpha=0.2, linewidth=0)
         for _, part in cell[cell["significant"]].groupby("cluster"):
             low, high = part["window_centre"].min() - step / 2, part["window_centre"].max() + step / 2
             ax.axvspan(low, high, color=color, alpha=0.12, linewidth=0)
             bars.append((c, low, high, color))
     for c, low, high, color in bars:  # a bar per significant cluster, one row per cell, at the bottom
-        ax.plot([low, high], [0.03 + 0.035 * c] * 2, color=color, linewidth=3, solid_capstyle="butt", transform=ax.get_xaxis_transform())
+        ax.plot(
+            [low, high],
+            [0.03 + 0.035 * c] * 2,
+            color=color,
+            linewidth=3,
+            solid_capstyle="butt",
+            transform=ax.get_xaxis_transform(),
+        )
     _chance_lines(ax, mine, scale, options["significance"]["alpha"])
     low, high = mine["window_centre"].min() - step / 2, mine["window_centre"].max() + step / 2
     if low < 0 < high:
@@ -107,7 +122,16 @@ def generalization_figure(matrix: pd.DataFrame, key: tuple, chance: float, lengt
     span = max(float(np.max(np.abs(finite - centre))) if finite.size else 0.0, 0.01 * scale)
     fig, ax = plt.subplots(figsize=(4.6, 3.9), layout="constrained")
     extent = (test[0] - step_x / 2, test[-1] + step_x / 2, train[0] - step_y / 2, train[-1] + step_y / 2)
-    image = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap="RdBu_r", vmin=centre - span, vmax=centre + span, extent=extent, aspect="auto", interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        origin="lower",
+        cmap="RdBu_r",
+        vmin=centre - span,
+        vmax=centre + span,
+        extent=extent,
+        aspect="auto",
+        interpolation="nearest",
+    )
     low, high = max(extent[0], extent[2]), min(extent[1], extent[3])
     ax.plot([low, high], [low, high], color="k", linestyle="--", linewidth=0.8)
     if extent[0] < 0 < extent[1]:
@@ -118,7 +142,9 @@ def generalization_figure(matrix: pd.DataFrame, key: tuple, chance: float, lengt
     ax.set_ylabel("Training time: window centre (s)")
     unit = "%" if scale == 100 else "fraction"
     fig.colorbar(image, ax=ax, label=f"Test accuracy ({unit}); white: chance {centre:.{options['decimals']}f}")
-    ax.set_title(f"{' / '.join(key)}\ntemporal generalization, mean over {n_runs} runs per training window\n(dashed: diagonal, train time = test time)")
+    ax.set_title(
+        f"{' / '.join(key)}\ntemporal generalization, mean over {n_runs} runs per training window\n(dashed: diagonal, train time = test time)"
+    )
     return fig
 
 
@@ -148,7 +174,11 @@ def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | No
     table = timecourse.timecourse_table(windows, options)
     timecourse.write_timecourse(table, options, summary_dir)
     folder = _fresh(Path(plots_dir) / TIMECOURSE_DIR)
-    written = [p for dataset in dict.fromkeys(table["dataset"]) for p in _draw(timecourse_figure, (table, dataset, options), folder / dataset)]
+    written = [
+        p
+        for dataset in dict.fromkeys(table["dataset"])
+        for p in _draw(timecourse_figure, (table, dataset, options), folder / dataset)
+    ]
     log.info("time course: %d windowed runs, %d table rows, %d figure files", len(windows), len(table), len(written))
     return table
 
@@ -162,7 +192,10 @@ def write_generalization_outputs(results, summary_dir, plots_dir, options: dict 
     tables = _fresh(Path(summary_dir) / GENERALIZATION_DIR)
     figures = _fresh(Path(plots_dir) / GENERALIZATION_DIR)
     if not matrices:
-        write_text_atomic(tables / "README.md", "No generalization matrix: no finished windowed run of this sweep left a generalization.csv (they do with `summary.generalization: true`).\n")
+        write_text_atomic(
+            tables / "README.md",
+            "No generalization matrix: no finished windowed run of this sweep left a generalization.csv (they do with `summary.generalization: true`).\n",
+        )
         return {}
     chance = _chance_of_cells(windows, options)
     for key, matrix in matrices.items():
@@ -180,6 +213,8 @@ def _chance_of_cells(windows: pd.DataFrame, options: dict) -> dict[tuple, float]
     """Each cell's chance level (majority-class rate of its test trials, as in the time-course table)."""
     out = {}
     for key, mine in windows.groupby(KEYS, sort=False):
-        majority, _ = timecourse.chance_per_window(mine, sorted(mine["window_start"].unique()), options["significance"]["alpha"])
+        majority, _ = timecourse.chance_per_window(
+            mine, sorted(mine["window_start"].unique()), options["significance"]["alpha"]
+        )
         out[key] = float(np.nanmean(majority)) if np.isfinite(majority).any() else np.nan
     return out

@@ -82,9 +82,27 @@ class DataCache:
         data = self.dataset(config)
         split = config["split"]
         subject, window = config.get("subject"), config.get("window")
-        key = json.dumps([config["dataset"], split, split_seed(split, config["seed"]), config.get("fold"), config.get("permutation"), subject, window], sort_keys=True)
+        key = json.dumps(
+            [
+                config["dataset"],
+                split,
+                split_seed(split, config["seed"]),
+                config.get("fold"),
+                config.get("permutation"),
+                subject,
+                window,
+            ],
+            sort_keys=True,
+        )
         if key not in self._splits:
-            self._splits[key] = make_splits(self.run_data(config), split, config["seed"], config.get("fold"), config.get("permutation"), group=subject)
+            self._splits[key] = make_splits(
+                self.run_data(config),
+                split,
+                config["seed"],
+                config.get("fold"),
+                config.get("permutation"),
+                group=subject,
+            )
             while len(self._splits) > self.keep_splits:
                 self._splits.popitem(last=False)
         self._splits.move_to_end(key)
@@ -130,7 +148,12 @@ def _member(p: Prepared, one_hots: dict | None = None):
         x_val=s.x_val,
         y_val=y_val,
         epochs=training["epochs"],
-        hyper={"learning_rate": training["learning_rate"], "momentum": training["momentum"], "l2": arch["l2"], "dropout": arch["dropout"]},
+        hyper={
+            "learning_rate": training["learning_rate"],
+            "momentum": training["momentum"],
+            "l2": arch["l2"],
+            "dropout": arch["dropout"],
+        },
         class_weights=class_weights(s.y_train, s.n_classes, training["class_weight"]),
         early_stopping=training["early_stopping"],
     )
@@ -244,7 +267,11 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
         while any(m.active for m in pack.members):
             if stop.set or not pack.train_epoch(lambda: stop.set):
                 epochs = sorted({m.epoch for m in pack.members})
-                log.warning("interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there", stop.signum, "/".join(map(str, epochs)))
+                log.warning(
+                    "interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there",
+                    stop.signum,
+                    "/".join(map(str, epochs)),
+                )
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
             checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
             progress.epoch_done(pack.members)
@@ -268,7 +295,12 @@ def _run_logs(run_dirs: list[Path]) -> list[logging.Handler]:
         handler = logging.FileHandler(run_dir / rundir.LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         # lines of the writer thread are about packs before this one: each run's own goes to its log
-        handler.addFilter(lambda record, own=own, others=others: record.threadName != THREAD_NAME and (own in (msg := record.getMessage()) or not any(d in msg for d in others)))
+        handler.addFilter(
+            lambda record, own=own, others=others: (
+                record.threadName != THREAD_NAME
+                and (own in (msg := record.getMessage()) or not any(d in msg for d in others))
+            )
+        )
         logging.getLogger().addHandler(handler)
         handlers.append(handler)
     return handlers
@@ -301,16 +333,25 @@ def _arrays(pack) -> dict[str, np.ndarray]:
     arrays = pack.state_arrays()
     if any(m.best_weights is not None for m in pack.members):
         for i, w in enumerate(arrays[f"w{i}"] for i in range(len(pack.weights))):
-            arrays[f"b{i}"] = np.stack([m.best_weights[i] if m.best_weights is not None else np.zeros_like(w[0]) for m in pack.members])
+            arrays[f"b{i}"] = np.stack(
+                [m.best_weights[i] if m.best_weights is not None else np.zeros_like(w[0]) for m in pack.members]
+            )
     return arrays
 
 
 def _restore(pack, k: int, found: checkpoint.Found, early_stopping_cls) -> None:
     m, state = pack.members[k], found.state
     pack.load_member_state(k, found.arrays, found.index)
-    m.epoch, m.status, m.history, m.fit_seconds = state["epoch"], state["status"], state["history"], state["fit_seconds"]
+    m.epoch, m.status, m.history, m.fit_seconds = (
+        state["epoch"],
+        state["status"],
+        state["history"],
+        state["fit_seconds"],
+    )
     es = m.stopping
-    m.stopping = early_stopping_cls(es.patience, es.monitor, es.min_delta, es.restore_best_weights, **state["early_stopping"])
+    m.stopping = early_stopping_cls(
+        es.patience, es.monitor, es.min_delta, es.restore_best_weights, **state["early_stopping"]
+    )
     if state["has_best"]:
         m.best_weights = [found.arrays[f"b{i}"][found.index] for i in range(len(pack.weights))]
 
@@ -322,7 +363,16 @@ class ModelExporter:
     def __init__(self):
         self._models = {}
 
-    def writer(self, config: dict, n_features: int, n_classes: int, weights: list[np.ndarray], *, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
+    def writer(
+        self,
+        config: dict,
+        n_features: int,
+        n_classes: int,
+        weights: list[np.ndarray],
+        *,
+        mean: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+    ):
         """A function that saves the run's trained model to a path, atomically and durably;
         it builds nothing the caller's thread must own, so any one thread may call it.
         Without `mean` and `scale` the model's inputs are taken as standardized already."""
@@ -351,7 +401,10 @@ def _generalization(pack, stacked, group: list[Prepared]) -> list:
     from . import generalization
 
     found = generalization.evaluate(pack, stacked, group)
-    return [None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows] for p, rows in zip(group, found)]
+    return [
+        None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows]
+        for p, rows in zip(group, found)
+    ]
 
 
 def _record(

@@ -19,7 +19,20 @@ from .dataset import Dataset, DataError, file_digest
 from .files import count_groups, group_values
 from .splits import Splits, class_weights, make_splits, one_hot, split_seed
 
-__all__ = ["Dataset", "DataError", "Splits", "class_weights", "count_groups", "file_digest", "group_values", "load_dataset", "make_splits", "one_hot", "read_features", "split_seed"]
+__all__ = [
+    "Dataset",
+    "DataError",
+    "Splits",
+    "class_weights",
+    "count_groups",
+    "file_digest",
+    "group_values",
+    "load_dataset",
+    "make_splits",
+    "one_hot",
+    "read_features",
+    "split_seed",
+]
 
 
 def load_dataset(spec: dict, group: str | None = None) -> Dataset:
@@ -32,4 +45,6 @@ def read_features(spec: dict, path: str, feature_names: list[str] | None, n_feat
     """New feature rows for a model trained on this data set, from a file of its kind (the
     source's `reader`); DataError naming file, column and fix otherwise."""
     module, function = registry.SOURCES[spec["source"]].reader.rsplit(".", 1)
-    return getattr(importlib.import_module(f".{module}", __name__), function)(spec, path, feature_names, n_features, ignore)
+    return getattr(importlib.import_module(f".{module}", __name__), function)(
+        spec, path, feature_names, n_features, ignore
+    )

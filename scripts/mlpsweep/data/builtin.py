@@ -8,7 +8,9 @@ from .. import registry
 from .dataset import Dataset, digest_arrays
 
 
-def make_synthetic(n_samples=1000, n_features=20, n_classes=2, separation=1.5, noise=1.0, seed=0, class_names=None) -> Dataset:
+def make_synthetic(
+    n_samples=1000, n_features=20, n_classes=2, separation=1.5, noise=1.0, seed=0, class_names=None
+) -> Dataset:
     """The notebook's made-up "good vs bad" data: Gaussian blobs around random class centres."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_classes, n_features))
@@ -26,11 +28,22 @@ def make_synthetic(n_samples=1000, n_features=20, n_classes=2, separation=1.5, n
 def load_sklearn(name: str) -> Dataset:
     from sklearn import datasets
 
-    loader = {"digits": datasets.load_digits, "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer, "iris": datasets.load_iris}[name]
+    loader = {
+        "digits": datasets.load_digits,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "iris": datasets.load_iris,
+    }[name]
     bunch = loader()
     x = bunch.data.astype(np.float32)
     y = bunch.target.astype(np.int64)
-    return Dataset(x, y, [str(n) for n in bunch.target_names], digest_arrays(x, y), feature_names=[str(n) for n in bunch.feature_names])
+    return Dataset(
+        x,
+        y,
+        [str(n) for n in bunch.target_names],
+        digest_arrays(x, y),
+        feature_names=[str(n) for n in bunch.feature_names],
+    )
 
 
 def load_synthetic_source(spec: dict, group: str | None = None) -> Dataset:

@@ -52,7 +52,11 @@ def encode_labels(raw: np.ndarray, where: str, class_names=None) -> tuple[np.nda
     values, y = np.unique(raw, return_inverse=True)
     names = [str(v) for v in values]
     if class_names is not None:
-        if np.issubdtype(raw.dtype, np.integer) and int(values.min(initial=0)) >= 0 and len(class_names) > int(values.max(initial=0)):
+        if (
+            np.issubdtype(raw.dtype, np.integer)
+            and int(values.min(initial=0)) >= 0
+            and len(class_names) > int(values.max(initial=0))
+        ):
             return raw.astype(np.int64), list(map(str, class_names))
         raise DataError(
             refusal(

@@ -43,7 +43,21 @@ SUBJECT = "subject"  # the group column a `{subject}` pattern gives
 SUBJECT_RE = re.compile(r"^[A-Za-z0-9]+$")  # a BIDS label: it names run directories (sub-<label>_seed0)
 _TOL = 1e-3  # of a sample interval: times closer than this are one time
 # channel types that `picks: data` selects (MNE's data channels)
-DATA_TYPES = ("mag", "grad", "eeg", "csd", "seeg", "ecog", "dbs", "hbo", "hbr", "fnirs_cw_amplitude", "fnirs_fd_ac_amplitude", "fnirs_fd_phase", "fnirs_od")
+DATA_TYPES = (
+    "mag",
+    "grad",
+    "eeg",
+    "csd",
+    "seeg",
+    "ecog",
+    "dbs",
+    "hbo",
+    "hbr",
+    "fnirs_cw_amplitude",
+    "fnirs_fd_ac_amplitude",
+    "fnirs_fd_phase",
+    "fnirs_od",
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,11 @@ def pattern_files(path: str) -> list[tuple[str | None, str]]:
     without `{subject}` names one file (subject None), if it exists."""
     if "{subject}" not in path:
         return [(None, path)] if Path(path).is_file() else []
-    regex = re.escape(path).replace(re.escape("{subject}"), "(?P<subject>[^/]+)", 1).replace(re.escape("{subject}"), "(?P=subject)")
+    regex = (
+        re.escape(path)
+        .replace(re.escape("{subject}"), "(?P<subject>[^/]+)", 1)
+        .replace(re.escape("{subject}"), "(?P=subject)")
+    )
     found = []
     for name in glob.glob(path.replace("{subject}", "*")):
         match = re.fullmatch(regex, Path(name).as_posix())
@@ -236,7 +254,12 @@ def window_dataset(data: Dataset, start: float) -> Dataset:
     length = e.windows["length"]
     i0, n = window_offset(e.times, e.sfreq, start), window_size(length, e.sfreq)
     names = feature_names(e.ch_names, e.times[i0 : i0 + n], e.sfreq)
-    return replace(data, x=window_features(data, start, length), feature_names=names, where=f"{data.where}, window {window_label(start)} s")
+    return replace(
+        data,
+        x=window_features(data, start, length),
+        feature_names=names,
+        where=f"{data.where}, window {window_label(start)} s",
+    )
 
 
 def _arrays(data: Dataset) -> EpochsArrays:
@@ -257,7 +280,9 @@ def matched_events(event_id: dict, condition: str) -> list[str]:
     return [name for name in event_id if tags <= set(name.split("/"))]
 
 
-def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where: str, unmatched: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+def trial_labels(
+    codes: np.ndarray, event_id: dict, metadata, spec: dict, where: str, unmatched: list | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows kept, their raw labels) of one file's trials; problems raise ValueError(key,
     problem, fix). A condition the file's event_id lacks selects none of its trials (a
     subject without trials of a condition), and is appended to `unmatched` if given."""
@@ -273,7 +298,11 @@ def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where:
             hit = np.isin(codes, [event_id[n] for n in names])
             twice = hit & (by_condition >= 0)
             if twice.any():
-                raise ValueError("conditions", f"conditions {conditions[int(by_condition[twice][0])]!r} and {condition!r} both select trial {int(np.flatnonzero(twice)[0])} of {where}", "list conditions that select disjoint events")
+                raise ValueError(
+                    "conditions",
+                    f"conditions {conditions[int(by_condition[twice][0])]!r} and {condition!r} both select trial {int(np.flatnonzero(twice)[0])} of {where}",
+                    "list conditions that select disjoint events",
+                )
             by_condition[hit] = i
         keep = by_condition >= 0
     if label is None:
@@ -283,12 +312,24 @@ def trial_labels(codes: np.ndarray, event_id: dict, metadata, spec: dict, where:
         return keep, np.array([names.get(int(c), str(int(c))) for c in codes], dtype=object)
     column = label["metadata"]
     if metadata is None:
-        raise ValueError("label", f"{where} has no metadata, so no column {column!r}", "label the trials by condition (leave label out) or add metadata to the epochs")
+        raise ValueError(
+            "label",
+            f"{where} has no metadata, so no column {column!r}",
+            "label the trials by condition (leave label out) or add metadata to the epochs",
+        )
     if column not in metadata.columns:
-        raise ValueError("label", f"metadata column {column!r} is not in {where} (columns: {', '.join(map(str, metadata.columns[:20]))})", "name an existing metadata column")
+        raise ValueError(
+            "label",
+            f"metadata column {column!r} is not in {where} (columns: {', '.join(map(str, metadata.columns[:20]))})",
+            "name an existing metadata column",
+        )
     values = metadata[column].to_numpy()[keep]
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values.tolist()):
-        raise ValueError("label", f"metadata column {column!r} of {where} has missing values", "fill them, or select trials with conditions")
+        raise ValueError(
+            "label",
+            f"metadata column {column!r} of {where} has missing values",
+            "fill them, or select trials with conditions",
+        )
     return keep, np.array([str(v) for v in values.tolist()], dtype=object)
 
 
@@ -331,10 +372,20 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
     files = pattern_files(path)
     if not files:
         what = "no file matches the pattern" if "{subject}" in path else "the file does not exist"
-        _fail(source, f"{entry}.path", f"{what} {path!r} (working directory {os.getcwd()})", "check the path; {subject} stands for the subject label, relative paths start at the directory snakemake runs in")
+        _fail(
+            source,
+            f"{entry}.path",
+            f"{what} {path!r} (working directory {os.getcwd()})",
+            "check the path; {subject} stands for the subject label, relative paths start at the directory snakemake runs in",
+        )
     bad = [s for s, _ in files if s is not None and not SUBJECT_RE.match(s)]
     if bad:
-        _fail(source, f"{entry}.path", f"subject label {bad[0]!r} (from {dict((s, f) for s, f in files)[bad[0]]}) has characters other than letters and digits", "name files by BIDS subject labels (sub-01, not sub-01_a) or make the pattern more specific")
+        _fail(
+            source,
+            f"{entry}.path",
+            f"subject label {bad[0]!r} (from {dict((s, f) for s, f in files)[bad[0]]}) has characters other than letters and digits",
+            "name files by BIDS subject labels (sub-01, not sub-01_a) or make the pattern more specific",
+        )
     reference = None
     counts = {}
     missing: dict[str, list[str]] = {}  # condition -> files whose event_id lacks it
@@ -342,20 +393,45 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
         try:
             header = read_header(name)
         except DataError as exc:
-            _fail(source, f"{entry}.path", str(exc), "point the path at MNE epochs files (saved with epochs.save(...-epo.fif))")
+            _fail(
+                source,
+                f"{entry}.path",
+                str(exc),
+                "point the path at MNE epochs files (saved with epochs.save(...-epo.fif))",
+            )
         try:
             channels = picked_channels(header, spec["picks"])
         except KeyError as exc:
-            _fail(source, f"{entry}.picks", f"{exc.args[0]!r} is neither a channel nor a channel type of {name}", "give channel names of the file, a channel type (eeg, meg, ...), 'data' or 'all'")
+            _fail(
+                source,
+                f"{entry}.picks",
+                f"{exc.args[0]!r} is neither a channel nor a channel type of {name}",
+                "give channel names of the file, a channel type (eeg, meg, ...), 'data' or 'all'",
+            )
         if not channels:
-            _fail(source, f"{entry}.picks", f"{spec['picks']!r} picks no channel of {name}", "give channel names of the file, a channel type (eeg, meg, ...), 'data' or 'all'")
+            _fail(
+                source,
+                f"{entry}.picks",
+                f"{spec['picks']!r} picks no channel of {name}",
+                "give channel names of the file, a channel type (eeg, meg, ...), 'data' or 'all'",
+            )
         t0, t1 = header.times[0], header.times[-1]
         for key, value in (("tmin", spec["tmin"]), ("tmax", spec["tmax"])):
             if value is not None and not (t0 - _TOL / header.sfreq <= value <= t1 + _TOL / header.sfreq):
-                _fail(source, f"{entry}.{key}", f"{value} s is outside the epochs of {name} ({t0:+.3f} to {t1:+.3f} s)", f"give a {key} inside that interval, or leave it out")
+                _fail(
+                    source,
+                    f"{entry}.{key}",
+                    f"{value} s is outside the epochs of {name} ({t0:+.3f} to {t1:+.3f} s)",
+                    f"give a {key} inside that interval, or leave it out",
+                )
         samples = crop_samples(header.times, header.sfreq, spec["tmin"], spec["tmax"], spec["decim"])
         if len(samples) == 0:
-            _fail(source, f"{entry}.tmin", f"the crop {spec['tmin']} to {spec['tmax']} s with decim {spec['decim']} keeps no sample of {name}", "widen the crop or lower decim")
+            _fail(
+                source,
+                f"{entry}.tmin",
+                f"the crop {spec['tmin']} to {spec['tmax']} s with decim {spec['decim']} keeps no sample of {name}",
+                "widen the crop or lower decim",
+            )
         times = header.times[samples]
         if reference is None:
             reference = (name, channels, header.sfreq, times)
@@ -363,17 +439,35 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
         else:
             ref_name, ref_channels, ref_sfreq, ref_times = reference
             if header.sfreq != ref_sfreq:
-                _fail(source, f"{entry}.path", f"{name} is sampled at {header.sfreq:g} Hz, {ref_name} at {ref_sfreq:g} Hz", "resample the files to one rate (epochs.resample) before decoding across them")
+                _fail(
+                    source,
+                    f"{entry}.path",
+                    f"{name} is sampled at {header.sfreq:g} Hz, {ref_name} at {ref_sfreq:g} Hz",
+                    "resample the files to one rate (epochs.resample) before decoding across them",
+                )
             marked = _marked_bad(channels, header.bads, name, ref_channels, ref_bads, ref_name)
             if marked:
                 _fail(source, f"{entry}.picks", *marked)
             if channels != ref_channels:
-                i = next((k for k, (a, b) in enumerate(zip(channels, ref_channels)) if a != b), min(len(channels), len(ref_channels)))
+                i = next(
+                    (k for k, (a, b) in enumerate(zip(channels, ref_channels)) if a != b),
+                    min(len(channels), len(ref_channels)),
+                )
                 mine = channels[i] if i < len(channels) else "(none)"
                 theirs = ref_channels[i] if i < len(ref_channels) else "(none)"
-                _fail(source, f"{entry}.picks", f"{name} differs in its picked channels from {ref_name}: channel {i + 1} is {mine!r} there, {theirs!r} in {ref_name}", "pick the same channels in every file (list them by name, or interpolate bad channels)")
+                _fail(
+                    source,
+                    f"{entry}.picks",
+                    f"{name} differs in its picked channels from {ref_name}: channel {i + 1} is {mine!r} there, {theirs!r} in {ref_name}",
+                    "pick the same channels in every file (list them by name, or interpolate bad channels)",
+                )
             if len(times) != len(ref_times) or not np.allclose(times, ref_times, atol=_TOL / header.sfreq):
-                _fail(source, f"{entry}.tmin", f"{name} keeps other sample times ({times[0]:+.3f} to {times[-1]:+.3f} s, {len(times)} samples) than {ref_name} ({ref_times[0]:+.3f} to {ref_times[-1]:+.3f} s, {len(ref_times)} samples)", "set tmin and tmax inside every file's epochs")
+                _fail(
+                    source,
+                    f"{entry}.tmin",
+                    f"{name} keeps other sample times ({times[0]:+.3f} to {times[-1]:+.3f} s, {len(times)} samples) than {ref_name} ({ref_times[0]:+.3f} to {ref_times[-1]:+.3f} s, {len(ref_times)} samples)",
+                    "set tmin and tmax inside every file's epochs",
+                )
         try:
             unmatched: list = []
             keep, labels = trial_labels(header.codes, header.event_id, header.metadata, spec, name, unmatched)
@@ -385,9 +479,19 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
             if len(missing[condition]) == len(files):
                 events = sorted({e for _, f in files for e in read_header(f).event_id})
                 where = name if len(files) == 1 else f"any of the {len(files)} files (e.g. {name})"
-                _fail(source, f"{entry}.conditions", f"condition {condition!r} is not in the event_id of {where} (events: {', '.join(events)})", "use event names or '/' tags of the files' event_id")
+                _fail(
+                    source,
+                    f"{entry}.conditions",
+                    f"condition {condition!r} is not in the event_id of {where} (events: {', '.join(events)})",
+                    "use event names or '/' tags of the files' event_id",
+                )
         if not keep.any():
-            _fail(source, f"{entry}.conditions", f"{name} has no trial of the conditions {spec['conditions']}", "check the conditions, or remove that file")
+            _fail(
+                source,
+                f"{entry}.conditions",
+                f"{name} has no trial of the conditions {spec['conditions']}",
+                "check the conditions, or remove that file",
+            )
         values, n = np.unique(labels.astype(str), return_counts=True)
         counts[subject if subject is not None else name] = (name, dict(zip(values.tolist(), n.tolist())))
     _, channels, header_sfreq, times = reference
@@ -396,21 +500,46 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
     if spec["windows"]:
         length = spec["windows"]["length"]
         if window_size(length, sfreq) < 1:
-            _fail(source, f"{entry}.windows.length", f"{length} s holds no sample at {sfreq:g} Hz (after decim {spec['decim']})", f"give a length of at least {1 / sfreq:g} s")
+            _fail(
+                source,
+                f"{entry}.windows.length",
+                f"{length} s holds no sample at {sfreq:g} Hz (after decim {spec['decim']})",
+                f"give a length of at least {1 / sfreq:g} s",
+            )
         crop = times[-1] - times[0] + 1 / sfreq
         if window_size(length, sfreq) > len(times):
-            _fail(source, f"{entry}.windows.length", f"a window of {length} s is longer than the crop ({times[0]:+.3f} to {times[-1]:+.3f} s, {crop:.3f} s)", "shorten the windows or widen tmin/tmax")
+            _fail(
+                source,
+                f"{entry}.windows.length",
+                f"a window of {length} s is longer than the crop ({times[0]:+.3f} to {times[-1]:+.3f} s, {crop:.3f} s)",
+                "shorten the windows or widen tmin/tmax",
+            )
         windows = tuple(starts_of(times, sfreq, spec["windows"], spec["tmin"]))
         if not windows:
-            _fail(source, f"{entry}.windows.length", f"no window of {length} s fits in the crop from tmin {spec['tmin']}", "shorten the windows or widen tmin/tmax")
+            _fail(
+                source,
+                f"{entry}.windows.length",
+                f"no window of {length} s fits in the crop from tmin {spec['tmin']}",
+                "shorten the windows or widen tmin/tmax",
+            )
         labels = [window_label(s) for s in windows]
         if len(set(labels)) != len(labels):
-            _fail(source, f"{entry}.windows.step", f"step {spec['windows']['step']} s gives windows whose starts are one millisecond apart or less (run directories name them to the millisecond)", "use a step of at least 0.001 s")
+            _fail(
+                source,
+                f"{entry}.windows.step",
+                f"step {spec['windows']['step']} s gives windows whose starts are one millisecond apart or less (run directories name them to the millisecond)",
+                "use a step of at least 0.001 s",
+            )
     subjects = None if files[0][0] is None else tuple(s for s, _ in files)
     within = split.get("within")
     if within:
         if subjects is None:
-            _fail(source, "split.within", f"{spec['path']!r} names one file, without {{subject}}, so there is no subject to decode within", "name files by a pattern with {subject}, or remove split.within")
+            _fail(
+                source,
+                "split.within",
+                f"{spec['path']!r} names one file, without {{subject}}, so there is no subject to decode within",
+                "name files by a pattern with {subject}, or remove split.within",
+            )
         _check_within(counts, split, source)
     return Plan(subjects, windows)
 
@@ -441,10 +570,20 @@ def _check_within(counts: dict, split: dict, source: str) -> None:
     need = split["folds"] if split["method"] == "kfold" else 3
     for subject, (name, classes) in counts.items():
         if len(classes) < 2:
-            _fail(source, "split.within", f"subject {subject!r} ({name}) has trials of one class only ({next(iter(classes))!r}), but within-subject decoding needs two", "remove that subject's file, or decode across subjects (leave_one_group_out)")
+            _fail(
+                source,
+                "split.within",
+                f"subject {subject!r} ({name}) has trials of one class only ({next(iter(classes))!r}), but within-subject decoding needs two",
+                "remove that subject's file, or decode across subjects (leave_one_group_out)",
+            )
         small = min(classes, key=classes.get)
         if classes[small] < need:
-            _fail(source, "split.folds", f"subject {subject!r} ({name}) has {classes[small]} trials of class {small!r}, too few for {need} stratified folds within the subject", "lower split.folds, or remove that subject's file")
+            _fail(
+                source,
+                "split.folds",
+                f"subject {subject!r} ({name}) has {classes[small]} trials of class {small!r}, too few for {need} stratified folds within the subject",
+                "lower split.folds, or remove that subject's file",
+            )
 
 
 # ---------------------------------------------------------------- loading
@@ -510,7 +649,14 @@ def load_epochs(spec: dict, group: str | None = None) -> Dataset:
         y, class_names = encode_labels(raw.astype(str), f"data set {spec['path']}")
     x = checked_features(trials.reshape(len(trials), -1), f"data set {spec['path']}")
     fingerprint = digest_text("\n".join(f"{s}:{d}" for s, d in digests))
-    dataset = Dataset(x, y, class_names, fingerprint, None if group is None else np.array(groups, dtype=object), f"dataset '{spec.get('name', spec['path'])}' (epochs {spec['path']})")
+    dataset = Dataset(
+        x,
+        y,
+        class_names,
+        fingerprint,
+        None if group is None else np.array(groups, dtype=object),
+        f"dataset '{spec.get('name', spec['path'])}' (epochs {spec['path']})",
+    )
     dataset.feature_names = feature_names(channels, times, sfreq)
     dataset.epochs = EpochsArrays(x.reshape(trials.shape), times, channels, sfreq, spec["windows"], spec["tmin"])
     dataset.group_fingerprints = {s: d for s, d in digests if s}

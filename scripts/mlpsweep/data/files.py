@@ -15,7 +15,9 @@ from .dataset import Dataset, DataError, checked_features, checked_groups, encod
 def _features(frame, where: str) -> np.ndarray:
     import pandas as pd
 
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    bad = [
+        c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
     if bad:
         col = bad[0]
         sample = frame[col].dropna().astype(str).head(1).tolist()
@@ -103,7 +105,9 @@ def load_file(spec: dict, group: str | None = None) -> Dataset:
         raise DataError(refusal(where, "holds no samples", f"add samples, or point {entry}.path at the right file"))
     y, names = encode_labels(np.asarray(y_raw), where, spec.get("class_names"))
     x = checked_features(x, where, feature_names)
-    return Dataset(x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})", feature_names)
+    return Dataset(
+        x, y, names, file_digest(path), groups, f"dataset '{spec.get('name', path)}' (file {path})", feature_names
+    )
 
 
 def count_groups(spec: dict, column: str) -> int:
@@ -248,7 +252,9 @@ def input_kind(spec: dict, feature_names: list[str] | None) -> str:
     return "table" if feature_names else "npz"
 
 
-def read_features(spec: dict, path: str, feature_names: list[str] | None, n_features: int, ignore: tuple = ()) -> np.ndarray:
+def read_features(
+    spec: dict, path: str, feature_names: list[str] | None, n_features: int, ignore: tuple = ()
+) -> np.ndarray:
     """New rows for a trained model, read from a file of the data set's kind: a table's
     feature columns by name (columns in `ignore`, e.g. the label and the group, are skipped),
     or an NPZ array of `n_features` columns. Refused with file, column and fix otherwise."""
@@ -266,7 +272,11 @@ def read_features(spec: dict, path: str, feature_names: list[str] | None, n_feat
             )
         )
     if (fmt == "npz") != (kind == "npz"):
-        fix = f"give a CSV, TSV or Parquet table with the feature columns {_names(feature_names)}" if kind == "table" else f"save the rows as an NPZ file with array {spec.get('x', 'x')!r} (rows x {n_features} features)"
+        fix = (
+            f"give a CSV, TSV or Parquet table with the feature columns {_names(feature_names)}"
+            if kind == "table"
+            else f"save the rows as an NPZ file with array {spec.get('x', 'x')!r} (rows x {n_features} features)"
+        )
         raise DataError(
             refusal(
                 where,

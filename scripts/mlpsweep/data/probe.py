@@ -75,11 +75,16 @@ def _header(fh, version):
 def _numeric_check(frame, where: str, entry: str) -> None:
     import pandas as pd
 
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    bad = [
+        c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    ]
     if bad:
         col = bad[0]
         values = frame[col].dropna()
-        sample = values[pd.to_numeric(values, errors="coerce").isna()].astype(str).head(1).tolist() or values.astype(str).head(1).tolist()
+        sample = (
+            values[pd.to_numeric(values, errors="coerce").isna()].astype(str).head(1).tolist()
+            or values.astype(str).head(1).tolist()
+        )
         raise DataError(
             refusal(
                 where,
@@ -108,7 +113,9 @@ def _table_shape(spec: dict, path: str, fmt: str, group: str | None) -> DataShap
         with open(path, "rb") as fh:
             head = [fh.readline() for _ in range(len(sample) + 1)]
         per_line = max(1.0, sum(map(len, head[1:])) / max(1, len(head) - 1))
-        rows = len(sample) if len(sample) < SAMPLE_ROWS else int((Path(path).stat().st_size - len(head[0])) / per_line) + 1
+        rows = (
+            len(sample) if len(sample) < SAMPLE_ROWS else int((Path(path).stat().st_size - len(head[0])) / per_line) + 1
+        )
         exact = len(sample) < SAMPLE_ROWS
     columns = spec.get("features") or [c for c in sample.columns if c not in (label, group, *(spec.get("drop") or ()))]
     present = [c for c in columns if c in sample.columns]

@@ -103,7 +103,10 @@ def _cross_validation_fold(data: Dataset, split: dict, seed: int, fold: int):
                 )
             )
         if method == "group_kfold":
-            splitter, args = StratifiedGroupKFold(split["folds"], shuffle=True, random_state=seed), (data.x, data.y, groups)
+            splitter, args = (
+                StratifiedGroupKFold(split["folds"], shuffle=True, random_state=seed),
+                (data.x, data.y, groups),
+            )
         else:
             splitter, args = LeaveOneGroupOut(), (data.x, data.y, groups)
     for i, (train_idx, test_idx) in enumerate(splitter.split(*args)):
@@ -143,7 +146,9 @@ def _validation_rows(data: Dataset, train_idx: np.ndarray, validation: float, se
                 "use data with more groups or fewer folds",
             )
         )
-    keep, val = next(GroupShuffleSplit(n_splits=1, test_size=validation, random_state=seed).split(train_idx, groups=groups))
+    keep, val = next(
+        GroupShuffleSplit(n_splits=1, test_size=validation, random_state=seed).split(train_idx, groups=groups)
+    )
     return train_idx[keep], train_idx[val]
 
 
@@ -179,11 +184,21 @@ def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
         raise DataError(
             refusal(data.where, f"group {group!r} has no rows", "run the sweep again so it plans the groups anew")
         )
-    sub = Dataset(data.x[rows], data.y[rows], data.class_names, data.fingerprint, None, f"{data.where}, group {group!r}")
+    sub = Dataset(
+        data.x[rows], data.y[rows], data.class_names, data.fingerprint, None, f"{data.where}, group {group!r}"
+    )
     return sub, rows
 
 
-def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, permutation: int | None = None, *, group: str | None = None) -> Splits:
+def make_splits(
+    data: Dataset,
+    split: dict,
+    seed: int,
+    fold: int | None = None,
+    permutation: int | None = None,
+    *,
+    group: str | None = None,
+) -> Splits:
     """The training, validation and test parts of one run; standardization fitted on its
     training rows alone. A permutation run trains on labels shuffled within its training
     rows (and within groups), and is tested on the true labels. With `group` (split.within),
@@ -207,7 +222,11 @@ def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, 
     y = data.y
     if permutation is not None:
         y = _permuted(y, np.concatenate([train_idx, val_idx]), data.groups, seed, permutation)
-    missing = sorted(set(range(len(data.class_names))) - set(y[train_idx].tolist()) - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist()))
+    missing = sorted(
+        set(range(len(data.class_names)))
+        - set(y[train_idx].tolist())
+        - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist())
+    )
     if missing:
         names = ", ".join(repr(data.class_names[c]) for c in missing)
         raise DataError(
@@ -223,7 +242,20 @@ def make_splits(data: Dataset, split: dict, seed: int, fold: int | None = None, 
         return scaler.transform(data.x[rows]).astype(np.float32)
 
     test_groups = None if data.groups is None else data.groups[test_idx]
-    return Splits(scale(train_idx), y[train_idx], scale(val_idx), y[val_idx], scale(test_idx), data.y[test_idx], data.class_names, test_idx, test_groups, scaler.mean_, scaler.scale_, data.feature_names)
+    return Splits(
+        scale(train_idx),
+        y[train_idx],
+        scale(val_idx),
+        y[val_idx],
+        scale(test_idx),
+        data.y[test_idx],
+        data.class_names,
+        test_idx,
+        test_groups,
+        scaler.mean_,
+        scaler.scale_,
+        data.feature_names,
+    )
 
 
 def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:

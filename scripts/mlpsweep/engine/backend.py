@@ -17,5 +17,7 @@ class BackendError(RuntimeError):
 def current():
     name = keras.backend.backend()
     if name not in SUPPORTED:
-        raise BackendError(f"KERAS_BACKEND={name} is not supported by mlpsweep's engine. Fix: set KERAS_BACKEND to one of: {', '.join(SUPPORTED)}")
+        raise BackendError(
+            f"KERAS_BACKEND={name} is not supported by mlpsweep's engine. Fix: set KERAS_BACKEND to one of: {', '.join(SUPPORTED)}"
+        )
     return importlib.import_module(f"._{name}", __package__)

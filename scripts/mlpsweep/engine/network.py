@@ -37,7 +37,12 @@ class Shape:
         for i, (n_in, n_out) in enumerate(self.layer_widths()):
             out.append(("kernel", (n_in, n_out)))
             if self.batch_norm and i < len(self.hidden):
-                out += [("gamma", (n_out,)), ("beta", (n_out,)), ("moving_mean", (n_out,)), ("moving_variance", (n_out,))]
+                out += [
+                    ("gamma", (n_out,)),
+                    ("beta", (n_out,)),
+                    ("moving_mean", (n_out,)),
+                    ("moving_variance", (n_out,)),
+                ]
             else:
                 out.append(("bias", (n_out,)))
         return out
@@ -103,7 +108,9 @@ def uniform_bits(ops, key, shape_tail: tuple[int, ...]):
 def step_key(ops, seeds, epochs, step, layer: int):
     """(K,) uint32 keys of one training step's dropout masks in one layer."""
     seeds = ops.cast(seeds, "uint32")
-    x = _mix(ops, ops.add(ops.multiply(seeds, ops.convert_to_tensor(np.uint32(0x01000193))), ops.cast(epochs, "uint32")))
+    x = _mix(
+        ops, ops.add(ops.multiply(seeds, ops.convert_to_tensor(np.uint32(0x01000193))), ops.cast(epochs, "uint32"))
+    )
     x = _mix(ops, ops.add(x, ops.cast(step, "uint32")))
     return _mix(ops, ops.add(x, ops.convert_to_tensor(np.uint32(layer + 1))))
 
@@ -134,8 +141,12 @@ def forward(ops, shape: Shape, weights: list, x, *, training: bool, dropout_rate
             gamma, beta, moving_mean, moving_var = weights[i : i + 4]
             if training:
                 mean, var = ops.moments(z, axes=[1], keepdims=True)
-                new_weights[i + 2] = ops.add(ops.multiply(moving_mean, BN_MOMENTUM), ops.multiply(ops.squeeze(mean, 1), 1.0 - BN_MOMENTUM))
-                new_weights[i + 3] = ops.add(ops.multiply(moving_var, BN_MOMENTUM), ops.multiply(ops.squeeze(var, 1), 1.0 - BN_MOMENTUM))
+                new_weights[i + 2] = ops.add(
+                    ops.multiply(moving_mean, BN_MOMENTUM), ops.multiply(ops.squeeze(mean, 1), 1.0 - BN_MOMENTUM)
+                )
+                new_weights[i + 3] = ops.add(
+                    ops.multiply(moving_var, BN_MOMENTUM), ops.multiply(ops.squeeze(var, 1), 1.0 - BN_MOMENTUM)
+                )
             else:
                 mean, var = ops.expand_dims(moving_mean, 1), ops.expand_dims(moving_var, 1)
             # tf.nn.batch_normalization and Keras's JAX backend: x * inv + (beta - mean * inv)

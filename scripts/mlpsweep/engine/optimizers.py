@@ -104,7 +104,9 @@ def nadam(ops, w, g, slots, h, step, shared=None, momentum_used=True):
     beta_2_power = ops.power(beta_2, local_step)
     m = ops.add(m, ops.multiply(ops.subtract(g, m), (1 - beta_1)))
     v = ops.add(v, ops.multiply(ops.subtract(ops.square(g), v), (1 - beta_2)))
-    m_hat = ops.add(ops.divide(ops.multiply(u_t_1, m), 1 - u_product_t_1), ops.divide(ops.multiply(1 - u_t, g), 1 - u_product_t))
+    m_hat = ops.add(
+        ops.divide(ops.multiply(u_t_1, m), 1 - u_product_t_1), ops.divide(ops.multiply(1 - u_t, g), 1 - u_product_t)
+    )
     v_hat = ops.divide(v, (1 - beta_2_power))
     w = ops.subtract(w, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), ADAM["epsilon"])))
     return w, (m, v)

@@ -85,7 +85,9 @@ class Member:
 
     def __post_init__(self):
         es = self.early_stopping or {}
-        self.stopping = self.stopping or EarlyStopping(**{k: es[k] for k in ("patience", "monitor", "min_delta", "restore_best_weights") if k in es})
+        self.stopping = self.stopping or EarlyStopping(
+            **{k: es[k] for k in ("patience", "monitor", "min_delta", "restore_best_weights") if k in es}
+        )
 
     @property
     def active(self) -> bool:
@@ -102,7 +104,14 @@ class Pack:
     """K members trained as one computation: `state` (weights, optimizer state) and `data` on the
     device, stacked over the members on axis 0."""
 
-    def __init__(self, shape: network.Shape, optimizer: str, batch_size: int, members: list[Member], steps_per_execution: int = 64):
+    def __init__(
+        self,
+        shape: network.Shape,
+        optimizer: str,
+        batch_size: int,
+        members: list[Member],
+        steps_per_execution: int = 64,
+    ):
         n_train = {len(m.y_train) for m in members}
         if len(n_train) != 1:
             raise ValueError(f"members of a pack need equal numbers of training rows, got {sorted(n_train)}")
@@ -122,7 +131,12 @@ class Pack:
         self.spec = spec
         dev = self.compiled.to_device
         K = len(members)
-        weights = network.stack([m.initial_weights if m.initial_weights is not None else network.initial_weights(shape, m.seed) for m in members])
+        weights = network.stack(
+            [
+                m.initial_weights if m.initial_weights is not None else network.initial_weights(shape, m.seed)
+                for m in members
+            ]
+        )
         rule = self.compiled.rule
         trainable = [w for w, t in zip(weights, shape.trainable()) if t]
         initial_slots = [tuple(np.full(w.shape, rule.slot_init, np.float32) for _ in rule.slots) for w in trainable]
@@ -153,7 +167,10 @@ class Pack:
         )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self._warm: set = set()
-        self.hyper = {key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32)) for key in ("learning_rate", "momentum", "l2", "dropout")}
+        self.hyper = {
+            key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32))
+            for key in ("learning_rate", "momentum", "l2", "dropout")
+        }
 
     # ------------------------------------------------------------ state for checkpoints
 
@@ -183,7 +200,9 @@ class Pack:
         state = self.state
         self.state = PackState(
             weights=tuple(put(w, arrays[f"w{i}"][kk]) for i, w in enumerate(state.weights)),
-            slots=tuple(tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(ss)) for i, ss in enumerate(state.slots)),
+            slots=tuple(
+                tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(ss)) for i, ss in enumerate(state.slots)
+            ),
             steps=put(state.steps, arrays["steps"][kk]),
             shared=put(state.shared, arrays["shared"][kk]),
         )
@@ -215,7 +234,11 @@ class Pack:
             return True
         saved = self.state
         # rows of the members' concatenated training data, in each member's own epoch order
-        orders = self.compiled.to_device(np.stack([self.offsets[k] + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]).astype(np.int32))
+        orders = self.compiled.to_device(
+            np.stack(
+                [self.offsets[k] + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]
+            ).astype(np.int32)
+        )
         epochs = np.array([m.epoch for m in members], np.int64).astype(np.uint32)
         chunk = Chunk(orders, epochs, row0=np.int32(0), step0=np.int32(0), n_steps=np.int32(1), active=active.copy())
         loss_sum = np.zeros(len(members), np.float32)
@@ -246,7 +269,14 @@ class Pack:
         for k, m in enumerate(members):
             if not active[k]:
                 continue
-            row = {"epoch": m.epoch + 1, "loss": _mean32(loss_sum[k], seen[k]), "accuracy": _mean32(hits[k], seen[k]), "val_loss": val["loss"][k], "val_accuracy": val["accuracy"][k], "seconds": round(share, 4)}
+            row = {
+                "epoch": m.epoch + 1,
+                "loss": _mean32(loss_sum[k], seen[k]),
+                "accuracy": _mean32(hits[k], seen[k]),
+                "val_loss": val["loss"][k],
+                "val_accuracy": val["accuracy"][k],
+                "seconds": round(share, 4),
+            }
             m.history.append(row)
             m.fit_seconds += share
             m.epoch += 1
@@ -336,7 +366,9 @@ class Pack:
         shape = self.spec.shape
         weights = self.state.weights if weights is None else weights
         l2 = np.asarray(self.hyper["l2"], np.float64)
-        kernels = [np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"][: len(shape.hidden)]
+        kernels = [
+            np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"
+        ][: len(shape.hidden)]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
 
 

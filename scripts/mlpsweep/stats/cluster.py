@@ -10,7 +10,9 @@ import numpy as np
 CLUSTER_SEED = 0  # of the sign flips: fixed, so a table regenerates byte-identically
 
 
-def cluster_test(x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED) -> tuple[list[np.ndarray], np.ndarray, float]:
+def cluster_test(
+    x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED
+) -> tuple[list[np.ndarray], np.ndarray, float]:
     """MNE's cluster-based permutation test of x (observations x windows) > 0, one-sided.
 
     Clusters are runs of adjacent windows whose one-sample t exceeds the t quantile for p <
@@ -28,9 +30,17 @@ def cluster_test(x: np.ndarray, n_permutations: int, cluster_alpha: float, seed:
 
     threshold = float(student_t.ppf(1 - cluster_alpha, n - 1))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows where every observation is equal: t undefined, no cluster
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # windows where every observation is equal: t undefined, no cluster
         _, clusters, p_values, _ = permutation_cluster_1samp_test(
-            np.ascontiguousarray(x, dtype=np.float64), threshold=threshold, n_permutations=n_permutations, tail=1, out_type="mask", rng=seed, verbose=False
+            np.ascontiguousarray(x, dtype=np.float64),
+            threshold=threshold,
+            n_permutations=n_permutations,
+            tail=1,
+            out_type="mask",
+            rng=seed,
+            verbose=False,
         )
     masks = []
     for cluster in clusters:  # 1-D data: MNE gives (slice,) tuples; boolean masks otherwise

@@ -32,7 +32,9 @@ def _test(a: np.ndarray, b: np.ndarray, test: str) -> np.ndarray:
     from scipy import stats
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # near-identical rows: scipy warns of precision, the p-value stands
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # near-identical rows: scipy warns of precision, the p-value stands
         if test == "paired_t":
             return stats.ttest_rel(np.broadcast_to(a, b.shape), b, axis=1).pvalue
         return np.array([_wilcoxon(tuple(row)) for row in _signed_ranks(a - b)])

@@ -39,7 +39,15 @@ def cell_dtypes() -> dict[str, str]:
     }  # fmt: skip
 
 
-EMPTY_COLUMNS = [*KEYS, "n", "n_planned", "status", "best", "p_value", "not_worse"]  # summary.csv of a sweep without a real run
+EMPTY_COLUMNS = [
+    *KEYS,
+    "n",
+    "n_planned",
+    "status",
+    "best",
+    "p_value",
+    "not_worse",
+]  # summary.csv of a sweep without a real run
 
 
 def summarize(runs: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
@@ -183,8 +191,14 @@ def cell_permutation_pvalues(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.Data
     folds) and the observed score is the cell's mean test accuracy over its real runs."""
     perm = runs[runs["permutation"].notna()].assign(ok=lambda f: f["status"] == "finished")
     if perm.empty:
-        return pd.DataFrame({"perm_p_value": np.nan, "n_permutations": 0, "n_permutations_planned": 0}, index=cells.index)
-    per_perm = perm.groupby([*KEYS, "permutation"], sort=False).agg(score=("test_accuracy", "mean"), complete=("ok", "all")).reset_index()
+        return pd.DataFrame(
+            {"perm_p_value": np.nan, "n_permutations": 0, "n_permutations_planned": 0}, index=cells.index
+        )
+    per_perm = (
+        perm.groupby([*KEYS, "permutation"], sort=False)
+        .agg(score=("test_accuracy", "mean"), complete=("ok", "all"))
+        .reset_index()
+    )
     index = pd.MultiIndex.from_frame(cells[KEYS])
     planned = _by_cell(per_perm).size().reindex(index, fill_value=0)
     null = per_perm[per_perm["complete"]]

@@ -29,7 +29,11 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
     if done.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     long = pd.DataFrame(
-        [(i, group, v["n"], v["correct"]) for i, text in zip(done.index, done["test_by_group"]) for group, v in json.loads(text).items()],
+        [
+            (i, group, v["n"], v["correct"])
+            for i, text in zip(done.index, done["test_by_group"])
+            for group, v in json.loads(text).items()
+        ],
         columns=["run", "group", "rows", "correct"],
     )
     long = long.join(done[[*KEYS, "seed"]], on="run")
@@ -37,7 +41,12 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
     per_seed["accuracy"] = per_seed["correct"] / per_seed["rows"]
     grouped = per_seed.groupby([*KEYS, "group"], sort=False)
     table = pd.DataFrame(
-        {"test_accuracy_mean": grouped["accuracy"].mean(), "test_accuracy_std": grouped["accuracy"].std(ddof=1), "n_seeds": grouped.size(), "n_test_rows": grouped["rows"].sum()}
+        {
+            "test_accuracy_mean": grouped["accuracy"].mean(),
+            "test_accuracy_std": grouped["accuracy"].std(ddof=1),
+            "n_seeds": grouped.size(),
+            "n_test_rows": grouped["rows"].sum(),
+        }
     ).reset_index()
     table["_c"] = table.groupby(KEYS, sort=False).ngroup()  # cells in table order, as the runs came
     table["_g"] = rank(table["group"], order_of(table["group"], []))
@@ -48,7 +57,15 @@ def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
     """by_group.md: one row per cell and group."""
     if groups.empty:
         return "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
-    header = ["Data set", "Architecture", "Hyperparameters", "Group", METRICS["test_accuracy"].label, "Seeds", "Test rows"]
+    header = [
+        "Data set",
+        "Architecture",
+        "Hyperparameters",
+        "Group",
+        METRICS["test_accuracy"].label,
+        "Seeds",
+        "Test rows",
+    ]
     rows = (
         [
             row["dataset"], row["architecture"], row["hparams"], str(row["group"]),
@@ -59,5 +76,7 @@ def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
     )  # fmt: skip
     lines = markdown_table(header, "llllrrr", rows)
     lines.append("")
-    lines.append("Test accuracy on each group's test rows, mean ± std over seeds (sample std; a seed tests a group in one fold); test rows summed over seeds.")
+    lines.append(
+        "Test accuracy on each group's test rows, mean ± std over seeds (sample std; a seed tests a group in one fold); test rows summed over seeds."
+    )
     return "\n".join(lines) + "\n"

@@ -13,7 +13,11 @@ from .runs import KEYS
 
 def natural_key(text: str):
     """A sort key that orders the numbers inside a text by value."""
-    return [float(t) if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", t) else t for t in re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", str(text)) if t]
+    return [
+        float(t) if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", t) else t
+        for t in re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", str(text))
+        if t
+    ]
 
 
 def order_of(values: pd.Series, preferred: list[str]) -> list[str]:

@@ -59,7 +59,14 @@ def latex_table(
             lines.append("\\midrule")
         previous = block
         lines.append(" & ".join(values) + " \\\\")
-    lines.extend(["\\bottomrule", "\\end{tabular}", *(f"\\par\\smallskip{{\\footnotesize {note}}}" for note in notes), "\\end{table}"])
+    lines.extend(
+        [
+            "\\bottomrule",
+            "\\end{tabular}",
+            *(f"\\par\\smallskip{{\\footnotesize {note}}}" for note in notes),
+            "\\end{table}",
+        ]
+    )
     return "\n".join(lines) + "\n"
 
 

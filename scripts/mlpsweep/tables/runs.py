@@ -39,7 +39,9 @@ def read_run(results: str | Path, rel: str) -> dict:
     """One row of runs.csv: the run's place in the grid, its status, metrics and provenance."""
     where = rundir.parse(rel)
     if where is None:
-        raise ValueError(f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])")
+        raise ValueError(
+            f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])"
+        )
     row = {**where, "path": rel, "status": "missing", "problem": ""}
     # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
     run_dir = f"{os.fspath(results)}/{rel}"
@@ -111,7 +113,9 @@ def _json_names(names: tuple) -> str:
     return json.dumps(list(names))
 
 
-def collect_runs(results: str | Path, expected: list[str] | None = None, progress: Progress | None = None) -> pd.DataFrame:
+def collect_runs(
+    results: str | Path, expected: list[str] | None = None, progress: Progress | None = None
+) -> pd.DataFrame:
     """runs.csv as a frame: the expected runs (missing ones included), or all found on disk;
     `progress` counts the run directories read."""
     paths = list(expected) if expected is not None else rundir.discover(results)

@@ -30,9 +30,13 @@ def _search_columns(labels: pd.Series, search: dict | None) -> dict[str, pd.Seri
         values = [points.get(point_label(h), {}).get(key) for h in labels]
         numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
         if numeric:
-            columns[SEARCH_PREFIX + key] = pd.Series([math.nan if v is None else float(v) for v in values], index=labels.index, dtype="float64")
+            columns[SEARCH_PREFIX + key] = pd.Series(
+                [math.nan if v is None else float(v) for v in values], index=labels.index, dtype="float64"
+            )
         else:
-            columns[SEARCH_PREFIX + key] = pd.Series(["" if v is None else json.dumps(v) for v in values], index=labels.index, dtype="str")
+            columns[SEARCH_PREFIX + key] = pd.Series(
+                ["" if v is None else json.dumps(v) for v in values], index=labels.index, dtype="str"
+            )
     return columns
 
 
@@ -53,7 +57,17 @@ def search_table(cells: pd.DataFrame, search: dict, options: dict) -> pd.DataFra
     columns = [*KEYS, "rank", "point"]
     if cells.empty or not _search_columns(cells["hparams"], search):
         values = [SEARCH_PREFIX + k for k in sampling.keys(search or {})]
-        return pd.DataFrame(columns=[*columns, *values, "n", "n_planned", "status", "best", *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))])
+        return pd.DataFrame(
+            columns=[
+                *columns,
+                *values,
+                "n",
+                "n_planned",
+                "status",
+                "best",
+                *(f"{m}_{s}" for m in metrics for s in ("mean", "std")),
+            ]
+        )
     table = cells.assign(point=cells["hparams"].map(point_label), **_search_columns(cells["hparams"], search))
     score = table[f"{metric}_mean"].astype(float) * (-1 if higher_is_better(metric, options) else 1)
     order = pd.Categorical(table["dataset"], categories=list(dict.fromkeys(table["dataset"]))).codes
@@ -86,7 +100,15 @@ def render_search_markdown(points: pd.DataFrame, search: dict, options: dict) ->
     metric = options["best_by"]
     keys = sampling.keys(search)
     labels = [f"{k} (log)" if k in sampling.log_keys(search) else k for k in keys]
-    header = ["Rank", "Data set", "Architecture", "Point", *labels, "n", *(METRICS[m].label for m in options["metrics"])]
+    header = [
+        "Rank",
+        "Data set",
+        "Architecture",
+        "Point",
+        *labels,
+        "n",
+        *(METRICS[m].label for m in options["metrics"]),
+    ]
     rows = (
         [
             str(row["rank"]), row["dataset"], row["architecture"], row["hparams"],

@@ -21,7 +21,13 @@ from .render import cell_text, csv_text, latex_table, markdown_table, tex_escape
 from .search import render_search_markdown, search_table, with_search_values
 
 
-def write_summary(runs: pd.DataFrame, options: dict | None, outdir: str | Path, search: dict | None = None, phases: Phases | None = None) -> dict:
+def write_summary(
+    runs: pd.DataFrame,
+    options: dict | None,
+    outdir: str | Path,
+    search: dict | None = None,
+    phases: Phases | None = None,
+) -> dict:
     """Write runs.csv, summary.csv/.md/.tex, by_group.csv/.md and compute.json into `outdir`;
     with the sweep's `search:` section also search.csv/.md (and its values in runs.csv).
     `phases` is told each step: tables, tests and permutations, writing."""
@@ -57,7 +63,11 @@ def _perm_text(row: dict) -> str:
     if pd.isna(row["perm_p_value"]):
         return ""
     text = f"{row['perm_p_value']:.3f}"
-    return text if row["n_permutations"] == row["n_permutations_planned"] else f"{text} ({row['n_permutations']}/{row['n_permutations_planned']})"
+    return (
+        text
+        if row["n_permutations"] == row["n_permutations_planned"]
+        else f"{text} ({row['n_permutations']}/{row['n_permutations_planned']})"
+    )
 
 
 def _table_rows(cells: pd.DataFrame, options: dict, style: str):
@@ -86,15 +96,26 @@ def _table_rows(cells: pd.DataFrame, options: dict, style: str):
 def render_markdown(cells: pd.DataFrame, options: dict, compute: dict, folds: bool = False) -> str:
     """summary.md: one row per cell, then what its numbers and marks mean and the compute used."""
     perm = ["Perm. p"] if shows_permutations(cells) else []
-    header = ["Data set", "Architecture", "Hyperparameters", "n", *(METRICS[m].label for m in options["metrics"]), *perm]
+    header = [
+        "Data set",
+        "Architecture",
+        "Hyperparameters",
+        "n",
+        *(METRICS[m].label for m in options["metrics"]),
+        *perm,
+    ]
     lines = markdown_table(header, "llll" + "r" * (len(header) - 4), _table_rows(cells, options, "md"))
     lines.append("")
-    lines.append(f"Mean ± std over {over_text(folds)} (sample std); n = finished runs / planned runs. Best mean {METRICS[options['best_by']].label} per data set in bold.")
+    lines.append(
+        f"Mean ± std over {over_text(folds)} (sample std); n = finished runs / planned runs. Best mean {METRICS[options['best_by']].label} per data set in bold."
+    )
     if peeks(options):
         lines.append(PEEK_NOTE["md"])
     lines.extend(notes(cells, options, "md", folds))
     if (cells["n"] < cells["n_planned"]).any():
-        lines.append("Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why (missing, failed, diverged).")
+        lines.append(
+            "Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why (missing, failed, diverged)."
+        )
     lines.append("")
     lines.append(
         f"Compute: {compute['finished']} finished, {compute['diverged']} diverged, {compute['failed']} failed, {compute['missing']} missing of {compute['runs']} runs; "
@@ -106,8 +127,17 @@ def render_markdown(cells: pd.DataFrame, options: dict, compute: dict, folds: bo
 def render_latex(cells: pd.DataFrame, options: dict) -> str:
     """summary.tex: the summary table for a paper (booktabs), a rule between data sets."""
     perm = ["Perm.~$p$"] if shows_permutations(cells) else []
-    header = ["Data set", "Architecture", "Hyperparameters", "$n$", *(tex_escape(METRICS[m].label) for m in options["metrics"]), *perm]
+    header = [
+        "Data set",
+        "Architecture",
+        "Hyperparameters",
+        "$n$",
+        *(tex_escape(METRICS[m].label) for m in options["metrics"]),
+        *perm,
+    ]
     caption = options["caption"] + (PEEK_NOTE["tex"].format(label=options["label"]) if peeks(options) else "")
     rows = _table_rows(cells, options, "tex")
     align = "lll" + "r" * (len(header) - 3)
-    return latex_table(caption, options["label"], align, header, rows, notes(cells, options, "tex"), blocks=cells["dataset"])
+    return latex_table(
+        caption, options["label"], align, header, rows, notes(cells, options, "tex"), blocks=cells["dataset"]
+    )
