@@ -1,6 +1,7 @@
 """The import rules of docs/architecture.md: one-way data flow and one definition per concept."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,11 @@ PACKAGE = REPO / "scripts" / "mlpsweep"
 def imports(path: Path) -> set[str]:
     """Every module a file imports (function-level imports too), mlpsweep's as 'mlpsweep.x'."""
     found = set()
-    package = "mlpsweep." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts[:-1]) if path.parent != PACKAGE else "mlpsweep"
+    package = (
+        "mlpsweep." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts[:-1])
+        if path.parent != PACKAGE
+        else "mlpsweep"
+    )
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
@@ -52,7 +57,14 @@ TABLES = sorted(f"{p.parent.name}/{p.stem}" for folder in ("tables", "stats") fo
 @pytest.mark.parametrize("name", DOWNSTREAM + TABLES)
 def test_downstream_never_reaches_back_into_training(name):
     allowed_lazy = {"estimate": {"training"}}.get(name, set())
-    assert not (ours(imports(PACKAGE / f"{name}.py")) - allowed_lazy) & {"training", "engine", "engine.pack", "engine.step", "data", "jobs"}
+    assert not (ours(imports(PACKAGE / f"{name}.py")) - allowed_lazy) & {
+        "training",
+        "engine",
+        "engine.pack",
+        "engine.step",
+        "data",
+        "jobs",
+    }
 
 
 def test_statistics_know_nothing_of_tables():
@@ -104,9 +116,70 @@ def test_run_identity_and_run_files_have_one_owner():
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
         if path.name != "identity.py":
-            assert "sha256(" not in text or path.name in ("checkpoint.py", "dataset.py"), path  # packs' keys and data fingerprints
+            assert "sha256(" not in text or path.name in ("checkpoint.py", "dataset.py"), (
+                path
+            )  # packs' keys and data fingerprints
         if path.name != "rundir.py":
             assert '"history.csv"' not in text and '"metrics.json"' not in text, path
+
+
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+
+
+def module_rows() -> dict[str, str]:
+    """docs/architecture.md's module table: the first column's names (`x.py`, `pkg/`) -> the row."""
+    rows = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| `") and len(cells) >= 2:
+            for name in re.findall(r"`([^`]+)`", cells[0]):
+                rows[name] = line
+    return rows
+
+
+def modules() -> list[str]:
+    """The modules of scripts/mlpsweep as the table names them: `record.py`, `tables/runs.py`."""
+    return sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("module", modules())
+def test_every_module_has_its_row_in_the_architecture_page(module):
+    """A module is named in the first column, or, in a package, in its package's row (`tables/`)."""
+    rows = module_rows()
+    package, _, name = module.rpartition("/")
+    in_package_row = package and f"`{name}`" in rows.get(f"{package}/", "")
+    assert module in rows or in_package_row, f"docs/architecture.md has no row for {module}"
+
+
+def test_every_row_of_the_architecture_page_is_a_module():
+    found = set(modules()) | {m.rpartition("/")[0] + "/" for m in modules() if "/" in m}
+    assert set(module_rows()) - found == set(), "rows for modules that do not exist"
+
+
+def rule_names(start: str) -> set[str]:
+    """The backticked module names of the rule (a bullet of the page) that begins with `start`."""
+    text = ARCHITECTURE.read_text()
+    rule = text[text.index(start) :].split("\n- ", 1)[0]
+    return set(re.findall(r"`([a-z_/]+\.py)`", rule))
+
+
+def test_the_modules_that_import_mne_are_those_the_page_names():
+    importing = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if "mne" in {m.split(".")[0] for m in imports(p)}
+    }
+    assert importing == rule_names("Only `data/epochs.py`")
+
+
+def test_metrics_json_is_read_and_written_by_record_py_alone():
+    """Other modules name the file only to remove a stale one (training, before it trains)."""
+    for path in PACKAGE.rglob("*.py"):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name in ("record.py", "rundir.py"):
+            continue
+        uses = [line.strip() for line in path.read_text().splitlines() if "METRICS_FILE" in line]
+        assert all(".unlink(missing_ok=True)" in line for line in uses), (name, uses)
 
 
 # Modules that may write "Fix: " themselves, and why.
@@ -163,4 +236,6 @@ def test_the_conda_environment_pins_what_the_gpu_requirements_pin():
     conda_pins = {line.split("==")[0].split("[")[0]: line.split("==")[1] for line in pip}
     wanted = pins(REPO / "requirements-gpu.txt")
     assert conda_pins == {name: version for name, version in wanted.items() if name in conda_pins}
-    assert set(wanted) - set(conda_pins) <= {"snakemake-executor-plugin-slurm"}  # the jobs' environment needs no executor plugin
+    assert set(wanted) - set(conda_pins) <= {
+        "snakemake-executor-plugin-slurm"
+    }  # the jobs' environment needs no executor plugin

@@ -418,7 +418,7 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
             source,
             f"{key}.format",
             f"cannot tell the format of {path!r}",
-            f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(FILE_FORMATS)}",
+            f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(registry.FILE_FORMATS)}",
         )
     if Path(path).is_dir():
         _fail(
@@ -805,8 +805,6 @@ def _check_exclude(cfg: dict, source: str) -> None:
                     f"use one of: {', '.join(allowed)}",
                 )
 
-
-FILE_FORMATS = ("csv", "tsv", "parquet", "npz")
 
 
 def file_format(path: str) -> str | None:

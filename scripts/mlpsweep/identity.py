@@ -19,7 +19,7 @@ import hashlib
 import json
 
 from . import registry
-from .config import FILE_FORMATS, file_format, load_schema, table_sep
+from .config import file_format, load_schema, table_sep
 
 VERSION = 2  # of the canonical form; 1 was release 0.1's hash of the whole resolved config
 
@@ -74,7 +74,7 @@ def canonical(run_config: dict) -> dict:
         # the file's bytes are fingerprinted separately; its format decides how they are read
         ds["format"] = ds.get("format") or file_format(ds.get("path", ""))
         ds.pop("path", None)
-        assert ds["format"] in FILE_FORMATS, ds
+        assert ds["format"] in registry.FILE_FORMATS, ds
         if ds.get("sep") and ds["sep"] == table_sep({}, ds["format"]):
             ds.pop("sep")  # the format's own separator, written out: the same run
     if source == "epochs":

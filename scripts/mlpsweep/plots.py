@@ -38,10 +38,8 @@ from .tables.runs import KEYS, read_runs_csv  # noqa: E402
 log = logging.getLogger("mlpsweep")
 
 # Layout of the plots directory; workflow/rules/plots.smk declares the same names.
-HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR = list(PLOTS)[
-    :5
-]  # names from the registry, in its order (timecourse_plots.py draws the others)
-SEARCH_DIR = "search"  # registry.PLOTS["search"]: score against each sampled key, per data set
+# The names come from the registry, in its order (timecourse_plots.py draws the windowed ones).
+HEATMAP, COMPUTE, BARS_DIR, CONFUSION_DIR, CURVES_DIR, SEARCH_DIR = list(PLOTS)[:6]
 FORMATS = ("png", "pdf")
 
 # Matplotlib defaults plus print sizes; no user matplotlibrc, no random SVG ids.

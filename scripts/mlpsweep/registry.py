@@ -80,6 +80,9 @@ class Source:
 
 
 _COUNT = {"type": "integer", "minimum": 1}
+# The formats of a table or array file (`source: file`), in the order messages list them.
+FILE_FORMATS = ("csv", "tsv", "parquet", "npz")
+
 SOURCES = {
     "synthetic": Source(
         "builtin.load_synthetic_source",
@@ -103,7 +106,7 @@ SOURCES = {
         "files.load_file",
         keys={
             "path": {"type": "string", "minLength": 1},
-            "format": {"type": ["string", "null"], "enum": ["csv", "tsv", "parquet", "npz", None], "default": None},
+            "format": {"type": ["string", "null"], "enum": [*FILE_FORMATS, None], "default": None},
             "label": {"type": ["string", "null"], "default": None},
             "features": {"type": ["array", "null"], "default": None},
             # columns left out of the features (e.g. a trial index), where `features` is not given
