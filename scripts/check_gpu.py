@@ -26,6 +26,7 @@ memory = gpu.memory_mb(backend)
 print(json.dumps({"device": gpu.device_info(backend), "gpu_check": record, "gpu_mem_mb": memory}, indent=2))
 if memory:  # what planning needs to size packs for this GPU before submitting (docs/sizing.md)
     print(
-        f"{backend} may use {memory:,} MB of this GPU: put `execution: {{gpu_mem_mb: {memory}}}` in the sweep's config so that planning sizes packs for it",
+        f"{backend} may use {memory:,} MB of this GPU: put `execution: {{gpu_mem_mb: {memory}}}` "
+        "in the sweep's config so that planning sizes packs for it",
         file=sys.stderr,
     )

@@ -9,4 +9,5 @@ import yaml
 
 from mlpsweep.storage import write_text_atomic
 
-write_text_atomic(snakemake.output[0], yaml.safe_dump(snakemake.params.sweep, sort_keys=False))  # noqa: F821  (workflow/rules/plots.smk)
+# snakemake: the object the script directive provides (workflow/rules/plots.smk)
+write_text_atomic(snakemake.output[0], yaml.safe_dump(snakemake.params.sweep, sort_keys=False))  # noqa: F821

@@ -53,7 +53,10 @@ def problem(venv: Path, expected: str) -> str | None:
     if found in (None, expected):
         return None
     origin = f" (what `{TARGETS[found]}` builds)" if found in TARGETS else ""
-    problem = f"holds {DESCRIPTIONS[found]}{origin}, not {DESCRIPTIONS[expected]} that `{TARGETS[expected]}` installs; installing over it would mix the two"
+    problem = (
+        f"holds {DESCRIPTIONS[found]}{origin}, not {DESCRIPTIONS[expected]} that `{TARGETS[expected]}` installs; "
+        "installing over it would mix the two"
+    )
     return refusal(venv, problem, f"rm -rf {venv} && {TARGETS[expected]}")
 
 

@@ -100,7 +100,8 @@ def cost_from(found: list[tuple[int, float, str]], size: int) -> Cost:
         if b > 0 and a >= 0:
             return Cost(
                 (a + b * size) / size,
-                f"measured: {n} finished runs in packs of {', '.join(map(str, sizes))}, fitted to size {size} ({devices})",
+                f"measured: {n} finished runs in packs of {', '.join(map(str, sizes))}, "
+                f"fitted to size {size} ({devices})",
             )
     nearest = min(sizes, key=lambda s: (abs(s - size), -s))
     return Cost(per_size[nearest], f"measured: {n} finished runs in packs of {nearest}, not {size} ({devices})")
@@ -129,7 +130,8 @@ def calibrate(runs: list[Run], steps_per_execution: int) -> Cost:
         seconds = time.perf_counter() - t0
     return Cost(
         seconds / len(members),
-        f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch (this machine's speed, not a compute node's)",
+        f"calibrated on {socket.gethostname()}: a pack of {len(members)}, one epoch "
+        "(this machine's speed, not a compute node's)",
     )
 
 
@@ -188,7 +190,10 @@ def estimate(sweep: dict, jobs: list[Job], results: Path, *, calibrate_missing: 
             seconds = cost.seconds_per_run_epoch * epochs
             train_seconds += seconds
             first = pack[0]
-            name = f"{first.dataset} / {first.architecture} ({first.config['training']['optimizer']}, batch {first.config['training']['batch_size']})"
+            name = (
+                f"{first.dataset} / {first.architecture} ({first.config['training']['optimizer']}, "
+                f"batch {first.config['training']['batch_size']})"
+            )
             row = rows.setdefault(
                 key,
                 {
@@ -276,22 +281,33 @@ def render(est: dict) -> str:
         device = "- Expected device time: " + refusal(None, problem, fix)
     else:
         device = (
-            f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): training {est['training_seconds']:.1f} s"
+            f"- Expected device time: **{est['device_hours']:.3f} device-hours** ({est['device_seconds']:.0f} s): "
+            f"training {est['training_seconds']:.1f} s"
             f" + start-up {est['jobs_to_submit']} x {est['startup_seconds_per_job']:.1f} s ({est['startup_source']})."
         )
     lines = [
         "# Estimate (calibrated by training on this machine)" if calibrated else "# Estimate (nothing was trained)",
         "",
-        f"- Runs: {est['runs_planned']} planned, {est['runs_finished']} finished, **{est['runs_to_train']} to train** in {est['packs_to_train']} packs.",
-        f"- Jobs to submit: **{est['jobs_to_submit']}** of {est['jobs_planned']} (each asks for {est['gpus_per_job']} GPU).",
+        (
+            f"- Runs: {est['runs_planned']} planned, {est['runs_finished']} finished, "
+            f"**{est['runs_to_train']} to train** in {est['packs_to_train']} packs."
+        ),
+        (
+            f"- Jobs to submit: **{est['jobs_to_submit']}** of {est['jobs_planned']} "
+            f"(each asks for {est['gpus_per_job']} GPU)."
+        ),
         device,
-        "- An estimate: epochs are counted in full (early stopping can only shorten them), and a kind calibrated on this machine runs at this machine's speed.",
+        (
+            "- An estimate: epochs are counted in full (early stopping can only shorten them), "
+            "and a kind calibrated on this machine runs at this machine's speed."
+        ),
         "",
         "| Data set / architecture (optimizer, batch) | Runs | Packs | s per run-epoch | Seconds | From |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in est["by_kind"]:
         lines.append(
-            f"| {row['name']} | {row['runs']} | {row['packs']} | {row['per_run_epoch']:.4f} | {row['seconds']:.1f} | {row['source']} |"
+            f"| {row['name']} | {row['runs']} | {row['packs']} | {row['per_run_epoch']:.4f} "
+            f"| {row['seconds']:.1f} | {row['source']} |"
         )
     return "\n".join(lines) + "\n"

@@ -236,7 +236,10 @@ def _no_driver(probes: Probes) -> tuple[str, str] | None:
     )
     return (
         cause,
-        "submit to a partition whose nodes have NVIDIA GPUs (`sinfo -o '%P %G'` lists them; slurm_partition in profiles/slurm/config.yaml), or ask the cluster's admins about that node",
+        (
+            "submit to a partition whose nodes have NVIDIA GPUs (`sinfo -o '%P %G'` lists them; "
+            "slurm_partition in profiles/slurm/config.yaml), or ask the cluster's admins about that node"
+        ),
     )
 
 
@@ -248,17 +251,26 @@ def _cuda_libraries_missing(backend_label: str, probes: Probes, install_fix: str
     if lib_dirs:
         # The known pitfall: the nvidia-* wheels are installed, but the loader does not look in their folders.
         site = os.path.dirname(os.path.dirname(os.path.dirname(lib_dirs[0])))
-        cause = f"{backend_label} cannot load {', '.join(missing)}, although the pip CUDA wheels are installed in {site}/nvidia (their lib folders are not on the loader path)"
+        cause = (
+            f"{backend_label} cannot load {', '.join(missing)}, although the pip CUDA wheels are installed in "
+            f"{site}/nvidia (their lib folders are not on the loader path)"
+        )
         return (
             cause,
-            f"in the shell that starts snakemake (its SLURM jobs inherit it) run `{ld_library_path_line(lib_dirs)}` and submit again",
+            (
+                "in the shell that starts snakemake (its SLURM jobs inherit it) "
+                f"run `{ld_library_path_line(lib_dirs)}` and submit again"
+            ),
         )
     cause = (
         f"{backend_label} cannot load {', '.join(missing)} and no pip CUDA wheels (site-packages/nvidia) are installed"
     )
     return (
         cause,
-        f"{install_fix} (it installs the CUDA 12 and cuDNN 9 wheels), or load the cluster's CUDA 12 and cuDNN 9 modules (execution.env_modules)",
+        (
+            f"{install_fix} (it installs the CUDA 12 and cuDNN 9 wheels), "
+            "or load the cluster's CUDA 12 and cuDNN 9 modules (execution.env_modules)"
+        ),
     )
 
 
@@ -345,7 +357,10 @@ def check(
     if given["given"]:
         what = f"this job was given a GPU ({given['source']})"
     elif asked:
-        what = f"this SLURM job asked for a GPU (execution.gpus: {gpus_requested}) but SLURM set none of {', '.join(ALLOCATION_VARS)}"
+        what = (
+            f"this SLURM job asked for a GPU (execution.gpus: {gpus_requested}) "
+            f"but SLURM set none of {', '.join(ALLOCATION_VARS)}"
+        )
     else:
         what = "a GPU is required (execution.require_gpu: true)"
     name = "JAX" if backend == "jax" else "TensorFlow"
@@ -393,7 +408,8 @@ def _nvidia_smi_rows(exe: str) -> tuple[dict, ...]:
 
 
 def visible_rows(rows: list[dict], cuda_visible_devices: str | None) -> list[dict]:
-    """The nvidia-smi rows CUDA_VISIBLE_DEVICES selects (by index or UUID), in its order; all rows where it selects none."""
+    """The nvidia-smi rows CUDA_VISIBLE_DEVICES selects (by index or UUID), in its order;
+    all rows where it selects none."""
     if not cuda_visible_devices:
         return rows
     chosen = []
@@ -415,7 +431,8 @@ def _version_text(number: int | None, parts: tuple[int, ...]) -> str | None:
 
 
 def build_versions(backend: str) -> dict:
-    """The CUDA and cuDNN versions the backend was built with ({"cuda_version", "cudnn_version"}; None where unknown)."""
+    """The CUDA and cuDNN versions the backend was built with
+    ({"cuda_version", "cudnn_version"}; None where unknown)."""
     found = {"cuda_version": None, "cudnn_version": None}
     try:
         if backend == "jax":

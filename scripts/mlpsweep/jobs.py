@@ -54,7 +54,10 @@ def attempt_header(attempt: int) -> str:
     from .provenance import utc_now
 
     job = os.environ.get("SLURM_JOB_ID")
-    return f"==== attempt {attempt} | {f'SLURM job {job}' if job else 'no SLURM job'} | host {socket.gethostname()} | started {utc_now()} ===="
+    return (
+        f"==== attempt {attempt} | {f'SLURM job {job}' if job else 'no SLURM job'} "
+        f"| host {socket.gethostname()} | started {utc_now()} ===="
+    )
 
 
 def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:

@@ -117,15 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     from .storage import write_text_atomic
 
     parser = argparse.ArgumentParser(
-        description="Apply trained models to new rows: a run directory, or a cell / best/<dataset> (its runs' probabilities averaged)."
+        description="Apply trained models to new rows: a run directory, or a cell / best/<dataset> "
+        "(its runs' probabilities averaged)."
     )
     parser.add_argument(
         "models",
-        help="a run directory (results/runs/<dataset>/<arch>/<hparams>/seed0), a cell (.../<hparams>) or results/best/<dataset>",
+        help="a run directory (results/runs/<dataset>/<arch>/<hparams>/seed0), a cell (.../<hparams>) "
+        "or results/best/<dataset>",
     )
     parser.add_argument(
         "data",
-        help="new rows: a CSV/TSV/Parquet table with the data set's feature columns, or an NPZ array, as the data set was",
+        help="new rows: a CSV/TSV/Parquet table with the data set's feature columns, "
+        "or an NPZ array, as the data set was",
     )
     parser.add_argument("-o", "--output", help="predictions CSV to write (default: standard output)")
     args = parser.parse_args(argv)

@@ -49,7 +49,8 @@ NOT_SET = ("", "None", "Unknown", "N/A")
 
 
 def scontrol(args: list[str], run: Callable = subprocess.run):
-    """Run scontrol with SIGTERM ignored, a disposition it inherits: SLURM signals a preempted job's processes more than once."""
+    """Run scontrol with SIGTERM ignored, a disposition it inherits:
+    SLURM signals a preempted job's processes more than once."""
     try:
         previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # we are stopping anyway; the flag is already set
     except ValueError:  # not the main thread: leave signals alone
@@ -89,7 +90,10 @@ def requeue_if_preempted(env: Mapping[str, str] | None = None, run: Callable = s
         fix = "if Snakemake keeps waiting for a PREEMPTED job, stop it with Ctrl-C and run it again"
         return refusal("preemption", problem, fix)
     if out.returncode == 0:
-        return f"preemption: SLURM job {job_id} was preempted at {when}; requeued it under the same id, and its runs resume from their checkpoints"
+        return (
+            f"preemption: SLURM job {job_id} was preempted at {when}; requeued it under the same id, "
+            "and its runs resume from their checkpoints"
+        )
     problem = (out.stderr or out.stdout).strip()
     fix = "stop Snakemake (which waits for this job) with Ctrl-C and run it again; finished runs are kept"
     failed = f"SLURM job {job_id} was preempted at {when} but `scontrol requeue {job_id}` failed: {problem}"

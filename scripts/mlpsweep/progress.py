@@ -52,7 +52,10 @@ def summary_line(key: str, members, epochs_done: int, elapsed: float, now: datet
         if math.isfinite(eta)
         else "expected end unknown"
     )
-    return f"pack {key}: epoch {epoch}/{total}, {len(training)} of {len(members)} members training, {score}, {per_epoch:.2f} s per epoch, {end}"
+    return (
+        f"pack {key}: epoch {epoch}/{total}, {len(training)} of {len(members)} members training, "
+        f"{score}, {per_epoch:.2f} s per epoch, {end}"
+    )
 
 
 class PackProgress:

@@ -1,10 +1,12 @@
 """The layout of a run directory: its files, their names, and reading and writing them.
 
-    runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7, seed0_fold3_perm7,
-                                                        sub-01_seed0_fold3 (within-subject), seed0_fold3_t+0.250 (a time window)
+    runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7,
+                                                        seed0_fold3_perm7, sub-01_seed0_fold3 (within-subject),
+                                                        seed0_fold3_t+0.250 (a time window)
         metrics.json     written last and atomically: its presence means the run is done
         history.csv      per-epoch training and validation loss and accuracy
-        model.keras      the trained model: raw feature rows -> class probabilities (keras.models.load_model(..., safe_mode=True))
+        model.keras      the trained model: raw feature rows -> class probabilities
+                         (keras.models.load_model(..., safe_mode=True))
         model.json       the model's class names (output units) and feature names (inputs), model_format 2
         predictions.csv  every test row: its row in the data set, group, true and predicted class
         failed.json      why the run failed (data or config), instead of metrics.json
@@ -38,7 +40,8 @@ DONE = ("finished", "diverged")  # statuses of a run that is not trained again
 
 RUN_DIR_RE = re.compile(
     r"^runs/(?P<dataset>[A-Za-z0-9_-]+)/(?P<architecture>[A-Za-z0-9_-]+)/(?P<hparams>[A-Za-z0-9_.-]+)/"
-    r"(?:sub-(?P<subject>[A-Za-z0-9]+)_)?seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?(?:_t(?P<window>[+-]\d+\.\d{3}))?$"
+    r"(?:sub-(?P<subject>[A-Za-z0-9]+)_)?seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?"
+    r"(?:_t(?P<window>[+-]\d+\.\d{3}))?$"
 )
 
 

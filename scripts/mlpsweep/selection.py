@@ -127,9 +127,11 @@ def _notes(options: dict, style: str) -> list[str]:
     label = METRICS[metric].label if style == "md" else tex_escape(METRICS[metric].label)
     way = "highest" if METRICS[metric].higher_is_better else "lowest"
     return [
-        f"Nested estimate: for every (seed, fold) run of a data set, the cell whose run has the {way} {label} (validation rows) is chosen, "
+        "Nested estimate: for every (seed, fold) run of a data set, "
+        f"the cell whose run has the {way} {label} (validation rows) is chosen, "
         "and that run's test scores are reported; the test rows take no part in the choice. "
-        "Ties go to the cell with fewer parameters, then to the first in table order. Label-permutation runs are never candidates; "
+        "Ties go to the cell with fewer parameters, then to the first in table order. "
+        "Label-permutation runs are never candidates; "
         "a run that did not finish (missing, failed, diverged) is not one either.",
         "Mean ± std over (seed, fold) (sample std); n = runs with a choice / (seed, fold) runs of the data set; "
         "incomplete = (seed, fold) runs where some cell had no finished run to compare."
@@ -195,7 +197,8 @@ def render_latex(estimate: pd.DataFrame, cells: pd.DataFrame, options: dict) -> 
     metrics = options["metrics"]
     header = ["Data set", "$n$", *(tex_escape(METRICS[m].label) for m in metrics), "Chosen cells (times)"]
     caption = (
-        f"Nested estimate: per (seed, fold), the cell with the best validation score ({tex_escape(METRICS[options['select_by']].label)}) "
+        "Nested estimate: per (seed, fold), the cell with the best validation score "
+        f"({tex_escape(METRICS[options['select_by']].label)}) "
         "is chosen and its test scores reported."
     )
     rows = (

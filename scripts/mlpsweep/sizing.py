@@ -79,9 +79,12 @@ class KindSize:
         p = self.parts
         per = p["member_parts"]
         return (
-            f"{self.host(k) / MB:,.0f} MB = baseline {p['baseline'] / MB:,.0f} + data {(p['dataset'] + min(k, self.splits) * p['split']) / MB:,.0f}"
-            f" + {k} x (weights and optimizer {per['weights'] / MB:,.1f} + step {per['step'] / MB:,.1f} + best weights {per['best'] / MB:,.1f}"
-            f" + checkpoint {per['checkpoint'] / MB:,.1f} + activations {per['activations'] / MB:,.1f} + evaluation {per['evaluation'] / MB:,.1f})"
+            f"{self.host(k) / MB:,.0f} MB = baseline {p['baseline'] / MB:,.0f}"
+            f" + data {(p['dataset'] + min(k, self.splits) * p['split']) / MB:,.0f}"
+            f" + {k} x (weights and optimizer {per['weights'] / MB:,.1f} + step {per['step'] / MB:,.1f}"
+            f" + best weights {per['best'] / MB:,.1f}"
+            f" + checkpoint {per['checkpoint'] / MB:,.1f} + activations {per['activations'] / MB:,.1f}"
+            f" + evaluation {per['evaluation'] / MB:,.1f})"
             f" + export {p['export'] / MB:,.0f}"
         )
 
@@ -196,14 +199,17 @@ def plan(runs, execution: dict, source: str = "config", shapes: dict | None = No
         if k < k_planned:
             out.pack_sizes[kind] = k
             out.notes.append(
-                f"mlpsweep: packs of {first.dataset}/{first.architecture} ({size.params:,} parameters) made {k} runs instead of {k_planned}:"
-                f" a pack of {k_planned} would need {size.host(k_planned) / MB:,.0f} MB (execution.mem_mb = {execution['mem_mb']})"
+                f"mlpsweep: packs of {first.dataset}/{first.architecture} ({size.params:,} parameters)"
+                f" made {k} runs instead of {k_planned}:"
+                f" a pack of {k_planned} would need {size.host(k_planned) / MB:,.0f} MB"
+                f" (execution.mem_mb = {execution['mem_mb']})"
                 + (
                     f" or {size.gpu(k_planned) / MB:,.0f} MB of GPU memory (execution.gpu_mem_mb = {gpu_mb})"
                     if gpu_limit
                     else ""
                 )
-                + f"; packs of {k} need {size.host(k) / MB:,.0f} MB. A run's numbers depend on its pack size only within the packing tolerance (README, Performance)."
+                + f"; packs of {k} need {size.host(k) / MB:,.0f} MB."
+                " A run's numbers depend on its pack size only within the packing tolerance (README, Performance)."
             )
     return out
 
@@ -226,7 +232,8 @@ def too_large(size: KindSize, execution: dict, source: str) -> str:
     )
     fix = (
         f"check the layer widths (a width of {widest:,} is {'likely a typo' if widest >= 1_000_000 else 'large'}),"
-        f" or raise {'execution.mem_mb' if over_host else 'execution.gpu_mem_mb'} to at least {math.ceil((host if over_host else gpu) / MB * 1.1):,}"
+        f" or raise {'execution.mem_mb' if over_host else 'execution.gpu_mem_mb'}"
+        f" to at least {math.ceil((host if over_host else gpu) / MB * 1.1):,}"
     )
     return refusal(source, problem, fix, key=f"architectures.{size.architecture}.hidden")
 
@@ -274,9 +281,12 @@ def fit_gpu(packs: list[list], gpu_mb: int, shapes: dict | None = None) -> GpuFi
             continue
         out.packs.extend(pack[i : i + k] for i in range(0, len(pack), k))
         out.notes.append(
-            f"GPU memory: a pack of {len(pack)} runs of {size.dataset}/{size.architecture} ({size.params:,} parameters) would need"
-            f" {size.gpu(len(pack)) / MB:,.0f} MB of the GPU's {gpu_mb:,} MB; trained as packs of {k} ({size.gpu(k) / MB:,.0f} MB each)."
-            f" A run's numbers depend on its pack size only within the packing tolerance (README, Performance); set execution.gpu_mem_mb: {gpu_mb} to plan such packs before submitting"
+            f"GPU memory: a pack of {len(pack)} runs of {size.dataset}/{size.architecture}"
+            f" ({size.params:,} parameters) would need"
+            f" {size.gpu(len(pack)) / MB:,.0f} MB of the GPU's {gpu_mb:,} MB;"
+            f" trained as packs of {k} ({size.gpu(k) / MB:,.0f} MB each)."
+            " A run's numbers depend on its pack size only within the packing tolerance (README, Performance);"
+            f" set execution.gpu_mem_mb: {gpu_mb} to plan such packs before submitting"
         )
     return out
 
@@ -294,7 +304,8 @@ def render(sized: Plan, execution: dict) -> str:
     for kind, size in sized.sizes.items():
         k = sized.pack_sizes.get(kind, wanted)
         lines.append(
-            f"| {size.dataset} / {size.architecture} | {size.params:,} | {k} | {size.host(k) / MB:,.0f} | {size.gpu(k) / MB:,.0f} |"
+            f"| {size.dataset} / {size.architecture} | {size.params:,} | {k}"
+            f" | {size.host(k) / MB:,.0f} | {size.gpu(k) / MB:,.0f} |"
         )
     lines += [f"- {note.removeprefix('mlpsweep: ')}" for note in sized.notes]
     return "\n".join(lines) + "\n"

@@ -112,7 +112,10 @@ def _row(name: str, c: Counts) -> str:
         if c.epochs
         else ""
     )
-    return f"| {name} | {c.runs} | {s['finished']} | {training} | {s['failed']} | {s['diverged']} | {s['waiting']} | `{progress_bar(c)}` |"
+    return (
+        f"| {name} | {c.runs} | {s['finished']} | {training} | {s['failed']} | {s['diverged']} "
+        f"| {s['waiting']} | `{progress_bar(c)}` |"
+    )
 
 
 def render(st: dict, stamp: str = "") -> str:
@@ -124,9 +127,17 @@ def render(st: dict, stamp: str = "") -> str:
         "",
         f"`{progress_bar(t, 40)}`",
         "",
-        f"- Runs: **{s['finished'] + s['diverged']} of {t.runs} done** ({s['finished']} finished, {s['diverged']} diverged), {s['training']} training, {s['failed']} failed, {s['waiting']} waiting.",
-        f"- Device time spent: {st['fit_hours_spent']:.3f} h training the done runs; {st['job_hours_spent']:.3f} h of wall time in {st['jobs_ended']} training jobs that ended.",
-        f"- Expected device time left: **{st['hours_left']:.3f} device-hours** (the estimate's figures: measured seconds per run-epoch, start-up {st['startup_source']};"
+        (
+            f"- Runs: **{s['finished'] + s['diverged']} of {t.runs} done** "
+            f"({s['finished']} finished, {s['diverged']} diverged), {s['training']} training, "
+            f"{s['failed']} failed, {s['waiting']} waiting."
+        ),
+        (
+            f"- Device time spent: {st['fit_hours_spent']:.3f} h training the done runs; "
+            f"{st['job_hours_spent']:.3f} h of wall time in {st['jobs_ended']} training jobs that ended."
+        ),
+        f"- Expected device time left: **{st['hours_left']:.3f} device-hours** "
+        f"(the estimate's figures: measured seconds per run-epoch, start-up {st['startup_source']};"
         " runs in training counted in full)"
         + (
             f"; {st['runs_without_cost']} runs of kinds never trained yet are not counted"

@@ -18,6 +18,7 @@ def current():
     name = keras.backend.backend()
     if name not in SUPPORTED:
         raise BackendError(
-            f"KERAS_BACKEND={name} is not supported by mlpsweep's engine. Fix: set KERAS_BACKEND to one of: {', '.join(SUPPORTED)}"
+            f"KERAS_BACKEND={name} is not supported by mlpsweep's engine. "
+            f"Fix: set KERAS_BACKEND to one of: {', '.join(SUPPORTED)}"
         )
     return importlib.import_module(f"._{name}", __package__)

@@ -56,7 +56,10 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
 def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
     """by_group.md: one row per cell and group."""
     if groups.empty:
-        return "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
+        return (
+            "No per-group results: no finished run of this sweep recorded test groups "
+            "(they are recorded with `split.group`).\n"
+        )
     header = [
         "Data set",
         "Architecture",
@@ -77,6 +80,7 @@ def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
     lines = markdown_table(header, "llllrrr", rows)
     lines.append("")
     lines.append(
-        "Test accuracy on each group's test rows, mean ± std over seeds (sample std; a seed tests a group in one fold); test rows summed over seeds."
+        "Test accuracy on each group's test rows, mean ± std over seeds "
+        "(sample std; a seed tests a group in one fold); test rows summed over seeds."
     )
     return "\n".join(lines) + "\n"

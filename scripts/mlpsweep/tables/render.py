@@ -13,7 +13,18 @@ from .options import fmt
 
 PLUS_MINUS = {"md": "±", "tex": "$\\pm$"}
 _ALIGN = {"l": " --- ", "r": " ---: "}
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def mean_std(mean: float, std: float, metric: str, options: dict, style: str = "md") -> str:

@@ -121,7 +121,9 @@ def render_search_markdown(points: pd.DataFrame, search: dict, options: dict) ->
     lines.append("")
     method = {"sobol": "a scrambled Sobol sequence", "random": "independent uniform draws"}[search["method"]]
     lines.append(
-        f"{search['samples']} points of {method} (seed {search['seed']}; floats to {search['digits']} significant digits), "
-        f"best mean {METRICS[metric].label} first within each data set; mean ± std over seeds (and folds), n = finished / planned runs."
+        f"{search['samples']} points of {method} (seed {search['seed']}; "
+        f"floats to {search['digits']} significant digits), "
+        f"best mean {METRICS[metric].label} first within each data set; "
+        "mean ± std over seeds (and folds), n = finished / planned runs."
     )
     return "\n".join(lines) + "\n"
