@@ -109,6 +109,10 @@ def ineffective_options(sweep: dict, runs: list, source: str) -> list[str]:
         problem = "true, but no data set has time windows, so no run is tested at other windows"
         fix = "give an epochs data set windows: {length, step}, or remove summary.generalization"
         out.append(refusal(source, problem, fix, key="summary.generalization"))
+    if sweep["summary"].get("patterns") and not any(run.window is not None for run in runs):
+        problem = "true, but no data set has time windows, so no run records an activation pattern"
+        fix = "give an epochs data set windows: {length, step}, or remove summary.patterns"
+        out.append(refusal(source, problem, fix, key="summary.patterns"))
     swept = {canonical_key(k) for k in sweep["grid"]} | {canonical_key(k) for group in sweep["zip"] for k in group}
     swept |= {canonical_key(k) for k in (sweep.get("search") or {}).get("space") or {}}
     unused = sorted(

@@ -180,6 +180,7 @@ def run_job(
             writer=writes,
             progress_seconds=execution["progress_seconds"],
             generalization=sweep["summary"]["generalization"],
+            patterns=sweep["summary"].get("patterns", False),
         )
         for pack in planned:
             if stop.set:

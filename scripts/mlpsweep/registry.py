@@ -221,6 +221,7 @@ PLOTS = {
     "search": "data set",
     "timecourse": "data set",  # decoding over time (windowed data sets); rule `timecourse`
     "generalization": "cell",  # temporal generalization matrices; rule `generalization`
+    "patterns": "cell",  # activation patterns (summary.patterns); rule `patterns`
 }
 
 # ---------------------------------------------------------------- search (search.py)

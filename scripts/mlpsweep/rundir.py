@@ -12,6 +12,7 @@
         failed.json      why the run failed (data or config), instead of metrics.json
         train.log        this run's part of its job's log
         generalization.csv   windowed runs with summary.generalization: test accuracy at every window
+        patterns.csv     windowed runs with summary.patterns: activation pattern per decision score and channel
 
 The training side writes these files (training.py), the summary reads them (tables/runs.py), and
 the tests build fake runs with the same functions (tests/fakes.py); metrics.json's contents,
@@ -35,6 +36,7 @@ PREDICTIONS_FILE = "predictions.csv"
 FAILED_FILE = "failed.json"
 LOG_FILE = "train.log"
 GENERALIZATION_FILE = "generalization.csv"
+PATTERNS_FILE = "patterns.csv"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 DONE = ("finished", "diverged")  # statuses of a run that is not trained again
 
@@ -111,6 +113,28 @@ def generalization_csv(rows) -> str:
     for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
         writer.writerow([window_label(start), "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
     return buf.getvalue()
+
+
+def patterns_csv(scores: list[str], channels: list[str], patterns) -> str:
+    """patterns.csv: (score, channel, pattern) rows, a score's channels in the data's order;
+    the pattern in the data's units (8 significant digits), empty where it is not a number."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["score", "channel", "pattern"])
+    for score, row in zip(scores, patterns):
+        for channel, value in zip(channels, row):
+            writer.writerow([score, channel, "" if value != value else f"{float(value):.8g}"])
+    return buf.getvalue()
+
+
+def read_patterns(run_dir: Path) -> list[tuple[str, str, float]] | None:
+    """A run's patterns.csv as (score, channel, pattern) rows; None where it has none."""
+    try:
+        text = (Path(run_dir) / PATTERNS_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    return [(s, c, float(v) if v else float("nan")) for s, c, v in rows]
 
 
 def write_result(

@@ -197,6 +197,7 @@ class JobSettings:
     writer: Writer | None = None  # see train_runs
     progress_seconds: float = 30.0
     generalization: bool = False  # summary.generalization: windowed runs are also tested at every window
+    patterns: bool = False  # summary.patterns: windowed runs record their activation patterns (patterns.py)
 
 
 def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSettings | None = None) -> dict[str, str]:
@@ -440,14 +441,27 @@ def _record(
             model = job.exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
             predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
             files.update(model=model, predictions=predictions, model_info=model_info(rec, rec.data["feature_names"]))
+            extra = {}
             if across_windows[k] is not None:
-                files["extra_files"] = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])}
+                extra[rundir.GENERALIZATION_FILE] = rundir.generalization_csv(across_windows[k])
+            if job.patterns and p.run.window is not None:
+                extra[rundir.PATTERNS_FILE] = _patterns_csv(s, parts["test"]["logits"][k])
+            if extra:
+                files["extra_files"] = extra
         seconds = f"{pack_seconds:.1f} s ({pack_seconds / len(group):.2f} s per run)"
         line = f"{p.run_dir}: {rec.status} in a pack of {len(group)} trained in {seconds}"
         write = functools.partial(_write_run, p.run_dir, rec, m.history, line, **files)
         job.writer.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
         statuses[p.run.path] = rec.status
     return statuses
+
+
+def _patterns_csv(s: Splits, logits) -> str:
+    """A windowed run's patterns.csv from its test rows and test logits (patterns.py)."""
+    from . import patterns
+
+    channels, found = patterns.channel_patterns(s.x_test, s.scale, logits, s.feature_names)
+    return rundir.patterns_csv(patterns.score_names(s.class_names), channels, found)
 
 
 def _evaluated(found: dict, k: int, s: Splits, part: str) -> record.Evaluated:

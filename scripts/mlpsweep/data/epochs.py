@@ -708,3 +708,17 @@ def read_features(spec: dict, path: str, names: list[str], n_features: int, igno
     data = _read(path, preload=True).get_data(picks=channels)[:, :, samples].astype(np.float32)
     x = data.reshape(len(data), -1)[:, [column[name] for name in names]]
     return checked_features(x, where, names)
+
+
+# ---------------------------------------------------------------- channel positions for the summary
+
+
+def channel_info(spec: dict):
+    """The measurement info (channels, types, positions of its montage) of an epochs entry's
+    first file, without its data; None where it has no file (rule `patterns` draws topomaps with it)."""
+    files = pattern_files(spec["path"])
+    if not files:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _mne().io.read_info(files[0][1], verbose="error")

@@ -15,3 +15,7 @@ SUMMARY_FILES = {  # the summarize rule's output name -> its file in <results>/s
     "selected_md": "selected.md",
     "selected_tex": "selected.tex",
 }
+
+PATTERNS_DIR = (
+    "patterns"  # summary/patterns/<dataset>_<architecture>_<hparams>-ave.fif and plots/patterns/ (rule `patterns`)
+)
