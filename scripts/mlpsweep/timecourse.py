@@ -10,7 +10,8 @@ windows are significantly above chance: MNE's cluster-based permutation test
 (within-subject: the subject's mean accuracy; cross-subject: the held-out subject's
 accuracy from the runs' per-group results) or per fold where the data has no subjects,
 minus the chance level. The permutations are drawn with a fixed seed: the same runs give
-the same table, byte for byte.
+the same table, byte for byte. Where the sweep has label-permutation runs, timecourse_null adds
+the model-level permutation test's columns (Stelzer et al. 2013) and the prevalence bound.
 
 Runs evaluated at every other window (`summary.generalization`) leave generalization.csv;
 `generalization_matrices` averages them into train time x test time matrices.
@@ -89,11 +90,12 @@ def collect_windows(results, runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def window_row(rec: record.Record, rel: str) -> dict | None:
-    """One windowed run's row, or None for a run without a window (or not finished)."""
+def window_row(rec: record.Record, rel: str, permuted: bool = False) -> dict | None:
+    """One windowed run's row, or None for a run without a window (or not finished, or a
+    label-permutation run; with `permuted`, a run that is not one)."""
     data, run, metrics = rec.data, rec.run, rec.metrics
     window = rec.window
-    if rec.status != "finished" or not window or run.get("permutation") is not None:
+    if rec.status != "finished" or not window or (run.get("permutation") is not None) != permuted:
         return None
     subject = run.get("subject")
     counts = rec.test_class_counts
@@ -298,7 +300,11 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
         "Threshold",
         "Cluster p",
     ]
-    rows = (_window_row(row, accuracy, options) for row in table.to_dict("records"))
+    rows = [_window_row(row, accuracy, options) for row in table.to_dict("records")]
+    null = _null_rendering(table)
+    if null:  # the sweep has label-permutation runs: the model-level test's columns
+        header += null.header(options)
+        rows = [cells + null.cells(row, accuracy) for cells, row in zip(rows, table.to_dict("records"))]
     lines = markdown_table(header, "lllll" + "r" * (len(header) - 5), rows)
     lines.append("")
     lines.append(
@@ -309,10 +315,20 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
         "folds and subjects summed; Combrisson & Jerbi 2015)."
     )
     lines.append(method_text(options))
+    if null:
+        lines.append(null.method_text(options))
     for (dataset, protocol), mine in table.groupby(["dataset", "protocol"], sort=False):
         what, n = mine["observations"].iloc[0], mine["n_observations"].min()
-        lines.append(f"{dataset}: {protocol} decoding, {n} {what} as observations.")
+        more = null.describe(mine, options) if null else ""
+        lines.append(f"{dataset}: {protocol} decoding, {n} {what} as observations.{more}")
     return "\n".join(lines) + "\n"
+
+
+def _null_rendering(table: pd.DataFrame):
+    """The module rendering the model-level columns where the table has them, else None."""
+    from . import timecourse_null  # it builds on this module
+
+    return timecourse_null if timecourse_null.has_null(table) else None
 
 
 def _window_row(row: dict, accuracy, options: dict) -> list[str]:

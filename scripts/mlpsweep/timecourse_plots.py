@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import timecourse
+from . import timecourse, timecourse_null
 from .plots import STYLE, plt, save_figure
 from .registry import PLOTS
 from .storage import write_text_atomic
@@ -73,6 +73,9 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
             solid_capstyle="butt",
             transform=ax.get_xaxis_transform(),
         )
+    null = timecourse_null.has_null(mine)
+    if null:
+        _null_marks(ax, cells, step, scale, options)
     _chance_lines(ax, mine, scale, options["significance"]["alpha"])
     low, high = mine["window_centre"].min() - step / 2, mine["window_centre"].max() + step / 2
     if low < 0 < high:
@@ -83,12 +86,41 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
     ax.grid(True, linewidth=0.3, alpha=0.5)
     protocols = ", ".join(dict.fromkeys(mine["protocol"]))
     alpha = options["significance"]["alpha"]
-    ax.set_title(
+    title = (
         f"{dataset}: decoding over time, {protocols}\nshaded and barred: significant clusters (cluster permutation test over "
         f"{mine['observations'].iloc[0]}, one-sided, {options['cluster_permutations']} permutations, p < {alpha})"
     )
+    if null:
+        title = (
+            f"{dataset}: decoding over time, {protocols}\nshaded, bars at the bottom: significant clusters, sign-flip cluster test "
+            f"over {mine['observations'].iloc[0]} (Maris & Oostenveld 2007)\ndashed bars at the top: significant clusters, model-level "
+            f"permutation test (label-permutation runs, Stelzer et al. 2013); p < {alpha}"
+        )
+    ax.set_title(title, fontsize="medium" if null else None)
     fig.legend(loc="outside lower center", ncols=1, frameon=False)
     return fig
+
+
+def _null_marks(ax, cells: list, step: float, scale: float, options: dict) -> None:
+    """The model-level test: each cell's group null percentile per window (dash-dot, its colour)
+    and a dashed bar at the top per significant cluster, one row per cell."""
+    q = 100 * (1 - options["cluster_alpha"])
+    for c, (_, cell) in enumerate(cells):
+        color = f"C{c % 10}"
+        x = cell["window_centre"].to_numpy(dtype=float)
+        label = f"group null, {q:g}th percentile (label permutations)" if c == 0 else None
+        ax.plot(
+            x,
+            cell["perm_threshold"].to_numpy(dtype=float) * scale,
+            color=color,
+            linestyle="-.",
+            linewidth=0.9,
+            label=label,
+        )
+        for _, part in cell[cell["perm_significant"]].groupby("perm_cluster"):
+            low, high = part["window_centre"].min() - step / 2, part["window_centre"].max() + step / 2
+            ax.plot([low, high], [0.97 - 0.035 * c] * 2, color=color, linewidth=3, linestyle=(0, (2, 1)),
+                    solid_capstyle="butt", transform=ax.get_xaxis_transform())  # fmt: skip
 
 
 def _chance_lines(ax, mine: pd.DataFrame, scale: float, alpha: float) -> None:
@@ -170,8 +202,10 @@ def read_runs(summary_dir) -> pd.DataFrame:
 def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | None = None) -> pd.DataFrame:
     """summary/timecourse.{csv,md} and plots/timecourse/<dataset>.{png,pdf}; the table."""
     options = options_with_defaults(options)
-    windows = timecourse.collect_windows(results, read_runs(summary_dir))
+    runs = read_runs(summary_dir)
+    windows = timecourse.collect_windows(results, runs)
     table = timecourse.timecourse_table(windows, options)
+    table = timecourse_null.add_null_columns(table, windows, timecourse_null.collect_null(results, runs), options)
     timecourse.write_timecourse(table, options, summary_dir)
     folder = _fresh(Path(plots_dir) / TIMECOURSE_DIR)
     written = [
