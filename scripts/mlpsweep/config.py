@@ -333,6 +333,14 @@ def _check_semantics(cfg: dict, source: str) -> None:
             f"{summary['select_by']!r} is not a validation metric (choosing on test rows would peek at them)",
             "use one of: " + ", ".join(m for m in registry.METRICS if m.startswith("val_")),
         )
+    baseline = summary["compare"].get("baseline")
+    if baseline is not None and baseline not in cfg["architectures"]:
+        _fail(
+            source,
+            "summary.compare.baseline",
+            f"{baseline!r} is not a declared architecture{suggest(baseline, cfg['architectures'])}",
+            f"use one of: {', '.join(cfg['architectures'])} (a linear baseline is an architecture with hidden: [])",
+        )
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
             if item not in table:

@@ -218,6 +218,7 @@ PLOTS = {
     "search": "data set",
     "timecourse": "data set",  # decoding over time (windowed data sets); rule `timecourse`
     "generalization": "cell",  # temporal generalization matrices; rule `generalization`
+    "comparisons": "data set",  # decoders compared over time (summary.compare); rule `compare`
 }
 
 # ---------------------------------------------------------------- search (search.py)

@@ -15,7 +15,7 @@ from mlpsweep.plan_size import render as render_size  # noqa: E402
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from mlpsweep.startup import fast_shutdown  # noqa: E402
-from mlpsweep.tables.files import SUMMARY_FILES  # noqa: E402
+from mlpsweep.tables.files import COMPARISON_FILES, SUMMARY_FILES  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -128,6 +128,7 @@ def all_targets():
         *summary_outputs(),
         *rules.plots.output,
         *timecourse_targets(),
+        *compare_targets(),
         *rules.sweep_config.output,
     ]
 
@@ -149,6 +150,11 @@ def timecourse_targets():
     if SWEEP["summary"].get("generalization", False):
         wanted += [*rules.generalization.output]
     return wanted
+
+
+def compare_targets():
+    """The comparison of decoders where `summary.compare.baseline` names an architecture."""
+    return [*rules.compare.output] if SWEEP["summary"]["compare"].get("baseline") else []
 
 
 def plot_threads(wildcards):

@@ -15,3 +15,8 @@ SUMMARY_FILES = {  # the summarize rule's output name -> its file in <results>/s
     "selected_md": "selected.md",
     "selected_tex": "selected.tex",
 }
+
+COMPARISON_FILES = {  # the compare rule's tables (summary.compare) -> their files in <results>/summary
+    "csv": "comparisons.csv",
+    "md": "comparisons.md",
+}
