@@ -47,7 +47,7 @@ def comparison_figure(table: pd.DataFrame, dataset: str, options: dict):
         for _, part in pair[pair["significant"]].groupby("cluster"):
             low, high = part["window_centre"].min() - step / 2, part["window_centre"].max() + step / 2
             ax.axvspan(low, high, color=color, alpha=0.12, linewidth=0)
-            bar = dict(color=color, linewidth=3, solid_capstyle="butt", transform=ax.get_xaxis_transform())
+            bar = {"color": color, "linewidth": 3, "solid_capstyle": "butt", "transform": ax.get_xaxis_transform()}
             ax.plot([low, high], [0.03 + 0.035 * c] * 2, **bar)  # a bar per cluster, a row per pair: shades overlap
     ax.axhline(0.0, color="0.3", linewidth=0.9, linestyle="--", label="no difference")
     if mine["significant"].any():  # room under the lines for the rows of bars

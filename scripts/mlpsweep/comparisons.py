@@ -177,7 +177,10 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
             "at the same hyperparameter label (summary.compare).\n"
         )
     score = score_column(options)
-    value = lambda v: fmt(v, score, options)  # noqa: E731
+
+    def value(v):
+        return fmt(v, score, options)
+
     header = [
         "Data set",
         "Architecture",
