@@ -154,7 +154,9 @@ def timecourse_targets():
 
 def compare_targets():
     """The comparison of decoders where `summary.compare.baseline` names an architecture."""
-    return [*rules.compare.output] if SWEEP["summary"]["compare"].get("baseline") else []
+    return (
+        [*rules.compare.output] if SWEEP["summary"]["compare"].get("baseline") else []
+    )
 
 
 def plot_threads(wildcards):
