@@ -45,7 +45,7 @@ def test_the_engine_stands_alone(path):
         assert not {m.split(".")[0] for m in found} & {"tensorflow", "jax"}, "only the backend files import a backend"
 
 
-DOWNSTREAM = ["selection", "plots", "report", "estimate", "timecourse", "timecourse_plots"]
+DOWNSTREAM = ["selection", "plots", "report", "estimate", "timecourse", "timecourse_plots", "comparisons", "comparison_plots"]
 TABLES = sorted(f"{p.parent.name}/{p.stem}" for folder in ("tables", "stats") for p in (PACKAGE / folder).glob("*.py"))
 
 
