@@ -50,7 +50,17 @@ def test_the_engine_stands_alone(path):
         assert not {m.split(".")[0] for m in found} & {"tensorflow", "jax"}, "only the backend files import a backend"
 
 
-DOWNSTREAM = ["selection", "plots", "report", "estimate", "timecourse", "timecourse_plots", "pattern_maps"]
+DOWNSTREAM = [
+    "selection",
+    "plots",
+    "report",
+    "estimate",
+    "timecourse",
+    "timecourse_plots",
+    "pattern_maps",
+    "comparisons",
+    "comparison_plots",
+]
 TABLES = sorted(f"{p.parent.name}/{p.stem}" for folder in ("tables", "stats") for p in (PACKAGE / folder).glob("*.py"))
 
 

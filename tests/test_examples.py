@@ -144,13 +144,14 @@ def test_permutation_runs_are_per_fold_window_and_first_seed(demo, monkeypatch):
     cfg["summary"]["permutations"] = 100
     _, with_perms, jobs = plan(cfg)
     folds, windows, seeds = 6, 19, 3
-    assert len(runs) == folds * windows * seeds == 342
-    permuted = [run for run in with_perms if run.permutation is not None]
+    mlp = [run for run in runs if run.architecture == "mlp"]  # per cell; the linear baseline has as many
+    assert len(mlp) == folds * windows * seeds == 342 and len(runs) == 2 * 342
+    permuted = [run for run in with_perms if run.permutation is not None and run.architecture == "mlp"]
     assert len(permuted) == 100 * folds * windows == 11_400  # the README's figure
     assert {run.seed for run in permuted} == {0}
     assert "11,400\n  beside its 342 runs" in (REPO / "README.md").read_text()
     line = plan_size.describe(plan_size.sweep_size(with_perms, jobs)[0])
-    assert line.startswith("oddball: 1 cell, 11,742 runs (342 + 11,400 permutation), 19 windows")
+    assert line.startswith("oddball: 2 cells, 23,484 runs (684 + 22,800 permutation), 19 windows")
 
 
 def test_readme_states_the_planning_line_of_its_first_example(demo, monkeypatch):
@@ -212,11 +213,15 @@ def test_decoding_over_time_example_runs_end_to_end(tmp_path):
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     proc = run_snakemake(tmp_path, "--configfile", "small.yaml")
     out = proc.stdout + proc.stderr
-    assert "mlpsweep: sweep size, oddball: 1 cell, 9 runs, 3 windows, 1 pack, 1 job, 54 files" in out
+    assert "mlpsweep: sweep size, oddball: 2 cells, 18 runs, 3 windows, 2 packs, 1 job, 108 files" in out
     results = tmp_path / "results" / "oddball"
     table = (results / "summary" / "timecourse.csv").read_text().splitlines()
-    assert len(table) == 1 + 3
+    assert len(table) == 1 + 2 * 3  # mlp and linear x 3 windows
     assert len(list((results / "runs").glob("oddball/mlp/default/*/metrics.json"))) == 9
+    assert len(list((results / "runs").glob("oddball/linear/default/*/metrics.json"))) == 9
     record = json.loads(next((results / "runs").glob("oddball/mlp/default/*/metrics.json")).read_text())
     assert record["status"] == "finished"
     assert (results / "plots" / "timecourse" / "oddball.png").exists()
+    comparisons = (results / "summary" / "comparisons.csv").read_text().splitlines()  # mlp - linear per window
+    assert len(comparisons) == 1 + 3 and all(",mlp,default,linear," in line for line in comparisons[1:])
+    assert (results / "plots" / "comparisons" / "oddball.png").exists() and (results / "benchmarks" / "compare.tsv").exists()

@@ -333,6 +333,14 @@ def _check_semantics(cfg: dict, source: str) -> None:
             f"{summary['select_by']!r} is not a validation metric (choosing on test rows would peek at them)",
             "use one of: " + ", ".join(m for m in registry.METRICS if m.startswith("val_")),
         )
+    baseline = summary["compare"].get("baseline")
+    if baseline is not None and baseline not in cfg["architectures"]:
+        _fail(
+            source,
+            "summary.compare.baseline",
+            f"{baseline!r} is not a declared architecture{suggest(baseline, cfg['architectures'])}",
+            f"use one of: {', '.join(cfg['architectures'])} (a linear baseline is an architecture with hidden: [])",
+        )
     for key, table in (("dataset_order", cfg["datasets"]), ("architecture_order", cfg["architectures"])):
         for item in summary[key]:
             if item not in table:
@@ -345,8 +353,14 @@ def _check_semantics(cfg: dict, source: str) -> None:
 
 
 def _check_architecture(key: str, arch: dict, source: str) -> None:
-    if not arch["hidden"]:
-        _fail(source, f"{key}.hidden", "needs at least one hidden layer width", "give a list such as [32, 64, 64]")
+    if not arch["hidden"] and arch.get("dropout", 0) > 0:  # hidden: [] is multinomial logistic regression
+        _fail(
+            source,
+            key if key.endswith("dropout") or "[" in key else f"{key}.dropout",
+            f"dropout {arch['dropout']} with hidden: [] (a linear model, logistic regression) has no hidden layer to drop units of",
+            "set dropout to 0 for the linear architecture (its l2 is the ridge penalty); a swept architecture.dropout"
+            " applies to every architecture, so give dropout in each MLP's own entry instead",
+        )
     for i, width in enumerate(arch["hidden"]):
         if width <= 0:
             _fail(source, f"{key}.hidden[{i}]", f"width {width} must be > 0", "use positive integers such as 32")

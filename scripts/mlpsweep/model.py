@@ -8,7 +8,8 @@ from . import registry
 
 
 def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
-    """A Sequential stack of Dense layers with a softmax output sized to the classes."""
+    """A Sequential stack of Dense layers with a softmax output sized to the classes; without
+    hidden layers, multinomial logistic regression (`l2` then penalizes the output kernel)."""
     l2 = spec.get("l2", 0.0)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input(shape=(n_features,))]
@@ -24,7 +25,8 @@ def build_mlp(spec: dict, n_features: int, n_classes: int) -> keras.Sequential:
             )
         if spec.get("dropout"):
             layers.append(keras.layers.Dropout(spec["dropout"]))
-    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    linear = regularizer if not spec["hidden"] else None
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=linear))
     return keras.Sequential(layers, name=spec.get("name", "mlp").replace("-", "_"))
 
 

@@ -222,6 +222,7 @@ PLOTS = {
     "timecourse": "data set",  # decoding over time (windowed data sets); rule `timecourse`
     "generalization": "cell",  # temporal generalization matrices; rule `generalization`
     "patterns": "cell",  # activation patterns (summary.patterns); rule `patterns`
+    "comparisons": "data set",  # decoders compared over time (summary.compare); rule `compare`
 }
 
 # ---------------------------------------------------------------- search (search.py)

@@ -224,7 +224,7 @@ def too_large(size: KindSize, execution: dict, source: str) -> str:
         if over_host
         else f"execution.gpu_mem_mb = {gpu_mb} MB (GPU: {gpu / MB:,.0f} MB)"
     )
-    widest = max(size.hidden)
+    widest = max(size.hidden, default=size.features)  # a linear model: the input is what is wide
     problem = (
         f"architecture {size.architecture!r} (hidden {list(size.hidden)}) on data set {size.dataset!r}"
         f" ({size.rows:,} rows x {size.features:,} features, {size.classes} classes) has {size.params:,} parameters;"

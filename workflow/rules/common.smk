@@ -15,7 +15,11 @@ from mlpsweep.plan_size import render as render_size  # noqa: E402
 from mlpsweep.search import warnings_of as search_warnings  # noqa: E402
 from mlpsweep.sizing import plan as plan_sizes  # noqa: E402
 from mlpsweep.startup import fast_shutdown  # noqa: E402
-from mlpsweep.tables.files import PATTERNS_DIR, SUMMARY_FILES  # noqa: E402
+from mlpsweep.tables.files import (
+    COMPARISON_FILES,
+    PATTERNS_DIR,
+    SUMMARY_FILES,
+)  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -129,6 +133,7 @@ def all_targets():
         *rules.plots.output,
         *timecourse_targets(),
         *patterns_targets(),
+        *compare_targets(),
         *rules.sweep_config.output,
     ]
 
@@ -155,7 +160,18 @@ def timecourse_targets():
 def patterns_targets():
     """The activation patterns with `summary.patterns: true` where a data set has windows."""
     windowed = any(entry.get("windows") for entry in SWEEP["datasets"].values())
-    return [*rules.patterns.output] if windowed and SWEEP["summary"].get("patterns", False) else []
+    return (
+        [*rules.patterns.output]
+        if windowed and SWEEP["summary"].get("patterns", False)
+        else []
+    )
+
+
+def compare_targets():
+    """The comparison of decoders where `summary.compare.baseline` names an architecture."""
+    return (
+        [*rules.compare.output] if SWEEP["summary"]["compare"].get("baseline") else []
+    )
 
 
 def plot_threads(wildcards):

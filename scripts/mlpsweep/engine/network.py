@@ -47,6 +47,11 @@ class Shape:
                 out.append(("bias", (n_out,)))
         return out
 
+    def penalized(self) -> int:
+        """How many kernels, input side first, the L2 penalty covers: the hidden layers'; a linear
+        model's (no hidden layer) output kernel, whose ridge penalty it is."""
+        return len(self.hidden) or 1
+
     def trainable(self) -> list[bool]:
         return [role not in ("moving_mean", "moving_variance") for role, _ in self.weight_shapes()]
 
@@ -173,9 +178,9 @@ def cross_entropy(ops, logits, y_onehot):
 
 
 def l2_penalty(ops, shape: Shape, weights: list, l2):
-    """Keras's L2 kernel regularizer summed over the hidden layers, per member (K,)."""
+    """Keras's L2 kernel regularizer summed over the penalized kernels (`Shape.penalized`), per member (K,)."""
     total = None
-    kernels = [w for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"][: len(shape.hidden)]
+    kernels = [w for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"][: shape.penalized()]
     for kernel in kernels:
         term = ops.multiply(l2, ops.sum(ops.square(kernel), axis=(1, 2)))
         total = term if total is None else ops.add(total, term)

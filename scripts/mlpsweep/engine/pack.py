@@ -368,7 +368,7 @@ class Pack:
         l2 = np.asarray(self.hyper["l2"], np.float64)
         kernels = [
             np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"
-        ][: len(shape.hidden)]
+        ][: shape.penalized()]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
 
 

@@ -1,4 +1,4 @@
-"""Cluster-based permutation test over adjacent windows (MNE's, one-sided)."""
+"""Cluster-based permutation test over adjacent windows (MNE's, one- or two-sided)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ CLUSTER_SEED = 0  # of the sign flips: fixed, so a table regenerates byte-identi
 
 
 def cluster_test(
-    x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED
+    x: np.ndarray, n_permutations: int, cluster_alpha: float, seed: int = CLUSTER_SEED, tail: int = 1
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """MNE's cluster-based permutation test of x (observations x windows) > 0, one-sided.
+    """MNE's cluster-based permutation test of x (observations x windows) > 0 (tail=1), or != 0
+    (tail=0: two-sided, clusters of either sign; MNE's null is the largest |cluster mass|).
 
     Clusters are runs of adjacent windows whose one-sample t exceeds the t quantile for p <
-    `cluster_alpha` (df = observations - 1); each cluster's p-value is the share of sign-flip
+    `cluster_alpha` (two-sided: |t| beyond the quantile for p < cluster_alpha / 2; df =
+    observations - 1); each cluster's p-value is the share of sign-flip
     permutations whose largest cluster mass reaches its mass (Maris & Oostenveld 2007; MNE
     enumerates all 2^n flips when that is fewer than `n_permutations`). Returns the
     clusters (boolean masks over windows), their p-values and the t threshold; none under 2
@@ -28,7 +30,9 @@ def cluster_test(
     from mne.stats import permutation_cluster_1samp_test
     from scipy.stats import t as student_t
 
-    threshold = float(student_t.ppf(1 - cluster_alpha, n - 1))
+    if tail not in (0, 1):
+        raise ValueError(f"tail must be 0 (two-sided) or 1 (x > 0), not {tail!r}")
+    threshold = float(student_t.ppf(1 - (cluster_alpha if tail == 1 else cluster_alpha / 2), n - 1))
     with warnings.catch_warnings():
         warnings.simplefilter(
             "ignore", RuntimeWarning
@@ -37,7 +41,7 @@ def cluster_test(
             np.ascontiguousarray(x, dtype=np.float64),
             threshold=threshold,
             n_permutations=n_permutations,
-            tail=1,
+            tail=tail,
             out_type="mask",
             rng=seed,
             verbose=False,

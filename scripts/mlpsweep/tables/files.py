@@ -19,3 +19,8 @@ SUMMARY_FILES = {  # the summarize rule's output name -> its file in <results>/s
 PATTERNS_DIR = (
     "patterns"  # summary/patterns/<dataset>_<architecture>_<hparams>-ave.fif and plots/patterns/ (rule `patterns`)
 )
+
+COMPARISON_FILES = {  # the compare rule's tables (summary.compare) -> their files in <results>/summary
+    "csv": "comparisons.csv",
+    "md": "comparisons.md",
+}
