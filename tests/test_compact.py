@@ -101,7 +101,9 @@ def test_runs_of_a_record_interrupted_mid_write_retrain_alone(trained, tmp_path)
     (folder / f".{pack.name}.x1y2.tmp").write_text("".join(lines))  # a killed job's temporary file: never read
     lost = {json.loads(line)["leaf"] for line in lines[-3:]}
     perms = [r for r in runs if r.permutation is not None]
-    assert {r.path.rsplit("/", 1)[1] for r in perms if not record.is_done(record.read(results / r.path), r.config)} == lost
+    assert {
+        r.path.rsplit("/", 1)[1] for r in perms if not record.is_done(record.read(results / r.path), r.config)
+    } == lost
     statuses = train(sweep, runs)
     assert {p.rsplit("/", 1)[1] for p, s in statuses.items() if s == "finished"} == lost
     assert all(record.is_done(record.read(results / r.path), r.config) for r in perms)
@@ -232,7 +234,11 @@ def test_a_sweep_with_compact_permutation_runs_through_snakemake(tmp_path):
     assert "8 files" in proc.stdout + proc.stderr  # the planned size counts the compact records' files
     results = tmp_path / "results"
     table = pd.read_csv(results / "summary" / "runs.csv")
-    assert len(table) == len(runs) and set(table["status"]) == {"finished"} and table["permutation"].notna().sum() == PERMUTATIONS
+    assert (
+        len(table) == len(runs)
+        and set(table["status"]) == {"finished"}
+        and table["permutation"].notna().sum() == PERMUTATIONS
+    )
     assert not any((results / r.path).exists() for r in runs if r.permutation is not None)
     cells = pd.read_csv(results / "summary" / "summary.csv")
     assert cells["perm_p_value"].notna().all() and set(cells["n_permutations"]) == {PERMUTATIONS}

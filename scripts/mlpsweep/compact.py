@@ -122,6 +122,7 @@ def write_pack(run_dirs: list[str | Path], stored: list[dict], *, durable: bool 
             if not os.path.exists(names_path):
                 write_json_atomic(names_path, value, durable=durable)
         write_text_atomic(path, text, durable=durable)
+        _INDEX.pop(os.path.dirname(path), None)  # read again here, whatever the folder's mtime resolution
         written.append(path)
     return written
 

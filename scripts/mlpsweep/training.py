@@ -474,6 +474,8 @@ def _submit_compact(job: JobSettings, done: list, line: str) -> None:
 
     def write() -> None:
         compact.write_pack([p.run_dir for p, _ in done], [rec.stored for _, rec in done])
+        for p, _ in done:  # a directory left by an earlier failure of the run: its failed.json goes
+            (p.run_dir / rundir.FAILED_FILE).unlink(missing_ok=True)
         log.info("%s", line)
 
     def failed(error: str) -> None:
