@@ -104,13 +104,11 @@ def find(results: Path, wanted: dict[str, tuple[str, str]]) -> dict[str, Found]:
 
 def remove_if_done(path: Path, results: Path) -> None:
     """Delete a checkpoint file once every member it holds has its result (of that identity)."""
-    from . import identity, record
+    from . import record
 
     def done(member: dict) -> bool:
         rec = record.read(Path(results) / member["path"])
-        if rec is None or not rec.done or rec.config is None:
-            return False
-        return identity.run_hash(rec.config) == member["hash"]
+        return rec is not None and rec.done and record.identity_hash(rec) == member["hash"]
 
     state = _read_state(path) if path.is_file() else None
     if state is not None and all(done(m) for m in state["members"]):

@@ -180,6 +180,8 @@ def upgrade_results(results: str | Path) -> dict[str, str]:
     results = Path(results)
     outcomes, cache = {}, {}
     for rel in rundir.discover(results):
+        if not (results / rel).is_dir():
+            continue  # a compact record (compact.py): no model to upgrade
         try:
             outcomes[rel] = upgrade_run(results / rel, cache)
         except (UpgradeError, ValueError, OSError, KeyError) as exc:

@@ -181,6 +181,7 @@ def run_job(
             progress_seconds=execution["progress_seconds"],
             generalization=sweep["summary"]["generalization"],
             patterns=sweep["summary"].get("patterns", False),
+            keep=execution.get("keep"),
         )
         for pack in planned:
             if stop.set:

@@ -3,6 +3,8 @@ jobs and files, and its device time and disk from the figures an estimate stored
 
 Pure: it counts the planned runs and jobs (grid.expand_runs, grid.plan_jobs) and reads no
 run directory; the figures are estimate.figures() as kept in results/estimates/figures.json.
+Label-permutation runs kept as compact records (`execution.keep`) count their files per pack
+and cell (compact.py) and about 1 KB each.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .compact import keeps_scores_only
+
 # metrics.json, history.csv, model.keras, model.json, predictions.csv, train.log
 FILES_PER_RUN = 6
+# a compact record's row (compact.py): at most about 1 KB; its files are counted per pack and cell
+COMPACT_BYTES_PER_RUN = 1000
 
 
 @dataclass(frozen=True)
@@ -44,15 +50,31 @@ def read_figures(path: str | Path) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def _size(name: str, runs: list, packs: int, jobs: int, files_per_run: dict, kinds: dict, startup: float) -> Size:
+def compact_files(jobs: list, keep: dict | None) -> dict[str, int]:
+    """Per data set, the files of its compact records (compact.py): one per pack and cell, and
+    one names file per cell."""
+    files: dict[str, set] = {}
+    for job in jobs:
+        for pack in job.packs:
+            for run in pack:
+                if keeps_scores_only(run, keep):
+                    files.setdefault(run.dataset, set()).update({(id(pack), run.cell), ("names", run.cell)})
+    return {name: len(found) for name, found in files.items()}
+
+
+def _size(
+    name: str, runs: list, packs: int, jobs: int, files_per_run: dict, kinds: dict, startup: float, compact: tuple
+) -> Size:
+    """`compact`: (the runs recorded compactly, their files)."""
     seconds = megabytes = 0.0
+    scores_only, compact_files = compact
     for run in runs:
         figure = kinds.get(run.kind, {})
         if seconds is not None:
             per_epoch = figure.get("seconds_per_run_epoch")
             seconds = None if per_epoch is None else seconds + per_epoch * run.config["training"]["epochs"]
         if megabytes is not None:
-            size = figure.get("bytes_per_run")
+            size = COMPACT_BYTES_PER_RUN if run.path in scores_only else figure.get("bytes_per_run")
             megabytes = None if size is None else megabytes + size / 1e6
     return Size(
         name=name,
@@ -62,15 +84,20 @@ def _size(name: str, runs: list, packs: int, jobs: int, files_per_run: dict, kin
         windows=len({run.window for run in runs if run.window is not None}),
         packs=packs,
         jobs=jobs,
-        files=sum(files_per_run[run.dataset] for run in runs),
+        files=sum(files_per_run[run.dataset] for run in runs if run.path not in scores_only) + compact_files,
         device_seconds=None if seconds is None else seconds + startup * jobs,
         megabytes=megabytes,
     )
 
 
-def sweep_size(runs: list, jobs: list, figures: dict | None = None, generalization: bool = False) -> list[Size]:
+def sweep_size(
+    runs: list, jobs: list, figures: dict | None = None, generalization: bool = False, keep: dict | None = None
+) -> list[Size]:
     """One Size per data set, in the sweep's order, then the total. Device seconds include
-    each job's start-up (in the total; per data set, the start-up of the jobs holding it)."""
+    each job's start-up (in the total; per data set, the start-up of the jobs holding it).
+    `keep`: execution.keep, whose label-permutation runs may be compact records (compact.py)."""
+    scores_only = {run.path for run in runs if keeps_scores_only(run, keep)}
+    compact = compact_files(jobs, keep)
     figures = figures or {}
     kinds = figures.get("kinds") or {}
     startup = float(figures.get("startup_seconds") or 0.0)
@@ -89,10 +116,13 @@ def sweep_size(runs: list, jobs: list, figures: dict | None = None, generalizati
         for name in names:
             holding[name] += 1
     sizes = [
-        _size(name, mine, packs[name], holding[name], files_per_run, kinds, startup)
+        _size(
+            name, mine, packs[name], holding[name], files_per_run, kinds, startup, (scores_only, compact.get(name, 0))
+        )
         for name, mine in by_dataset.items()
     ]
-    sizes.append(_size("total", list(runs), sum(packs.values()), len(jobs), files_per_run, kinds, startup))
+    total = (scores_only, sum(compact.values()))
+    sizes.append(_size("total", list(runs), sum(packs.values()), len(jobs), files_per_run, kinds, startup, total))
     return sizes
 
 

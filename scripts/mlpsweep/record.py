@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import identity, registry, rundir
+from . import compact, identity, registry, rundir
 from .storage import write_json_atomic
 
 RECORD_VERSION = 2
@@ -141,18 +141,41 @@ def read_text(run_dir: str) -> str:
 
 
 def read(run_dir: str | Path) -> Record | None:
-    """The run's record, or None where it has none or a damaged one (neither is done)."""
+    """The run's record, or None where it has none or a damaged one (neither is done): its
+    metrics.json, else its compact record (compact.py, label-permutation runs)."""
     try:
         return from_text(read_text(str(run_dir)))
+    except (FileNotFoundError, NotADirectoryError):
+        return read_compact(run_dir)
     except (OSError, Damaged):
         return None
+
+
+def read_compact(run_dir: str | Path) -> Record | None:
+    """The run's compact record (a row of its cell's permutations/ files), or None."""
+    stored = compact.read_stored(run_dir)
+    try:
+        return None if stored is None else upgrade(stored)
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def identity_hash(record: Record) -> str | None:
+    """The identity hash of the run a record is of: from its stored config, or a compact
+    record's stored hash (it keeps no config)."""
+    if record.config is not None:
+        return identity.run_hash(record.config)
+    return record.config_hash if record.stored.get("layout") == compact.LAYOUT else None
 
 
 def is_done(record: Record | None, run_config: dict, fingerprint: str | None = None) -> bool:
     """Whether a record is the finished result of this run: same identity (computed from the
     stored config, so records of earlier releases count) and, if given, same data."""
-    if record is None or not record.done or record.config is None:
+    if record is None or not record.done:
         return False
+    if record.config is None:  # a compact record: its stored identity hash
+        same = record.stored.get("layout") == compact.LAYOUT and record.config_hash == identity.run_hash(run_config)
+        return same and (fingerprint is None or record.data.get("fingerprint") == fingerprint)
     try:
         same = identity.canonical(record.config) == identity.canonical(run_config)
     except (KeyError, TypeError, ValueError, AssertionError):

@@ -10,6 +10,8 @@
         model.json       the model's class names (output units) and feature names (inputs), model_format 2
         predictions.csv  every test row: its row in the data set, group, true and predicted class
         failed.json      why the run failed (data or config), instead of metrics.json
+    runs/<dataset>/<architecture>/<hparams>/permutations/   compact records of label-permutation runs
+                                                        (compact.py): no directory per run
         train.log        this run's part of its job's log
         generalization.csv   windowed runs with summary.generalization: test accuracy at every window
         patterns.csv     windowed runs with summary.patterns: activation pattern per decision score and channel
@@ -75,14 +77,18 @@ def parse(rel: str) -> dict | None:
 
 
 def discover(results: str | Path) -> list[str]:
-    """Run directories (relative to `results`) found on disk, finished or not."""
+    """Runs (relative to `results`) found on disk, finished or not: run directories and the
+    runs of compact records (compact.py), each once, in order."""
+    from . import compact
+
     results = Path(results)
     found = []
     for path in sorted((results / "runs").glob("*/*/*/*")):
         rel = path.relative_to(results).as_posix()
         if path.is_dir() and RUN_DIR_RE.match(rel):
             found.append(rel)
-    return found
+    more = set(compact.discover(results)) - set(found)
+    return sorted([*found, *more]) if more else found
 
 
 def history_csv(rows: list[dict]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, provenance, record, rundir
+from . import checkpoint, compact, provenance, record, rundir
 from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
@@ -159,16 +159,21 @@ def _member(p: Prepared, one_hots: dict | None = None):
     )
 
 
-def prepare(runs: list[Run], results: Path, cache: DataCache) -> tuple[list[Prepared], dict[str, str]]:
-    """Load each run's data; (runs to train, {path: status} of runs skipped or failed)."""
+def prepare(
+    runs: list[Run], results: Path, cache: DataCache, keep_compact: dict | None = None
+) -> tuple[list[Prepared], dict[str, str]]:
+    """Load each run's data; (runs to train, {path: status} of runs skipped or failed).
+    `keep_compact`: execution.keep, whose compactly recorded runs get no directory."""
     todo, statuses = [], {}
     for run in runs:
         run_dir = Path(results) / run.path
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (keep_compact and compact.keeps_scores_only(run, keep_compact)):
+            run_dir.mkdir(parents=True, exist_ok=True)
         started = provenance.utc_now()
         try:
             splits, fingerprint = cache.splits(run.config)
         except DataError as exc:
+            run_dir.mkdir(parents=True, exist_ok=True)
             rundir.write_failure(run_dir, run.hash, f"{type(exc).__name__}: {exc}", provenance.utc_now())
             handlers = _run_logs([run_dir])
             try:
@@ -198,6 +203,7 @@ class JobSettings:
     progress_seconds: float = 30.0
     generalization: bool = False  # summary.generalization: windowed runs are also tested at every window
     patterns: bool = False  # summary.patterns: windowed runs record their activation patterns (patterns.py)
+    keep: dict | None = None  # execution.keep: compactly recorded runs (compact.py); None: every run a directory
 
 
 def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSettings | None = None) -> dict[str, str]:
@@ -210,7 +216,7 @@ def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSe
     own = settings.writer is None
     stop, exporter = settings.stop or StopFlag(), settings.exporter or ModelExporter()
     job = replace(settings, stop=stop, exporter=exporter, writer=settings.writer or Writer())
-    todo, statuses = prepare(runs, Path(results), cache)
+    todo, statuses = prepare(runs, Path(results), cache, job.keep)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
@@ -260,7 +266,7 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
         _restore(pack, k, found, EarlyStopping)
         resumed[p.run.path] = found.state["epoch"]
         log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
-    handlers = _run_logs([p.run_dir for p in group])
+    handlers = _run_logs([p.run_dir for p in group if not compact.keeps_scores_only(p.run, job.keep)])
     try:
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
         t0 = time.perf_counter()
@@ -423,7 +429,7 @@ def _record(
         parts[part] = pack.evaluate(xs, ys, stacked)
     across_windows = _generalization(pack, stacked, group) if job.generalization else [None] * len(group)
     members, backend = [p.run.path for p in group], keras.backend.backend()
-    statuses = {}
+    statuses, scores_only = {}, []
     for k, (p, m) in enumerate(zip(group, pack.members)):
         s = p.splits
         finished = m.status != "diverged"
@@ -435,6 +441,10 @@ def _record(
             p.run, s, p.fingerprint, outcome, evaluated, started=p.started, pack=facts, extra=job.extra_provenance,
             model_format=MODEL_FORMAT if finished else None,
         )  # fmt: skip
+        statuses[p.run.path] = rec.status
+        if compact.keeps_scores_only(p.run, job.keep):
+            scores_only.append((p, rec))
+            continue
         files = {}
         if finished:
             test_pred = evaluated["test"].y_pred
@@ -452,8 +462,27 @@ def _record(
         line = f"{p.run_dir}: {rec.status} in a pack of {len(group)} trained in {seconds}"
         write = functools.partial(_write_run, p.run_dir, rec, m.history, line, **files)
         job.writer.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
-        statuses[p.run.path] = rec.status
+    if scores_only:
+        _submit_compact(job, scores_only, f"{len(scores_only)} runs recorded compactly, pack {key} of {len(group)}")
     return statuses
+
+
+def _submit_compact(job: JobSettings, done: list, line: str) -> None:
+    """Hand a pack's compactly recorded runs (compact.py) to the writer as one task: one file per
+    cell, written once, whole, after the pack; a failure marks each of them failed."""
+    paths = [p.run.path for p, _ in done]
+
+    def write() -> None:
+        compact.write_pack([p.run_dir for p, _ in done], [rec.stored for _, rec in done])
+        for p, _ in done:  # a directory left by an earlier failure of the run: its failed.json goes
+            (p.run_dir / rundir.FAILED_FILE).unlink(missing_ok=True)
+        log.info("%s", line)
+
+    def failed(error: str) -> None:
+        for p, _ in done:
+            _write_failed(p.run_dir, p.run.hash, error)
+
+    job.writer.submit(paths, write, failed)
 
 
 def _patterns_csv(s: Splits, logits) -> str:
@@ -482,5 +511,6 @@ def _write_run(run_dir: Path, rec: record.Record, history: list, line: str, **fi
 
 
 def _write_failed(run_dir: Path, run_hash: str, error: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / rundir.METRICS_FILE).unlink(missing_ok=True)  # written last: a failure before it leaves none
     rundir.write_failure(run_dir, run_hash, f"writing the run directory failed: {error}", provenance.utc_now())

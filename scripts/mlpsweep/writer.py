@@ -44,14 +44,13 @@ class Writer:
                 if item is _STOP:
                     return
                 path, task, on_error = item
+                paths = [] if path is None else [path] if isinstance(path, str) else list(path)
                 try:
                     task()
-                    if path is not None:
-                        self.written.append(path)
+                    self.written.extend(paths)
                 except Exception as exc:  # surfaced to the job through `failures`
                     message = f"{type(exc).__name__}: {exc}"
-                    if path is not None:
-                        self.failures[path] = message
+                    self.failures.update(dict.fromkeys(paths, message))
                     log.error("%s: FAILED while writing: %s", path or "bookkeeping", message, exc_info=True)
                     if on_error is not None:
                         try:
@@ -61,8 +60,11 @@ class Writer:
             finally:
                 self._queue.task_done()
 
-    def submit(self, path: str | None, task: Callable[[], None], on_error: Callable[[str], None] | None = None) -> None:
-        """Queue `task` (writing the run at `path`; None for other bookkeeping); blocks while
+    def submit(
+        self, path: str | list[str] | None, task: Callable[[], None], on_error: Callable[[str], None] | None = None
+    ) -> None:
+        """Queue `task` (writing the run at `path`, or the runs of a list of paths: a pack's
+        compact records; None for other bookkeeping); blocks while
         the queue is full. `on_error(message)` runs in the writer thread if the task fails."""
         self._start()
         self._queue.put((path, task, on_error))

@@ -81,6 +81,7 @@ for line in render_size(
         list(JOBS.values()),
         read_figures(f"{RESULTS}/{ESTIMATE_FIGURES}"),
         SWEEP["summary"].get("generalization", False),
+        EXECUTION["keep"],
     ),
     f"{RESULTS}/{ESTIMATE_FIGURES}",
 ):

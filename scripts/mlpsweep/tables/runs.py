@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import record, registry, rundir
+from .. import compact, record, registry, rundir
 from ..progress import Progress
 from ..storage import read_json
 
@@ -48,7 +48,8 @@ def read_run(results: str | Path, rel: str) -> dict:
     try:
         rec = record.from_text(record.read_text(run_dir))
     except (FileNotFoundError, NotADirectoryError):
-        row.update(_unfinished(run_dir))
+        rec = record.read_compact(run_dir) if where["permutation"] is not None else None
+        row.update(_unfinished(run_dir) if rec is None else _result_fields(run_dir, rec))
     except OSError as exc:
         row.update(_damaged(run_dir, type(exc).__name__))
     except record.Damaged as exc:
@@ -101,6 +102,8 @@ def _result_fields(run_dir: str, rec: record.Record) -> dict:
         test_by_group=json.dumps(metrics["test_by_group"], sort_keys=True) if metrics.get("test_by_group") else "",
     )
     needed = (rundir.HISTORY_FILE, rundir.MODEL_FILE) if status == "finished" else (rundir.HISTORY_FILE,)
+    if rec.stored.get("layout") == compact.LAYOUT:
+        needed = ()  # a compact record keeps no other file
     missing = [name for name in needed if not os.path.exists(f"{run_dir}/{name}")]
     if missing:
         row["problem"] = "missing " + ", ".join(missing)
