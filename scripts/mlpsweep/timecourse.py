@@ -4,7 +4,7 @@ generalization matrices, from the run directories of windowed data sets.
 A windowed run (`datasets.<name>.windows`) records its window and its protocol in
 metrics.json (`data.window`, `data.protocol`, `run.subject`). Per data set x cell x window
 the table gives the mean and std of the test accuracy over the cell's runs at that window,
-the binomial chance threshold (stats.chance.chance_threshold, as the summary table), and which
+the binomial chance threshold at the majority-class rate (stats.chance.majority_threshold, as the summary table), and which
 windows are significantly above chance: MNE's cluster-based permutation test
 (`mne.stats.permutation_cluster_1samp_test`, one-sided) over one observation per subject
 (within-subject: the subject's mean accuracy; cross-subject: the held-out subject's
@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import record, rundir
 from .rundir import window_label
-from .stats.chance import chance_threshold, majority_rate
+from .stats.chance import majority_threshold
 from .stats.cluster import CLUSTER_SEED, cluster_test
 from .tables.cells import class_counts_per_cell
 from .tables.options import fmt, options_with_defaults
@@ -254,8 +254,7 @@ def chance_per_window(mine: pd.DataFrame, starts: list[float], alpha: float) -> 
         known = ~np.isnan(counts)
         if not known.any():
             continue
-        majority[j] = majority_rate(counts)[0]
-        threshold[j] = chance_threshold(np.nansum(counts), known.sum(), alpha)
+        majority[j], threshold[j] = (v[0] for v in majority_threshold(counts, alpha))
     return majority, threshold
 
 
@@ -306,7 +305,7 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     )
     lines.append(
         f"Threshold: the accuracy a classifier exceeds by chance with p < {options['significance']['alpha']} (binomial test over the test trials of one seed, "
-        "folds and subjects summed; Combrisson & Jerbi 2015)."
+        "folds and subjects summed, at their majority-class rate; Combrisson & Jerbi 2015)."
     )
     lines.append(method_text(options))
     for (dataset, protocol), mine in table.groupby(["dataset", "protocol"], sort=False):

@@ -95,7 +95,7 @@ def _chance_lines(ax, mine: pd.DataFrame, scale: float, alpha: float) -> None:
     """The majority-class rate (dotted) and the binomial threshold (dashed): one line where the
     windows and cells share it, else a line along each cell's windows."""
     for column, style, label in (
-        ("chance_threshold", {"color": "C3", "linestyle": "--"}, f"chance threshold (binomial, p < {alpha})"),
+        ("chance_threshold", {"color": "C3", "linestyle": "--"}, f"chance threshold (binomial at the majority rate, p < {alpha})"),
         ("chance_majority", {"color": "0.35", "linestyle": ":"}, "chance level (majority-class rate)"),
     ):
         values = mine[column].to_numpy(dtype=float) * scale
