@@ -333,6 +333,13 @@ def with_complete_model(record: Record, model_format: int, feature_names: list[s
     )
 
 
+def with_metrics(record: Record, metrics: dict) -> Record:
+    """A read record given metrics computed after training (export.upgrade_run's ROC AUC from
+    the saved model): the stored record with these metric fields added, nothing else changed."""
+    stored = record.stored
+    return upgrade({**stored, "metrics": {**stored["metrics"], **metrics}})
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -6,7 +6,7 @@
         history.csv      per-epoch training and validation loss and accuracy
         model.keras      the trained model: raw feature rows -> class probabilities (keras.models.load_model(..., safe_mode=True))
         model.json       the model's class names (output units) and feature names (inputs), model_format 2
-        predictions.csv  every test row: its row in the data set, group, true and predicted class
+        predictions.csv  every test row: its row in the data set, group, true and predicted class, p_<class>
         failed.json      why the run failed (data or config), instead of metrics.json
         train.log        this run's part of its job's log
         generalization.csv   windowed runs with summary.generalization: test accuracy at every window
@@ -89,13 +89,24 @@ def history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str:
+def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str], probabilities=None) -> str:
+    """Every test row: its row, group, true and predicted class and, where given, each class's
+    probability (`p_<class>`, float32 written to 9 significant digits: read back exactly)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["row", "group", "true", "predicted"])
+    writer.writerow(
+        ["row", "group", "true", "predicted", *(f"p_{n}" for n in class_names if probabilities is not None)]
+    )
     for i, row in enumerate(rows):
+        p = [] if probabilities is None else [format(float(v), ".9g") for v in probabilities[i]]
         writer.writerow(
-            [int(row), "" if groups is None else groups[i], class_names[int(y_true[i])], class_names[int(y_pred[i])]]
+            [
+                int(row),
+                "" if groups is None else groups[i],
+                class_names[int(y_true[i])],
+                class_names[int(y_pred[i])],
+                *p,
+            ]
         )
     return buf.getvalue()
 

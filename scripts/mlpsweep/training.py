@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, provenance, record, rundir
+from . import auc, checkpoint, provenance, record, rundir
 from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
@@ -438,7 +438,10 @@ def _record(
         if finished:
             test_pred = evaluated["test"].y_pred
             model = job.exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
-            predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
+            p_test = auc.probabilities(evaluated["test"].logits)
+            predictions = rundir.predictions_csv(
+                s.test_index, s.test_groups, s.y_test, test_pred, s.class_names, p_test
+            )
             files.update(model=model, predictions=predictions, model_info=model_info(rec, rec.data["feature_names"]))
             if across_windows[k] is not None:
                 files["extra_files"] = {rundir.GENERALIZATION_FILE: rundir.generalization_csv(across_windows[k])}
