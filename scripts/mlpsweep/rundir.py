@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 
@@ -112,12 +113,18 @@ def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str], probab
 
 
 def generalization_csv(rows) -> str:
-    """generalization.csv: (test window start, accuracy, test rows) per window, in time order."""
+    """generalization.csv: (test window start, accuracy, test rows[, balanced accuracy, ROC AUC])
+    per window, in time order (the last two where the rows have them)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["test_window", "accuracy", "n_test"])
-    for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
-        writer.writerow([window_label(start), "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
+    rows = sorted(rows, key=lambda r: r[0])
+    scores = bool(rows) and all(len(r) > 3 for r in rows)
+    writer.writerow(["test_window", "accuracy", "n_test", *(("balanced_accuracy", "roc_auc") if scores else ())])
+    number = lambda v: "" if math.isnan(v) else f"{float(v):.8g}"
+    for start, accuracy, n_test, *more in rows:
+        writer.writerow(
+            [window_label(start), number(accuracy), int(n_test), *(map(number, more[:2]) if scores else ())]
+        )
     return buf.getvalue()
 
 

@@ -394,7 +394,7 @@ class ModelExporter:
 
 
 def _generalization(pack, stacked, group: list[Prepared]) -> list:
-    """Per member, its test accuracy at every window of its length [(start, accuracy, n_test)]
+    """Per member, its test scores at every window of its length [(start, accuracy, n_test, balanced accuracy, AUC)]
     (None for a member without a window): mlpsweep.generalization (prediction only, in packs)."""
     if all(p.run.window is None for p in group):
         return [None] * len(group)
@@ -402,7 +402,7 @@ def _generalization(pack, stacked, group: list[Prepared]) -> list:
 
     found = generalization.evaluate(pack, stacked, group)
     return [
-        None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows]
+        None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test), *r[3:]) for r in rows]
         for p, rows in zip(group, found)
     ]
 
