@@ -265,6 +265,7 @@ def data_of(run, splits, fingerprint: str) -> dict:
         "n_test": len(s.y_test),
         "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
         "protocol": protocol(run.config["split"]),
+        **({"held_out": s.held_out} if getattr(s, "held_out", None) else {}),
         **({"window": window_of(run.config)} if run.window is not None else {}),
     }
 

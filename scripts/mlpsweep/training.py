@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import auc, checkpoint, provenance, record, rundir
-from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
+from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, run_folds, split_seed
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
 from .preemption import StopFlag
@@ -63,10 +63,13 @@ class DataCache:
 
     def dataset(self, config: dict):
         """The data set entry loaded (once: the runs of every window and subject share it)."""
-        group = config["split"]["group"] or config["split"].get("within")
-        key = json.dumps([config["dataset"], group], sort_keys=True)
+        split = config["split"]
+        group = split.get("within") or split["group"]  # both: folds over groups (runs) within subjects
+        key = json.dumps([config["dataset"], group, split["group"]], sort_keys=True)
         if key not in self._data:
             self._data[key] = load_dataset(config["dataset"], group)
+            if run_folds.applies(split):
+                self._data[key].split_groups = run_folds.trial_groups(config["dataset"], group, split["group"])
         return self._data[key]
 
     def run_data(self, config: dict):
