@@ -61,3 +61,26 @@ def test_a_trained_run_records_the_auc_of_its_stored_probabilities(tmp_path, n_c
     expected = roc_auc_score(y, p[:, 1]) if n_classes == 2 else roc_auc_score(y, p, multi_class="ovr", average="macro")
     assert rec["metrics"]["test_roc_auc"] == pytest.approx(expected, abs=1e-12)
     assert 0 <= rec["metrics"]["val_roc_auc"] <= 1
+
+
+def test_by_group_records_each_groups_auc_and_the_group_table_shows_it_when_asked(tmp_path):
+    from fakes import write_run
+
+    from mlpsweep.metrics import by_group
+    from mlpsweep.tables.groups import group_results, render_groups_markdown
+    from mlpsweep.tables.options import options_with_defaults
+    from mlpsweep.tables.runs import collect_runs
+
+    groups = np.array(["s1", "s1", "s1", "s2", "s2"])
+    y = np.array([0, 1, 1, 0, 0])
+    p = auc.probabilities(np.c_[np.zeros(5), [0.1, 0.5, -1.0, 0.2, 0.3]])
+    found = by_group(groups, y, p.argmax(axis=1), p)
+    assert found["s1"]["roc_auc"] == pytest.approx(roc_auc_score(y[:3], p[:3, 1])) and "roc_auc" not in found["s2"]  # s2: one class
+    for seed, value in enumerate((0.6, 0.8)):
+        write_run(tmp_path, "d", "mlp", seed=seed, metrics={"test_by_group": {"s1": {"n": 10, "correct": 7, "roc_auc": value}}})
+    runs = collect_runs(tmp_path)
+    assert "test_roc_auc_mean" not in group_results(runs)  # the default table is as before
+    options = options_with_defaults({"metrics": ["test_accuracy", "test_roc_auc"], "best_by": "test_roc_auc"})
+    table = group_results(runs, options)
+    assert table["test_roc_auc_mean"].tolist() == [pytest.approx(0.7)]
+    assert "| Test AUC |" in render_groups_markdown(table, options)

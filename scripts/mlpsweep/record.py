@@ -201,6 +201,7 @@ class PackFacts:
 def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
     """The record's metrics: training counts, then per part (of a finished run) its loss and
     classification metrics, then every registered metric with a `compute` function."""
+    from .auc import probabilities
     from .metrics import by_group, classification_metrics, split_metrics
 
     result = {
@@ -218,7 +219,7 @@ def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
         if part != "test":
             values.pop("confusion_matrix")
         elif e.groups is not None:
-            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred)
+            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred, probabilities(e.logits))
         result.update(split_metrics(part, values))
     for name, metric in registry.METRICS.items():
         if metric.compute and name not in result:
