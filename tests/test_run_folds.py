@@ -57,7 +57,7 @@ def test_each_subjects_runs_are_left_out_in_turn_and_never_on_both_sides(demo):
     assert held == {"01": ["1", "2", "3"], "02": ["1", "2", "3"]}
 
 
-def test_metrics_json_names_the_held_out_run(demo, tmp_path):
+def test_metrics_json_names_the_held_out_run_and_export_adds_auc_to_earlier_runs(demo, tmp_path, monkeypatch):
     import json
 
     from mlpsweep.training import train_runs
@@ -66,6 +66,23 @@ def test_metrics_json_names_the_held_out_run(demo, tmp_path):
     train_runs([run], tmp_path, DataCache())
     data = json.loads((tmp_path / run.path / "metrics.json").read_text())["data"]
     assert data["held_out"] == ["2"] and data["protocol"] == "within-subject" and data["n_test"] == 12
+
+    # a run recorded before ROC AUC (no test_roc_auc, no p_<class>) gets both from its saved model
+    from mlpsweep import export
+
+    path = tmp_path / run.path / "metrics.json"
+    stored = json.loads(path.read_text())
+    expected = {k: stored["metrics"].pop(k) for k in ("test_roc_auc", "val_roc_auc")}
+    path.write_text(json.dumps(stored))
+    predictions = tmp_path / run.path / "predictions.csv"
+    predictions.write_text("\n".join(",".join(line.split(",")[:4]) for line in predictions.read_text().splitlines()) + "\n")
+    monkeypatch.chdir(demo)
+    assert export.upgrade_results(tmp_path) == {run.path: "upgraded"}
+    metrics = json.loads(path.read_text())["metrics"]
+    assert metrics["test_roc_auc"] == pytest.approx(expected["test_roc_auc"], abs=1e-6)
+    assert metrics["val_roc_auc"] == pytest.approx(expected["val_roc_auc"], abs=1e-6)
+    assert predictions.read_text().splitlines()[0] == "row,group,true,predicted,p_standard,p_deviant"
+    assert export.upgrade_results(tmp_path) == {run.path: "complete"}
 
 
 def test_group_kfold_over_runs_and_existing_identities_unchanged(demo):

@@ -25,8 +25,8 @@ import numpy as np
 
 from . import record as records
 from . import rundir
-from .refusal import refusal
 from .record import Record, feature_names_of
+from .refusal import refusal
 
 log = logging.getLogger("mlpsweep")
 
@@ -114,17 +114,16 @@ def resolved_config(stored: dict) -> dict:
 AUC_METRICS = ("test_roc_auc", "val_roc_auc")
 
 
-def upgrade_run(run_dir: Path, data_cache: dict) -> str:
+def upgrade_run(run_dir: Path, data_cache) -> str:
     """Give one finished run a complete model from its stored weights, and its class
     probabilities (predictions.csv's p_<class>) and ROC AUC from its saved model, on its
     recomputed split; 'complete' if it has them, 'upgraded' once done. Trains nothing. The
-    recomputed split must reproduce the stored test confusion matrix (up to near-tie rows)."""
-    import json
+    recomputed split must reproduce the stored test confusion matrix (up to near-tie rows).
+    `data_cache`: a training.DataCache (data, subject, window and split as training made them)."""
 
     import keras
 
     from .auc import roc_auc
-    from .data import load_dataset, make_splits
     from .storage import write_json_atomic, write_text_atomic
 
     run_dir = Path(run_dir)
@@ -136,20 +135,16 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     if not needs_model and all(m in record.metrics for m in AUC_METRICS):
         return "complete"
     config = resolved_config(record.config)
-    key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
-    if key not in data_cache:
-        data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])
-    data = data_cache[key]
-    if record.data.get("fingerprint") != data.fingerprint:
+    s, fingerprint = data_cache.splits(config)
+    if record.data.get("fingerprint") != fingerprint:
         raise UpgradeError(
             refusal(
                 run_dir,
-                f"its data set ({data.where}) is not the data it was trained on (SHA-256 differs)",
+                f"its data set ({data_cache.dataset(config).where}) is not the data it was trained on (SHA-256 differs)",
                 "run the export where the run's data file is, unchanged"
                 " (paths are relative to the directory snakemake ran in)",
             )
         )
-    s = make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation"))
     saved = keras.models.load_model(run_dir / rundir.MODEL_FILE, safe_mode=True, compile=False)
     # release 0.1's model takes standardized rows; a complete model the raw rows
     rows = (lambda x: x) if needs_model else (lambda x: (x * s.scale + s.mean).astype(np.float32))
@@ -198,7 +193,9 @@ def _check_reproduced(run_dir: Path, record: Record, s, p: np.ndarray, predicted
 def upgrade_results(results: str | Path) -> dict[str, str]:
     """upgrade_run for every run directory under `results`; {run path: outcome or error}."""
     results = Path(results)
-    outcomes, cache = {}, {}
+    from .training import DataCache
+
+    outcomes, cache = {}, DataCache()
     for rel in rundir.discover(results):
         try:
             outcomes[rel] = upgrade_run(results / rel, cache)
