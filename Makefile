@@ -47,7 +47,7 @@ setup-gpu-jax: $(JAX_GPU_VENV)/.installed
 # A made-up EEG study (6 subjects, a few MB, seconds) where the examples read it: derivatives/ and
 # data/eeg_features.csv (scripts/make_demo.py says what is in it).
 demo: setup
-	$(PY) scripts/make_demo.py
+	$(PY) scripts/make_demo.py $(DEMO_ARGS)
 
 sweep: setup
 	$(SNAKEMAKE) --profile profiles/default

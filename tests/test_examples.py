@@ -225,3 +225,13 @@ def test_decoding_over_time_example_runs_end_to_end(tmp_path):
     comparisons = (results / "summary" / "comparisons.csv").read_text().splitlines()  # mlp - linear per window
     assert len(comparisons) == 1 + 3 and all(",mlp,default,linear," in line for line in comparisons[1:])
     assert (results / "plots" / "comparisons" / "oddball.png").exists() and (results / "benchmarks" / "compare.tsv").exists()
+
+
+def test_oddball_auc_example_leaves_out_each_subjects_runs_on_its_unbalanced_demo(tmp_path, monkeypatch):
+    """config/examples/oddball-auc.yaml on the data its comment makes: 3 runs, 30 % deviants."""
+    make_demo(tmp_path, subjects=2, runs=3, trials_per_run=10, deviant_share=0.3)
+    monkeypatch.chdir(tmp_path)
+    sweep, runs, _ = plan(read_yaml(str(REPO / "config" / "examples" / "oddball-auc.yaml")))
+    assert sweep["summary"]["timecourse_metric"] == "test_roc_auc" and sweep["summary"]["select_by"] == "val_roc_auc"
+    assert {(r.subject, r.fold) for r in runs} == {(s, f) for s in ("01", "02") for f in range(3)}
+    assert len(runs) == 2 * 3 * 19 * 2  # subjects x runs left out x windows x seeds

@@ -268,9 +268,9 @@ def test_bars_draw_chance_threshold_and_majority_rate(results):
     ax = fig.axes[0]
     ds1 = cells[cells["dataset"] == "ds1"]
     lines = labelled(ax.lines)
-    assert [line.get_label() for line in lines] == ["chance threshold (binomial, p < 0.05)", "majority-class rate"]
+    assert [line.get_label() for line in lines] == ["chance threshold (binomial at the majority rate, p < 0.05)", "majority-class rate"]
     assert [line.get_ydata()[0] for line in lines] == pytest.approx([100 * ds1["chance_threshold"].iloc[0], 100 * 5 / 9])
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["chance threshold (binomial, p < 0.05)", "majority-class rate"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["chance threshold (binomial at the majority rate, p < 0.05)", "majority-class rate"]
 
 
 def test_bars_draw_chance_lines_per_bar_where_cells_differ():

@@ -240,16 +240,20 @@ def test_binomial_quantile_is_scipy_binom_ppf_without_importing_scipy_stats():
 
 
 def test_chance_level_of_cells_and_above_chance(tmp_path):
-    """2 classes: 100 test trials per seed (58% not above chance) and 1,000 (53% above)."""
+    """2 classes: 100 test trials per seed (58% not above chance) and 1,000 (53% above); 1,000
+    unbalanced 60:40 trials: 62% is not above chance (always answering the majority scores 60%)."""
     for seed in range(2):
         write_run(tmp_path, "hundred", "mlp", seed=seed, accuracy=0.58, class_counts=(50, 50))
-        write_run(tmp_path, "thousand", "mlp", seed=seed, accuracy=0.53, class_counts=(400, 600))
+        write_run(tmp_path, "thousand", "mlp", seed=seed, accuracy=0.53, class_counts=(500, 500))
+        write_run(tmp_path, "oddball", "mlp", seed=seed, accuracy=0.62, class_counts=(400, 600))
     cells = summarize(collect_runs(tmp_path))
-    hundred, thousand = cell(cells, "hundred", "mlp"), cell(cells, "thousand", "mlp")
+    hundred, thousand, oddball = (cell(cells, name, "mlp") for name in ("hundred", "thousand", "oddball"))
     assert (hundred["n_test_trials"], hundred["n_classes"], hundred["chance_threshold"], hundred["chance_majority"]) == (100, 2, 0.58, 0.5)
     assert not hundred["above_chance"]
-    assert (thousand["n_test_trials"], thousand["chance_threshold"], thousand["chance_majority"]) == (1000, 0.526, 0.6)
+    assert (thousand["n_test_trials"], thousand["chance_threshold"], thousand["chance_majority"]) == (1000, 0.526, 0.5)
     assert thousand["above_chance"]
+    assert (oddball["chance_majority"], oddball["chance_threshold"]) == (0.6, stats.binom.ppf(0.95, 1000, 0.6) / 1000) == (0.6, 0.625)
+    assert not oddball["above_chance"]
 
 
 def test_chance_level_sums_the_folds_of_one_seed(tmp_path):
@@ -261,7 +265,7 @@ def test_chance_level_sums_the_folds_of_one_seed(tmp_path):
     write_run(tmp_path, "d", "a", seed=0, fold=0, permutation=1, accuracy=0.5, class_counts=(100, 1))  # not counted
     a = cell(summarize(collect_runs(tmp_path)), "d", "a")
     assert (a["n_test_trials"], a["chance_majority"]) == (48, 30 / 48)
-    assert a["chance_threshold"] == stats.binom.ppf(0.95, 48, 0.5) / 48
+    assert a["chance_threshold"] == stats.binom.ppf(0.95, 48, 30 / 48) / 48
 
 
 def test_tables_mark_cells_at_chance_and_give_a_chance_line_per_dataset(tmp_path):
@@ -273,11 +277,11 @@ def test_tables_mark_cells_at_chance_and_give_a_chance_line_per_dataset(tmp_path
     md = (tmp_path / "summary" / "summary.md").read_text()
     assert md_row(md, "eeg", "weak", "default")[4] == "0.555 ± 0.007 ‡"
     assert md_row(md, "eeg", "good", "default")[4] == "**0.705 ± 0.007**"
-    assert md_row(md, "eeg", "weak", "n200")[4] == "0.600 ± 0.000"  # 200 trials: threshold 0.560
-    assert "Chance level of eeg: majority class 0.500–0.600; above chance (p < 0.05) means above 0.560–0.580 (100–200 test trials per seed, 2 classes)." in md.splitlines()
+    assert md_row(md, "eeg", "weak", "n200")[4] == "0.600 ± 0.000 ‡"  # 200 trials, 60% of one class: threshold 0.655
+    assert "Chance level of eeg: majority class 0.500–0.600; above chance (p < 0.05) means above 0.580–0.655 (100–200 test trials per seed, 2 classes)." in md.splitlines()
     tex = (tmp_path / "summary" / "summary.tex").read_text()
     assert "eeg & weak & default & 2/2 & 0.555 $\\pm$ 0.007$^\\ddagger$ &" in tex
-    assert "Chance level of eeg: majority class 0.500--0.600; above chance ($p < 0.05$) means above 0.560--0.580 (100--200 test trials per seed, 2 classes)." in tex
+    assert "Chance level of eeg: majority class 0.500--0.600; above chance ($p < 0.05$) means above 0.580--0.655 (100--200 test trials per seed, 2 classes)." in tex
 
 
 def test_chance_mark_goes_on_the_cell_name_when_test_accuracy_is_not_shown(tmp_path):

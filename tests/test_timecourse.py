@@ -192,7 +192,7 @@ class StandInPack:
 
     def evaluate(self, xs, ys, weights):
         acc = [float(((x[:, 0] > 0).astype(int) == y.argmax(1)).mean()) if len(y) else math.nan for x, y in zip(xs, ys)]
-        return {"accuracy": acc}
+        return {"accuracy": acc, "logits": [np.c_[np.zeros(len(x)), x[:, 0]] for x in xs]}
 
 
 def test_generalization_evaluates_every_window_with_the_members_own_standardization():
@@ -214,8 +214,11 @@ def test_generalization_evaluates_every_window_with_the_members_own_standardizat
     group = [member(3.0), member(0.0), unwindowed]
     out = generalization.evaluate(StandInPack(), None, group, [data, data, data], features=features, starts=lambda d: d.starts)
     assert out[2] is None
-    assert [t for t, _, _ in out[0]] == data.starts and all(n == 10 for _, _, n in out[0])
-    assert [a for _, a, _ in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # only windows 2-3 decode
-    assert [a for _, a, _ in out[1]] == [0.5] * 5  # unstandardized (mean 0): everything is class 1
+    assert [r[0] for r in out[0]] == data.starts and all(r[2] == 10 for r in out[0])
+    assert [r[1] for r in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # only windows 2-3 decode
+    assert [r[4] for r in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5] == [r[3] for r in out[0]]  # AUC and balanced accuracy
+    assert [r[1] for r in out[1]] == [0.5] * 5  # unstandardized (mean 0): everything is class 1
+    assert [r[4] for r in out[1]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # AUC does not depend on the offset's threshold
     text = rundir.generalization_csv(out[0])
-    assert text.splitlines()[:2] == ["test_window,accuracy,n_test", "+0.000,0.5,10"]
+    assert text.splitlines()[:2] == ["test_window,accuracy,n_test,balanced_accuracy,roc_auc", "+0.000,0.5,10,0.5,0.5"]
+    assert rundir.generalization_csv([r[:3] for r in out[0]]).splitlines()[1] == "+0.000,0.5,10"  # runs before AUC

@@ -4,7 +4,9 @@ are run again with today's code and the same sweep file, and none of their runs 
 import re
 import shutil
 
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from conftest import run_snakemake
 
@@ -60,8 +62,12 @@ def test_release_01_runs_get_complete_models_without_training(tmp_path, monkeypa
     assert outcomes == {rel: "upgraded" for rel in before} and len(outcomes) == 8
     for rel, old in before.items():
         new = record.read(results / rel)
-        assert new.model_format == 2 and new.config == old.config and new.config_hash == old.config_hash and new.metrics == old.metrics
-        assert {k: v for k, v in new.stored.items() if k not in ("model_format", "data")} == {k: v for k, v in old.stored.items() if k != "data"}  # nothing else rewritten
+        assert new.model_format == 2 and new.config == old.config and new.config_hash == old.config_hash
+        assert new.metrics == {**old.metrics, "test_roc_auc": new.metrics["test_roc_auc"], "val_roc_auc": new.metrics["val_roc_auc"]}
+        assert {k: v for k, v in new.stored.items() if k not in ("model_format", "data", "metrics")} == {k: v for k, v in old.stored.items() if k not in ("data", "metrics")}  # nothing else rewritten
+        stored = pd.read_csv(results / rel / "predictions.csv")  # its AUC, from the saved model's probabilities
+        names = new.data["class_names"]
+        assert new.metrics["test_roc_auc"] == pytest.approx(roc_auc_score(stored["true"].astype(str).map(names.index), stored[f"p_{names[1]}"]), abs=1e-12)
         assert record.is_done(new, old.config, old.data["fingerprint"]) and (results / rel / "history.csv").read_bytes() == histories[rel]
         info = json.loads((results / rel / "model.json").read_text())
         assert info["class_names"] == old.data["class_names"] and info["feature_names"] == (["a", "b", "c"] if "/table/" in rel else None)

@@ -390,12 +390,13 @@ def _check_split(split: dict, source: str, key: str = "split") -> None:
             f"method {split['method']!r} does not use groups",
             f"choose one of: {grouped}, or remove split.group",
         )
-    if split.get("within") and method.grouped:
+    if split.get("within") and method.grouped and not (split["group"] and split["group"] != split["within"]):
         _fail(
             source,
             f"{key}.within" if key == "split" else key,
             f"within-group decoding splits each group's own rows, but method {split['method']!r} splits the groups (cross-subject)",
-            "use method kfold (or holdout) with split.within, or remove split.within to decode across groups",
+            "use method kfold (or holdout) with split.within, set split.group to a column of runs or sessions within"
+            " the group (folds over runs within subjects), or remove split.within to decode across groups",
         )
 
 
@@ -527,7 +528,8 @@ def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
     """An epochs entry's keys on their own (its files' headers are checked when the grid is
     planned: mlpsweep.data.epochs.plan)."""
     path = spec["path"]
-    for at, column in (("split.group", split["group"]), ("split.within", split.get("within"))):
+    within_runs = bool(split.get("within")) and split["group"] not in (None, split.get("within"))
+    for at, column in (("split.group", None if within_runs else split["group"]), ("split.within", split.get("within"))):
         if column and column != "subject":
             _fail(
                 source,
@@ -818,7 +820,6 @@ def _check_exclude(cfg: dict, source: str) -> None:
                     f"'{key}' is neither a swept key nor a training key{suggest(key, allowed)}",
                     f"use one of: {', '.join(allowed)}",
                 )
-
 
 
 def file_format(path: str) -> str | None:

@@ -11,7 +11,8 @@ range, so for those features the layer divides by 1 and the first Dense layer's 
 are divided by the scale instead: the same function, exactly representable in float32.
 
 `upgrade_run` gives a run made before complete models existed its complete model, from its
-stored weights and its split recomputed from the stored config; nothing is trained.
+stored weights and its split recomputed from the stored config, and a run made before ROC AUC
+was recorded its class probabilities and AUC from its saved model; nothing is trained.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import numpy as np
 
 from . import record as records
 from . import rundir
-from .refusal import refusal
 from .record import Record, feature_names_of
+from .refusal import refusal
 
 log = logging.getLogger("mlpsweep")
 
@@ -110,16 +111,19 @@ def resolved_config(stored: dict) -> dict:
     }
 
 
-def upgrade_run(run_dir: Path, data_cache: dict) -> str:
-    """Give one finished run a complete model from its stored weights and its recomputed
-    split; 'complete' if it has one, 'upgraded' once done. Trains nothing. The recomputed
-    split must reproduce the stored test confusion matrix (up to near-tie rows)."""
-    import json
+AUC_METRICS = ("test_roc_auc", "val_roc_auc")
+
+
+def upgrade_run(run_dir: Path, data_cache) -> str:
+    """Give one finished run a complete model from its stored weights, and its class
+    probabilities (predictions.csv's p_<class>) and ROC AUC from its saved model, on its
+    recomputed split; 'complete' if it has them, 'upgraded' once done. Trains nothing. The
+    recomputed split must reproduce the stored test confusion matrix (up to near-tie rows).
+    `data_cache`: a training.DataCache (data, subject, window and split as training made them)."""
 
     import keras
 
-    from .data import load_dataset, make_splits
-    from .model import build_classifier
+    from .auc import roc_auc
     from .storage import write_json_atomic, write_text_atomic
 
     run_dir = Path(run_dir)
@@ -127,26 +131,50 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
     if record is None or record.status != "finished":
         return "not finished"
     info = rundir.read_model_info(run_dir)
-    if info and info.get("model_format", 1) >= MODEL_FORMAT:
+    needs_model = not (info and info.get("model_format", 1) >= MODEL_FORMAT)
+    if not needs_model and all(m in record.metrics for m in AUC_METRICS):
         return "complete"
     config = resolved_config(record.config)
-    key = json.dumps([config["dataset"], config["split"]["group"]], sort_keys=True)
-    if key not in data_cache:
-        data_cache[key] = load_dataset(config["dataset"], config["split"]["group"])
-    data = data_cache[key]
-    if record.data.get("fingerprint") != data.fingerprint:
+    s, fingerprint = data_cache.splits(config)
+    if record.data.get("fingerprint") != fingerprint:
         raise UpgradeError(
             refusal(
                 run_dir,
-                f"its data set ({data.where}) is not the data it was trained on (SHA-256 differs)",
+                f"its data set ({data_cache.dataset(config).where}) is not the data it was trained on (SHA-256 differs)",
                 "run the export where the run's data file is, unchanged"
                 " (paths are relative to the directory snakemake ran in)",
             )
         )
-    s = make_splits(data, config["split"], config["seed"], config.get("fold"), config.get("permutation"))
-    old = keras.models.load_model(run_dir / rundir.MODEL_FILE, safe_mode=True, compile=False)
-    p = np.asarray(old.predict(s.x_test, verbose=0))
+    saved = keras.models.load_model(run_dir / rundir.MODEL_FILE, safe_mode=True, compile=False)
+    # release 0.1's model takes standardized rows; a complete model the raw rows
+    rows = (lambda x: x) if needs_model else (lambda x: (x * s.scale + s.mean).astype(np.float32))
+    p = np.asarray(saved.predict(rows(s.x_test), verbose=0), dtype=np.float32)
+    p_val = np.asarray(saved.predict(rows(s.x_val), verbose=0), dtype=np.float32)
     predicted = p.argmax(axis=1)
+    _check_reproduced(run_dir, record, s, p, predicted)
+    names = feature_names_of(s.feature_names, s.n_features)
+    if needs_model:
+        from .model import build_classifier
+
+        model = build_classifier(config["architecture"], s.n_features, s.n_classes)
+        set_complete_weights(model, saved.get_weights(), s.mean, s.scale)
+        save_model(model, run_dir / rundir.MODEL_FILE)
+        record = records.with_complete_model(record, MODEL_FORMAT, names)
+    record = records.with_metrics(
+        record, {"test_roc_auc": roc_auc(s.y_test, p), "val_roc_auc": roc_auc(s.y_val, p_val)}
+    )
+    write_text_atomic(
+        run_dir / rundir.PREDICTIONS_FILE,
+        rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names, p),
+    )
+    if needs_model:
+        write_json_atomic(run_dir / rundir.MODEL_INFO_FILE, model_info(record, names))
+    records.rewrite(run_dir, record)  # last, as training writes it
+    return "upgraded"
+
+
+def _check_reproduced(run_dir: Path, record: Record, s, p: np.ndarray, predicted: np.ndarray) -> None:
+    """Refuse a run whose recomputed split and saved model do not give its stored test results."""
     matrix = np.zeros((s.n_classes, s.n_classes), int)
     np.add.at(matrix, (s.y_test, predicted), 1)
     top2 = np.sort(p, axis=1)[:, -2:]
@@ -160,25 +188,14 @@ def upgrade_run(run_dir: Path, data_cache: dict) -> str:
                 "none here; this run keeps its old model (it expects standardized rows)",
             )
         )
-    model = build_classifier(config["architecture"], s.n_features, s.n_classes)
-    set_complete_weights(model, old.get_weights(), s.mean, s.scale)
-    save_model(model, run_dir / rundir.MODEL_FILE)
-    names = feature_names_of(s.feature_names, s.n_features)
-    record = records.with_complete_model(record, MODEL_FORMAT, names)
-    if not (run_dir / rundir.PREDICTIONS_FILE).exists():
-        write_text_atomic(
-            run_dir / rundir.PREDICTIONS_FILE,
-            rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, predicted, s.class_names),
-        )
-    write_json_atomic(run_dir / rundir.MODEL_INFO_FILE, model_info(record, names))
-    records.rewrite(run_dir, record)  # last, as training writes it
-    return "upgraded"
 
 
 def upgrade_results(results: str | Path) -> dict[str, str]:
     """upgrade_run for every run directory under `results`; {run path: outcome or error}."""
     results = Path(results)
-    outcomes, cache = {}, {}
+    from .training import DataCache
+
+    outcomes, cache = {}, DataCache()
     for rel in rundir.discover(results):
         if not (results / rel).is_dir():
             continue  # a compact record (compact.py): no model to upgrade

@@ -7,6 +7,8 @@ mean and scale. The summary side (timecourse.generalization_matrices) averages t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -19,7 +21,7 @@ def evaluate(
     pack, stacked, group, datasets=None, *, features=None, starts=None
 ) -> list[list[tuple[float, float, int]] | None]:
     """Per member of `group` (prepared runs, in pack order): [(test window start, accuracy,
-    test rows)] at every window start of its data set; None for a member without a window.
+    test rows, balanced accuracy, ROC AUC)] at every window start of its data set; None for a member without a window.
 
     pack, stacked: the trained engine Pack and its final weights on the device (as
     training._record evaluates them); datasets: each member's loaded Dataset, all windows (the
@@ -27,7 +29,9 @@ def evaluate(
     `features(data, start, length)` -> (trials, features) and `starts(data)` -> window starts
     default to the epochs source's (mlpsweep.data.epochs).
     """
+    from .auc import probabilities, roc_auc
     from .data import one_hot
+    from .metrics import classification_metrics
 
     if features is None or starts is None:
         from .data import epochs
@@ -59,7 +63,17 @@ def evaluate(
             xs.append(((x - s.mean) / s.scale).astype(np.float32))
             ys_at.append(ys[k])
             present.append(k)
-        accuracy = pack.evaluate(xs, ys_at, stacked)["accuracy"]
+        found = pack.evaluate(xs, ys_at, stacked)
         for k in present:
-            out[k].append((own[k][key], float(accuracy[k]), len(ys[k])))
+            y = group[k].splits.y_test
+            logits = found["logits"][k] if "logits" in found else None
+            balanced, auc = (
+                (math.nan, math.nan)
+                if logits is None
+                else (
+                    classification_metrics(y, logits.argmax(axis=1), group[k].splits.n_classes)["balanced_accuracy"],
+                    roc_auc(y, probabilities(logits)),
+                )
+            )
+            out[k].append((own[k][key], float(found["accuracy"][k]), len(ys[k]), balanced, auc))
     return out

@@ -145,6 +145,13 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "
         return [None]
     if method.folds == "config" and not method.grouped:
         return list(range(split["folds"]))
+    if split.get("within"):  # folds over groups (runs) within subjects: the same number per subject
+        key = json.dumps(["within", dataset, split], sort_keys=True)
+        if key not in group_counts:
+            from .data.run_folds import plan_folds  # reads the epochs' headers or the file's columns
+
+            group_counts[key] = plan_folds(dataset, split, source)
+        return list(range(group_counts[key]))
     key = json.dumps([dataset, split["group"]], sort_keys=True)
     if key not in group_counts:
         if dataset["source"] == "epochs":

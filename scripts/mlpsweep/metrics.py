@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -31,12 +33,18 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
     }
 
 
-def by_group(groups: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Test rows and correct predictions per group: {group: {"n": ..., "correct": ...}}."""
+def by_group(groups: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, p: np.ndarray | None = None) -> dict:
+    """Test rows and correct predictions per group: {group: {"n": ..., "correct": ...}}, with
+    the group's ROC AUC ("roc_auc") where class probabilities `p` are given and it has two classes."""
+    from .auc import roc_auc
+
     out = {}
     for group in sorted(set(groups.tolist())):
         rows = groups == group
         out[str(group)] = {"n": int(rows.sum()), "correct": int((y_true[rows] == y_pred[rows]).sum())}
+        auc = math.nan if p is None else roc_auc(y_true[rows], p[rows])
+        if not math.isnan(auc):
+            out[str(group)]["roc_auc"] = auc
     return out
 
 

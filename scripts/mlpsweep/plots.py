@@ -345,7 +345,11 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
 
 
 CHANCE_STYLES = (
-    ("chance_threshold", {"color": "C3", "linestyle": "--"}, "chance threshold (binomial, p < {alpha})"),
+    (
+        "chance_threshold",
+        {"color": "C3", "linestyle": "--"},
+        "chance threshold (binomial at the majority rate, p < {alpha})",
+    ),
     ("chance_majority", {"color": "0.35", "linestyle": ":"}, "majority-class rate"),
 )
 

@@ -224,6 +224,7 @@ class PackFacts:
 def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
     """The record's metrics: training counts, then per part (of a finished run) its loss and
     classification metrics, then every registered metric with a `compute` function."""
+    from .auc import probabilities
     from .metrics import by_group, classification_metrics, split_metrics
 
     result = {
@@ -241,7 +242,7 @@ def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
         if part != "test":
             values.pop("confusion_matrix")
         elif e.groups is not None:
-            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred)
+            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred, probabilities(e.logits))
         result.update(split_metrics(part, values))
     for name, metric in registry.METRICS.items():
         if metric.compute and name not in result:
@@ -288,6 +289,7 @@ def data_of(run, splits, fingerprint: str) -> dict:
         "n_test": len(s.y_test),
         "test_class_counts": np.bincount(s.y_test, minlength=s.n_classes).tolist(),
         "protocol": protocol(run.config["split"]),
+        **({"held_out": s.held_out} if getattr(s, "held_out", None) else {}),
         **({"window": window_of(run.config)} if run.window is not None else {}),
     }
 
@@ -354,6 +356,13 @@ def with_complete_model(record: Record, model_format: int, feature_names: list[s
     return upgrade(
         {**stored, "model_format": model_format, "data": {**(stored.get("data") or {}), "feature_names": feature_names}}
     )
+
+
+def with_metrics(record: Record, metrics: dict) -> Record:
+    """A read record given metrics computed after training (export.upgrade_run's ROC AUC from
+    the saved model): the stored record with these metric fields added, nothing else changed."""
+    stored = record.stored
+    return upgrade({**stored, "metrics": {**stored["metrics"], **metrics}})
 
 
 # ---------------------------------------------------------------- writing

@@ -8,7 +8,7 @@
         model.keras      the trained model: raw feature rows -> class probabilities
                          (keras.models.load_model(..., safe_mode=True))
         model.json       the model's class names (output units) and feature names (inputs), model_format 2
-        predictions.csv  every test row: its row in the data set, group, true and predicted class
+        predictions.csv  every test row: its row in the data set, group, true and predicted class, p_<class>
         failed.json      why the run failed (data or config), instead of metrics.json
     runs/<dataset>/<architecture>/<hparams>/permutations/   compact records of label-permutation runs
                                                         (compact.py): no directory per run
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 
@@ -100,24 +101,41 @@ def history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str]) -> str:
+def predictions_csv(rows, groups, y_true, y_pred, class_names: list[str], probabilities=None) -> str:
+    """Every test row: its row, group, true and predicted class and, where given, each class's
+    probability (`p_<class>`, float32 written to 9 significant digits: read back exactly)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["row", "group", "true", "predicted"])
+    writer.writerow(
+        ["row", "group", "true", "predicted", *(f"p_{n}" for n in class_names if probabilities is not None)]
+    )
     for i, row in enumerate(rows):
+        p = [] if probabilities is None else [format(float(v), ".9g") for v in probabilities[i]]
         writer.writerow(
-            [int(row), "" if groups is None else groups[i], class_names[int(y_true[i])], class_names[int(y_pred[i])]]
+            [
+                int(row),
+                "" if groups is None else groups[i],
+                class_names[int(y_true[i])],
+                class_names[int(y_pred[i])],
+                *p,
+            ]
         )
     return buf.getvalue()
 
 
 def generalization_csv(rows) -> str:
-    """generalization.csv: (test window start, accuracy, test rows) per window, in time order."""
+    """generalization.csv: (test window start, accuracy, test rows[, balanced accuracy, ROC AUC])
+    per window, in time order (the last two where the rows have them)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["test_window", "accuracy", "n_test"])
-    for start, accuracy, n_test in sorted(rows, key=lambda r: r[0]):
-        writer.writerow([window_label(start), "" if accuracy != accuracy else f"{float(accuracy):.8g}", int(n_test)])
+    rows = sorted(rows, key=lambda r: r[0])
+    scores = bool(rows) and all(len(r) > 3 for r in rows)
+    writer.writerow(["test_window", "accuracy", "n_test", *(("balanced_accuracy", "roc_auc") if scores else ())])
+    number = lambda v: "" if math.isnan(v) else f"{float(v):.8g}"
+    for start, accuracy, n_test, *more in rows:
+        writer.writerow(
+            [window_label(start), number(accuracy), int(n_test), *(map(number, more[:2]) if scores else ())]
+        )
     return buf.getvalue()
 
 

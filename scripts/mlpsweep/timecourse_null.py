@@ -72,9 +72,9 @@ def cell_columns(mine: pd.DataFrame, theirs: pd.DataFrame, starts: list[float], 
     out = {c: np.full(n_windows, np.nan) for c in NULL_COLUMNS}
     out["perm_cluster"] = pd.array([pd.NA] * n_windows, dtype="Int64")
     out["perm_significant"] = np.zeros(n_windows, dtype=bool)
-    protocol = mine["protocol"].iloc[0]
-    x, names, what = timecourse.observations(mine, protocol, starts)
-    null, counts = null_scores(theirs[theirs["window_start"].isin(starts)], protocol, starts, names)
+    protocol, metric = mine["protocol"].iloc[0], options["timecourse_metric"]
+    x, names, what = timecourse.observations(mine, protocol, starts, metric)
+    null, counts = null_scores(theirs[theirs["window_start"].isin(starts)], protocol, starts, names, metric)
     if not len(x) or not (counts > 0).all():
         if len(theirs):
             log.warning(
@@ -100,13 +100,13 @@ def cell_columns(mine: pd.DataFrame, theirs: pd.DataFrame, starts: list[float], 
 
 
 def null_scores(
-    theirs: pd.DataFrame, protocol: str, starts: list[float], names: list[str]
+    theirs: pd.DataFrame, protocol: str, starts: list[float], names: list[str], metric: str = "test_accuracy"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observations x permutations x windows scores of the permutation runs (each observation's
     complete permutations first, NaN after), and how many each observation has."""
     per = []
     for _, rows in theirs.groupby("permutation"):
-        scores, observed, _ = timecourse.observations(rows, protocol, starts)
+        scores, observed, _ = timecourse.observations(rows, protocol, starts, metric)
         per.append(dict(zip(observed, scores)))
     lists = [[p[name] for p in per if name in p] for name in names]
     counts = np.array([len(scores) for scores in lists], dtype=np.int64)

@@ -19,6 +19,7 @@ from .registry import PLOTS
 from .storage import write_text_atomic
 from .tables.options import options_with_defaults, scale_of
 from .tables.runs import KEYS, read_runs_csv
+from .timecourse_score import chance_column, chance_per_window, permutation_scores
 
 log = logging.getLogger("mlpsweep")
 
@@ -39,7 +40,8 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
     """Accuracy against window centre time, one line per cell (mean over the observations,
     band ± s.e.m.), chance level and threshold, significant clusters shaded and barred."""
     mine = table[table["dataset"] == dataset]
-    scale = scale_of("test_accuracy", options)
+    metric = table.attrs.get("metric", options["timecourse_metric"])
+    scale = scale_of(metric, options)
     fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
     cells = list(mine.groupby(["architecture", "hparams"], sort=False))
     step = _step(mine["window_centre"].to_numpy(dtype=float), mine["window_length"].iloc[0])
@@ -76,25 +78,34 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
     null = timecourse_null.has_null(mine)
     if null:
         _null_marks(ax, cells, step, scale, options)
-    _chance_lines(ax, mine, scale, options["significance"]["alpha"])
+    _chance_lines(
+        ax, mine, scale, threshold_label(metric, options["significance"]["alpha"], table.attrs.get("permuted")), metric
+    )
     low, high = mine["window_centre"].min() - step / 2, mine["window_centre"].max() + step / 2
     if low < 0 < high:
         ax.axvline(0.0, color="0.5", linewidth=0.6)
     ax.set_xlim(low, high)
     ax.set_xlabel("Window centre (s)")
-    ax.set_ylabel(f"Test accuracy ({'%' if scale == 100 else 'fraction'})")
+    ax.set_ylabel(f"{score_name(metric)} ({'%' if scale == 100 else 'fraction'})")
     ax.grid(True, linewidth=0.3, alpha=0.5)
     protocols = ", ".join(dict.fromkeys(mine["protocol"]))
     alpha = options["significance"]["alpha"]
+    rate = (table.attrs.get("unbalanced") or {}).get(dataset) if metric == "test_accuracy" else None
+    note = (
+        ""
+        if rate is None
+        else f"\nunbalanced test trials (majority {rate:.2f}): accuracy moves with the balance; see AUC or balanced accuracy"
+    )
     title = (
-        f"{dataset}: decoding over time, {protocols}\nshaded and barred: significant clusters (cluster permutation test over "
-        f"{mine['observations'].iloc[0]}, one-sided, {options['cluster_permutations']} permutations, p < {alpha})"
+        f"{dataset}: decoding over time ({score_name(metric)}), {protocols}\nshaded and barred: significant clusters "
+        f"(cluster permutation test over {mine['observations'].iloc[0]}, one-sided, "
+        f"{options['cluster_permutations']} permutations, p < {alpha}){note}"
     )
     if null:
         title = (
-            f"{dataset}: decoding over time, {protocols}\nshaded, bars at the bottom: significant clusters, sign-flip cluster test "
+            f"{dataset}: decoding over time ({score_name(metric)}), {protocols}\nshaded, bars at the bottom: significant clusters, sign-flip cluster test "
             f"over {mine['observations'].iloc[0]} (Maris & Oostenveld 2007)\ndashed bars at the top: significant clusters, model-level "
-            f"permutation test (label-permutation runs, Stelzer et al. 2013); p < {alpha}"
+            f"permutation test (label-permutation runs, Stelzer et al. 2013); p < {alpha}{note}"
         )
     ax.set_title(title, fontsize="medium" if null else None)
     fig.legend(loc="outside lower center", ncols=1, frameon=False)
@@ -123,12 +134,34 @@ def _null_marks(ax, cells: list, step: float, scale: float, options: dict) -> No
                     solid_capstyle="butt", transform=ax.get_xaxis_transform())  # fmt: skip
 
 
-def _chance_lines(ax, mine: pd.DataFrame, scale: float, alpha: float) -> None:
-    """The majority-class rate (dotted) and the binomial threshold (dashed): one line where the
-    windows and cells share it, else a line along each cell's windows."""
+SCORE_NAMES = {
+    "test_accuracy": "Test accuracy",
+    "test_balanced_accuracy": "Test balanced accuracy",
+    "test_roc_auc": "Test ROC AUC",
+}
+CHANCE_NAMES = {"test_accuracy": "majority-class rate", "test_balanced_accuracy": "1 / classes", "test_roc_auc": "0.5"}
+
+
+def score_name(metric: str) -> str:
+    return SCORE_NAMES[metric]
+
+
+def threshold_label(metric: str, alpha: float, permuted: bool | None) -> str:
+    """The legend's name of the chance threshold: how it was found."""
+    if metric == "test_accuracy":
+        return f"chance threshold (binomial at the majority rate, p < {alpha})"
+    if permuted:
+        return f"chance threshold (label permutations, p < {alpha})"
+    how = "Mann-Whitney normal approx." if metric == "test_roc_auc" else "normal approx."
+    return f"chance threshold ({how}, p < {alpha})"
+
+
+def _chance_lines(ax, mine: pd.DataFrame, scale: float, threshold: str, metric: str = "test_accuracy") -> None:
+    """The chance level (dotted) and the threshold (dashed): one line where the windows and
+    cells share it, else a line along each cell's windows."""
     for column, style, label in (
-        ("chance_threshold", {"color": "C3", "linestyle": "--"}, f"chance threshold (binomial, p < {alpha})"),
-        ("chance_majority", {"color": "0.35", "linestyle": ":"}, "chance level (majority-class rate)"),
+        ("chance_threshold", {"color": "C3", "linestyle": "--"}, threshold),
+        (chance_column(metric), {"color": "0.35", "linestyle": ":"}, f"chance level ({CHANCE_NAMES[metric]})"),
     ):
         values = mine[column].to_numpy(dtype=float) * scale
         known = np.isfinite(values)
@@ -142,9 +175,10 @@ def _chance_lines(ax, mine: pd.DataFrame, scale: float, alpha: float) -> None:
 
 
 def generalization_figure(matrix: pd.DataFrame, key: tuple, chance: float, length: float, n_runs: int, options: dict):
-    """Train time (y) x test time (x) accuracy, a diverging colour map centred on chance, the
-    diagonal (train time = test time) dashed, a colour bar."""
-    scale = scale_of("test_accuracy", options)
+    """Train time (y) x test time (x) score (`summary.timecourse_metric`), a diverging colour map
+    centred on chance, the diagonal (train time = test time) dashed, a colour bar."""
+    metric = options["timecourse_metric"]
+    scale = scale_of(metric, options)
     values = matrix.to_numpy(dtype=float) * scale
     train = matrix.index.to_numpy(dtype=float) + length / 2
     test = matrix.columns.to_numpy(dtype=float) + length / 2
@@ -173,7 +207,7 @@ def generalization_figure(matrix: pd.DataFrame, key: tuple, chance: float, lengt
     ax.set_xlabel("Testing time: window centre (s)")
     ax.set_ylabel("Training time: window centre (s)")
     unit = "%" if scale == 100 else "fraction"
-    fig.colorbar(image, ax=ax, label=f"Test accuracy ({unit}); white: chance {centre:.{options['decimals']}f}")
+    fig.colorbar(image, ax=ax, label=f"{score_name(metric)} ({unit}); white: chance {centre:.{options['decimals']}f}")
     ax.set_title(
         f"{' / '.join(key)}\ntemporal generalization, mean over {n_runs} runs per training window\n(dashed: diagonal, train time = test time)"
     )
@@ -195,8 +229,10 @@ def _fresh(folder: Path) -> Path:
 
 
 def read_runs(summary_dir) -> pd.DataFrame:
-    """The columns of summary/runs.csv that locate a run: path, status, permutation."""
-    return read_runs_csv(Path(summary_dir) / "runs.csv")[["path", "status", "permutation"]]
+    """The columns of summary/runs.csv that locate a run (path, status, permutation), its cell,
+    window and the time course's scores (for the label-permutation null)."""
+    columns = ["path", "status", "permutation", *KEYS, "window", *timecourse.SCORES]
+    return read_runs_csv(Path(summary_dir) / "runs.csv")[columns]
 
 
 def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | None = None) -> pd.DataFrame:
@@ -204,7 +240,7 @@ def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | No
     options = options_with_defaults(options)
     runs = read_runs(summary_dir)
     windows = timecourse.collect_windows(results, runs)
-    table = timecourse.timecourse_table(windows, options)
+    table = timecourse.timecourse_table(windows, options, permutation_scores(runs, options["timecourse_metric"]))
     table = timecourse_null.add_null_columns(table, windows, timecourse_null.collect_null(results, runs), options)
     timecourse.write_timecourse(table, options, summary_dir)
     folder = _fresh(Path(plots_dir) / TIMECOURSE_DIR)
@@ -222,7 +258,8 @@ def write_generalization_outputs(results, summary_dir, plots_dir, options: dict 
     plots/generalization/; the matrices. A folder without any says why in a README.md."""
     options = options_with_defaults(options)
     windows = timecourse.collect_windows(results, read_runs(summary_dir))
-    matrices = timecourse.generalization_matrices(timecourse.read_generalization(results, windows))
+    metric = options["timecourse_metric"]
+    matrices = timecourse.generalization_matrices(timecourse.read_generalization(results, windows), metric)
     tables = _fresh(Path(summary_dir) / GENERALIZATION_DIR)
     figures = _fresh(Path(plots_dir) / GENERALIZATION_DIR)
     if not matrices:
@@ -244,11 +281,12 @@ def write_generalization_outputs(results, summary_dir, plots_dir, options: dict 
 
 
 def _chance_of_cells(windows: pd.DataFrame, options: dict) -> dict[tuple, float]:
-    """Each cell's chance level (majority-class rate of its test trials, as in the time-course table)."""
+    """Each cell's chance level of the score (for accuracy the majority-class rate of its test
+    trials), as in the time-course table."""
     out = {}
     for key, mine in windows.groupby(KEYS, sort=False):
-        majority, _ = timecourse.chance_per_window(
-            mine, sorted(mine["window_start"].unique()), options["significance"]["alpha"]
+        chance, _, _ = chance_per_window(
+            mine, sorted(mine["window_start"].unique()), options["timecourse_metric"], options["significance"]["alpha"]
         )
-        out[key] = float(np.nanmean(majority)) if np.isfinite(majority).any() else np.nan
+        out[key] = float(np.nanmean(chance)) if np.isfinite(chance).any() else np.nan
     return out

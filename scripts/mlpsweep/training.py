@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, compact, provenance, record, rundir
-from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, split_seed
+from . import auc, checkpoint, compact, provenance, record, rundir
+from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, run_folds, split_seed
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
 from .preemption import StopFlag
@@ -63,10 +63,13 @@ class DataCache:
 
     def dataset(self, config: dict):
         """The data set entry loaded (once: the runs of every window and subject share it)."""
-        group = config["split"]["group"] or config["split"].get("within")
-        key = json.dumps([config["dataset"], group], sort_keys=True)
+        split = config["split"]
+        group = split.get("within") or split["group"]  # both: folds over groups (runs) within subjects
+        key = json.dumps([config["dataset"], group, split["group"]], sort_keys=True)
         if key not in self._data:
             self._data[key] = load_dataset(config["dataset"], group)
+            if run_folds.applies(split):
+                self._data[key].split_groups = run_folds.trial_groups(config["dataset"], group, split["group"])
         return self._data[key]
 
     def run_data(self, config: dict):
@@ -401,7 +404,7 @@ class ModelExporter:
 
 
 def _generalization(pack, stacked, group: list[Prepared]) -> list:
-    """Per member, its test accuracy at every window of its length [(start, accuracy, n_test)]
+    """Per member, its test scores at every window of its length [(start, accuracy, n_test, balanced accuracy, AUC)]
     (None for a member without a window): mlpsweep.generalization (prediction only, in packs)."""
     if all(p.run.window is None for p in group):
         return [None] * len(group)
@@ -409,7 +412,7 @@ def _generalization(pack, stacked, group: list[Prepared]) -> list:
 
     found = generalization.evaluate(pack, stacked, group)
     return [
-        None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test)) for r in rows]
+        None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test), *r[3:]) for r in rows]
         for p, rows in zip(group, found)
     ]
 
@@ -449,7 +452,10 @@ def _record(
         if finished:
             test_pred = evaluated["test"].y_pred
             model = job.exporter.writer(p.run.config, s.n_features, s.n_classes, final[k], mean=s.mean, scale=s.scale)
-            predictions = rundir.predictions_csv(s.test_index, s.test_groups, s.y_test, test_pred, s.class_names)
+            p_test = auc.probabilities(evaluated["test"].logits)
+            predictions = rundir.predictions_csv(
+                s.test_index, s.test_groups, s.y_test, test_pred, s.class_names, p_test
+            )
             files.update(model=model, predictions=predictions, model_info=model_info(rec, rec.data["feature_names"]))
             extra = {}
             if across_windows[k] is not None:

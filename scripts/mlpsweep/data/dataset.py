@@ -26,6 +26,7 @@ class Dataset:
     feature_names: list[str] | None = None  # each column's name (epochs: <channel>@<time>), where known
     epochs: object = None  # epochs.EpochsArrays: the trials and times, for time windows (source: epochs)
     group_fingerprints: dict | None = None  # per group (subject), the fingerprint of its own data, where known
+    split_groups: np.ndarray | None = None  # split.group within split.within (e.g. each trial's run): data/run_folds.py
 
 
 def digest_arrays(*arrays: np.ndarray) -> str:

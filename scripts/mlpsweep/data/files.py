@@ -139,6 +139,11 @@ def group_values(spec: dict, column: str, source: str = "config") -> list[str]:
     return values
 
 
+def column_values(spec: dict, column: str) -> np.ndarray:
+    """One column of a data file as text, read alone (data/run_folds.py: groups within subjects)."""
+    return _group_column(spec, column)
+
+
 def _group_column(spec: dict, column: str) -> np.ndarray:
     path, fmt = spec["path"], spec.get("format") or file_format(spec["path"])
     where = f"data file {path}"

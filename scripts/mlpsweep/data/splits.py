@@ -3,7 +3,7 @@ training labels, standardization and class weights."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class Splits:
     mean: np.ndarray | None = None  # the standardization fitted on the training rows: x_std = (x - mean) / scale
     scale: np.ndarray | None = None
     feature_names: list[str] | None = None  # the data set's feature names, where it has them
+    held_out: list[str] | None = None  # folds over groups within a subject: the test rows' groups (e.g. runs)
 
     @property
     def n_features(self) -> int:
@@ -184,8 +185,9 @@ def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
         raise DataError(
             refusal(data.where, f"group {group!r} has no rows", "run the sweep again so it plans the groups anew")
         )
+    inner = None if data.split_groups is None else data.split_groups[rows]  # runs within the subject
     sub = Dataset(
-        data.x[rows], data.y[rows], data.class_names, data.fingerprint, None, f"{data.where}, group {group!r}"
+        data.x[rows], data.y[rows], data.class_names, data.fingerprint, inner, f"{data.where}, group {group!r}"
     )
     return sub, rows
 
@@ -198,6 +200,7 @@ def make_splits(
     permutation: int | None = None,
     *,
     group: str | None = None,
+    validation_by_group: bool = True,
 ) -> Splits:
     """The training, validation and test parts of one run; standardization fitted on its
     training rows alone. A permutation run trains on labels shuffled within its training
@@ -207,7 +210,10 @@ def make_splits(
 
     if group is not None:
         sub, rows = within_group(data, group)
-        out = make_splits(sub, split, seed, fold, permutation)
+        # runs within the subject: test rows are whole runs, validation rows trials of the training runs
+        out = make_splits(sub, split, seed, fold, permutation, validation_by_group=False)
+        if sub.groups is not None:
+            out.held_out = sorted(set(sub.groups[out.test_index].tolist()))
         out.test_index = rows[out.test_index]
         out.test_groups = np.array([group] * len(out.test_index), dtype=object)
         return out
@@ -218,7 +224,8 @@ def make_splits(
         train_idx, val_idx, test_idx = _holdout(data, split["validation"], split["test"], seed)
     else:
         fit_idx, test_idx = _cross_validation_fold(data, split, seed, fold)
-        train_idx, val_idx = _validation_rows(data, fit_idx, split["validation"], seed)
+        by = data if validation_by_group else replace(data, groups=None)
+        train_idx, val_idx = _validation_rows(by, fit_idx, split["validation"], seed)
     y = data.y
     if permutation is not None:
         y = _permuted(y, np.concatenate([train_idx, val_idx]), data.groups, seed, permutation)

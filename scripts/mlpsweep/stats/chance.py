@@ -1,7 +1,8 @@
 """Chance levels of a classifier's accuracy from its test rows' class counts.
 
-The null rate is a parameter (`binomial_threshold`): 1 / classes today (`chance_threshold`,
-Combrisson & Jerbi 2015), the majority-class rate where a caller passes that instead.
+The null rate is a parameter (`binomial_threshold`): the tables pass the majority-class rate of
+the test trials, the accuracy of always answering the most frequent class, which is 1 / classes
+(`chance_threshold`, Combrisson & Jerbi 2015) only where the classes are balanced.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ def majority_rate(counts: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nan_to_num(counts).max(axis=1, initial=0) / np.nansum(counts, axis=1)
+
+
+def majority_threshold(counts: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of class counts: (majority-class rate, the binomial (trials, that rate) threshold
+    at p < alpha): what accuracy must exceed to beat always answering the majority class."""
+    counts = np.asarray(counts, dtype=float)
+    majority = majority_rate(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return majority, binomial_threshold(np.nansum(counts, axis=1), majority, alpha)
 
 
 def chance_threshold(n_trials, n_classes, alpha: float):

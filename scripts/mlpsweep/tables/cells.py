@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import rundir
 from ..registry import METRICS
-from ..stats.chance import chance_threshold, majority_rate
+from ..stats.chance import majority_threshold
 from ..stats.paired import paired_pvalues
 from ..stats.permutation import permutation_pvalues
 from .options import higher_is_better, options_with_defaults
@@ -145,15 +145,13 @@ def _pair_matrix(cells: pd.DataFrame, real: pd.DataFrame, metric: str) -> np.nda
 
 def chance_levels(real: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Per cell: majority-class rate of the test rows of one seed (its folds summed), the
-    binomial chance threshold for that many trials and classes at `alpha` (Combrisson &
-    Jerbi 2015), and whether the mean test accuracy exceeds it."""
+    binomial chance threshold for that many trials at that rate and `alpha` (Combrisson &
+    Jerbi 2015, with the majority rate as the null), and whether the mean test accuracy exceeds it."""
     counts = class_counts_per_cell(real, cells)
     known = ~np.isnan(counts).all(axis=1)
     n = np.nansum(counts, axis=1)
     n_classes = (~np.isnan(counts)).sum(axis=1)
-    majority = majority_rate(counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        threshold = chance_threshold(n, n_classes, alpha)
+    majority, threshold = majority_threshold(counts, alpha)
     accuracy = cells["test_accuracy_mean"].to_numpy(dtype=float)
     above = pd.array(accuracy > threshold, dtype="boolean")
     above[~(known & np.isfinite(accuracy))] = pd.NA

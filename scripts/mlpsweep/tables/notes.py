@@ -17,14 +17,14 @@ NOTES = {
     "md": {
         "test": {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"},
         "dagger": "† not significantly worse than the best cell of its data set ({test} over shared {over}, alpha = {alpha}).",
-        "ddagger": "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < {alpha} (binomial test over the test trials of one seed; Combrisson & Jerbi 2015).",
+        "ddagger": "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < {alpha} (binomial test over the test trials of one seed at the majority-class rate, the accuracy of always answering the most frequent class; Combrisson & Jerbi 2015).",
         "perm": "Perm. p: label-permutation p-value of the mean test accuracy (Ojala & Garriga 2010): (1 + number of permutations scoring at least as high) / (1 + permutations); "
         "{planned} permutations per cell, each trained on labels shuffled within the training rows; (k/m): k of m permutations finished.",
     },
     "tex": {
         "test": {"paired_t": "paired $t$-test", "wilcoxon": "Wilcoxon signed-rank test"},
         "dagger": "$^\\dagger$ not significantly worse than the best cell ({test}, $\\alpha = {alpha}$).",
-        "ddagger": "$^\\ddagger$ mean test accuracy not above chance (binomial test, $p < {alpha}$, over the test trials of one seed).",
+        "ddagger": "$^\\ddagger$ mean test accuracy not above chance (binomial test at the majority-class rate, $p < {alpha}$, over the test trials of one seed).",
         "perm": "Perm.~$p$: label-permutation $p$-value of the mean test accuracy, {planned} permutations per cell.",
     },
 }

@@ -13,7 +13,7 @@ from ..registry import METRICS
 from ..storage import write_text_atomic
 from .cells import at_chance, cell_table, compute_accounting, shows_permutations
 from .files import SUMMARY_FILES
-from .groups import group_table, render_groups_markdown
+from .groups import group_table, render_groups_markdown, with_auc
 from .notes import AT_CHANCE_MARK, NOT_WORSE_MARK, PEEK_NOTE, notes, over_text, peeks
 from .options import options_with_defaults
 from .order import real_runs, sort_runs
@@ -38,7 +38,7 @@ def write_summary(
     runs = with_search_values(sort_runs(runs, options), search)
     cells = cell_table(runs, options, phase)
     phase("tables")
-    groups = group_table(runs)
+    groups = group_table(runs, with_auc(options))
     compute = compute_accounting(runs)
     folds = bool(real_runs(runs)["fold"].notna().any())
     phase("writing")

@@ -1,0 +1,94 @@
+"""Unbalanced conditions (an oddball: 25 % deviants) without any effect: no window or cell is
+called above chance by accuracy, the AUC time course sits at 0.5 with nothing significant;
+with an effect, the AUC time course finds it (made-up predictions, scored as training does)."""
+
+import numpy as np
+import pytest
+
+from fakes import write_run
+
+from mlpsweep import auc, rundir, timecourse, timecourse_plots
+from mlpsweep.metrics import classification_metrics
+from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.summary import write_summary
+
+WINDOWS = [round(-0.2 + 0.1 * k, 3) for k in range(10)]
+EFFECT = range(4, 8)
+COUNTS = (30, 10)  # standard, deviant: 25 % deviants
+OPTIONS = {"cluster_permutations": 1000}
+
+
+def scores(rng, effect: float) -> dict:
+    """A run's test scores: deviant probabilities from a decoder biased to the majority class,
+    `effect` higher for deviants than standards."""
+    y = np.repeat([0, 1], COUNTS)
+    logit = rng.normal(-1.0, 1.0, len(y)) + effect * y
+    p = auc.probabilities(np.c_[np.zeros(len(y)), logit])
+    found = classification_metrics(y, p.argmax(axis=1), 2)
+    return {"accuracy": found["accuracy"], "test_balanced_accuracy": found["balanced_accuracy"], "test_roc_auc": auc.roc_auc(y, p)}
+
+
+def oddball(results, dataset: str, effect: float, seed: int, subjects: int = 8) -> None:
+    rng = np.random.default_rng(seed)
+    for s in range(subjects):
+        for fold in range(2):
+            for w, start in enumerate(WINDOWS):
+                found = scores(rng, effect if w in EFFECT else 0.0)
+                write_run(results, dataset, "mlp", "default", seed=0, fold=fold, subject=f"{s + 1:02d}", window=start,
+                          accuracy=found.pop("accuracy"), metrics=found, class_counts=COUNTS)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    results = tmp_path_factory.mktemp("oddball") / "results"
+    oddball(results, "null", 0.0, seed=0)
+    oddball(results, "effect", 2.0, seed=1)
+    write_summary(collect_runs(results, rundir.discover(results)), OPTIONS, results / "summary")
+    return results
+
+
+def table_of(results, metric: str):
+    return timecourse_plots.write_timecourse_outputs(
+        results, results / "summary", results / "plots", {**OPTIONS, "timecourse_metric": metric}
+    )
+
+
+def test_accuracy_without_effect_is_never_above_the_majority_rate(results):
+    table = table_of(results, "test_accuracy")
+    null = table[table["dataset"] == "null"]
+    assert (null["chance_majority"] == 0.75).all() and (null["chance_threshold"] >= null["chance_majority"]).all()
+    assert not null["above_threshold"].any() and not null["significant"].any()
+    md = (results / "summary" / "timecourse.md").read_text()
+    assert "null: unbalanced test trials (majority class 0.750)" in md and "test_roc_auc" in md
+    cells = (results / "summary" / "summary.csv").read_text()
+    assert "above_chance" in cells.splitlines()[0]
+    import pandas as pd
+
+    summary = pd.read_csv(results / "summary" / "summary.csv")
+    assert not summary.loc[summary["dataset"] == "null", "above_chance"].any()
+
+
+def test_auc_time_course_sits_at_half_without_effect_and_finds_the_effect(results):
+    table = table_of(results, "test_roc_auc")
+    assert "test_roc_auc_mean" in table and "chance_level" in table and "test_accuracy_mean" not in table
+    null, effect = table[table["dataset"] == "null"], table[table["dataset"] == "effect"]
+    assert (null["chance_level"] == 0.5).all() and null["observation_mean"].sub(0.5).abs().max() < 0.06
+    assert not null["significant"].any()  # (above_threshold is per window, uncorrected: a false positive in 20 windows)
+    assert (null["chance_threshold"] > 0.5).all() and (null["chance_threshold"] < 0.56).all()
+    assert effect.loc[effect["significant"], "window"].tolist() == [timecourse.window_label(WINDOWS[w]) for w in EFFECT]
+    md = (results / "summary" / "timecourse.md").read_text()
+    assert "| Test AUC |" in md and "Mann-Whitney" in md and "unbalanced" not in md
+    assert (results / "plots" / "timecourse" / "null.png").is_file()
+
+
+def test_balanced_accuracy_threshold_from_permutation_runs_where_the_sweep_has_them(tmp_path):
+    for fold in range(2):
+        write_run(tmp_path, "d", "mlp", seed=0, fold=fold, window=0.0, accuracy=0.7, metrics={"test_balanced_accuracy": 0.6}, class_counts=COUNTS)
+        for perm in range(1, 21):
+            value = 0.45 + perm / 100
+            write_run(tmp_path, "d", "mlp", seed=0, fold=fold, window=0.0, permutation=perm, accuracy=0.7, metrics={"test_balanced_accuracy": value}, class_counts=COUNTS)
+    write_summary(collect_runs(tmp_path, rundir.discover(tmp_path)), OPTIONS, tmp_path / "summary")
+    table = table_of(tmp_path, "test_balanced_accuracy")
+    assert table["chance_level"].tolist() == [0.5]
+    assert table["chance_threshold"].iloc[0] == pytest.approx(np.quantile(0.45 + np.arange(1, 21) / 100, 0.95))
+    assert "label-permutation runs" in (tmp_path / "summary" / "timecourse.md").read_text()
