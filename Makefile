@@ -10,7 +10,7 @@ JAX_GPU_VENV ?= .venv-gpu-jax
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: setup setup-gpu setup-gpu-jax sweep test lint regenerate report bench slurm-up slurm-down clean
+.PHONY: setup setup-gpu setup-gpu-jax sweep test test-fast lint regenerate report bench slurm-up slurm-down clean
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-jax.txt requirements-dev.txt
 	$(PYTHON) scripts/venv_build.py $(VENV) cpu
@@ -42,8 +42,13 @@ setup-gpu-jax: $(JAX_GPU_VENV)/.installed
 sweep: setup
 	$(SNAKEMAKE) --profile profiles/default
 
+# Everything, as CI runs it (SLURM tests skip without the local cluster: make slurm-up).
 test: setup
 	$(PY) -m pytest
+
+# The fast tier: unit tests of every module, no Snakemake runs (about 3 minutes on 2 cores).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 lint: setup
 	$(SNAKEMAKE) --lint
