@@ -53,19 +53,24 @@ def test_nothing_to_do_on_rerun(finished_sweep):
 
 
 def test_new_seed_and_grid_value_train_only_new_runs(tmp_path):
-    write_config(tmp_path, tiny_config(seeds=[0], grid={"learning_rate": [0.01]}))
+    # One data set (7 training processes, not 14): the same cases as with two, jobs of 2 runs
+    # that mix finished and new runs, and a job of finished runs only that re-runs because its
+    # number moved (goodbad/deep/lr0.01, chunk1 -> chunk2) and must train nothing.
+    one = {"goodbad": tiny_config()["datasets"]["goodbad"]}
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0], grid={"learning_rate": [0.01]}))
     run_snakemake(tmp_path, *NO_PLOTS)
     before = metrics_mtimes(tmp_path)
-    assert len(before) == 4
-    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01]}))
+    assert len(before) == 2
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0, 1], grid={"learning_rate": [0.01]}))
     run_snakemake(tmp_path, *NO_PLOTS)
     after = metrics_mtimes(tmp_path)
-    assert len(after) == 8 and all(after[p] == t for p, t in before.items())
-    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
-    run_snakemake(tmp_path, *NO_PLOTS)
+    assert len(after) == 4 and all(after[p] == t for p, t in before.items())
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
+    proc = run_snakemake(tmp_path, *NO_PLOTS)
     grown = metrics_mtimes(tmp_path)
-    assert len(grown) == 16 and all(grown[p] == t for p, t in after.items())
-    assert len([p for p in grown if "/lr0.05/" in p]) == 8
+    assert len(grown) == 8 and all(grown[p] == t for p, t in after.items())
+    assert len([p for p in grown if "/lr0.05/" in p]) == 4
+    assert "jobs/chunk2.json" in proc.stdout + proc.stderr  # the job of finished runs did re-run
 
 
 def test_changing_one_architecture_retrains_only_its_runs(finished_sweep, tmp_path):
