@@ -87,30 +87,30 @@ def scope_of(nodeid: str) -> str:
     return "slurm" if "slurm" in module.rsplit("/", 1)[-1] else module
 
 
-# Seconds each long scope takes on 2 busy cores (measured with --durations and --junitxml; only
-# their order matters). The longest start first, so the two workers end together instead of one
+# Seconds each long scope takes on 2 busy cores (measured with --junitxml, rounded over three runs
+# on a shared machine; only their order matters). The longest start first, so the two workers end together instead of one
 # running a long module alone at the end. A scope not listed counts as short (0) and keeps its
 # place in collection order after these; list a new module here once it takes more than ~20 s.
 SCOPE_SECONDS = {
     "slurm": 400,  # waits on the cluster: first, so the waiting overlaps the other worker's modules
-    "tests/test_workflow.py": 300,
-    "tests/test_faults.py": 240,
-    "tests/test_regenerate.py": 200,
-    "tests/test_bench.py": 165,
-    "tests/test_backends.py": 155,
-    "tests/test_training.py": 90,
-    "tests/test_search.py": 85,
-    "tests/test_upgrade.py": 65,
-    "tests/test_plots.py": 65,
-    "tests/test_timecourse_workflow.py": 55,
-    "tests/test_engine_fidelity.py": 50,
-    "tests/test_sizing.py": 45,
-    "tests/test_evaluation.py": 40,
-    "tests/test_estimate.py": 40,
-    "tests/test_timecourse.py": 35,
-    "tests/test_bad_inputs.py": 30,
+    "tests/test_workflow.py": 270,
+    "tests/test_faults.py": 230,
+    "tests/test_bench.py": 175,
+    "tests/test_backends.py": 150,
+    "tests/test_regenerate.py": 140,
+    "tests/test_search.py": 50,
+    "tests/test_engine_fidelity.py": 45,
+    "tests/test_bad_inputs.py": 45,
+    "tests/test_training.py": 40,
+    "tests/test_estimate.py": 35,
+    "tests/test_plots.py": 35,
+    "tests/test_upgrade.py": 35,
+    "tests/test_evaluation.py": 30,
+    "tests/test_timecourse_workflow.py": 30,
+    "tests/test_sizing.py": 30,
     "tests/test_epochs.py": 25,
-    "tests/test_summary.py": 25,
+    "tests/test_pack_equality.py": 25,
+    "tests/test_timecourse.py": 20,
 }
 
 
