@@ -15,7 +15,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 CONFIG ?= config/config.yaml
 RESULTS = $(shell $(PY) -c "import yaml, sys; print((yaml.safe_load(open(sys.argv[1])) or {}).get('results', 'results').rstrip('/'))" $(CONFIG))
 
-.PHONY: setup setup-gpu setup-gpu-jax demo sweep test lint regenerate report bench slurm-up slurm-down clean
+.PHONY: setup setup-gpu setup-gpu-jax demo sweep test test-fast lint regenerate report bench slurm-up slurm-down clean
 
 $(VENV)/.installed: requirements.txt requirements-base.txt requirements-jax.txt requirements-dev.txt
 	$(PYTHON) scripts/venv_build.py $(VENV) cpu
@@ -52,8 +52,13 @@ demo: setup
 sweep: setup
 	$(SNAKEMAKE) --profile profiles/default
 
+# Everything, as CI runs it (SLURM tests skip without the local cluster: make slurm-up).
 test: setup
 	$(PY) -m pytest
+
+# The fast tier: unit tests of every module, no Snakemake runs (about 3 minutes on 2 cores).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 lint: setup
 	$(SNAKEMAKE) --lint

@@ -87,11 +87,39 @@ def scope_of(nodeid: str) -> str:
     return "slurm" if "slurm" in module.rsplit("/", 1)[-1] else module
 
 
+# Seconds each long scope takes on 2 busy cores (measured with --junitxml, rounded over three runs
+# on a shared machine; only their order matters). The longest start first, so the two workers end together instead of one
+# running a long module alone at the end. A scope not listed counts as short (0) and keeps its
+# place in collection order after these; list a new module here once it takes more than ~20 s.
+SCOPE_SECONDS = {
+    "slurm": 400,  # waits on the cluster: first, so the waiting overlaps the other worker's modules
+    "tests/test_workflow.py": 270,
+    "tests/test_faults.py": 230,
+    "tests/test_bench.py": 175,
+    "tests/test_backends.py": 150,
+    "tests/test_regenerate.py": 140,
+    "tests/test_search.py": 50,
+    "tests/test_engine_fidelity.py": 45,
+    "tests/test_bad_inputs.py": 45,
+    "tests/test_training.py": 40,
+    "tests/test_estimate.py": 35,
+    "tests/test_plots.py": 35,
+    "tests/test_upgrade.py": 35,
+    "tests/test_evaluation.py": 30,
+    "tests/test_timecourse_workflow.py": 30,
+    "tests/test_sizing.py": 30,
+    "tests/test_epochs.py": 25,
+    "tests/test_pack_equality.py": 25,
+    "tests/test_timecourse.py": 20,
+}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
     """Each scope_of() runs in one worker, so module fixtures are built once. (xdist's
     `loadgroup` cannot do it with pytest 9: its marker-based groups set Item._nodeid,
-    which pytest 9 no longer reads.)"""
+    which pytest 9 no longer reads.) Scopes go out in collection order (--no-loadscope-reorder),
+    which pytest_collection_modifyitems sorts longest first."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByScope(LoadScopeScheduling):
@@ -101,7 +129,17 @@ def pytest_xdist_make_scheduler(config, log):
     return ByScope(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """The SLURM scope first: it is the longest (minutes of waiting on the cluster), so it
-    overlaps with the other worker's modules instead of ending the run alone."""
-    items.sort(key=lambda item: scope_of(item.nodeid) != "slurm")
+    """Two tiers: `workflow` and `slurm` tests are `slow` too (besides those marked `slow` by
+    hand), so `pytest -m "not slow"` is the unit-level answer in minutes; CI runs everything.
+    Then the scopes longest first (SCOPE_SECONDS): a greedy longest-first schedule on two
+    workers ends them within about the shortest long scope of each other. The sort is stable
+    and keyed by each scope's first position, so a module's tests stay together and in order."""
+    for item in items:
+        if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)
+    first = {}
+    for index, item in enumerate(items):
+        first.setdefault(scope_of(item.nodeid), index)
+    items.sort(key=lambda item: (-SCOPE_SECONDS.get(scope_of(item.nodeid), 0), first[scope_of(item.nodeid)]))

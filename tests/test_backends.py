@@ -13,6 +13,7 @@ from conftest import REPO
 ENGINE_TESTS = ["tests/test_engine_fidelity.py", "tests/test_engine_optimizers.py", "tests/test_training.py", "tests/test_pack_equality.py"]
 
 
+@pytest.mark.slow  # a second process reruns the engine's test files (minutes); the fast tier runs them once
 def test_engine_tests_pass_under_jax():
     if importlib.util.find_spec("jax") is None:
         if os.environ.get("MLPSWEEP_REQUIRE_JAX", "") not in ("", "0"):

@@ -164,6 +164,7 @@ train_runs(sweep(seeds=(3, 4)), {results!r}, DataCache())
 """
 
 
+@pytest.mark.slow  # a killed child process with TensorFlow's start-up, and two trainings of a pack
 def test_a_kill_inside_a_checkpoint_replacement_resumes_from_the_last_complete_one(tmp_path):
     runs = sweep(seeds=(3, 4))
     train_runs(runs, tmp_path / "straight", DataCache())

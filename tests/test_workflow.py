@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 
 import pandas as pd
@@ -10,6 +11,9 @@ import pytest
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
+
+
+NO_PLOTS = ("--omit-from", "plots")  # for tests of what trains: drawing is not under test there (test_regenerate's is)
 
 
 def metrics_mtimes(workdir):
@@ -49,29 +53,33 @@ def test_nothing_to_do_on_rerun(finished_sweep):
 
 
 def test_new_seed_and_grid_value_train_only_new_runs(tmp_path):
-    write_config(tmp_path, tiny_config(seeds=[0], grid={"learning_rate": [0.01]}))
-    run_snakemake(tmp_path)
+    # One data set (7 training processes, not 14): the same cases as with two, jobs of 2 runs
+    # that mix finished and new runs, and a job of finished runs only that re-runs because its
+    # number moved (goodbad/deep/lr0.01, chunk1 -> chunk2) and must train nothing.
+    one = {"goodbad": tiny_config()["datasets"]["goodbad"]}
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0], grid={"learning_rate": [0.01]}))
+    run_snakemake(tmp_path, *NO_PLOTS)
     before = metrics_mtimes(tmp_path)
-    assert len(before) == 4
-    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01]}))
-    run_snakemake(tmp_path)
+    assert len(before) == 2
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0, 1], grid={"learning_rate": [0.01]}))
+    run_snakemake(tmp_path, *NO_PLOTS)
     after = metrics_mtimes(tmp_path)
-    assert len(after) == 8 and all(after[p] == t for p, t in before.items())
-    write_config(tmp_path, tiny_config(seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
-    run_snakemake(tmp_path)
+    assert len(after) == 4 and all(after[p] == t for p, t in before.items())
+    write_config(tmp_path, tiny_config(datasets=one, seeds=[0, 1], grid={"learning_rate": [0.01, 0.05]}))
+    proc = run_snakemake(tmp_path, *NO_PLOTS)
     grown = metrics_mtimes(tmp_path)
-    assert len(grown) == 16 and all(grown[p] == t for p, t in after.items())
-    assert len([p for p in grown if "/lr0.05/" in p]) == 8
+    assert len(grown) == 8 and all(grown[p] == t for p, t in after.items())
+    assert len([p for p in grown if "/lr0.05/" in p]) == 4
+    assert "jobs/chunk2.json" in proc.stdout + proc.stderr  # the job of finished runs did re-run
 
 
-def test_changing_one_architecture_retrains_only_its_runs(tmp_path):
-    write_config(tmp_path, tiny_config())
-    run_snakemake(tmp_path)
+def test_changing_one_architecture_retrains_only_its_runs(finished_sweep, tmp_path):
+    shutil.copytree(finished_sweep[0], tmp_path, dirs_exist_ok=True)  # with .snakemake/ and mtimes: nothing to redo
     before = metrics_mtimes(tmp_path)
     cfg = tiny_config()
     cfg["architectures"]["deep"]["hidden"] = [16, 4]
     write_config(tmp_path, cfg)
-    run_snakemake(tmp_path)
+    run_snakemake(tmp_path, *NO_PLOTS)
     after = metrics_mtimes(tmp_path)
     changed = {p for p in after if after[p] != before[p]}
     assert changed == {p for p in before if "/deep/" in p}
@@ -82,7 +90,7 @@ def test_changing_one_architecture_retrains_only_its_runs(tmp_path):
 def test_same_config_gives_same_numbers(finished_sweep, tmp_path):
     workdir, _ = finished_sweep
     write_config(tmp_path, tiny_config())
-    run_snakemake(tmp_path)
+    run_snakemake(tmp_path, *NO_PLOTS)
     cols = ["path", "status", "test_accuracy", "test_loss", "val_loss", "train_loss", "confusion_matrix"]
     a = pd.read_csv(workdir / "results/summary/runs.csv")[cols]
     b = pd.read_csv(tmp_path / "results/summary/runs.csv")[cols]
