@@ -32,7 +32,15 @@ def check(results: str | Path) -> dict:
 
     results = Path(results)
     data_cache = {}
-    out = {"backend": keras.backend.backend(), "runs": 0, "rows": 0, "disagree": 0, "near_ties": 0, "warnings": [], "problems": []}
+    out = {
+        "backend": keras.backend.backend(),
+        "runs": 0,
+        "rows": 0,
+        "disagree": 0,
+        "near_ties": 0,
+        "warnings": [],
+        "problems": [],
+    }
     for rel in rundir.discover(results):
         rec = read(results / rel)
         if rec is None or rec.status != "finished":
@@ -58,7 +66,9 @@ def check(results: str | Path) -> dict:
         out["near_ties"] += int(near.sum())
         out["disagree"] += int(differ.sum())
         if (differ & ~near).any():
-            out["problems"].append(f"{rel}: {int((differ & ~near).sum())} of {len(rows)} rows disagree with predictions.csv")
+            out["problems"].append(
+                f"{rel}: {int((differ & ~near).sum())} of {len(rows)} rows disagree with predictions.csv"
+            )
         if info["class_names"] != rec.data["class_names"] or model.input_shape[-1] != len(data.x[0]):
             out["problems"].append(f"{rel}: model.json's classes or the model's inputs differ from the run's")
     return out
@@ -72,7 +82,12 @@ def load_quietly(path: Path):
     caught = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = caught.append
-    loggers = [logging.getLogger(), logging.getLogger("absl"), logging.getLogger("keras"), logging.getLogger("tensorflow")]
+    loggers = [
+        logging.getLogger(),
+        logging.getLogger("absl"),
+        logging.getLogger("keras"),
+        logging.getLogger("tensorflow"),
+    ]
     for logger in loggers:
         logger.addHandler(handler)
     try:

@@ -23,19 +23,32 @@ STATUSES = ("finished", "diverged", "failed", "incomplete", "missing")
 @functools.lru_cache(maxsize=1)
 def _sections() -> dict:
     """The resolved sections (schema defaults filled in) of a one-cell sweep."""
-    cfg = validate_config({"datasets": {"d": {"source": "synthetic"}}, "architectures": {"a": {"hidden": [8]}}, "seeds": [0]})
+    cfg = validate_config(
+        {"datasets": {"d": {"source": "synthetic"}}, "architectures": {"a": {"hidden": [8]}}, "seeds": [0]}
+    )
     dataset = {"source": "synthetic", **{k: v["default"] for k, v in SOURCES["synthetic"].keys.items()}}
     return {"training": cfg["training"], "split": cfg["split"], "dataset": dataset}
 
 
-def run_config(dataset: str, architecture: str, seed: int, fold: int | None, permutation: int | None, n_classes: int) -> dict:
+def run_config(
+    dataset: str, architecture: str, seed: int, fold: int | None, permutation: int | None, n_classes: int
+) -> dict:
     """A resolved run config as grid.expand_runs makes it."""
     sections = _sections()
     return {
         "dataset": {"name": dataset, **sections["dataset"], "n_classes": n_classes},
-        "architecture": {"name": architecture, "hidden": [8], "activation": "relu", "dropout": 0.0, "l2": 0.0, "batch_norm": False},
+        "architecture": {
+            "name": architecture,
+            "hidden": [8],
+            "activation": "relu",
+            "dropout": 0.0,
+            "l2": 0.0,
+            "batch_norm": False,
+        },
         "training": sections["training"],
-        "split": sections["split"] if fold is None else {**sections["split"], "method": "kfold", "folds": max(5, fold + 1)},
+        "split": sections["split"]
+        if fold is None
+        else {**sections["split"], "method": "kfold", "folds": max(5, fold + 1)},
         "seed": seed,
         "fold": fold,
         "permutation": permutation,
@@ -62,7 +75,14 @@ def confusion(class_counts, accuracy: float) -> list[list[int]]:
 def history(epochs: int, accuracy: float, seed: int) -> list[dict]:
     """Per-epoch rows: loss 1/epoch + seed/10, accuracy rising linearly to `accuracy`."""
     return [
-        {"epoch": e, "loss": 1 / e + seed / 10, "accuracy": accuracy * e / epochs, "val_loss": 1.1 / e, "val_accuracy": accuracy * e / epochs - 0.01, "seconds": 0.1}
+        {
+            "epoch": e,
+            "loss": 1 / e + seed / 10,
+            "accuracy": accuracy * e / epochs,
+            "val_loss": 1.1 / e,
+            "val_accuracy": accuracy * e / epochs - 0.01,
+            "seconds": 0.1,
+        }
         for e in range(1, epochs + 1)
     ]
 
@@ -72,7 +92,9 @@ def _predictions(matrix: list[list[int]], class_names: list[str], groups: dict |
     pairs = [(i, j) for i, row in enumerate(matrix) for j, count in enumerate(row) for _ in range(count)]
     labels = [g for g, (n, _) in (groups or {}).items() for _ in range(n)]
     group_of = labels if len(labels) == len(pairs) else None
-    return rundir.predictions_csv(range(len(pairs)), group_of, [i for i, _ in pairs], [j for _, j in pairs], class_names)
+    return rundir.predictions_csv(
+        range(len(pairs)), group_of, [i for i, _ in pairs], [j for _, j in pairs], class_names
+    )
 
 
 def write_run(
@@ -114,7 +136,9 @@ def write_run(
     """
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: not one of {STATUSES}")
-    rel = f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation, subject=subject, window=window)}"
+    rel = (
+        f"runs/{dataset}/{architecture}/{hparams}/{leaf_name(seed, fold, permutation, subject=subject, window=window)}"
+    )
     run_dir = Path(results) / rel
     config = run_config(dataset, architecture, seed, fold, permutation, len(class_counts))
     run_hash = identity.run_hash(config)
@@ -133,7 +157,14 @@ def write_run(
     values = {k: v for k, v in {**values, **(metrics or {})}.items() if k not in without}
     record = {
         "status": status,
-        "run": {"dataset": dataset, "architecture": architecture, "hparams": hparams, "seed": seed, "fold": fold, "permutation": permutation},
+        "run": {
+            "dataset": dataset,
+            "architecture": architecture,
+            "hparams": hparams,
+            "seed": seed,
+            "fold": fold,
+            "permutation": permutation,
+        },
         "config_hash": run_hash,
         "identity": identity.canonical(config),
         "config": config,
@@ -151,26 +182,50 @@ def write_run(
     }
     if window is not None or subject is not None:
         record["run"].update(window=window, subject=subject)
-        record["data"]["protocol"] = protocol or ("within-subject" if subject is not None else "cross-subject" if groups else "pooled")
+        record["data"]["protocol"] = protocol or (
+            "within-subject" if subject is not None else "cross-subject" if groups else "pooled"
+        )
     if window is not None:
-        record["data"]["window"] = {"start": window, "stop": window + window_length, "centre": window + window_length / 2, "length": window_length}
+        record["data"]["window"] = {
+            "start": window,
+            "stop": window + window_length,
+            "centre": window + window_length / 2,
+            "length": window_length,
+        }
     if generalization is not None and status == "finished":
         rows = [(t, a, sum(class_counts)) for t, a in sorted(generalization.items())]
         write_text_atomic(run_dir / rundir.GENERALIZATION_FILE, rundir.generalization_csv(rows), durable=False)
     finished = status == "finished"
     model = (lambda path: write_bytes_atomic(path, b"fake model", durable=False)) if finished else None
     predictions = _predictions(matrix, names, groups) if finished else None
-    rundir.write_result(run_dir, record, history(epochs, accuracy, seed), model, predictions, durable=False)  # test data: no fsync
+    rundir.write_result(
+        run_dir, record, history(epochs, accuracy, seed), model, predictions, durable=False
+    )  # test data: no fsync
     return rel
 
 
-def _metrics(status: str, accuracy: float, matrix, groups: dict | None, seconds: float, epochs: int, n_params: int) -> dict:
-    values = {"stopped_early": False, "best_epoch": epochs, "epochs_run": epochs, "fit_seconds": seconds, "n_params": n_params}
+def _metrics(
+    status: str, accuracy: float, matrix, groups: dict | None, seconds: float, epochs: int, n_params: int
+) -> dict:
+    values = {
+        "stopped_early": False,
+        "best_epoch": epochs,
+        "epochs_run": epochs,
+        "fit_seconds": seconds,
+        "n_params": n_params,
+    }
     if status == "diverged":
         return {**values, "best_epoch": None}
     for part, shift in (("train", 0.05), ("val", 0.02), ("test", 0.0)):
         score = min(1.0, accuracy + shift)
-        values.update({f"{part}_accuracy": score, f"{part}_balanced_accuracy": score, f"{part}_macro_f1": score, f"{part}_loss": 1.0 - score})
+        values.update(
+            {
+                f"{part}_accuracy": score,
+                f"{part}_balanced_accuracy": score,
+                f"{part}_macro_f1": score,
+                f"{part}_loss": 1.0 - score,
+            }
+        )
     values["test_confusion_matrix"] = matrix
     if groups:
         values["test_by_group"] = {str(g): {"n": n, "correct": correct} for g, (n, correct) in groups.items()}
@@ -184,7 +239,11 @@ def _provenance(device: str, threads: int, slurm_job_id: str | None, rel: str) -
         "versions": {"python": "3.11"},
         "git": None,
         "slurm": {"job_id": slurm_job_id} if slurm_job_id else None,
-        "device": {"type": device, "gpus": ["NVIDIA H100 80GB HBM3"] if device == "GPU" else [], "cuda_visible_devices": "0" if device == "GPU" else None},
+        "device": {
+            "type": device,
+            "gpus": ["NVIDIA H100 80GB HBM3"] if device == "GPU" else [],
+            "cuda_visible_devices": "0" if device == "GPU" else None,
+        },
         "started": "2026-01-01T00:00:00+00:00",
         "finished": "2026-01-01T00:00:02+00:00",
         "threads": threads,

@@ -22,7 +22,9 @@ def test_roc_auc_equals_scikit_learn_with_and_without_ties(n_classes):
         if trial % 2:
             logits = np.round(logits, 1)  # ties
         p = auc.probabilities(logits)
-        expected = roc_auc_score(y, p[:, 1]) if n_classes == 2 else roc_auc_score(y, p, multi_class="ovr", average="macro")
+        expected = (
+            roc_auc_score(y, p[:, 1]) if n_classes == 2 else roc_auc_score(y, p, multi_class="ovr", average="macro")
+        )
         assert auc.roc_auc(y, p) == pytest.approx(expected, abs=1e-12)
 
 
@@ -75,9 +77,17 @@ def test_by_group_records_each_groups_auc_and_the_group_table_shows_it_when_aske
     y = np.array([0, 1, 1, 0, 0])
     p = auc.probabilities(np.c_[np.zeros(5), [0.1, 0.5, -1.0, 0.2, 0.3]])
     found = by_group(groups, y, p.argmax(axis=1), p)
-    assert found["s1"]["roc_auc"] == pytest.approx(roc_auc_score(y[:3], p[:3, 1])) and "roc_auc" not in found["s2"]  # s2: one class
+    assert (
+        found["s1"]["roc_auc"] == pytest.approx(roc_auc_score(y[:3], p[:3, 1])) and "roc_auc" not in found["s2"]
+    )  # s2: one class
     for seed, value in enumerate((0.6, 0.8)):
-        write_run(tmp_path, "d", "mlp", seed=seed, metrics={"test_by_group": {"s1": {"n": 10, "correct": 7, "roc_auc": value}}})
+        write_run(
+            tmp_path,
+            "d",
+            "mlp",
+            seed=seed,
+            metrics={"test_by_group": {"s1": {"n": 10, "correct": 7, "roc_auc": value}}},
+        )
     runs = collect_runs(tmp_path)
     assert "test_roc_auc_mean" not in group_results(runs)  # the default table is as before
     options = options_with_defaults({"metrics": ["test_accuracy", "test_roc_auc"], "best_by": "test_roc_auc"})

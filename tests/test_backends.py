@@ -10,7 +10,12 @@ import pytest
 
 from conftest import REPO
 
-ENGINE_TESTS = ["tests/test_engine_fidelity.py", "tests/test_engine_optimizers.py", "tests/test_training.py", "tests/test_pack_equality.py"]
+ENGINE_TESTS = [
+    "tests/test_engine_fidelity.py",
+    "tests/test_engine_optimizers.py",
+    "tests/test_training.py",
+    "tests/test_pack_equality.py",
+]
 
 
 @pytest.mark.slow  # a second process reruns the engine's test files (minutes); the fast tier runs them once
@@ -20,7 +25,14 @@ def test_engine_tests_pass_under_jax():
             pytest.fail("MLPSWEEP_REQUIRE_JAX is set but JAX is not installed: pip install -r requirements-jax.txt")
         pytest.skip("JAX is not installed (pip install -r requirements-jax.txt)")
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *ENGINE_TESTS], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *ENGINE_TESTS],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout and "backend: jax" in proc.stdout
 
@@ -31,5 +43,8 @@ def test_an_unsupported_backend_is_refused_clearly(monkeypatch):
     from mlpsweep.engine import backend
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
-    with pytest.raises(backend.BackendError, match=r"KERAS_BACKEND=torch is not supported by mlpsweep's engine\. Fix: set KERAS_BACKEND to one of: tensorflow, jax"):
+    with pytest.raises(
+        backend.BackendError,
+        match=r"KERAS_BACKEND=torch is not supported by mlpsweep's engine\. Fix: set KERAS_BACKEND to one of: tensorflow, jax",
+    ):
         backend.current()

@@ -33,14 +33,18 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 @pytest.mark.parametrize("n_train", [300, 20000])
 def test_fit_data_has_exactly_the_requested_training_rows(n_train):
-    cfg = validate_config(fit_speed.sweep_config({"n_train": n_train, "n_features": 4, "n_classes": 4, "epochs": 1, "seeds": [0, 1, 2]}))
+    cfg = validate_config(
+        fit_speed.sweep_config({"n_train": n_train, "n_features": 4, "n_classes": 4, "epochs": 1, "seeds": [0, 1, 2]})
+    )
     for run in expand_runs(cfg):  # every seed, the same rows (split.seed 0)
         splits = make_splits(load_dataset(run.config["dataset"]), run.config["split"], run.seed)
         assert len(splits.y_train) == n_train
 
 
 def test_fit_seeds_of_a_pack_side_plan_as_two_packs_of_one_kind():
-    cfg = validate_config(fit_speed.sweep_config({"n_train": 300, "n_features": 4, "n_classes": 4, "epochs": 1}, list(range(16))))
+    cfg = validate_config(
+        fit_speed.sweep_config({"n_train": 300, "n_features": 4, "n_classes": 4, "epochs": 1}, list(range(16)))
+    )
     (job,) = plan_jobs(expand_runs(cfg), 16, 8)
     assert [[r.seed for r in p] for p in job.packs] == [list(range(8)), list(range(8, 16))]
 
@@ -61,7 +65,12 @@ def test_planning_grid_has_exactly_n_runs(n_runs):
 
 def test_planning_grid_of_100000_runs_is_10_by_10_by_5_by_200_seeds():
     cfg = planning_time.grid_config(100000)
-    assert (len(cfg["datasets"]), len(cfg["architectures"]), len(cfg["grid"]["learning_rate"]), len(cfg["seeds"])) == (10, 10, 5, 200)
+    assert (len(cfg["datasets"]), len(cfg["architectures"]), len(cfg["grid"]["learning_rate"]), len(cfg["seeds"])) == (
+        10,
+        10,
+        5,
+        200,
+    )
 
 
 def test_planning_grid_refuses_a_size_it_cannot_make():
@@ -81,8 +90,23 @@ def test_generated_run_directories_read_as_finished_runs(tmp_path):
 
 
 def _fit_figures(per_run: dict[int, float], notebook_s: float, gap: float) -> dict:
-    packs = {str(k): {"per_run_s": s, "cold_per_run_s": 2 * s, "speedup_vs_pack1": per_run[1] / s, "speedup_vs_notebook": notebook_s / s, "accuracy": 0.7, "accuracy_gap_points": gap, "warm_fit_per_run_s": s / 2} for k, s in per_run.items()}
-    return {"notebook": {"per_run_s": notebook_s, "accuracy": 0.7}, "packs": packs, "release_0_1_fit_run": fit_speed.RELEASE_0_1}
+    packs = {
+        str(k): {
+            "per_run_s": s,
+            "cold_per_run_s": 2 * s,
+            "speedup_vs_pack1": per_run[1] / s,
+            "speedup_vs_notebook": notebook_s / s,
+            "accuracy": 0.7,
+            "accuracy_gap_points": gap,
+            "warm_fit_per_run_s": s / 2,
+        }
+        for k, s in per_run.items()
+    }
+    return {
+        "notebook": {"per_run_s": notebook_s, "accuracy": 0.7},
+        "packs": packs,
+        "release_0_1_fit_run": fit_speed.RELEASE_0_1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,7 +121,13 @@ def test_verdicts_follow_the_targets(per_run, gap, met):
     found = {
         "a": _fit_figures(per_run, 5.0, gap),
         "e": {"pack_size": 32, "max_rss_mb": 1025.0, "import_only_rss_mb": 700.0, "by_pack_size_mb": {}},
-        "c": {"growth": 1.6, "sizes": {"1000": {"runs": 1000, "seconds": 2.0, "per_run_ms": 2.0}, "100000": {"runs": 100000, "seconds": 320.0, "per_run_ms": 3.2}}},
+        "c": {
+            "growth": 1.6,
+            "sizes": {
+                "1000": {"runs": 1000, "seconds": 2.0, "per_run_ms": 2.0},
+                "100000": {"runs": 100000, "seconds": 320.0, "per_run_ms": 3.2},
+            },
+        },
     }
     verdicts = [m for *_, m in bench_run.rows(found)]
     assert verdicts == [*met, False, False]  # (c) 1.6x > 1.5x; (e) 1025 MB > 1 GB
@@ -106,11 +136,25 @@ def test_verdicts_follow_the_targets(per_run, gap, met):
 @pytest.mark.workflow
 def test_quick_run_measures_every_figure(tmp_path):
     out = tmp_path / "RESULTS.md"
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--output", str(out)], capture_output=True, text=True, timeout=600, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=ENV,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = out.read_text()
     assert f"; cores {CORES};" in text
-    figures = ["(a) pack of 4 ÷ pack size 1", "(a) pack size 1 vs release 0.1", "(a) notebook `model.fit` ÷ pack of 4", "(b) sweep", "(c) planning", "(e) memory", "(f) estimate"]
+    figures = [
+        "(a) pack of 4 ÷ pack size 1",
+        "(a) pack size 1 vs release 0.1",
+        "(a) notebook `model.fit` ÷ pack of 4",
+        "(b) sweep",
+        "(c) planning",
+        "(e) memory",
+        "(f) estimate",
+    ]
     if bench_run.summary_time is not None:
         figures.append("(d) summary")
     for figure in figures:
@@ -169,13 +213,27 @@ needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="
 @needs_jax
 def test_gpu_check_runs_on_cpu_without_tensorflow_sklearn_or_pandas(tmp_path):
     out = tmp_path / "GPU.md"
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "gpu.py"), "--quick", "--output", str(out)], capture_output=True, text=True, timeout=300, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gpu.py"), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("| Pack size |") for line in lines) == 1  # one table
-    sizes = [int(line.split("|")[1]) for line in lines if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    sizes = [
+        int(line.split("|")[1]) for line in lines if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
     assert sizes == [1, 2, 4]
-    assert any(line.startswith("Fidelity (the engine's full float32 matrix products): seed 0 alone vs member 0 of a pack of 64") and line.endswith("PASS") for line in lines)
+    assert any(
+        line.startswith(
+            "Fidelity (the engine's full float32 matrix products): seed 0 alone vs member 0 of a pack of 64"
+        )
+        and line.endswith("PASS")
+        for line in lines
+    )
     assert any(line.startswith("Devices: jax.devices() = ") for line in lines)
     assert "Imports: TensorFlow, scikit-learn and pandas never imported; SciPy only by jax." in proc.stdout
     assert out.read_text().strip() == proc.stdout.strip()

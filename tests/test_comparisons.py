@@ -67,9 +67,18 @@ def pair(table, architecture, dataset="eeg"):
 
 def test_pairs_are_cells_with_a_baseline_cell_at_the_same_grid_point(table):
     keys = table[["dataset", "architecture", "hparams", "baseline"]].drop_duplicates().values.tolist()
-    assert keys == [["eeg", "mlp", "default", "linear"], ["eeg", "twin", "default", "linear"], ["eeg", "worse", "default", "linear"], ["tab", "mlp", "default", "linear"]]
+    assert keys == [
+        ["eeg", "mlp", "default", "linear"],
+        ["eeg", "twin", "default", "linear"],
+        ["eeg", "worse", "default", "linear"],
+        ["tab", "mlp", "default", "linear"],
+    ]
     mlp = pair(table, "mlp")
-    assert len(mlp) == len(WINDOWS) and (mlp["n_observations"] == SUBJECTS).all() and (mlp["observations"] == "subjects").all()
+    assert (
+        len(mlp) == len(WINDOWS)
+        and (mlp["n_observations"] == SUBJECTS).all()
+        and (mlp["observations"] == "subjects").all()
+    )
     assert (mlp["test"] == comparisons.CLUSTER_TEST).all() and mlp["window"].tolist()[0] == "-0.200"
     assert np.allclose(mlp["difference"], mlp["cell_mean"] - mlp["baseline_mean"])
 
@@ -90,7 +99,12 @@ def test_a_data_set_without_windows_gets_one_paired_t_test_per_pair(table):
     from scipy.stats import ttest_rel
 
     row = pair(table, "mlp", "tab")
-    assert len(row) == 1 and row["test"][0] == comparisons.PAIRED_TEST and row["observations"][0] == "folds" and row["window"][0] == ""
+    assert (
+        len(row) == 1
+        and row["test"][0] == comparisons.PAIRED_TEST
+        and row["observations"][0] == "folds"
+        and row["window"][0] == ""
+    )
     mlp = [0.80 + 0.01 * f + 0.002 * (f % 2) for f in range(5)]
     linear = [0.70 + 0.01 * f for f in range(5)]
     assert row["p_value"][0] == pytest.approx(ttest_rel(mlp, linear).pvalue) and row["significant"][0]
@@ -133,7 +147,14 @@ def test_figures_are_drawn_for_windowed_data_sets_only(sweep, table):
 
 
 def test_outputs_regenerate_byte_identically(sweep, table, tmp_path):
-    first = {p: p.read_bytes() for p in [sweep / "summary" / "comparisons.csv", sweep / "summary" / "comparisons.md", *(sweep / "plots" / "comparisons").iterdir()]}
+    first = {
+        p: p.read_bytes()
+        for p in [
+            sweep / "summary" / "comparisons.csv",
+            sweep / "summary" / "comparisons.md",
+            *(sweep / "plots" / "comparisons").iterdir(),
+        ]
+    }
     comparison_plots.write_comparison_outputs(sweep, sweep / "summary", sweep / "plots", OPTIONS)
     assert all(p.read_bytes() == data for p, data in first.items())
 

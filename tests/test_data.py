@@ -94,7 +94,16 @@ def subjects_table(tmp_path, n_subjects=12, trials=20, n_classes=2, one_class_su
     for subject in range(n_subjects):
         for t in range(trials):
             label = 0 if subject == one_class_subject else t % n_classes
-            rows.append({"subject": f"s{subject:02d}", "f1": rng.normal() + label, "f2": rng.normal(), "f3": rng.normal(), "f4": rng.normal() + subject, "condition": f"c{label}"})
+            rows.append(
+                {
+                    "subject": f"s{subject:02d}",
+                    "f1": rng.normal() + label,
+                    "f2": rng.normal(),
+                    "f3": rng.normal(),
+                    "f4": rng.normal() + subject,
+                    "condition": f"c{label}",
+                }
+            )
     path = tmp_path / "subjects.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return {"source": "file", "path": str(path), "label": "condition", "name": "eeg"}
@@ -118,8 +127,18 @@ def test_group_column_is_read_but_is_not_a_feature(tmp_path):
 @pytest.mark.parametrize("method", ["kfold", "group_kfold", "leave_one_group_out"])
 def test_folds_test_every_row_exactly_once_per_seed(tmp_path, method):
     spec = subjects_table(tmp_path)
-    data = load_dataset({**spec, "features": ["f1", "f2", "f3", "f4"]}) if method == "kfold" else load_dataset(spec, group="subject")
-    split = {"method": method, "folds": 4, "group": None if method == "kfold" else "subject", "validation": 0.2, "seed": None}
+    data = (
+        load_dataset({**spec, "features": ["f1", "f2", "f3", "f4"]})
+        if method == "kfold"
+        else load_dataset(spec, group="subject")
+    )
+    split = {
+        "method": method,
+        "folds": 4,
+        "group": None if method == "kfold" else "subject",
+        "validation": 0.2,
+        "seed": None,
+    }
     n_folds = 12 if method == "leave_one_group_out" else 4
     for seed in (0, 1):
         folds = folds_of(data, split, seed, n_folds)
@@ -127,7 +146,12 @@ def test_folds_test_every_row_exactly_once_per_seed(tmp_path, method):
         assert sorted(tested.tolist()) == list(range(240))
         for f in folds:
             assert len(f.y_train) + len(f.y_val) + len(f.y_test) == 240
-    assert not np.array_equal(folds_of(data, split, 0, n_folds)[0].test_index, folds_of(data, split, 1, n_folds)[0].test_index) or method == "leave_one_group_out"
+    assert (
+        not np.array_equal(
+            folds_of(data, split, 0, n_folds)[0].test_index, folds_of(data, split, 1, n_folds)[0].test_index
+        )
+        or method == "leave_one_group_out"
+    )
 
 
 @pytest.mark.parametrize("method", ["group_kfold", "leave_one_group_out"])
@@ -199,10 +223,26 @@ def test_balanced_class_weights_come_from_the_training_rows():
 
 
 DATA_PROBLEMS = {
-    "missing_group_column": ({"method": "group_kfold", "folds": 3, "group": "session", "validation": 0.2, "seed": None}, {}, "group column 'session' is missing (columns: subject, f1, f2, f3, f4, condition). Fix: set split.group to an existing column"),
-    "fewer_groups_than_folds": ({"method": "group_kfold", "folds": 5, "group": "subject", "validation": 0.2, "seed": None}, {"n_subjects": 4}, "group column 'subject' holds 4 groups, fewer than the 5 folds. Fix: lower split.folds or use data with more groups"),
-    "one_group_for_logo": ({"method": "leave_one_group_out", "group": "subject", "validation": 0.2, "seed": None, "folds": 5}, {"n_subjects": 1}, "group column 'subject' holds 1 groups, fewer than the 2 a leave-one-group-out split needs"),
-    "fold_without_a_class": ({"method": "leave_one_group_out", "group": "subject", "validation": 0.2, "seed": None, "folds": 5}, {"n_subjects": 3, "n_classes": 2, "one_class_subject": 0}, "has no row of class"),
+    "missing_group_column": (
+        {"method": "group_kfold", "folds": 3, "group": "session", "validation": 0.2, "seed": None},
+        {},
+        "group column 'session' is missing (columns: subject, f1, f2, f3, f4, condition). Fix: set split.group to an existing column",
+    ),
+    "fewer_groups_than_folds": (
+        {"method": "group_kfold", "folds": 5, "group": "subject", "validation": 0.2, "seed": None},
+        {"n_subjects": 4},
+        "group column 'subject' holds 4 groups, fewer than the 5 folds. Fix: lower split.folds or use data with more groups",
+    ),
+    "one_group_for_logo": (
+        {"method": "leave_one_group_out", "group": "subject", "validation": 0.2, "seed": None, "folds": 5},
+        {"n_subjects": 1},
+        "group column 'subject' holds 1 groups, fewer than the 2 a leave-one-group-out split needs",
+    ),
+    "fold_without_a_class": (
+        {"method": "leave_one_group_out", "group": "subject", "validation": 0.2, "seed": None, "folds": 5},
+        {"n_subjects": 3, "n_classes": 2, "one_class_subject": 0},
+        "has no row of class",
+    ),
 }
 
 

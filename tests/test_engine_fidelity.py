@@ -69,7 +69,16 @@ class EpochOf(keras.callbacks.Callback):
 
 
 def member(seed=7, epochs=EPOCHS, **hyper):
-    return Member(seed=seed, x_train=X, y_train=Y, x_val=XV, y_val=YV, epochs=epochs, hyper={"learning_rate": 0.01, "momentum": 0.0, "l2": 0.0, "dropout": 0.0, **hyper}, early_stopping=hyper.pop("early_stopping", None) if "early_stopping" in hyper else None)
+    return Member(
+        seed=seed,
+        x_train=X,
+        y_train=Y,
+        x_val=XV,
+        y_val=YV,
+        epochs=epochs,
+        hyper={"learning_rate": 0.01, "momentum": 0.0, "l2": 0.0, "dropout": 0.0, **hyper},
+        early_stopping=hyper.pop("early_stopping", None) if "early_stopping" in hyper else None,
+    )
 
 
 def train(pack: Pack) -> Pack:
@@ -84,12 +93,27 @@ def keras_fit(arch: dict, training: dict, seed: int, callbacks=()):
     model.set_weights(network.initial_weights(_shape(arch), seed))
     model.compile(optimizer=make_optimizer(training), loss="categorical_crossentropy", metrics=["accuracy"])
     data = InOrder(X, Y, seed)
-    history = model.fit(data, epochs=training["epochs"], shuffle=False, validation_data=(XV, YV), validation_batch_size=128, callbacks=[EpochOf(data), *callbacks], verbose=0)
+    history = model.fit(
+        data,
+        epochs=training["epochs"],
+        shuffle=False,
+        validation_data=(XV, YV),
+        validation_batch_size=128,
+        callbacks=[EpochOf(data), *callbacks],
+        verbose=0,
+    )
     return model, history.history
 
 
 def _shape(arch: dict) -> network.Shape:
-    return network.Shape(F, tuple(arch["hidden"]), C, arch.get("activation", "relu"), arch.get("batch_norm", False), bool(arch.get("dropout")))
+    return network.Shape(
+        F,
+        tuple(arch["hidden"]),
+        C,
+        arch.get("activation", "relu"),
+        arch.get("batch_norm", False),
+        bool(arch.get("dropout")),
+    )
 
 
 def assert_same_history(ours: list[dict], theirs: dict, rtol=RTOL):
@@ -114,7 +138,20 @@ CASES = {
 def test_pack_of_one_equals_keras_model_fit(arch_extra, training):
     arch = {"hidden": list(HIDDEN), **arch_extra}
     training = {**training, "epochs": EPOCHS}
-    ours = train(Pack(_shape(arch), training["optimizer"], BS, [member(learning_rate=training["learning_rate"], momentum=training.get("momentum", 0.0), l2=arch.get("l2", 0.0))]))
+    ours = train(
+        Pack(
+            _shape(arch),
+            training["optimizer"],
+            BS,
+            [
+                member(
+                    learning_rate=training["learning_rate"],
+                    momentum=training.get("momentum", 0.0),
+                    l2=arch.get("l2", 0.0),
+                )
+            ],
+        )
+    )
     model, theirs = keras_fit(arch, training, seed=7)
     assert_same_history(ours.members[0].history, theirs)
     for a, b in zip(ours.member_weights(0), model.get_weights()):
@@ -123,7 +160,10 @@ def test_pack_of_one_equals_keras_model_fit(arch_extra, training):
 
 def test_class_weights_equal_keras_class_weight():
     """training.class_weight: balanced: the loss of each row weighted as Keras's fit(class_weight=...) does."""
-    arch, training = {"hidden": list(HIDDEN)}, {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "epochs": EPOCHS}
+    arch, training = (
+        {"hidden": list(HIDDEN)},
+        {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "epochs": EPOCHS},
+    )
     weights = np.array([0.5, 1.0, 2.0, 4.0], np.float32)
     m = member(learning_rate=0.01, momentum=0.9)
     m.class_weights = weights
@@ -132,7 +172,16 @@ def test_class_weights_equal_keras_class_weight():
     model.set_weights(network.initial_weights(_shape(arch), 7))
     model.compile(optimizer=make_optimizer(training), loss="categorical_crossentropy", metrics=["accuracy"])
     data = InOrder(X, Y, 7)
-    theirs = model.fit(data, epochs=EPOCHS, shuffle=False, class_weight=dict(enumerate(weights.tolist())), validation_data=(XV, YV), validation_batch_size=128, callbacks=[EpochOf(data)], verbose=0).history
+    theirs = model.fit(
+        data,
+        epochs=EPOCHS,
+        shuffle=False,
+        class_weight=dict(enumerate(weights.tolist())),
+        validation_data=(XV, YV),
+        validation_batch_size=128,
+        callbacks=[EpochOf(data)],
+        verbose=0,
+    ).history
     assert_same_history(m.history, theirs)
     unweighted = train(Pack(_shape(arch), "sgd", BS, [member(learning_rate=0.01, momentum=0.9)]))
     assert abs(unweighted.members[0].history[-1]["loss"] - m.history[-1]["loss"]) > 1e-3  # the weights did something
@@ -146,7 +195,16 @@ def test_early_stopping_follows_keras_and_restores_the_best_weights():
     stopped = []
     for patience in (2, 50):  # 50: patience never runs out, best weights are restored at the end
         es = {"patience": patience, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True}
-        m = Member(seed=3, x_train=X, y_train=Y, x_val=XV, y_val=YV, epochs=15, hyper={"learning_rate": 0.003}, early_stopping=es)
+        m = Member(
+            seed=3,
+            x_train=X,
+            y_train=Y,
+            x_val=XV,
+            y_val=YV,
+            epochs=15,
+            hyper={"learning_rate": 0.003},
+            early_stopping=es,
+        )
         ours = train(Pack(_shape(arch), "adam", BS, [m]))
         callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         model, theirs = keras_fit(arch, training, seed=3, callbacks=[callback])
@@ -186,7 +244,9 @@ def test_a_member_of_a_pack_of_8_ends_as_it_would_alone(optimizer):
         alone = train(Pack(shape, optimizer, BS, [make(spec)]))
         ours, solo = packed.members[k].history, alone.members[0].history
         assert len(ours) == spec.get("epochs", EPOCHS)
-        assert_same_history(ours, {key: [row[key] for row in solo] for key in ("loss", "val_loss", "accuracy", "val_accuracy")})
+        assert_same_history(
+            ours, {key: [row[key] for row in solo] for key in ("loss", "val_loss", "accuracy", "val_accuracy")}
+        )
 
 
 def test_same_pack_gives_bit_identical_numbers_on_a_rerun():

@@ -10,7 +10,11 @@ from mlpsweep.engine.optimizers import RULES
 from mlpsweep.model import make_optimizer
 
 SHAPES = [(3, 5, 4), (3, 4)]  # a stacked kernel and bias of 3 members
-HYPER = [{"learning_rate": 0.01, "momentum": 0.0}, {"learning_rate": 0.05, "momentum": 0.9}, {"learning_rate": 0.002, "momentum": 0.5}]
+HYPER = [
+    {"learning_rate": 0.01, "momentum": 0.0},
+    {"learning_rate": 0.05, "momentum": 0.9},
+    {"learning_rate": 0.002, "momentum": 0.5},
+]
 
 
 def test_one_rule_per_registered_optimizer():
@@ -34,7 +38,10 @@ def test_rule_equals_the_keras_optimizer(name):
             shared = rule.shared(ops, shared, steps)
         new = []
         for i, (w, s) in enumerate(zip(ws, slots)):
-            h = {key: ops.reshape(np.array([m[key] for m in HYPER], np.float32), (-1,) + (1,) * (len(SHAPES[i]) - 1)) for key in HYPER[0]}
+            h = {
+                key: ops.reshape(np.array([m[key] for m in HYPER], np.float32), (-1,) + (1,) * (len(SHAPES[i]) - 1))
+                for key in HYPER[0]
+            }
             new.append(rule.update(ops, w, ops.convert_to_tensor(g[i]), s, h, steps, shared, uses_momentum))
         ws, slots = [w for w, _ in new], [s for _, s in new]
         steps = ops.add(steps, 1)
@@ -45,4 +52,10 @@ def test_rule_equals_the_keras_optimizer(name):
         for g in grads:
             optimizer.apply([ops.convert_to_tensor(gi[k]) for gi in g], variables)
         for ours, theirs in zip(ws, variables):
-            np.testing.assert_allclose(ops.convert_to_numpy(ours)[k], ops.convert_to_numpy(theirs), rtol=2e-6, atol=1e-7, err_msg=f"{name} member {k}")
+            np.testing.assert_allclose(
+                ops.convert_to_numpy(ours)[k],
+                ops.convert_to_numpy(theirs),
+                rtol=2e-6,
+                atol=1e-7,
+                err_msg=f"{name} member {k}",
+            )

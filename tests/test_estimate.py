@@ -134,7 +134,9 @@ def test_startup_is_the_median_wall_time_outside_training(tmp_path):
         for i, fit in enumerate(fits):
             path = f"runs/d/a/default/seed{name}{i}"
             (tmp_path / path).mkdir(parents=True)
-            (tmp_path / path / "metrics.json").write_text(json.dumps({"status": "finished", "metrics": {"fit_seconds": fit}}))
+            (tmp_path / path / "metrics.json").write_text(
+                json.dumps({"status": "finished", "metrics": {"fit_seconds": fit}})
+            )
             runs[path] = "finished"
         (tmp_path / "jobs" / f"{name}.json").write_text(json.dumps({"runs": runs}))
 
@@ -142,7 +144,10 @@ def test_startup_is_the_median_wall_time_outside_training(tmp_path):
     job("1", 20, [5, 5])  # 10 s outside training
     job("2", 9, [3])  # 6 s
     job("3", 30, [1, 1, 2])  # 26 s
-    assert est_mod.startup_seconds(tmp_path, est_mod.read_records(tmp_path)) == (10.0, "median of 3 finished training jobs")
+    assert est_mod.startup_seconds(tmp_path, est_mod.read_records(tmp_path)) == (
+        10.0,
+        "median of 3 finished training jobs",
+    )
 
 
 def test_a_kind_without_records_or_calibration_says_so(tmp_path):

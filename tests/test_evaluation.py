@@ -25,7 +25,13 @@ def study(tmp_path_factory):
         for t in range(TRIALS):
             condition = t % 2
             features = offset + rng.normal(size=4) + condition * np.array([1.5, 0, 0, 0])
-            rows.append({"subject": f"sub-{s:02d}", **{f"ch{i}": round(v, 4) for i, v in enumerate(features)}, "condition": ["rest", "task"][condition]})
+            rows.append(
+                {
+                    "subject": f"sub-{s:02d}",
+                    **{f"ch{i}": round(v, 4) for i, v in enumerate(features)},
+                    "condition": ["rest", "task"][condition],
+                }
+            )
     pd.DataFrame(rows).to_csv(workdir / "eeg.csv", index=False)
     cfg = tiny_config(
         datasets={"eeg": {"source": "file", "path": "eeg.csv", "label": "condition"}},
@@ -45,7 +51,9 @@ def study(tmp_path_factory):
 def test_folds_are_runs_and_every_trial_is_tested_once_per_seed(study):
     runs = pd.read_csv(study / "summary" / "runs.csv")
     real = runs[runs["permutation"].isna()]
-    assert len(real) == 2 * 2 * (3 + SUBJECTS) and (real["status"] == "finished").all()  # methods x dropout x seeds x folds
+    assert (
+        len(real) == 2 * 2 * (3 + SUBJECTS) and (real["status"] == "finished").all()
+    )  # methods x dropout x seeds x folds
     for (hparams, seed), part in real.groupby(["hparams", "seed"]):
         rows = []
         for path in part["path"]:
@@ -58,8 +66,13 @@ def test_folds_are_runs_and_every_trial_is_tested_once_per_seed(study):
 
 def test_the_table_shows_folds_and_seeds_chance_and_permutation_p(study):
     cells = pd.read_csv(study / "summary" / "summary.csv").set_index("hparams")
-    assert set(cells.index) == {f"method{m}_do{d}" for m in ("group_kfold", "leave_one_group_out") for d in ("0.0", "0.2")}
-    assert cells.loc["methodgroup_kfold_do0.0", "n"] == 2 * 3 and cells.loc["methodleave_one_group_out_do0.0", "n"] == 2 * SUBJECTS
+    assert set(cells.index) == {
+        f"method{m}_do{d}" for m in ("group_kfold", "leave_one_group_out") for d in ("0.0", "0.2")
+    }
+    assert (
+        cells.loc["methodgroup_kfold_do0.0", "n"] == 2 * 3
+        and cells.loc["methodleave_one_group_out_do0.0", "n"] == 2 * SUBJECTS
+    )
     assert cells["test_accuracy_std"].notna().all()
     assert (cells["n_test_trials"] == SUBJECTS * TRIALS).all() and (cells["chance_majority"] == 0.5).all()
     # 133 of 240 correct: P(X >= 134) < 0.05 <= P(X >= 133) for X ~ Binomial(240, 1/2)

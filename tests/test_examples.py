@@ -224,7 +224,9 @@ def test_decoding_over_time_example_runs_end_to_end(tmp_path):
     assert (results / "plots" / "timecourse" / "oddball.png").exists()
     comparisons = (results / "summary" / "comparisons.csv").read_text().splitlines()  # mlp - linear per window
     assert len(comparisons) == 1 + 3 and all(",mlp,default,linear," in line for line in comparisons[1:])
-    assert (results / "plots" / "comparisons" / "oddball.png").exists() and (results / "benchmarks" / "compare.tsv").exists()
+    assert (results / "plots" / "comparisons" / "oddball.png").exists() and (
+        results / "benchmarks" / "compare.tsv"
+    ).exists()
 
 
 def test_oddball_auc_example_leaves_out_each_subjects_runs_on_its_unbalanced_demo(tmp_path, monkeypatch):

@@ -39,14 +39,27 @@ def long_config(**overrides) -> dict:
 
 
 def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    return [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir), "--profile", str(REPO / "profiles" / "default"), "--cores", "2", *args]
+    return [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(REPO / "profiles" / "default"),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
 def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
     """Snakemake in the background, in its own process group, output to files in `workdir`."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(workdir / "snakemake.out", "w") as out, open(workdir / "snakemake.err", "w") as err:
-        return subprocess.Popen(snakemake_cmd(workdir, *args), cwd=workdir, stdout=out, stderr=err, env=env, start_new_session=True)
+        return subprocess.Popen(
+            snakemake_cmd(workdir, *args), cwd=workdir, stdout=out, stderr=err, env=env, start_new_session=True
+        )
 
 
 def output_of(workdir: Path) -> str:
@@ -77,7 +90,11 @@ def training_process(snakemake_pid: int) -> int:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(arg.endswith(b".train.py") for arg in cmdline) and b"bash" not in cmdline[0] and not cmdline[0].endswith(b"sh"):
+        if (
+            any(arg.endswith(b".train.py") for arg in cmdline)
+            and b"bash" not in cmdline[0]
+            and not cmdline[0].endswith(b"sh")
+        ):
             return pid
     raise AssertionError(f"no training process below {snakemake_pid}")
 
@@ -86,7 +103,9 @@ def wait_until(condition, proc: subprocess.Popen, workdir: Path, timeout: float 
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
-            raise AssertionError(f"snakemake ended ({proc.returncode}) before the condition held:\n{output_of(workdir)[-4000:]}")
+            raise AssertionError(
+                f"snakemake ended ({proc.returncode}) before the condition held:\n{output_of(workdir)[-4000:]}"
+            )
         if time.monotonic() > deadline:
             stop(proc)
             raise AssertionError(f"timed out after {timeout} s:\n{output_of(workdir)[-4000:]}")
@@ -195,7 +214,9 @@ def test_sigterm_checkpoints_and_the_rerun_resumes_to_the_same_numbers(tmp_path,
     assert record["status"] == "finished" and record["provenance"]["resumed_from_epoch"] == epoch
     assert comparable(record) == comparable(read_metrics(reference / "results"))
     pd.testing.assert_frame_equal(history(results), history(reference / "results"))
-    assert json.loads((results / "summary" / "compute.json").read_text())["finished"] == 1  # the real summary, not the partial one
+    assert (
+        json.loads((results / "summary" / "compute.json").read_text())["finished"] == 1
+    )  # the real summary, not the partial one
 
 
 def test_second_snakemake_on_the_same_directory_is_refused(tmp_path):
@@ -221,7 +242,13 @@ def small_disk(tmp_path, reference):
     """A working directory whose results/ is a 16 MiB tmpfs, holding the finished reference sweep."""
     mount = tmp_path / "results"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root with CAP_SYS_ADMIN to mount a small tmpfs; chmod cannot stop root from writing")
     try:
         shutil.copytree(reference / "results", mount, dirs_exist_ok=True)  # copy2 keeps mtimes: nothing to redo
@@ -321,7 +348,10 @@ def guarded_sweep(tmp_path_factory):
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(NETWORK_GUARD)
     cfg = tiny_config(
-        datasets={"goodbad": {"source": "synthetic", "n_samples": 300, "n_features": 8, "seed": 1}, "iris": {"source": "sklearn", "name": "iris"}},
+        datasets={
+            "goodbad": {"source": "synthetic", "n_samples": 300, "n_features": 8, "seed": 1},
+            "iris": {"source": "sklearn", "name": "iris"},
+        },
         architectures={"small": {"hidden": [8]}},
         training={"epochs": 3, "optimizer": "sgd"},
         grid={"learning_rate": [0.05, DIVERGING_LR]},
@@ -330,9 +360,20 @@ def guarded_sweep(tmp_path_factory):
         execution={"runs_per_job": 6, "threads": 1},
     )
     write_config(workdir, cfg)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")])), "MLPSWEEP_NETWORK_LOG": str(workdir / "network.log")}
-    isolate = ["unshare", "--net", "--"] if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0 else []
-    proc = subprocess.run([*isolate, *snakemake_cmd(workdir)], cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")])),
+        "MLPSWEEP_NETWORK_LOG": str(workdir / "network.log"),
+    }
+    isolate = (
+        ["unshare", "--net", "--"]
+        if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+        else []
+    )
+    proc = subprocess.run(
+        [*isolate, *snakemake_cmd(workdir)], cwd=workdir, capture_output=True, text=True, env=env, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return workdir
 
@@ -359,10 +400,15 @@ def test_summary_shows_diverged_cells_as_diverged_not_as_numbers(guarded_sweep):
     summary = guarded_sweep / "results" / "summary"
     cells = pd.read_csv(summary / "summary.csv").set_index(["dataset", "hparams"])
     bad = cells.loc[("goodbad", diverged_label())]
-    assert bad["status"] == "diverged" and bad["n"] == 0 and bad["n_diverged"] == 2 and pd.isna(bad["test_accuracy_mean"])
+    assert (
+        bad["status"] == "diverged" and bad["n"] == 0 and bad["n_diverged"] == 2 and pd.isna(bad["test_accuracy_mean"])
+    )
     assert cells.loc[("goodbad", "lr0.05"), "n"] == 2 and cells.loc[("iris", "lr0.05"), "n"] == 2
     assert not cells.loc[("goodbad", diverged_label()), "best"]
-    assert f"| goodbad | small | {diverged_label()} | 0/2 | diverged | diverged | diverged |" in (summary / "summary.md").read_text()
+    assert (
+        f"| goodbad | small | {diverged_label()} | 0/2 | diverged | diverged | diverged |"
+        in (summary / "summary.md").read_text()
+    )
     assert "0/2 & diverged & diverged & diverged" in (summary / "summary.tex").read_text()
     compute = json.loads((summary / "compute.json").read_text())
     assert compute["diverged"] == 2 and compute["finished"] == 4

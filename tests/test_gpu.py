@@ -23,7 +23,9 @@ ALL_LIBS = ("libcuda.so.1", "libcudart.so.12", "libcudnn.so.9")
 SETUP_GPU = "Fix: on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`; or set execution.require_gpu: false to train on the CPU"
 
 
-def node(*, gpus=(), versions=None, cuda_build=True, libs=ALL_LIBS, wheels=(), plugin=False, files=(), tools=()) -> Probes:
+def node(
+    *, gpus=(), versions=None, cuda_build=True, libs=ALL_LIBS, wheels=(), plugin=False, files=(), tools=()
+) -> Probes:
     """Fake probes of a compute node: what the backend sees, what is installed, what loads."""
     versions = {"tensorflow": "2.21.0", "jax": "0.10.2"} if versions is None else versions
     return Probes(
@@ -53,12 +55,19 @@ def unreachable(*args):
 
 @pytest.mark.parametrize("value", ["", "-1", "NoDevFiles", " -1 "])
 def test_cuda_visible_devices_that_name_no_device_are_no_allocation(value):
-    assert gpu.allocation({"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": value}) == {"given": False, "source": None, "under_slurm": True}
+    assert gpu.allocation({"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": value}) == {
+        "given": False,
+        "source": None,
+        "under_slurm": True,
+    }
 
 
 def test_allocation_names_slurms_variable_first():
     assert gpu.allocation(SLURM_GPU) == {"given": True, "source": "SLURM_JOB_GPUS=0", "under_slurm": True}
-    assert gpu.allocation({"SLURM_JOB_ID": "7", "SLURM_STEP_GPUS": "1", "CUDA_VISIBLE_DEVICES": "0"})["source"] == "SLURM_STEP_GPUS=1"
+    assert (
+        gpu.allocation({"SLURM_JOB_ID": "7", "SLURM_STEP_GPUS": "1", "CUDA_VISIBLE_DEVICES": "0"})["source"]
+        == "SLURM_STEP_GPUS=1"
+    )
 
 
 def test_allocation_skips_empty_slurm_variables_and_a_zero_gpu_count():
@@ -69,7 +78,11 @@ def test_allocation_skips_empty_slurm_variables_and_a_zero_gpu_count():
 
 def test_allocation_outside_slurm():
     assert gpu.allocation({}) == {"given": False, "source": None, "under_slurm": False}
-    assert gpu.allocation({"CUDA_VISIBLE_DEVICES": "GPU-5d1c"}) == {"given": True, "source": "CUDA_VISIBLE_DEVICES=GPU-5d1c", "under_slurm": False}
+    assert gpu.allocation({"CUDA_VISIBLE_DEVICES": "GPU-5d1c"}) == {
+        "given": True,
+        "source": "CUDA_VISIBLE_DEVICES=GPU-5d1c",
+        "under_slurm": False,
+    }
 
 
 # --- check(): each branch ---------------------------------------------------------------
@@ -77,7 +90,12 @@ def test_allocation_outside_slurm():
 
 def test_given_and_usable_passes_and_records_the_devices():
     record = gpu.check("auto", 1, SLURM_GPU, "tensorflow", node(gpus=["/physical_device:GPU:0"]))
-    assert record == {"require_gpu": "auto", "given": "SLURM_JOB_GPUS=0", "usable": ["/physical_device:GPU:0"], "warning": None}
+    assert record == {
+        "require_gpu": "auto",
+        "given": "SLURM_JOB_GPUS=0",
+        "usable": ["/physical_device:GPU:0"],
+        "warning": None,
+    }
 
 
 def test_given_with_the_cpu_only_tensorflow_build_fails_with_the_setup_gpu_fix():
@@ -92,7 +110,10 @@ def test_given_with_the_cpu_only_tensorflow_build_fails_with_the_setup_gpu_fix()
 def test_given_with_tensorflow_built_without_cuda_fails_with_the_setup_gpu_fix():
     with pytest.raises(GpuUnavailable) as exc:
         gpu.check("auto", 1, SLURM_GPU, "tensorflow", node(cuda_build=False))
-    assert str(exc.value) == f"GPU check: this job was given a GPU (SLURM_JOB_GPUS=0) but TensorFlow cannot use any GPU: TensorFlow 2.21.0 is built without CUDA. {SETUP_GPU}"
+    assert (
+        str(exc.value)
+        == f"GPU check: this job was given a GPU (SLURM_JOB_GPUS=0) but TensorFlow cannot use any GPU: TensorFlow 2.21.0 is built without CUDA. {SETUP_GPU}"
+    )
 
 
 def test_given_with_the_cuda_wheels_off_the_loader_path_gives_the_exact_ld_library_path_line():
@@ -110,9 +131,19 @@ def test_given_with_the_cuda_wheels_off_the_loader_path_gives_the_exact_ld_libra
 
 def test_the_ld_library_path_line_puts_the_wheels_first_and_keeps_the_rest(tmp_path):
     line = gpu.ld_library_path_line(["/a/lib", "/b/lib"])
-    out = subprocess.run(["bash", "-c", f'{line}; echo "$LD_LIBRARY_PATH"'], capture_output=True, text=True, env={"LD_LIBRARY_PATH": "/opt/cuda/lib64"}).stdout
+    out = subprocess.run(
+        ["bash", "-c", f'{line}; echo "$LD_LIBRARY_PATH"'],
+        capture_output=True,
+        text=True,
+        env={"LD_LIBRARY_PATH": "/opt/cuda/lib64"},
+    ).stdout
     assert out.strip() == "/a/lib:/b/lib:/opt/cuda/lib64"
-    assert subprocess.run(["bash", "-c", f'{line}; echo "$LD_LIBRARY_PATH"'], capture_output=True, text=True, env={}).stdout.strip() == "/a/lib:/b/lib"
+    assert (
+        subprocess.run(
+            ["bash", "-c", f'{line}; echo "$LD_LIBRARY_PATH"'], capture_output=True, text=True, env={}
+        ).stdout.strip()
+        == "/a/lib:/b/lib"
+    )
 
 
 def test_given_with_cuda_libraries_and_no_wheels_points_at_setup_gpu_or_modules():
@@ -135,11 +166,16 @@ def test_given_on_a_node_without_driver_names_the_node_and_the_evidence():
         "or ask the cluster's admins about that node; or set execution.require_gpu: false to train on the CPU"
     )
     kernel_only = node(libs=(), files=("/proc/driver/nvidia/version",), tools=("nvidia-smi",))
-    assert gpu.diagnose("tensorflow", kernel_only, {})[0] == "no usable NVIDIA driver on node gpu07 (libcuda.so.1 cannot be loaded; /proc/driver/nvidia/version exists, nvidia-smi found)"
+    assert (
+        gpu.diagnose("tensorflow", kernel_only, {})[0]
+        == "no usable NVIDIA driver on node gpu07 (libcuda.so.1 cannot be loaded; /proc/driver/nvidia/version exists, nvidia-smi found)"
+    )
 
 
 def test_the_cpu_only_build_is_named_before_a_missing_driver():
-    assert gpu.diagnose("tensorflow", node(versions={"tensorflow-cpu": "2.21.0"}, libs=()), {})[0].startswith("TensorFlow is the CPU-only build")
+    assert gpu.diagnose("tensorflow", node(versions={"tensorflow-cpu": "2.21.0"}, libs=()), {})[0].startswith(
+        "TensorFlow is the CPU-only build"
+    )
 
 
 def test_given_with_jax_without_cuda_plugin_fails_with_the_jax_gpu_fix():
@@ -154,14 +190,22 @@ def test_given_with_jax_without_cuda_plugin_fails_with_the_jax_gpu_fix():
 
 def test_jax_platforms_cpu_is_named_as_the_cause():
     cause, fix = gpu.diagnose("jax", node(plugin=True), {"JAX_PLATFORMS": "cpu"})
-    assert (cause, fix) == ("JAX_PLATFORMS=cpu hides the GPU from JAX", "unset JAX_PLATFORMS (or include cuda in it) in the shell that starts snakemake")
-    assert gpu.diagnose("jax", node(plugin=True, libs=("libcuda.so.1",), wheels=WHEELS), {"JAX_PLATFORMS": "cuda,cpu"})[0].startswith("JAX 0.10.2 cannot load libcudart.so.12")
+    assert (cause, fix) == (
+        "JAX_PLATFORMS=cpu hides the GPU from JAX",
+        "unset JAX_PLATFORMS (or include cuda in it) in the shell that starts snakemake",
+    )
+    assert gpu.diagnose("jax", node(plugin=True, libs=("libcuda.so.1",), wheels=WHEELS), {"JAX_PLATFORMS": "cuda,cpu"})[
+        0
+    ].startswith("JAX 0.10.2 cannot load libcudart.so.12")
 
 
 def test_when_driver_and_libraries_load_the_cause_is_unknown_with_a_next_step():
     cause, fix = gpu.diagnose("tensorflow", node(), {})
     assert cause == "TensorFlow 2.21.0 sees no GPU although the NVIDIA driver and the CUDA libraries load"
-    assert fix == "run `nvidia-smi` inside a job on that partition and read the job's log (with TF_CPP_MIN_LOG_LEVEL=0 TensorFlow logs why it skips the GPU)"
+    assert (
+        fix
+        == "run `nvidia-smi` inside a job on that partition and read the job's log (with TF_CPP_MIN_LOG_LEVEL=0 TensorFlow logs why it skips the GPU)"
+    )
 
 
 def test_require_false_warns_and_records_the_warning_instead_of_failing():
@@ -179,16 +223,26 @@ def test_require_false_warns_and_records_the_warning_instead_of_failing():
 def test_require_true_checks_outside_slurm_too():
     with pytest.raises(GpuUnavailable) as exc:
         gpu.check(True, 0, {}, "tensorflow", node(versions={"tensorflow-cpu": "2.21.0"}))
-    assert str(exc.value).startswith("GPU check: a GPU is required (execution.require_gpu: true) but TensorFlow cannot use any GPU: TensorFlow is the CPU-only build")
+    assert str(exc.value).startswith(
+        "GPU check: a GPU is required (execution.require_gpu: true) but TensorFlow cannot use any GPU: TensorFlow is the CPU-only build"
+    )
     assert gpu.check(True, 0, {}, "jax", node(gpus=["cuda:0"]))["usable"] == ["cuda:0"]
 
 
 def test_nothing_given_means_nothing_checked():
     probes = node(versions={"tensorflow-cpu": "2.21.0"})
     probes = Probes(**{**probes.__dict__, "usable_gpus": unreachable})
-    assert gpu.check("auto", 1, {}, "tensorflow", probes) == {"require_gpu": "auto", "given": None, "usable": None, "warning": None}  # laptop: gpus ignored
+    assert gpu.check("auto", 1, {}, "tensorflow", probes) == {
+        "require_gpu": "auto",
+        "given": None,
+        "usable": None,
+        "warning": None,
+    }  # laptop: gpus ignored
     assert gpu.check("auto", 0, {"SLURM_JOB_ID": "7"}, "tensorflow", probes)["usable"] is None  # CPU job on the cluster
-    assert gpu.check(False, 0, {"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "-1"}, "tensorflow", probes)["warning"] is None
+    assert (
+        gpu.check(False, 0, {"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "-1"}, "tensorflow", probes)["warning"]
+        is None
+    )
 
 
 def test_a_slurm_job_that_asked_for_a_gpu_and_got_none_fails():
@@ -202,13 +256,19 @@ def test_a_slurm_job_that_asked_for_a_gpu_and_got_none_fails():
 
 @pytest.mark.parametrize("value", ["yes", 1, None, "True"])
 def test_require_gpu_accepts_only_auto_true_false(value):
-    with pytest.raises(ValueError, match=r"^execution\.require_gpu: .* is not one of auto, true, false\. Fix: use auto \(the default\), true or false$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^execution\.require_gpu: .* is not one of auto, true, false\. Fix: use auto \(the default\), true or false$",
+    ):
         gpu.check(value, 1, SLURM_GPU, "tensorflow", node(gpus=["x"]))
 
 
 @pytest.mark.skipif(gpu.package_version("tensorflow-cpu") is None, reason="needs the CPU build of TensorFlow installed")
 def test_real_probes_on_this_machine_name_the_cpu_build():
-    assert gpu.diagnose("tensorflow") == ("TensorFlow is the CPU-only build (tensorflow-cpu 2.21.0, from requirements.txt)", gpu.SETUP_GPU_FIX)
+    assert gpu.diagnose("tensorflow") == (
+        "TensorFlow is the CPU-only build (tensorflow-cpu 2.21.0, from requirements.txt)",
+        gpu.SETUP_GPU_FIX,
+    )
 
 
 def test_real_probes_find_loaded_libraries_and_the_wheel_folders(tmp_path, monkeypatch):
@@ -216,7 +276,10 @@ def test_real_probes_find_loaded_libraries_and_the_wheel_folders(tmp_path, monke
     (tmp_path / "nvidia" / "cudnn" / "lib").mkdir(parents=True)
     (tmp_path / "nvidia" / "cublas" / "lib").mkdir(parents=True)
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    assert gpu.nvidia_lib_dirs()[:2] == [str(tmp_path / "nvidia" / "cublas" / "lib"), str(tmp_path / "nvidia" / "cudnn" / "lib")]
+    assert gpu.nvidia_lib_dirs()[:2] == [
+        str(tmp_path / "nvidia" / "cublas" / "lib"),
+        str(tmp_path / "nvidia" / "cudnn" / "lib"),
+    ]
 
 
 def test_under_jax_neither_the_check_nor_the_device_record_imports_tensorflow():
@@ -226,7 +289,13 @@ def test_under_jax_neither_the_check_nor_the_device_record_imports_tensorflow():
         "gpu.device_info('jax')\n"
         "print('tensorflow' in sys.modules, 'jax' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},
+        timeout=60,
+    )
     assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
 
 
@@ -251,7 +320,9 @@ def fake_nvidia_smi(tmp_path, monkeypatch):
 
 
 def test_device_info_takes_model_memory_and_driver_from_nvidia_smi(fake_nvidia_smi):
-    info = gpu.device_info("jax", {"CUDA_VISIBLE_DEVICES": "1"}, with_real_which(node()), gpu_names=lambda backend: ["cuda:0"])
+    info = gpu.device_info(
+        "jax", {"CUDA_VISIBLE_DEVICES": "1"}, with_real_which(node()), gpu_names=lambda backend: ["cuda:0"]
+    )
     assert info == {
         "type": "GPU",
         "gpus": ["NVIDIA H100 80GB HBM3"],
@@ -268,7 +339,12 @@ def test_device_info_takes_model_memory_and_driver_from_nvidia_smi(fake_nvidia_s
 
 
 def test_device_info_keeps_the_backends_model_names_and_selects_by_uuid(fake_nvidia_smi):
-    info = gpu.device_info("jax", {"CUDA_VISIBLE_DEVICES": "GPU-2222"}, with_real_which(node()), gpu_names=lambda backend: ["NVIDIA H100 80GB HBM3"])
+    info = gpu.device_info(
+        "jax",
+        {"CUDA_VISIBLE_DEVICES": "GPU-2222"},
+        with_real_which(node()),
+        gpu_names=lambda backend: ["NVIDIA H100 80GB HBM3"],
+    )
     assert (info["gpus"], info["memory_mib"]) == (["NVIDIA H100 80GB HBM3"], [81559])
     # CUDA_VISIBLE_DEVICES unset: all GPUs, in nvidia-smi's order
     both = gpu.device_info("jax", {}, with_real_which(node()), gpu_names=lambda backend: ["a", "b"])
@@ -290,7 +366,12 @@ def test_device_info_on_cpu_records_the_driver_but_no_gpu(fake_nvidia_smi):
 def test_device_info_without_nvidia_smi_or_with_a_broken_one(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi anywhere
     info = gpu.device_info("jax", {}, with_real_which(node()), gpu_names=lambda backend: ["NVIDIA A100"])
-    assert (info["type"], info["gpus"], info["memory_mib"], info["driver_version"]) == ("GPU", ["NVIDIA A100"], [], None)
+    assert (info["type"], info["gpus"], info["memory_mib"], info["driver_version"]) == (
+        "GPU",
+        ["NVIDIA A100"],
+        [],
+        None,
+    )
     (tmp_path / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
     (tmp_path / "nvidia-smi").chmod(0o755)
     assert gpu.nvidia_smi() == []
@@ -303,7 +384,18 @@ def test_device_info_without_nvidia_smi_or_with_a_broken_one(tmp_path, monkeypat
 
 def test_device_info_keys_are_those_documented():
     info = gpu.device_info("jax", {}, node(), gpu_names=lambda backend: [])
-    assert list(info) == ["type", "gpus", "memory_mib", "driver_version", "cuda_version", "cudnn_version", "backend", "backend_version", "cpu", "cuda_visible_devices"]
+    assert list(info) == [
+        "type",
+        "gpus",
+        "memory_mib",
+        "driver_version",
+        "cuda_version",
+        "cudnn_version",
+        "backend",
+        "backend_version",
+        "cpu",
+        "cuda_visible_devices",
+    ]
 
 
 def test_jax_plugin_version_numbers_are_written_as_versions():
@@ -346,8 +438,12 @@ def test_setup_refuses_to_install_one_build_over_another(tmp_path):
         f"that `make setup-gpu` installs; installing over it would mix the two. Fix: rm -rf {cpu} && make setup-gpu"
     )
     assert venv_build.problem(gpu_env, "cpu").endswith(f"Fix: rm -rf {gpu_env} && make setup")
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "venv_build.py"), str(gpu_env), "cpu"], capture_output=True, text=True)
-    assert out.returncode == 1 and out.stderr.startswith(f"{gpu_env}: holds the GPU build of TensorFlow (tensorflow[and-cuda]) (what `make setup-gpu` builds)")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "venv_build.py"), str(gpu_env), "cpu"], capture_output=True, text=True
+    )
+    assert out.returncode == 1 and out.stderr.startswith(
+        f"{gpu_env}: holds the GPU build of TensorFlow (tensorflow[and-cuda]) (what `make setup-gpu` builds)"
+    )
 
 
 def test_requirement_files_pin_each_package_to_one_version_and_keep_the_builds_apart():
@@ -360,7 +456,14 @@ def test_requirement_files_pin_each_package_to_one_version_and_keep_the_builds_a
                 found[package.split("[")[0].strip()] = version.strip()
         return found
 
-    files = ["requirements.txt", "requirements-jax.txt", "requirements-dev.txt", "requirements-gpu.txt", "requirements-jax-gpu.txt", "constraints-cuda.txt"]
+    files = [
+        "requirements.txt",
+        "requirements-jax.txt",
+        "requirements-dev.txt",
+        "requirements-gpu.txt",
+        "requirements-jax-gpu.txt",
+        "constraints-cuda.txt",
+    ]
     base = pins("requirements-base.txt")
     assert "keras" in base and not any(set(base) & set(pins(name)) for name in files)  # common pins are written once
     versions = {}
@@ -368,7 +471,9 @@ def test_requirement_files_pin_each_package_to_one_version_and_keep_the_builds_a
         for package, version in pins(name).items():
             versions.setdefault(package, set()).add(version)
     assert {p: v for p, v in versions.items() if len(v) > 1} == {}  # e.g. jax and jax[cuda12] at the same version
-    gpu_lines, dev_lines = ((REPO / name).read_text().splitlines() for name in ("requirements-gpu.txt", "requirements-dev.txt"))
+    gpu_lines, dev_lines = (
+        (REPO / name).read_text().splitlines() for name in ("requirements-gpu.txt", "requirements-dev.txt")
+    )
     assert pins("requirements-gpu.txt") == {"tensorflow": "2.21.0"} and "tensorflow[and-cuda]==2.21.0" in gpu_lines
     assert "-r requirements.txt" not in gpu_lines  # so not tensorflow-cpu
     assert "-r requirements.txt" in dev_lines and "-r requirements-jax.txt" in dev_lines

@@ -16,21 +16,64 @@ from mlpsweep.grid import expand_runs
 # a changed default needs a new identity rule (keep the old value in the canonical form).
 PINNED_DEFAULTS = {
     "architecture": {"activation": "relu", "dropout": 0.0, "l2": 0.0, "batch_norm": False},
-    "training": {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.0, "batch_size": 32, "epochs": 5, "eval_batch_size": 128, "class_weight": "none"},
+    "training": {
+        "optimizer": "sgd",
+        "learning_rate": 0.01,
+        "momentum": 0.0,
+        "batch_size": 32,
+        "epochs": 5,
+        "eval_batch_size": 128,
+        "class_weight": "none",
+    },
     "early_stopping": {"patience": 0, "monitor": "val_loss", "min_delta": 0.0, "restore_best_weights": True},
-    "split": {"method": "holdout", "folds": 5, "group": None, "within": None, "validation": 0.15, "test": 0.15, "seed": None},
+    "split": {
+        "method": "holdout",
+        "folds": 5,
+        "group": None,
+        "within": None,
+        "validation": 0.15,
+        "test": 0.15,
+        "seed": None,
+    },
     "sources": {
-        "synthetic": {"n_samples": 1000, "n_features": 20, "n_classes": 2, "separation": 1.5, "noise": 1.0, "seed": 0, "class_names": None},
+        "synthetic": {
+            "n_samples": 1000,
+            "n_features": 20,
+            "n_classes": 2,
+            "separation": 1.5,
+            "noise": 1.0,
+            "seed": 0,
+            "class_names": None,
+        },
         "sklearn": {},
-        "file": {"format": None, "label": None, "features": None, "drop": None, "sep": None, "x": "x", "y": "y", "class_names": None},
-        "epochs": {"conditions": None, "label": None, "picks": "eeg", "tmin": None, "tmax": None, "decim": 1, "windows": None},
+        "file": {
+            "format": None,
+            "label": None,
+            "features": None,
+            "drop": None,
+            "sep": None,
+            "x": "x",
+            "y": "y",
+            "class_names": None,
+        },
+        "epochs": {
+            "conditions": None,
+            "label": None,
+            "picks": "eeg",
+            "tmin": None,
+            "tmax": None,
+            "decim": 1,
+            "windows": None,
+        },
     },
 }
 RELEASE_01 = Path(__file__).parent / "data" / "release-0.1"
 
 
 def one_run(**training):
-    cfg = tiny_config(datasets={"g": {"source": "synthetic", "n_samples": 300}}, architectures={"a": {"hidden": [8]}}, seeds=[0])
+    cfg = tiny_config(
+        datasets={"g": {"source": "synthetic", "n_samples": 300}}, architectures={"a": {"hidden": [8]}}, seeds=[0]
+    )
     cfg["training"] = {**cfg["training"], **training}
     return expand_runs(validate_config(cfg))[0].config
 
@@ -41,14 +84,23 @@ def test_defaults_are_pinned():
 
 def test_canonical_form_leaves_out_defaults_names_and_paths():
     form = identity.canonical(one_run())
-    assert form == {"dataset": {"source": "synthetic", "n_samples": 300}, "architecture": {"hidden": [8]}, "training": {"epochs": 2}, "split": {}, "seed": 0}
+    assert form == {
+        "dataset": {"source": "synthetic", "n_samples": 300},
+        "architecture": {"hidden": [8]},
+        "training": {"epochs": 2},
+        "split": {},
+        "seed": 0,
+    }
 
 
 @pytest.mark.parametrize(
     "a,b",
     [
         ({"optimizer": "adam", "momentum": 0.0}, {"optimizer": "adam", "momentum": 0.9}),  # Adam has no momentum
-        ({"early_stopping": {"patience": 0, "monitor": "val_loss"}}, {"early_stopping": {"patience": 0, "monitor": "val_accuracy", "min_delta": 0.5}}),  # off
+        (
+            {"early_stopping": {"patience": 0, "monitor": "val_loss"}},
+            {"early_stopping": {"patience": 0, "monitor": "val_accuracy", "min_delta": 0.5}},
+        ),  # off
         ({"learning_rate": 1}, {"learning_rate": 1.0}),  # one number
     ],
 )
@@ -56,7 +108,15 @@ def test_keys_that_cannot_change_the_run_leave_its_identity_alone(a, b):
     assert identity.run_hash(one_run(**a)) == identity.run_hash(one_run(**b))
 
 
-@pytest.mark.parametrize("change", [{"optimizer": "sgd", "momentum": 0.9}, {"early_stopping": {"patience": 2}}, {"class_weight": "balanced"}, {"eval_batch_size": 64}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"optimizer": "sgd", "momentum": 0.9},
+        {"early_stopping": {"patience": 2}},
+        {"class_weight": "balanced"},
+        {"eval_batch_size": 64},
+    ],
+)
 def test_keys_that_change_the_run_change_its_identity(change):
     assert identity.run_hash(one_run(**change)) != identity.run_hash(one_run())
 
@@ -66,7 +126,14 @@ def test_a_new_key_at_its_default_changes_no_identity():
     identity of today's config with those keys at their defaults."""
     today = one_run()
     before = copy.deepcopy(today)
-    del before["training"]["class_weight"], before["split"]["method"], before["split"]["folds"], before["split"]["group"], before["fold"], before["permutation"]
+    del (
+        before["training"]["class_weight"],
+        before["split"]["method"],
+        before["split"]["folds"],
+        before["split"]["group"],
+        before["fold"],
+        before["permutation"],
+    )
     assert identity.run_hash(before) == identity.run_hash(today)
 
 
@@ -123,4 +190,6 @@ def test_runs_of_release_01_keep_their_identity():
     for run in runs:
         stored = json.loads((RELEASE_01 / "results" / run.path / "metrics.json").read_text())
         assert identity.run_hash(stored["config"]) == run.hash, run.path
-        assert stored["config_hash"] != run.hash  # release 0.1 hashed its whole config: the old hash is not what is compared
+        assert (
+            stored["config_hash"] != run.hash
+        )  # release 0.1 hashed its whole config: the old hash is not what is compared

@@ -11,7 +11,9 @@ import textwrap
 from conftest import REPO, SNAKEMAKE
 from mlpsweep.jobs import attempt_header, attempts_log
 
-HEADER = re.compile(r"==== attempt (\d) \| (no SLURM job|SLURM job \d+) \| host \S+ \| started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 ====")
+HEADER = re.compile(
+    r"==== attempt (\d) \| (no SLURM job|SLURM job \d+) \| host \S+ \| started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 ===="
+)
 
 
 def test_attempt_header_names_attempt_slurm_job_host_and_start(monkeypatch):
@@ -23,7 +25,8 @@ def test_attempt_header_names_attempt_slurm_job_host_and_start(monkeypatch):
 def test_a_retried_job_keeps_both_attempts(tmp_path):
     """A real Snakemake retry: attempt 1 fails, attempt 2 succeeds (no backend: seconds); the
     attempt reaches the script as rule train's does, through a resource."""
-    (tmp_path / "job.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "job.py").write_text(
+        textwrap.dedent(f"""
         import logging, sys
         sys.path.insert(0, {str(REPO / "scripts")!r})
         from mlpsweep.jobs import setup_logging
@@ -32,9 +35,14 @@ def test_a_retried_job_keeps_both_attempts(tmp_path):
         if snakemake.resources.attempt == 1:
             sys.exit(1)
         open(snakemake.output[0], "w").write("done")
-    """))
-    (tmp_path / "Snakefile").write_text('rule job:\n    output: "out.txt"\n    log: "logs/job.log"\n    resources: attempt=lambda wildcards, attempt: attempt\n    script: "job.py"\n')
-    proc = subprocess.run([SNAKEMAKE, "--cores", "1", "--retries", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    """)
+    )
+    (tmp_path / "Snakefile").write_text(
+        'rule job:\n    output: "out.txt"\n    log: "logs/job.log"\n    resources: attempt=lambda wildcards, attempt: attempt\n    script: "job.py"\n'
+    )
+    proc = subprocess.run(
+        [SNAKEMAKE, "--cores", "1", "--retries", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (tmp_path / "logs" / "job.log").read_text()
     assert "working, attempt 2" in log and "attempt 1" not in log  # Snakemake removed attempt 1's log

@@ -14,11 +14,20 @@ from mlpsweep.tables.summary import write_summary
 VARIANTS = {
     "defaults": {},
     "percent_wilcoxon": {"percent": True, "decimals": 1, "significance": {"test": "wilcoxon", "alpha": 0.1}},
-    "many_metrics_no_test": {"metrics": ["test_accuracy", "test_loss", "fit_seconds", "n_params"], "bold_best": False, "significance": {"test": "none", "alpha": 0.05}},
+    "many_metrics_no_test": {
+        "metrics": ["test_accuracy", "test_loss", "fit_seconds", "n_params"],
+        "bold_best": False,
+        "significance": {"test": "none", "alpha": 0.05},
+    },
     "no_test_accuracy": {"metrics": ["test_loss", "epochs_run"], "best_by": "test_loss"},
-    "caption_with_math": {"caption": "Accuracy (\\%) of MLPs; $n$ seeds, \\textit{mean} $\\pm$ std.", "label": "tab:mlp_sweep-1"},
+    "caption_with_math": {
+        "caption": "Accuracy (\\%) of MLPs; $n$ seeds, \\textit{mean} $\\pm$ std.",
+        "label": "tab:mlp_sweep-1",
+    },
 }
-DOCUMENT = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{summary.tex}\n\\end{document}\n"
+DOCUMENT = (
+    "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{summary.tex}\n\\end{document}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +39,15 @@ def runs(tmp_path_factory):
         write_run(results, "my_data", "wide-mlp", "lr0.01_bs32", seed=seed, accuracy=0.9 + seed / 100)
         write_run(results, "my_data", "tiny_mlp", "lr0.01_bs32", seed=seed, accuracy=0.5 + seed * seed / 100)
         write_run(results, "other-set", "wide-mlp", "lr0.01_bs32", seed=seed, status="failed")
-        write_run(results, "other-set", "tiny_mlp", "lr0.01_bs32", seed=seed, accuracy=0.6 + seed / 50, status="diverged" if seed == 0 else "finished")
+        write_run(
+            results,
+            "other-set",
+            "tiny_mlp",
+            "lr0.01_bs32",
+            seed=seed,
+            accuracy=0.6 + seed / 50,
+            status="diverged" if seed == 0 else "finished",
+        )
     for perm in (1, 2, 3):
         write_run(results, "my_data", "wide-mlp", "lr0.01_bs32", seed=0, permutation=perm, accuracy=0.5)
     return collect_runs(results)
@@ -57,7 +74,12 @@ def check_table(tex: str) -> None:
     assert depth == 0, "unbalanced braces"
     for line in plain.splitlines():
         assert line.count("$") % 2 == 0, f"unbalanced math in: {line}"
-    assert re.findall(r"\\(begin|end)\{(\w+)\}", plain) == [("begin", "table"), ("begin", "tabular"), ("end", "tabular"), ("end", "table")]
+    assert re.findall(r"\\(begin|end)\{(\w+)\}", plain) == [
+        ("begin", "table"),
+        ("begin", "tabular"),
+        ("end", "tabular"),
+        ("end", "table"),
+    ]
     for rule in ("\\toprule", "\\midrule", "\\bottomrule"):
         assert rule in plain, f"{rule} missing"
     assert plain.index("\\toprule") < plain.index("\\midrule") < plain.index("\\bottomrule")
@@ -102,12 +124,21 @@ def test_checker_rejects_broken_tables(runs, tmp_path, breakage):
         check_table(broken)
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    reason="pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)",
+)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_table_compiles_with_booktabs(runs, tmp_path, variant):
     write_tex(runs, tmp_path, VARIANTS[variant])
     (tmp_path / "doc.tex").write_text(DOCUMENT)
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0
     log = (tmp_path / "doc.log").read_text(errors="replace")

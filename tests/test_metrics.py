@@ -21,7 +21,10 @@ def test_absent_class_does_not_break_metrics():
 
 def test_rows_and_hits_per_group():
     groups = np.array(["s1", "s1", "s2", "s2", "s2"], dtype=object)
-    assert by_group(groups, np.array([0, 1, 1, 1, 0]), np.array([0, 0, 1, 1, 1])) == {"s1": {"n": 2, "correct": 1}, "s2": {"n": 3, "correct": 2}}
+    assert by_group(groups, np.array([0, 1, 1, 1, 0]), np.array([0, 0, 1, 1, 1])) == {
+        "s1": {"n": 2, "correct": 1},
+        "s2": {"n": 3, "correct": 2},
+    }
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -19,7 +19,9 @@ def test_dropout_batchnorm_and_l2():
     assert model.layers[0].kernel_regularizer is not None
 
 
-@pytest.mark.parametrize("name,cls", [("sgd", keras.optimizers.SGD), ("adam", keras.optimizers.Adam), ("rmsprop", keras.optimizers.RMSprop)])
+@pytest.mark.parametrize(
+    "name,cls", [("sgd", keras.optimizers.SGD), ("adam", keras.optimizers.Adam), ("rmsprop", keras.optimizers.RMSprop)]
+)
 def test_optimizers(name, cls):
     opt = make_optimizer({"optimizer": name, "learning_rate": 0.05, "momentum": 0.9})
     assert isinstance(opt, cls)
@@ -29,5 +31,7 @@ def test_optimizers(name, cls):
 
 
 def test_compile_uses_categorical_crossentropy():
-    model = compile_mlp(build_mlp({"hidden": [4]}, 3, 2), {"optimizer": "sgd", "learning_rate": 0.01}, steps_per_execution=8)
+    model = compile_mlp(
+        build_mlp({"hidden": [4]}, 3, 2), {"optimizer": "sgd", "learning_rate": 0.01}, steps_per_execution=8
+    )
     assert model.loss == "categorical_crossentropy"

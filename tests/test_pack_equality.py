@@ -35,7 +35,15 @@ LOSS_RTOL, PROBABILITY_GAP = 1e-4, 1e-3  # the README's statement
 
 
 def member(seed, learning_rate, epochs=5, **hyper):
-    return Member(seed=seed, x_train=XTR, y_train=YTR, x_val=XV, y_val=YV, epochs=epochs, hyper={"learning_rate": learning_rate, "momentum": 0.0, "l2": 0.0, "dropout": 0.0, **hyper})
+    return Member(
+        seed=seed,
+        x_train=XTR,
+        y_train=YTR,
+        x_val=XV,
+        y_val=YV,
+        epochs=epochs,
+        hyper={"learning_rate": learning_rate, "momentum": 0.0, "l2": 0.0, "dropout": 0.0, **hyper},
+    )
 
 
 def packed_and_alone(shape, optimizer, specs):
@@ -55,8 +63,17 @@ def top_two_gap(logits):
 
 
 STATED = {  # the notebook's model (ReLU) at the largest stated rates; pack mates with and without L2, momentum, dropout
-    "sgd": [{"seed": 0, "learning_rate": 0.01, "dropout": 0.3, "l2": 1e-3}, {"seed": 1, "learning_rate": 0.01, "momentum": 0.9}, {"seed": 2, "learning_rate": 0.003, "dropout": 0.1}, {"seed": 3, "learning_rate": 0.01}],
-    "adam": [{"seed": 0, "learning_rate": 0.003, "dropout": 0.3}, {"seed": 1, "learning_rate": 0.003, "l2": 1e-3}, {"seed": 2, "learning_rate": 0.001}],
+    "sgd": [
+        {"seed": 0, "learning_rate": 0.01, "dropout": 0.3, "l2": 1e-3},
+        {"seed": 1, "learning_rate": 0.01, "momentum": 0.9},
+        {"seed": 2, "learning_rate": 0.003, "dropout": 0.1},
+        {"seed": 3, "learning_rate": 0.01},
+    ],
+    "adam": [
+        {"seed": 0, "learning_rate": 0.003, "dropout": 0.3},
+        {"seed": 1, "learning_rate": 0.003, "l2": 1e-3},
+        {"seed": 2, "learning_rate": 0.001},
+    ],
 }
 
 
@@ -74,7 +91,9 @@ def test_a_member_with_a_tail_batch_stays_within_the_stated_tolerance_of_the_run
                 assert a[key] == pytest.approx(b[key], rel=LOSS_RTOL), f"member {k}: {specs[k]}"
         logits = solo.predict([XTEST])[0]
         flipped = predictions[k].argmax(axis=1) != logits.argmax(axis=1)
-        assert (top_two_gap(logits)[flipped] < PROBABILITY_GAP).all(), f"member {k}: a row flipped whose top two probabilities alone are {PROBABILITY_GAP} apart or more"
+        assert (top_two_gap(logits)[flipped] < PROBABILITY_GAP).all(), (
+            f"member {k}: a row flipped whose top two probabilities alone are {PROBABILITY_GAP} apart or more"
+        )
         # the derivation behind the bound: no logit moves by the stated gap, and a flipped row's gap is at most the move
         d = float(np.abs(predictions[k] - logits).max())
         assert d < PROBABILITY_GAP, f"member {k}: logits moved by {d}"

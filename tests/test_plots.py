@@ -23,7 +23,19 @@ OPTIONS = {"best_by": "test_accuracy", "decimals": 3, "percent": False}
 def fake_run(results, dataset, arch, seed, acc, hparams="default", status="finished", classes=("good", "bad")):
     """A run as training leaves it; 3 epochs, test classes of 4, 5, ... rows."""
     counts = tuple(4 + k for k in range(len(classes)))
-    write_run(results, dataset, arch, hparams, seed=seed, accuracy=acc, status=status, class_counts=counts, class_names=classes, seconds=2.0 + seed, n_params=50)
+    write_run(
+        results,
+        dataset,
+        arch,
+        hparams,
+        seed=seed,
+        accuracy=acc,
+        status=status,
+        class_counts=counts,
+        class_names=classes,
+        seconds=2.0 + seed,
+        n_params=50,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +68,14 @@ def test_every_figure_is_written_as_png_and_pdf(drawn):
     outdir, names = drawn
     stems = sorted({n.rsplit(".", 1)[0] for n in names})
     assert stems == [
-        "bars/ds1", "bars/ds2", "compute", "confusion/ds1", "confusion/ds2", "heatmap",
-        "learning_curves/ds1/big/lr0.1", "learning_curves/ds2/small/lr0.1",
+        "bars/ds1",
+        "bars/ds2",
+        "compute",
+        "confusion/ds1",
+        "confusion/ds2",
+        "heatmap",
+        "learning_curves/ds1/big/lr0.1",
+        "learning_curves/ds2/small/lr0.1",
     ]  # fmt: skip  (learning curves of the best cell of each data set, by default)
     assert len(names) == 2 * len(stems)
     for name in names:
@@ -68,10 +86,17 @@ def test_every_figure_is_written_as_png_and_pdf(drawn):
 def test_learning_curves_of_every_cell_on_request(results, tmp_path):
     lines = []
     progress = Progress("drew", "figures", clock=lambda: 0.0, emit=lines.append)  # counts the figures (one process)
-    written = plots.write_plots(results, results / "summary", tmp_path / "plots", {**OPTIONS, "learning_curves": "all"}, progress=progress)
+    written = plots.write_plots(
+        results, results / "summary", tmp_path / "plots", {**OPTIONS, "learning_curves": "all"}, progress=progress
+    )
     names = sorted(p.relative_to(tmp_path / "plots").as_posix() for p in written)
     curves = sorted({n.rsplit(".", 1)[0] for n in names if n.startswith("learning_curves/")})
-    assert curves == ["learning_curves/ds1/big/lr0.01", "learning_curves/ds1/big/lr0.1", "learning_curves/ds1/small/lr0.1", "learning_curves/ds2/small/lr0.1"]
+    assert curves == [
+        "learning_curves/ds1/big/lr0.01",
+        "learning_curves/ds1/big/lr0.1",
+        "learning_curves/ds1/small/lr0.1",
+        "learning_curves/ds2/small/lr0.1",
+    ]
     # 11 figures planned: ds2/big failed in every run, so its learning curves have nothing to draw
     assert lines == ["drew 11 of 11 figures (100 %), 0.0 s"] and len(names) == 2 * 10
 
@@ -128,7 +153,9 @@ def test_heatmap_marks_partial_cells_and_uses_percent(results):
 
 def test_best_per_pair_respects_lower_is_better(results):
     _, cells, _ = plots.read_tables(results / "summary")
-    pairs = plots.best_per_pair(cells, options_with_defaults({"best_by": "test_loss"})).set_index(["dataset", "architecture"])
+    pairs = plots.best_per_pair(cells, options_with_defaults({"best_by": "test_loss"})).set_index(
+        ["dataset", "architecture"]
+    )
     assert pairs.loc[("ds1", "big"), "hparams"] == "lr0.1"
     assert pairs.loc[("ds2", "big"), "status"] == "failed"
 
@@ -155,8 +182,24 @@ def test_bar_chart_labels_metric_ci_and_failed_cells(results):
 
 
 def test_learning_curves_average_seeds_of_unequal_length():
-    short = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5], "accuracy": [0.5, 0.6], "val_loss": [1.0, 0.8], "val_accuracy": [0.4, 0.5]})
-    longer = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.8, 0.3, 0.2], "accuracy": [0.7, 0.8, 0.9], "val_loss": [0.9, 0.7, 0.6], "val_accuracy": [0.6, 0.7, 0.8]})
+    short = pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "loss": [1.0, 0.5],
+            "accuracy": [0.5, 0.6],
+            "val_loss": [1.0, 0.8],
+            "val_accuracy": [0.4, 0.5],
+        }
+    )
+    longer = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "loss": [0.8, 0.3, 0.2],
+            "accuracy": [0.7, 0.8, 0.9],
+            "val_loss": [0.9, 0.7, 0.6],
+            "val_accuracy": [0.6, 0.7, 0.8],
+        }
+    )
     curves = plots.mean_curves([short, longer])
     assert curves["epoch"].tolist() == [1, 2, 3] and curves["n"].tolist() == [2, 2, 1]
     assert curves["loss_mean"].tolist() == pytest.approx([0.9, 0.4, 0.2])
@@ -164,7 +207,9 @@ def test_learning_curves_average_seeds_of_unequal_length():
     assert math.isnan(curves["loss_std"].iloc[2])
     fig = plots.learning_curves_figure(curves, "t", options_with_defaults(OPTIONS))
     assert [ax.get_xlabel() for ax in fig.axes] == ["Epoch", "Epoch"]
-    assert fig.axes[0].get_ylabel() == "Loss (cross-entropy, nats)" and fig.axes[1].get_ylabel() == "Accuracy (fraction)"
+    assert (
+        fig.axes[0].get_ylabel() == "Loss (cross-entropy, nats)" and fig.axes[1].get_ylabel() == "Accuracy (fraction)"
+    )
     assert len(fig.axes[0].lines) == 2  # train and validation
 
 
@@ -194,7 +239,9 @@ def test_confusion_matrix_sums_finished_seeds_with_class_names(results):
     assert fig.axes[1].get_ylabel() == "Test samples (count, summed over 3 seeds)"
 
 
-@pytest.mark.parametrize(("k", "names"), [(2, ["a", "b"]), (4, ["left", "right", "up", "down"]), (31, [f"c{i}" for i in range(31)])])
+@pytest.mark.parametrize(
+    ("k", "names"), [(2, ["a", "b"]), (4, ["left", "right", "up", "down"]), (31, [f"c{i}" for i in range(31)])]
+)
 def test_confusion_matrix_is_drawn_as_scikit_learn_draws_it(tmp_path, k, names):
     # plots.confusion_display replaces ConfusionMatrixDisplay.plot (no scikit-learn import in rule plots): the same files.
     from sklearn.metrics import ConfusionMatrixDisplay
@@ -206,7 +253,19 @@ def test_confusion_matrix_is_drawn_as_scikit_learn_draws_it(tmp_path, k, names):
         if ours:
             image = plots.confusion_display(ax, matrix, names, include_values=k <= 30)
         else:
-            image = ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=ax, cmap="Blues", colorbar=False, include_values=k <= 30, values_format="d", text_kw={"fontsize": 7}, im_kw={"vmin": 0}).im_
+            image = (
+                ConfusionMatrixDisplay(matrix, display_labels=names)
+                .plot(
+                    ax=ax,
+                    cmap="Blues",
+                    colorbar=False,
+                    include_values=k <= 30,
+                    values_format="d",
+                    text_kw={"fontsize": 7},
+                    im_kw={"vmin": 0},
+                )
+                .im_
+            )
         fig.colorbar(image, ax=ax)
         return [path.read_bytes() for path in plots.save_figure(fig, tmp_path / ("ours" if ours else "sklearn"))]
 
@@ -268,9 +327,17 @@ def test_bars_draw_chance_threshold_and_majority_rate(results):
     ax = fig.axes[0]
     ds1 = cells[cells["dataset"] == "ds1"]
     lines = labelled(ax.lines)
-    assert [line.get_label() for line in lines] == ["chance threshold (binomial at the majority rate, p < 0.05)", "majority-class rate"]
-    assert [line.get_ydata()[0] for line in lines] == pytest.approx([100 * ds1["chance_threshold"].iloc[0], 100 * 5 / 9])
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["chance threshold (binomial at the majority rate, p < 0.05)", "majority-class rate"]
+    assert [line.get_label() for line in lines] == [
+        "chance threshold (binomial at the majority rate, p < 0.05)",
+        "majority-class rate",
+    ]
+    assert [line.get_ydata()[0] for line in lines] == pytest.approx(
+        [100 * ds1["chance_threshold"].iloc[0], 100 * 5 / 9]
+    )
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "chance threshold (binomial at the majority rate, p < 0.05)",
+        "majority-class rate",
+    ]
 
 
 def test_bars_draw_chance_lines_per_bar_where_cells_differ():
@@ -283,7 +350,9 @@ def test_bars_draw_chance_lines_per_bar_where_cells_differ():
     ax = plots.bars_figure(cells, "d", options_with_defaults(OPTIONS)).axes[0]
     threshold = next(c for c in ax.collections if c.get_label().startswith("chance threshold"))
     assert [segment[:, 1].tolist() for segment in threshold.get_segments()] == [[0.58, 0.58], [0.5425, 0.5425]]
-    assert np.concatenate([segment[:, 0] for segment in threshold.get_segments()]).tolist() == pytest.approx([-0.4, 0.4, 0.6, 1.4])
+    assert np.concatenate([segment[:, 0] for segment in threshold.get_segments()]).tolist() == pytest.approx(
+        [-0.4, 0.4, 0.6, 1.4]
+    )
     assert [line.get_label() for line in labelled(ax.lines)] == ["majority-class rate"]  # shared: one line across
 
 
@@ -297,12 +366,22 @@ def test_curves_and_confusion_count_fold_runs_and_leave_out_permutation_runs(tmp
     root = tmp_path / "results"
     for seed in range(2):
         for fold in range(3):
-            write_run(root, "eeg", "mlp", seed=seed, fold=fold, accuracy=0.7, status="diverged" if (seed, fold) == (1, 2) else "finished")
+            write_run(
+                root,
+                "eeg",
+                "mlp",
+                seed=seed,
+                fold=fold,
+                accuracy=0.7,
+                status="diverged" if (seed, fold) == (1, 2) else "finished",
+            )
     write_run(root, "eeg", "mlp", seed=0, fold=0, permutation=1, accuracy=0.5)
     write_summary(collect_runs(root), OPTIONS, root / "summary")
     runs, cells, _ = plots.read_tables(root / "summary")
     mine = plots.finished_by_cell(runs)[("eeg", "mlp", "default")]
-    assert mine["path"].tolist() == [f"runs/eeg/mlp/default/seed{s}_fold{f}" for s, f in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]]
+    assert mine["path"].tolist() == [
+        f"runs/eeg/mlp/default/seed{s}_fold{f}" for s, f in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    ]
     _, title, over = plots.cell_curves(root, mine, cells.iloc[0])
     assert title == "eeg / mlp / default: n = 5 of 6 runs" and over == "runs"
     matrix, _, n = plots.summed_confusion(mine)
@@ -316,11 +395,13 @@ def test_the_plots_rule_declares_the_registrys_figures():
     from conftest import REPO
     from mlpsweep.registry import PLOTS
 
-    rule = "".join(path.read_text() for path in sorted((REPO / "workflow" / "rules").glob("*.smk")))  # plots.smk, timecourse.smk
+    rule = "".join(
+        path.read_text() for path in sorted((REPO / "workflow" / "rules").glob("*.smk"))
+    )  # plots.smk, timecourse.smk
     declared = set(re.findall(r"\{RESULTS\}/plots/(\w+)", rule))
     assert declared == set(PLOTS)
     for name, per in PLOTS.items():
-        assert (f"directory(f\"{{RESULTS}}/plots/{name}\")" in rule) == (per != "sweep"), name
+        assert (f'directory(f"{{RESULTS}}/plots/{name}")' in rule) == (per != "sweep"), name
 
 
 def test_figures_with_a_bar_per_cell_stay_bounded_as_cells_grow():
@@ -343,6 +424,9 @@ def test_figures_with_a_bar_per_cell_stay_bounded_as_cells_grow():
     few, note = plots.bounded_bars(cells.head(plots.MAX_BARS), options)
     assert len(few) == plots.MAX_BARS and note == ""  # today's figures, unchanged
     best, note = plots.bounded_bars(cells, options)
-    assert sorted(best["hparams"]) == [f"lr{n - 3}", f"lr{n - 2}", f"lr{n - 1}"] and note == f"; the best cell of each of 3 architectures, of {n} cells"
+    assert (
+        sorted(best["hparams"]) == [f"lr{n - 3}", f"lr{n - 2}", f"lr{n - 1}"]
+        and note == f"; the best cell of each of 3 architectures, of {n} cells"
+    )
     pairs = plots.compute_by_pair(cells)
     assert pairs["fit_seconds_total"].sum() == n and sorted(pairs["hparams"]) == ["15 cells"] * 3

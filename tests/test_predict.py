@@ -26,7 +26,10 @@ def complete_run(run_dir, seed=0, mean=(1.0, -2.0, 3e-12), scale=(2.0, 0.5, 1e-1
     run_dir.mkdir(parents=True)
     export.save_model(model, run_dir / rundir.MODEL_FILE)
     record = {
-        "config": {"dataset": dataset or {"source": "file", "path": "eeg.csv", "label": "condition", "name": "eeg"}, "split": {"group": "subject"}},
+        "config": {
+            "dataset": dataset or {"source": "file", "path": "eeg.csv", "label": "condition", "name": "eeg"},
+            "split": {"group": "subject"},
+        },
         "data": {"class_names": CLASSES, "n_features": 3, "fingerprint": "x"},
         "run": {"seed": seed},
         "config_hash": "h",
@@ -50,7 +53,12 @@ def test_the_model_standardizes_raw_rows_also_for_tiny_scales(tmp_path):
     weights = complete_run(tmp_path / "run")
     x = np.array([[1.5, -2.2, 4e-12], [0.0, -1.0, 1e-12], [3.0, -2.5, 3.5e-12]], np.float32)
     model = keras.models.load_model(tmp_path / "run" / rundir.MODEL_FILE, safe_mode=True)
-    np.testing.assert_allclose(model.predict(x, verbose=0), reference(x.astype(np.float64), weights, (1.0, -2.0, 3e-12), (2.0, 0.5, 1e-12)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0),
+        reference(x.astype(np.float64), weights, (1.0, -2.0, 3e-12), (2.0, 0.5, 1e-12)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
     assert model.layers[0].name == "standardization" and not model.compiled  # saved without an optimizer
 
 
@@ -77,12 +85,23 @@ def test_a_cell_averages_its_runs_probabilities_and_ignores_label_and_group(tmp_
     for seed in (0, 1):
         complete_run(cell / f"seed{seed}", seed=seed)
     complete_run(cell / "seed0_perm0", seed=7)  # a label-permutation run is no member of the ensemble
-    rows = pd.DataFrame({"subject": ["s1", "s2"], "c4": [-1.0, -3.0], "condition": ["left", "rest"], "c3": [0.5, 1.5], "cz": [2e-12, 5e-12]})
+    rows = pd.DataFrame(
+        {
+            "subject": ["s1", "s2"],
+            "c4": [-1.0, -3.0],
+            "condition": ["left", "rest"],
+            "c3": [0.5, 1.5],
+            "cz": [2e-12, 5e-12],
+        }
+    )
     path = new_rows(tmp_path, rows)
     text, done = predict.predict_file(cell, path)
     out = pd.read_csv(pd.io.common.StringIO(text))
     x = rows[FEATURES].to_numpy(np.float32)
-    singles = [keras.models.load_model(cell / f"seed{s}" / rundir.MODEL_FILE, safe_mode=True).predict(x, verbose=0) for s in (0, 1)]
+    singles = [
+        keras.models.load_model(cell / f"seed{s}" / rundir.MODEL_FILE, safe_mode=True).predict(x, verbose=0)
+        for s in (0, 1)
+    ]
     np.testing.assert_allclose(out[[f"p_{c}" for c in CLASSES]].to_numpy(), (singles[0] + singles[1]) / 2, rtol=1e-5)
     assert out["predicted"].tolist() == [CLASSES[i] for i in ((singles[0] + singles[1]) / 2).argmax(axis=1)]
     assert done["models"] == 2 and done["ignored_columns"] == ["condition", "subject"]
@@ -96,7 +115,9 @@ def test_the_command_writes_predictions_of_one_run(tmp_path, caplog):
     path = new_rows(tmp_path, pd.DataFrame({"c3": [0.5], "c4": [-1.0], "cz": [1e-12]}), "new.tsv")
     with caplog.at_level(logging.INFO, logger="mlpsweep"):
         assert predict.main([str(tmp_path / "seed0"), str(path), "-o", str(tmp_path / "out.csv")]) == 0
-    assert (tmp_path / "out.csv").read_text().splitlines()[0] == "row,predicted,p_left,p_right,p_rest" and "predicted 1 rows with 1 model" in caplog.text
+    assert (tmp_path / "out.csv").read_text().splitlines()[
+        0
+    ] == "row,predicted,p_left,p_right,p_rest" and "predicted 1 rows with 1 model" in caplog.text
     with caplog.at_level(logging.INFO, logger="mlpsweep"):
         assert predict.main([str(tmp_path / "seed0"), str(tmp_path / "absent.csv")]) == 2
     assert "absent.csv: not found. Fix: check the path" in caplog.text
@@ -105,10 +126,26 @@ def test_the_command_writes_predictions_of_one_run(tmp_path, caplog):
 @pytest.mark.parametrize(
     "frame, name, message",
     [
-        (pd.DataFrame({"c3": [1.0], "cz": [0.0]}), "new.csv", r"new data file .*new.csv: feature column 'c4' missing \(1 of the model's 3\)\. Fix: add them \(model.json lists the model's features\)"),
-        (pd.DataFrame({"c3": [1.0], "c4": [1.0], "cz": [0.0], "trial": [3]}), "new.csv", r"column 'trial' is not among the model's features\. Fix: drop it"),
-        (pd.DataFrame({"c3": [1.0], "c4": [np.nan], "cz": [0.0]}), "new.csv", r"features contain NaN \(first in column 'c4', data row 1; 1 values in all\)\. Fix: impute or drop those rows"),
-        (None, "new.npz", r"is an NPZ archive, but the model was trained on a table with named feature columns\. Fix: give a CSV, TSV or Parquet table with the feature columns 'c3', 'c4', 'cz'"),
+        (
+            pd.DataFrame({"c3": [1.0], "cz": [0.0]}),
+            "new.csv",
+            r"new data file .*new.csv: feature column 'c4' missing \(1 of the model's 3\)\. Fix: add them \(model.json lists the model's features\)",
+        ),
+        (
+            pd.DataFrame({"c3": [1.0], "c4": [1.0], "cz": [0.0], "trial": [3]}),
+            "new.csv",
+            r"column 'trial' is not among the model's features\. Fix: drop it",
+        ),
+        (
+            pd.DataFrame({"c3": [1.0], "c4": [np.nan], "cz": [0.0]}),
+            "new.csv",
+            r"features contain NaN \(first in column 'c4', data row 1; 1 values in all\)\. Fix: impute or drop those rows",
+        ),
+        (
+            None,
+            "new.npz",
+            r"is an NPZ archive, but the model was trained on a table with named feature columns\. Fix: give a CSV, TSV or Parquet table with the feature columns 'c3', 'c4', 'cz'",
+        ),
         (None, "new.json", r"unknown kind of file\. Fix: give a CSV, TSV or Parquet table"),
         (None, "absent.csv", r"not found\. Fix: check the path"),
     ],
@@ -131,10 +168,15 @@ def test_an_npz_model_takes_npz_rows_of_its_width(tmp_path):
     np.savez(tmp_path / "ok.npz", features=np.zeros((4, 3)))
     np.savez(tmp_path / "wide.npz", features=np.zeros((4, 5)))
     assert len(predict.predict_file(tmp_path / "seed0", tmp_path / "ok.npz")[0].splitlines()) == 5
-    with pytest.raises(DataError, match=r"array 'features' has 5 features per row, the model takes 3\. Fix: give the same features"):
+    with pytest.raises(
+        DataError, match=r"array 'features' has 5 features per row, the model takes 3\. Fix: give the same features"
+    ):
         predict.predict_file(tmp_path / "seed0", tmp_path / "wide.npz")
     pd.DataFrame({"c3": [1.0]}).to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(DataError, match=r"is a table, but the model was trained on an NPZ array\. Fix: save the rows as an NPZ file with array 'features' \(rows x 3 features\)"):
+    with pytest.raises(
+        DataError,
+        match=r"is a table, but the model was trained on an NPZ array\. Fix: save the rows as an NPZ file with array 'features' \(rows x 3 features\)",
+    ):
         predict.predict_file(tmp_path / "seed0", tmp_path / "t.csv")
 
 
@@ -142,9 +184,14 @@ def test_models_without_model_json_or_of_other_data_are_refused(tmp_path):
     complete_run(tmp_path / "cell/seed0")
     complete_run(tmp_path / "cell/seed1")
     (tmp_path / "cell/seed1" / rundir.MODEL_INFO_FILE).unlink()
-    with pytest.raises(predict.PredictError, match=r"seed1: model.keras is not a complete model .* Fix: .venv/bin/python scripts/export_models.py"):
+    with pytest.raises(
+        predict.PredictError,
+        match=r"seed1: model.keras is not a complete model .* Fix: .venv/bin/python scripts/export_models.py",
+    ):
         predict.find_runs(tmp_path / "cell") and predict.model_infos(predict.find_runs(tmp_path / "cell"))
-    with pytest.raises(predict.PredictError, match=r"no model.keras in it or in its sub-folders\. Fix: give a run directory"):
+    with pytest.raises(
+        predict.PredictError, match=r"no model.keras in it or in its sub-folders\. Fix: give a run directory"
+    ):
         predict.find_runs(tmp_path)
 
 
@@ -154,5 +201,7 @@ def test_the_script_runs_its_command():
 
     from conftest import REPO
 
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "predict.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and "a run directory" in proc.stdout, proc.stderr

@@ -23,7 +23,9 @@ def ticking(*times: float):
 
 
 def test_count_line_and_text_bar():
-    assert count_line("read", "run directories", 2000, 10000, 1.23) == "read 2,000 of 10,000 run directories (20 %), 1.2 s"
+    assert (
+        count_line("read", "run directories", 2000, 10000, 1.23) == "read 2,000 of 10,000 run directories (20 %), 1.2 s"
+    )
     assert count_line("drew", "figures", 0, 0, 0.0) == "drew 0 of 0 figures, 0.0 s"
     assert text_bar(0.5, 0.25, width=8) == "████▒▒░░ 75 %"
     assert text_bar(1.0) == "█" * 20 + " 100 %" and text_bar(0.0) == "░" * 20 + " 0 %"
@@ -98,8 +100,17 @@ def test_phases_are_logged_as_they_start_and_timed_at_the_end():
     phases = Phases("summary", clock=ticking(0.0, 0.0, 2.5, 3.0, 3.5, 4.0), emit=lines.append)
     for name in ("reading run directories", "tables", "tests and permutations", "tables"):
         phases(name)
-    assert phases.done() == "summary: done in 4.0 s (reading run directories 2.5 s, tables 1.0 s, tests and permutations 0.5 s)"
-    assert lines == ["summary: reading run directories", "summary: tables", "summary: tests and permutations", "summary: tables", lines[-1]]
+    assert (
+        phases.done()
+        == "summary: done in 4.0 s (reading run directories 2.5 s, tables 1.0 s, tests and permutations 0.5 s)"
+    )
+    assert lines == [
+        "summary: reading run directories",
+        "summary: tables",
+        "summary: tests and permutations",
+        "summary: tables",
+        lines[-1],
+    ]
 
 
 def test_the_summary_counts_its_runs_and_names_its_steps_and_writes_the_same_tables(tmp_path):
@@ -107,7 +118,9 @@ def test_the_summary_counts_its_runs_and_names_its_steps_and_writes_the_same_tab
         write_run(tmp_path, "d", "small", seed=seed, accuracy=0.8 + seed / 100)
         write_run(tmp_path, "d", "big", seed=seed, accuracy=0.7 + seed / 100)
     lines = []
-    runs = collect_runs(tmp_path, None, Progress("read", "run directories", clock=ticking(0.0, 0.25), emit=lines.append))
+    runs = collect_runs(
+        tmp_path, None, Progress("read", "run directories", clock=ticking(0.0, 0.25), emit=lines.append)
+    )
     assert len(runs) == 6 and lines == ["read 6 of 6 run directories (100 %), 0.2 s"]
     phases = Phases("summary", emit=lines.append)
     write_summary(runs, None, tmp_path / "with", phases=phases)
@@ -123,4 +136,6 @@ def test_the_summary_counts_its_runs_and_names_its_steps_and_writes_the_same_tab
 def test_progress_lines_go_to_the_mlpsweep_log(caplog):
     caplog.set_level("INFO", logger="mlpsweep")
     list(Progress("read", "run directories", clock=ticking(0.0)).track([1, 2]))
-    assert [r.getMessage() for r in caplog.records if r.name == progress_module.log.name] == ["read 2 of 2 run directories (100 %), 0.0 s"]
+    assert [r.getMessage() for r in caplog.records if r.name == progress_module.log.name] == [
+        "read 2 of 2 run directories (100 %), 0.0 s"
+    ]

@@ -18,12 +18,18 @@ def test_without_a_key_or_a_file_those_parts_are_left_out():
 
 
 def test_the_fix_may_start_a_line_of_its_own():
-    assert refusal(None, "Not complete models: a, b", "export them", fix_on_own_line=True) == "Not complete models: a, b.\nFix: export them"
+    assert (
+        refusal(None, "Not complete models: a, b", "export them", fix_on_own_line=True)
+        == "Not complete models: a, b.\nFix: export them"
+    )
 
 
 def test_place_puts_a_file_and_key_before_a_message_that_has_its_fix():
     inner = refusal("data.csv", "not found", "check the path")
-    assert place("sweep.yaml", inner, key="datasets.mine") == "sweep.yaml: key 'datasets.mine': data.csv: not found. Fix: check the path"
+    assert (
+        place("sweep.yaml", inner, key="datasets.mine")
+        == "sweep.yaml: key 'datasets.mine': data.csv: not found. Fix: check the path"
+    )
     assert place("sweep.yaml", inner) == f"sweep.yaml: {inner}"
 
 

@@ -27,8 +27,16 @@ def demo(tmp_path_factory):
 
 
 def config(root, split=None, **dataset):
-    entry = {"source": "epochs", "path": str(root / PATTERN), "conditions": ["standard", "deviant"], "decim": 5, **dataset}
-    return tiny_config(datasets={"odd": entry}, architectures={"a": {"hidden": [4]}}, seeds=[0], split={**SPLIT, **(split or {})})
+    entry = {
+        "source": "epochs",
+        "path": str(root / PATTERN),
+        "conditions": ["standard", "deviant"],
+        "decim": 5,
+        **dataset,
+    }
+    return tiny_config(
+        datasets={"odd": entry}, architectures={"a": {"hidden": [4]}}, seeds=[0], split={**SPLIT, **(split or {})}
+    )
 
 
 def plan(cfg):
@@ -75,7 +83,9 @@ def test_metrics_json_names_the_held_out_run_and_export_adds_auc_to_earlier_runs
     expected = {k: stored["metrics"].pop(k) for k in ("test_roc_auc", "val_roc_auc")}
     path.write_text(json.dumps(stored))
     predictions = tmp_path / run.path / "predictions.csv"
-    predictions.write_text("\n".join(",".join(line.split(",")[:4]) for line in predictions.read_text().splitlines()) + "\n")
+    predictions.write_text(
+        "\n".join(",".join(line.split(",")[:4]) for line in predictions.read_text().splitlines()) + "\n"
+    )
     monkeypatch.chdir(demo)
     assert export.upgrade_results(tmp_path) == {run.path: "upgraded"}
     metrics = json.loads(path.read_text())["metrics"]
@@ -115,7 +125,9 @@ def test_constant_column_and_one_condition_runs_are_refused(tmp_path):
     make_demo(tmp_path / "one", subjects=1, runs=1, trials_per_run=12, deviant_share=0.25)
     with pytest.raises(ConfigError, match="constant within subject '01'.*Fix: "):
         plan(config(tmp_path / "one"))
-    write_epochs(tmp_path / "few", runs=[1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3], codes=[1, 2, 3, 3, 1, 3, 2, 4, 1, 2, 1, 2])
+    write_epochs(
+        tmp_path / "few", runs=[1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3], codes=[1, 2, 3, 3, 1, 3, 2, 4, 1, 2, 1, 2]
+    )
     with pytest.raises(ConfigError, match="group '3' of subject '01' .* holds one condition only .*Fix: "):
         plan(config(tmp_path / "few"))
 
@@ -130,7 +142,9 @@ def write_epochs(root, runs, codes):
     info = mne.create_info(["Cz", "Pz"], 100.0, "eeg")
     events = np.c_[np.arange(len(codes)) * 100, np.zeros(len(codes), int), codes]
     x = np.random.default_rng(0).normal(size=(len(codes), 2, 21)) * 1e-6
-    epochs = mne.EpochsArray(x, info, events=events, tmin=-0.1, event_id=EVENT_ID, metadata=pd.DataFrame({"run": runs}), verbose="error")
+    epochs = mne.EpochsArray(
+        x, info, events=events, tmin=-0.1, event_id=EVENT_ID, metadata=pd.DataFrame({"run": runs}), verbose="error"
+    )
     path = root / PATTERN.format(subject="01")
     path.parent.mkdir(parents=True, exist_ok=True)
     epochs.save(path, fmt="single", overwrite=True, verbose="error")

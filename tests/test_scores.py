@@ -41,5 +41,7 @@ def test_chance_levels_and_rows_without_two_classes():
     counts = np.array([[30, 10, np.nan], [30, 10, 20], [40, 0, np.nan]])
     np.testing.assert_array_equal(scores.chance_level("test_roc_auc", counts), [0.5, 0.5, np.nan])
     np.testing.assert_allclose(scores.chance_level("test_balanced_accuracy", counts), [0.5, 1 / 3, np.nan])
-    assert np.isnan(scores.auc_threshold(counts, 0.05)[2]) and np.isnan(scores.balanced_accuracy_threshold(counts, 0.05)[2])
+    assert np.isnan(scores.auc_threshold(counts, 0.05)[2]) and np.isnan(
+        scores.balanced_accuracy_threshold(counts, 0.05)[2]
+    )
     assert scores.permutation_threshold([0.5, 0.6, np.nan, 0.55], 0.5) == 0.55

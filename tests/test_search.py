@@ -56,7 +56,12 @@ def test_labels_keep_their_width_as_the_search_grows():
 
 
 def test_values_are_rounded_and_inside_their_distributions():
-    space = {**SPACE, "epochs": {"int_uniform": [1, 4]}, "architecture.hidden": {"choice": [[32, 64, 64], [128, 128]]}, "batch_size": {"choice": [16, 32, 64]}}
+    space = {
+        **SPACE,
+        "epochs": {"int_uniform": [1, 4]},
+        "architecture.hidden": {"choice": [[32, 64, 64], [128, 128]]},
+        "batch_size": {"choice": [16, 32, 64]},
+    }
     points = [p for _, p in search.sample(section(samples=256, space=space))]
     for key, spec in space.items():
         name, args = search.distribution(spec)
@@ -87,7 +92,10 @@ def test_a_sobol_count_not_a_power_of_two_warns_at_planning():
     assert search.warnings_of(section(samples=64), SOURCE) == []
     assert search.warnings_of(section(samples=100, method="random"), SOURCE) == []
     (message,) = search.warnings_of(section(samples=100), SOURCE)
-    assert message.startswith("sweep.yaml: key 'search.samples': 100 is not a power of 2") and "Fix: use 64 or 128 samples, or method: random" in message
+    assert (
+        message.startswith("sweep.yaml: key 'search.samples': 100 is not a power of 2")
+        and "Fix: use 64 or 128 samples, or method: random" in message
+    )
 
 
 def test_no_search_is_todays_sweep():
@@ -105,7 +113,16 @@ def test_search_points_are_crossed_with_the_grid_seeds_and_data_sets():
     runs = expand_runs(cfg)
     assert len(runs) == 2 * 2 * 4 * 2 * 2  # data sets x architectures x points x grid x seeds
     first = [r for r in runs if r.dataset == "goodbad" and r.architecture == "small" and r.seed == 0]
-    assert [r.hparams for r in first] == ["s000_bs16", "s000_bs32", "s001_bs16", "s001_bs32", "s002_bs16", "s002_bs32", "s003_bs16", "s003_bs32"]
+    assert [r.hparams for r in first] == [
+        "s000_bs16",
+        "s000_bs32",
+        "s001_bs16",
+        "s001_bs32",
+        "s002_bs16",
+        "s002_bs32",
+        "s003_bs16",
+        "s003_bs32",
+    ]
     points = dict(search.sample(cfg["search"]))
     for run in runs:
         assert RUN_DIR_RE.match(run.path)
@@ -117,7 +134,14 @@ def test_search_points_are_crossed_with_the_grid_seeds_and_data_sets():
 
 def test_points_of_one_shape_train_as_one_pack():
     """16 points over learning rate, dropout, L2 and momentum: one pack kind, one pack of 16."""
-    cfg = validate_config(tiny_config(datasets={"g": {"source": "synthetic"}}, architectures={"a": {"hidden": [32, 64, 64]}}, seeds=[0], search={"samples": 16, "space": SPACE}))
+    cfg = validate_config(
+        tiny_config(
+            datasets={"g": {"source": "synthetic"}},
+            architectures={"a": {"hidden": [32, 64, 64]}},
+            seeds=[0],
+            search={"samples": 16, "space": SPACE},
+        )
+    )
     runs = expand_runs(cfg)
     assert len(runs) == 16 and len({run.kind for run in runs}) == 1
     (job,) = plan_jobs(runs, runs_per_job=64, pack_size=16)
@@ -131,25 +155,139 @@ def test_points_of_one_shape_train_as_one_pack():
 # ---------------------------------------------------------------- refusals
 
 BAD = {
-    "unknown_distribution": ({"learning_rate": {"log_unifrom": [1e-4, 1e-1]}}, {}, "search.space.learning_rate.log_unifrom", "unknown distribution (did you mean 'log_uniform'?)", "use one of: uniform, log_uniform, int_uniform, choice"),
-    "two_distributions": ({"momentum": {"uniform": [0.0, 0.5], "choice": [0.9]}}, {}, "search.space.momentum", "needs exactly one distribution, got 2 (uniform, choice)", "give one of: uniform, log_uniform, int_uniform, choice, e.g. {uniform: [0.0, 0.5]}"),
-    "empty_range": ({"momentum": {"uniform": [0.5, 0.5]}}, {}, "search.space.momentum.uniform", "the range [0.5, 0.5] is empty", "give low < high; a single value belongs in training: or the architecture, not in search:"),
-    "reversed_range": ({"architecture.dropout": {"uniform": [0.5, 0.1]}}, {}, "search.space.architecture.dropout.uniform", "the range [0.5, 0.1] is reversed", "give low < high, e.g. [0.1, 0.5]"),
-    "not_a_range": ({"momentum": {"uniform": [0.1]}}, {}, "search.space.momentum.uniform", "[0.1] is not a range [low, high] of two numbers", "give [low, high], e.g. [0.0, 0.5]"),
-    "int_range_of_floats": ({"epochs": {"int_uniform": [1.0, 4.5]}}, {}, "search.space.epochs.int_uniform", "[1.0, 4.5] is not a range [low, high] of two integers", "give [low, high], e.g. [1, 8]"),
-    "log_range_touching_zero": ({"architecture.l2": {"log_uniform": [0.0, 1e-2]}}, {}, "search.space.architecture.l2.log_uniform", "a log range must stay above 0, and [0.0, 0.01] touches it", "start the range above 0, e.g. [1e-05, 0.01], or use uniform"),
-    "empty_choice": ({"batch_size": {"choice": []}}, {}, "search.space.batch_size.choice", "choice needs at least one value", "list the values to choose from, e.g. [16, 32, 64]"),
-    "duplicate_choice": ({"batch_size": {"choice": [16, 16]}}, {}, "search.space.batch_size.choice", "has duplicate values [16, 16]", "list each value once"),
-    "also_in_grid": ({"learning_rate": {"log_uniform": [1e-4, 1e-1]}}, {"grid": {"training.learning_rate": [0.1]}}, "search.space.learning_rate", "is sampled and also swept by grid", "sample or sweep each key, not both"),
-    "also_in_zip": ({"momentum": {"uniform": [0.0, 0.9]}}, {"zip": [{"momentum": [0.0, 0.9], "learning_rate": [0.1, 0.01]}]}, "search.space.momentum", "is sampled and also swept by zip[0]", "sample or sweep each key, not both"),
-    "not_sweepable": ({"architecture.widths": {"choice": [[8]]}}, {}, "search.space.architecture.widths.choice", "'widths' is not a key that architecture 'small' can sweep", "use one of: hidden, activation, dropout, l2, batch_norm"),
-    "range_leaves_schema": ({"architecture.dropout": {"uniform": [0.0, 1.0]}}, {}, "search.space.architecture.dropout.uniform[1]", "value 1.0 is out of range", "give a value < 1"),
-    "fractions_for_an_integer_key": ({"batch_size": {"uniform": [16, 64]}}, {}, "search.space.batch_size.uniform", "draws fractional values, and 'batch_size' takes whole numbers", "use int_uniform or choice for it"),
-    "fractions_for_a_float_range_of_an_integer_key": ({"epochs": {"log_uniform": [1.0, 8.0]}}, {}, "search.space.epochs.log_uniform", "draws fractional values, and 'epochs' takes whole numbers", "use int_uniform or choice for it"),
-    "bad_choice_value": ({"optimizer": {"choice": ["sgd", "adamm"]}}, {}, "search.space.optimizer.choice[1]", "value 'adamm' is not allowed (did you mean 'adam'?)", "use one of: sgd, adam, adamw, rmsprop, adagrad, nadam"),
-    "space_without_samples": (SPACE, {"samples": 0}, "search.samples", "the search has a space but no samples", "set search.samples, e.g. 64 (a power of 2 for method sobol)"),
-    "samples_without_space": ({}, {"samples": 8}, "search.space", "8 samples of an empty space", "give the keys to sample under search.space, or remove search.samples"),
-    "unknown_method": (SPACE, {"method": "halton"}, "search.method", "value 'halton' is not allowed", "use one of: sobol, random"),
+    "unknown_distribution": (
+        {"learning_rate": {"log_unifrom": [1e-4, 1e-1]}},
+        {},
+        "search.space.learning_rate.log_unifrom",
+        "unknown distribution (did you mean 'log_uniform'?)",
+        "use one of: uniform, log_uniform, int_uniform, choice",
+    ),
+    "two_distributions": (
+        {"momentum": {"uniform": [0.0, 0.5], "choice": [0.9]}},
+        {},
+        "search.space.momentum",
+        "needs exactly one distribution, got 2 (uniform, choice)",
+        "give one of: uniform, log_uniform, int_uniform, choice, e.g. {uniform: [0.0, 0.5]}",
+    ),
+    "empty_range": (
+        {"momentum": {"uniform": [0.5, 0.5]}},
+        {},
+        "search.space.momentum.uniform",
+        "the range [0.5, 0.5] is empty",
+        "give low < high; a single value belongs in training: or the architecture, not in search:",
+    ),
+    "reversed_range": (
+        {"architecture.dropout": {"uniform": [0.5, 0.1]}},
+        {},
+        "search.space.architecture.dropout.uniform",
+        "the range [0.5, 0.1] is reversed",
+        "give low < high, e.g. [0.1, 0.5]",
+    ),
+    "not_a_range": (
+        {"momentum": {"uniform": [0.1]}},
+        {},
+        "search.space.momentum.uniform",
+        "[0.1] is not a range [low, high] of two numbers",
+        "give [low, high], e.g. [0.0, 0.5]",
+    ),
+    "int_range_of_floats": (
+        {"epochs": {"int_uniform": [1.0, 4.5]}},
+        {},
+        "search.space.epochs.int_uniform",
+        "[1.0, 4.5] is not a range [low, high] of two integers",
+        "give [low, high], e.g. [1, 8]",
+    ),
+    "log_range_touching_zero": (
+        {"architecture.l2": {"log_uniform": [0.0, 1e-2]}},
+        {},
+        "search.space.architecture.l2.log_uniform",
+        "a log range must stay above 0, and [0.0, 0.01] touches it",
+        "start the range above 0, e.g. [1e-05, 0.01], or use uniform",
+    ),
+    "empty_choice": (
+        {"batch_size": {"choice": []}},
+        {},
+        "search.space.batch_size.choice",
+        "choice needs at least one value",
+        "list the values to choose from, e.g. [16, 32, 64]",
+    ),
+    "duplicate_choice": (
+        {"batch_size": {"choice": [16, 16]}},
+        {},
+        "search.space.batch_size.choice",
+        "has duplicate values [16, 16]",
+        "list each value once",
+    ),
+    "also_in_grid": (
+        {"learning_rate": {"log_uniform": [1e-4, 1e-1]}},
+        {"grid": {"training.learning_rate": [0.1]}},
+        "search.space.learning_rate",
+        "is sampled and also swept by grid",
+        "sample or sweep each key, not both",
+    ),
+    "also_in_zip": (
+        {"momentum": {"uniform": [0.0, 0.9]}},
+        {"zip": [{"momentum": [0.0, 0.9], "learning_rate": [0.1, 0.01]}]},
+        "search.space.momentum",
+        "is sampled and also swept by zip[0]",
+        "sample or sweep each key, not both",
+    ),
+    "not_sweepable": (
+        {"architecture.widths": {"choice": [[8]]}},
+        {},
+        "search.space.architecture.widths.choice",
+        "'widths' is not a key that architecture 'small' can sweep",
+        "use one of: hidden, activation, dropout, l2, batch_norm",
+    ),
+    "range_leaves_schema": (
+        {"architecture.dropout": {"uniform": [0.0, 1.0]}},
+        {},
+        "search.space.architecture.dropout.uniform[1]",
+        "value 1.0 is out of range",
+        "give a value < 1",
+    ),
+    "fractions_for_an_integer_key": (
+        {"batch_size": {"uniform": [16, 64]}},
+        {},
+        "search.space.batch_size.uniform",
+        "draws fractional values, and 'batch_size' takes whole numbers",
+        "use int_uniform or choice for it",
+    ),
+    "fractions_for_a_float_range_of_an_integer_key": (
+        {"epochs": {"log_uniform": [1.0, 8.0]}},
+        {},
+        "search.space.epochs.log_uniform",
+        "draws fractional values, and 'epochs' takes whole numbers",
+        "use int_uniform or choice for it",
+    ),
+    "bad_choice_value": (
+        {"optimizer": {"choice": ["sgd", "adamm"]}},
+        {},
+        "search.space.optimizer.choice[1]",
+        "value 'adamm' is not allowed (did you mean 'adam'?)",
+        "use one of: sgd, adam, adamw, rmsprop, adagrad, nadam",
+    ),
+    "space_without_samples": (
+        SPACE,
+        {"samples": 0},
+        "search.samples",
+        "the search has a space but no samples",
+        "set search.samples, e.g. 64 (a power of 2 for method sobol)",
+    ),
+    "samples_without_space": (
+        {},
+        {"samples": 8},
+        "search.space",
+        "8 samples of an empty space",
+        "give the keys to sample under search.space, or remove search.samples",
+    ),
+    "unknown_method": (
+        SPACE,
+        {"method": "halton"},
+        "search.method",
+        "value 'halton' is not allowed",
+        "use one of: sobol, random",
+    ),
 }
 
 
@@ -175,15 +313,38 @@ def fake_search(tmp_path_factory):
     points = search.sample(cfg)
     for name, p in points:
         for seed in (0, 1):
-            score = 0.5 + 0.4 * math.exp(-((math.log10(p["learning_rate"]) + 2) ** 2)) - 0.2 * p["architecture.dropout"] + 0.02 * seed
-            write_run(root, "ds", "mlp", name, seed=seed, accuracy=round(score, 3), class_counts=(50, 50), status="failed" if name == "s005" else "finished")
+            score = (
+                0.5
+                + 0.4 * math.exp(-((math.log10(p["learning_rate"]) + 2) ** 2))
+                - 0.2 * p["architecture.dropout"]
+                + 0.02 * seed
+            )
+            write_run(
+                root,
+                "ds",
+                "mlp",
+                name,
+                seed=seed,
+                accuracy=round(score, 3),
+                class_counts=(50, 50),
+                status="failed" if name == "s005" else "finished",
+            )
     options = {"best_by": "test_accuracy"}
     write_summary(collect_runs(root), options, root / "summary", cfg)
     runs, cells, _ = plots.read_tables(root / "summary")
     drawn = []
-    for outdir in (root / "plots", root / "again"):  # the search figures alone: write_plots draws every cell's curves too
+    for outdir in (
+        root / "plots",
+        root / "again",
+    ):  # the search figures alone: write_plots draws every cell's curves too
         (outdir / plots.SEARCH_DIR).mkdir(parents=True)
-        drawn.append([path for task in plots.search_tasks(runs, cells, options_with_defaults(options), outdir, cfg) for path in plots._draw(task)])
+        drawn.append(
+            [
+                path
+                for task in plots.search_tasks(runs, cells, options_with_defaults(options), outdir, cfg)
+                for path in plots._draw(task)
+            ]
+        )
     return root, cfg, dict(points), *drawn
 
 
@@ -192,7 +353,16 @@ def test_runs_csv_has_the_sampled_values(fake_search):
 
     root, cfg, points, _, _ = fake_search
     runs = pd.read_csv(root / "summary" / "runs.csv")
-    assert list(runs.columns[:8]) == ["dataset", "architecture", "hparams", "search.learning_rate", "search.architecture.dropout", "search.architecture.l2", "search.momentum", "search.architecture.hidden"]
+    assert list(runs.columns[:8]) == [
+        "dataset",
+        "architecture",
+        "hparams",
+        "search.learning_rate",
+        "search.architecture.dropout",
+        "search.architecture.l2",
+        "search.momentum",
+        "search.architecture.hidden",
+    ]
     for row in runs.to_dict("records"):
         p = points[row["hparams"]]
         assert row["search.learning_rate"] == p["learning_rate"] and row["search.momentum"] == p["momentum"]
@@ -212,10 +382,18 @@ def test_search_table_lists_points_best_first(fake_search):
     best = table["point"].iloc[0]
     assert table["search.architecture.dropout"].iloc[0] == points[best]["architecture.dropout"]
     md = (root / "summary" / "search.md").read_text().splitlines()
-    assert md[0] == "| Rank | Data set | Architecture | Point | learning_rate (log) | architecture.dropout | architecture.l2 (log) | momentum | architecture.hidden | n | Test acc. | Test bal. acc. | Test macro F1 |"
+    assert (
+        md[0]
+        == "| Rank | Data set | Architecture | Point | learning_rate (log) | architecture.dropout | architecture.l2 (log) | momentum | architecture.hidden | n | Test acc. | Test bal. acc. | Test macro F1 |"
+    )
     assert md[2].startswith(f"| 1 | ds | mlp | {best} | {points[best]['learning_rate']:g} |") and "| 2/2 | **" in md[2]
     assert "16 points of a scrambled Sobol sequence (seed 0; floats to 4 significant digits)" in md[-1]
-    write_summary(collect_runs(root), {"best_by": "test_accuracy"}, root / "summary-again", section(samples=16, space={**SPACE, "architecture.hidden": {"choice": [[32, 64, 64], [128, 128]]}}))
+    write_summary(
+        collect_runs(root),
+        {"best_by": "test_accuracy"},
+        root / "summary-again",
+        section(samples=16, space={**SPACE, "architecture.hidden": {"choice": [[32, 64, 64], [128, 128]]}}),
+    )
     for name in ("runs.csv", "search.csv", "search.md"):  # regenerated byte for byte
         assert (root / "summary" / name).read_bytes() == (root / "summary-again" / name).read_bytes(), name
 
@@ -224,7 +402,11 @@ def test_a_sweep_without_search_says_so(tmp_path):
     write_run(tmp_path, "ds", "mlp", "default", seed=0)
     write_summary(collect_runs(tmp_path), None, tmp_path / "summary", validate_config(tiny_config())["search"])
     assert (tmp_path / "summary" / "search.md").read_text().startswith("No search points")
-    assert (tmp_path / "summary" / "search.csv").read_text().startswith("dataset,architecture,hparams,rank,point,n,n_planned,status,best,")
+    assert (
+        (tmp_path / "summary" / "search.csv")
+        .read_text()
+        .startswith("dataset,architecture,hparams,rank,point,n,n_planned,status,best,")
+    )
     assert "search." not in (tmp_path / "summary" / "runs.csv").read_text().splitlines()[0]
 
 
@@ -249,7 +431,10 @@ def test_write_plots_draws_the_search_figures_and_only_for_a_search(tmp_path):
     assert sorted(p.name for p in written if p.parent.name == "search") == ["ds.pdf", "ds.png"]
     assert not stale.exists()
     write_summary(collect_runs(tmp_path), None, tmp_path / "plain", None)  # no search: no values, no figure
-    assert plots.search_tasks(*plots.read_tables(tmp_path / "plain")[:2], options_with_defaults(None), tmp_path, None) == []
+    assert (
+        plots.search_tasks(*plots.read_tables(tmp_path / "plain")[:2], options_with_defaults(None), tmp_path, None)
+        == []
+    )
 
 
 def test_search_figure_axes(fake_search):
@@ -281,7 +466,13 @@ def test_a_search_sweep_trains_and_grows_without_retraining(tmp_path):
         architectures={"a": {"hidden": [8]}},
         training={"epochs": 1},
         seeds=[0],
-        search={"samples": 4, "space": {"learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]}, "architecture.dropout": {"uniform": [0.0, 0.5]}}},
+        search={
+            "samples": 4,
+            "space": {
+                "learning_rate": {"log_uniform": [1.0e-3, 1.0e-1]},
+                "architecture.dropout": {"uniform": [0.0, 0.5]},
+            },
+        },
         execution={"runs_per_job": 64},
     )
     write_config(tmp_path, cfg)

@@ -21,7 +21,15 @@ def sweep(tmp_path, runs: list[dict], **options):
 
 
 def run(arch, hparams, seed, val_loss, test_accuracy, **extra):
-    return {"dataset": "ds", "architecture": arch, "hparams": hparams, "seed": seed, "accuracy": test_accuracy, "metrics": {"val_loss": val_loss, "test_accuracy": test_accuracy}, **extra}
+    return {
+        "dataset": "ds",
+        "architecture": arch,
+        "hparams": hparams,
+        "seed": seed,
+        "accuracy": test_accuracy,
+        "metrics": {"val_loss": val_loss, "test_accuracy": test_accuracy},
+        **extra,
+    }
 
 
 def test_each_seed_chooses_on_validation_and_reports_that_runs_test_score(tmp_path):
@@ -34,9 +42,24 @@ def test_each_seed_chooses_on_validation_and_reports_that_runs_test_score(tmp_pa
             run("a", "y", 0, 0.40, 0.75), run("a", "y", 1, 0.40, 0.75), run("a", "y", 2, 0.45, 0.65),
         ],
     )  # fmt: skip
-    assert choices.loc[("ds", "seed0"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == ["b", "y", 0.20, 0.70]
-    assert choices.loc[("ds", "seed1"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == ["b", "y", 0.30, 0.60]
-    assert choices.loc[("ds", "seed2"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == ["a", "y", 0.45, 0.65]
+    assert choices.loc[("ds", "seed0"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == [
+        "b",
+        "y",
+        0.20,
+        0.70,
+    ]
+    assert choices.loc[("ds", "seed1"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == [
+        "b",
+        "y",
+        0.30,
+        0.60,
+    ]
+    assert choices.loc[("ds", "seed2"), ["architecture", "hparams", "score", "test_accuracy"]].tolist() == [
+        "a",
+        "y",
+        0.45,
+        0.65,
+    ]
     assert choices["n_candidates"].tolist() == [3, 3, 3] and not choices["tied"].any()
     mean, std = pd.Series([0.70, 0.60, 0.65]).agg(["mean", "std"])
     assert f"| ds | 3/3 | {mean:.3f} ± {std:.3f} |" in md  # the nested estimate, not the test-chosen 0.900
@@ -44,7 +67,10 @@ def test_each_seed_chooses_on_validation_and_reports_that_runs_test_score(tmp_pa
     summary_md = (tmp_path / "summary" / "summary.md").read_text()
     assert "The bold cell is chosen on the test rows" in summary_md and "selected.md" in summary_md
     tex = (tmp_path / "summary" / "selected.tex").read_text()
-    assert "\\label{tab:mlpsweep-selected}" in tex and "Table~\\ref{tab:mlpsweep-selected}" in (tmp_path / "summary" / "summary.tex").read_text()
+    assert (
+        "\\label{tab:mlpsweep-selected}" in tex
+        and "Table~\\ref{tab:mlpsweep-selected}" in (tmp_path / "summary" / "summary.tex").read_text()
+    )
 
 
 def test_ties_go_to_fewer_parameters_then_table_order(tmp_path):
@@ -60,7 +86,10 @@ def test_ties_go_to_fewer_parameters_then_table_order(tmp_path):
 
 
 def test_a_higher_is_better_metric_picks_the_highest(tmp_path):
-    runs = [{**run("a", "x", 0, 0.1, 0.9), "metrics": {"val_accuracy": 0.6, "test_accuracy": 0.9}}, {**run("b", "x", 0, 0.1, 0.7), "metrics": {"val_accuracy": 0.8, "test_accuracy": 0.7}}]
+    runs = [
+        {**run("a", "x", 0, 0.1, 0.9), "metrics": {"val_accuracy": 0.6, "test_accuracy": 0.9}},
+        {**run("b", "x", 0, 0.1, 0.7), "metrics": {"val_accuracy": 0.8, "test_accuracy": 0.7}},
+    ]
     choices, md = sweep(tmp_path, runs, select_by="val_accuracy")
     assert choices.loc[("ds", "seed0"), "architecture"] == "b" and "highest Val. acc." in md
 
@@ -83,9 +112,19 @@ def test_missing_failed_diverged_and_permutation_runs_are_not_candidates(tmp_pat
 
 
 def test_folds_are_leaves_and_regeneration_is_byte_identical(tmp_path):
-    runs = [run(a, "x", s, 0.1 * (1 + (a == "a")) + 0.01 * f, 0.8, fold=f) for a in ("a", "b") for s in (0, 1) for f in (0, 1)]
+    runs = [
+        run(a, "x", s, 0.1 * (1 + (a == "a")) + 0.01 * f, 0.8, fold=f)
+        for a in ("a", "b")
+        for s in (0, 1)
+        for f in (0, 1)
+    ]
     choices, _ = sweep(tmp_path, runs)
-    assert sorted(choices.index.get_level_values("leaf")) == ["seed0_fold0", "seed0_fold1", "seed1_fold0", "seed1_fold1"]
+    assert sorted(choices.index.get_level_values("leaf")) == [
+        "seed0_fold0",
+        "seed0_fold1",
+        "seed1_fold0",
+        "seed1_fold1",
+    ]
     assert set(choices["architecture"]) == {"b"}
     before = {p.name: p.read_bytes() for p in (tmp_path / "summary").glob("selected.*")}
     sweep(tmp_path, [])
@@ -93,20 +132,41 @@ def test_folds_are_leaves_and_regeneration_is_byte_identical(tmp_path):
 
 
 def test_best_models_are_the_chosen_runs_files(tmp_path):
-    choices, _ = sweep(tmp_path, [run("a", "x", 0, 0.5, 0.9), run("b", "x", 0, 0.2, 0.7), run("a", "x", 1, 0.1, 0.9), run("b", "x", 1, 0.2, 0.7)])
+    choices, _ = sweep(
+        tmp_path,
+        [
+            run("a", "x", 0, 0.5, 0.9),
+            run("b", "x", 0, 0.2, 0.7),
+            run("a", "x", 1, 0.1, 0.9),
+            run("b", "x", 1, 0.2, 0.7),
+        ],
+    )
     selection.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
-    assert (tmp_path / "best/ds/seed0/model.keras").read_bytes() == (tmp_path / "runs/ds/b/x/seed0/model.keras").read_bytes()
+    assert (tmp_path / "best/ds/seed0/model.keras").read_bytes() == (
+        tmp_path / "runs/ds/b/x/seed0/model.keras"
+    ).read_bytes()
     readme = (tmp_path / "best/ds/README.txt").read_text()
-    assert "seed0: b/x" in readme and "seed1: a/x" in readme and "keras.models.load_model" in readme and "scripts/predict.py" in readme
+    assert (
+        "seed0: b/x" in readme
+        and "seed1: a/x" in readme
+        and "keras.models.load_model" in readme
+        and "scripts/predict.py" in readme
+    )
     assert "Not complete models" in readme and "export_models.py" in readme  # fake runs have no model.json
     (tmp_path / "runs/ds/a/x/seed1/model.keras").unlink()
     selection.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
     assert not (tmp_path / "best/ds/seed1").exists() or not list((tmp_path / "best/ds/seed1").iterdir())
-    assert "Missing from their run directories (see the problem column of summary/runs.csv): seed1." in (tmp_path / "best/ds/README.txt").read_text()
+    assert (
+        "Missing from their run directories (see the problem column of summary/runs.csv): seed1."
+        in (tmp_path / "best/ds/README.txt").read_text()
+    )
 
 
 def test_select_by_must_be_a_validation_metric():
     cfg = {"datasets": {"d": {"source": "synthetic"}}, "architectures": {"a": {"hidden": [8]}}, "seeds": [0]}
     assert validate_config(cfg)["summary"]["select_by"] == "val_loss"
-    with pytest.raises(ConfigError, match=r"key 'summary.select_by': 'test_accuracy' is not a validation metric .*Fix: use one of: val_accuracy, val_loss"):
+    with pytest.raises(
+        ConfigError,
+        match=r"key 'summary.select_by': 'test_accuracy' is not a validation metric .*Fix: use one of: val_accuracy, val_loss",
+    ):
         validate_config({**cfg, "summary": {"select_by": "test_accuracy"}})

@@ -35,16 +35,23 @@ def test_parameter_count_is_the_networks(hidden, batch_norm):
 
 
 def test_optimizer_slots_are_the_engines():
-    assert {name: spec.slots for name, spec in registry.OPTIMIZERS.items()} == {name: len(rule.slots) for name, rule in RULES.items()}
+    assert {name: spec.slots for name, spec in registry.OPTIMIZERS.items()} == {
+        name: len(rule.slots) for name, rule in RULES.items()
+    }
 
 
 def test_typo_width_is_refused_at_planning_with_its_figures():
     with pytest.raises(ConfigError) as err:
         sized(tiny_config(architectures=TYPO))
     message = str(err.value)
-    assert message.startswith("config: key 'architectures.typo.hidden': architecture 'typo' (hidden [100000000]) on data set 'goodbad'")
+    assert message.startswith(
+        "config: key 'architectures.typo.hidden': architecture 'typo' (hidden [100000000]) on data set 'goodbad'"
+    )
     assert f"has {sizing.n_params(8, [100_000_000], 2):,} parameters" in message
-    assert "more than execution.mem_mb = 2000 MB" in message and "Fix: check the layer widths (a width of 100,000,000 is likely a typo)" in message
+    assert (
+        "more than execution.mem_mb = 2000 MB" in message
+        and "Fix: check the layer widths (a width of 100,000,000 is likely a typo)" in message
+    )
 
 
 def test_typo_width_is_refused_by_snakemake_before_any_job(tmp_path):
@@ -52,12 +59,18 @@ def test_typo_width_is_refused_by_snakemake_before_any_job(tmp_path):
     proc = run_snakemake(tmp_path, "-n", check=False, timeout=120)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "key 'architectures.typo.hidden'" in output and "parameters" in output and "execution.mem_mb" in output, output[-3000:]
+    assert "key 'architectures.typo.hidden'" in output and "parameters" in output and "execution.mem_mb" in output, (
+        output[-3000:]
+    )
     assert not (tmp_path / "results").exists()
 
 
 def test_a_pack_too_large_is_made_smaller_and_said_so():
-    cfg = tiny_config(architectures={"wide": {"hidden": [2048, 2048]}, "small": {"hidden": [8]}}, seeds=list(range(8)), execution={"runs_per_job": 64, "pack_size": 8, "mem_mb": 1500})
+    cfg = tiny_config(
+        architectures={"wide": {"hidden": [2048, 2048]}, "small": {"hidden": [8]}},
+        seeds=list(range(8)),
+        execution={"runs_per_job": 64, "pack_size": 8, "mem_mb": 1500},
+    )
     runs, plan = sized(cfg)
     wide = {r.kind for r in runs if r.architecture == "wide"}
     assert set(plan.pack_sizes) == wide  # the small network keeps its packs of 8
@@ -65,7 +78,9 @@ def test_a_pack_too_large_is_made_smaller_and_said_so():
         k = plan.pack_sizes[kind]
         size = plan.sizes[kind]
         assert 1 <= k < 8 and size.host(k) <= 1500 * sizing.MB < size.host(k + 1)
-    assert len(plan.notes) == 2 and all("instead of 8" in note and "execution.mem_mb = 1500" in note for note in plan.notes)
+    assert len(plan.notes) == 2 and all(
+        "instead of 8" in note and "execution.mem_mb = 1500" in note for note in plan.notes
+    )
     jobs = plan_jobs(runs, 64, 8, plan.pack_sizes)
     packs = [p for job in jobs for p in job.packs]
     assert sorted(r.path for p in packs for r in p) == sorted(r.path for r in runs)  # every run planned once
@@ -74,7 +89,11 @@ def test_a_pack_too_large_is_made_smaller_and_said_so():
 
 
 def test_gpu_memory_limits_packs_where_it_is_known():
-    cfg = tiny_config(architectures={"wide": {"hidden": [1024, 1024]}}, seeds=list(range(8)), execution={"runs_per_job": 64, "pack_size": 8, "mem_mb": 64000})
+    cfg = tiny_config(
+        architectures={"wide": {"hidden": [1024, 1024]}},
+        seeds=list(range(8)),
+        execution={"runs_per_job": 64, "pack_size": 8, "mem_mb": 64000},
+    )
     _, free = sized(cfg)
     assert free.pack_sizes == {}
     _, limited = sized({**cfg, "execution": {**cfg["execution"], "gpu_mem_mb": 560}})
@@ -88,16 +107,23 @@ def test_non_numeric_feature_is_refused_at_planning(tmp_path, monkeypatch):
     (tmp_path / "d.csv").write_text("a,b,label\n" + rows)
     with pytest.raises(ConfigError) as err:
         sized(tiny_config(datasets={"mine": {"source": "file", "path": "d.csv", "label": "label"}}))
-    assert str(err.value).startswith("config: key 'datasets.mine': data file d.csv: feature column 'b' is not numeric (e.g. 'x' in its first 40 rows). Fix:")
+    assert str(err.value).startswith(
+        "config: key 'datasets.mine': data file d.csv: feature column 'b' is not numeric (e.g. 'x' in its first 40 rows). Fix:"
+    )
 
 
 def test_group_equal_to_label_and_too_many_folds_are_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d.csv").write_text("a,subject,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
     data = {"mine": {"source": "file", "path": "d.csv", "label": "label"}}
-    with pytest.raises(ConfigError, match=r"key 'split.group': the group column 'label' is the label column of data set 'mine'"):
+    with pytest.raises(
+        ConfigError, match=r"key 'split.group': the group column 'label' is the label column of data set 'mine'"
+    ):
         sized(tiny_config(datasets=data, split={"method": "leave_one_group_out", "group": "label"}))
-    with pytest.raises(ConfigError, match=r"key 'split.folds': group column 'subject' of data set 'mine' holds 3 groups, fewer than 5 folds. Fix: lower split.folds"):
+    with pytest.raises(
+        ConfigError,
+        match=r"key 'split.folds': group column 'subject' of data set 'mine' holds 3 groups, fewer than 5 folds. Fix: lower split.folds",
+    ):
         sized(tiny_config(datasets=data, split={"method": "group_kfold", "group": "subject", "folds": 5}))
     runs, _ = sized(tiny_config(datasets=data, split={"method": "group_kfold", "group": "subject", "folds": 3}))
     assert {r.fold for r in runs} == {0, 1, 2}
@@ -174,7 +200,11 @@ def test_fit_gpu_cuts_packs_to_the_gpus_memory_and_refuses_what_cannot_fit(tmp_p
     assert [[r.path for r in p] for p in fit.packs] == [[r.path for r in wide[:2]], [r.path for r in wide[2:]]]
     assert sorted(fit.refused) == sorted(r.path for p in packs if p[0].architecture == "typo" for r in p)
     (why,) = set(fit.refused.values())
-    assert "'typo' (hidden [300000000]" in why and f"more than the {limit:,} MB this job's GPU has" in why and "execution.gpu_mem_mb" in why
+    assert (
+        "'typo' (hidden [300000000]" in why
+        and f"more than the {limit:,} MB this job's GPU has" in why
+        and "execution.gpu_mem_mb" in why
+    )
     (note,) = fit.notes
     assert f"a pack of 4 runs of d/wide ({size.params:,} parameters)" in note and "trained as packs of 2" in note
     roomy = sizing.fit_gpu([wide], 10**6)  # a big card: nothing changes
@@ -194,7 +224,16 @@ def test_a_job_on_a_gpu_trains_smaller_packs_and_fails_the_runs_that_cannot_fit(
     (job,) = plan_jobs(runs, 8, 4)
     wide = [r for r in runs if r.architecture == "wide"]
     limit = math.ceil(sizing.size_of(wide, {}).gpu(2) / sizing.MB)
-    monkeypatch.setattr(gpu, "check", lambda *a, **k: {"require_gpu": "auto", "given": "CUDA_VISIBLE_DEVICES=0", "usable": ["cuda:0"], "warning": None})
+    monkeypatch.setattr(
+        gpu,
+        "check",
+        lambda *a, **k: {
+            "require_gpu": "auto",
+            "given": "CUDA_VISIBLE_DEVICES=0",
+            "usable": ["cuda:0"],
+            "warning": None,
+        },
+    )
     monkeypatch.setattr(gpu, "memory_mb", lambda backend: limit)
     manifest = tmp_path / "gpu" / "m.json"
     assert run_job(sweep, job_params(job)["packs"], sweep["results"], str(manifest)) == 1
@@ -215,7 +254,9 @@ def test_a_job_on_a_gpu_trains_smaller_packs_and_fails_the_runs_that_cannot_fit(
     monkeypatch.undo()
     assert run_job(cpu, job_params(job4)["packs"], cpu["results"], str(tmp_path / "cpu" / "m.json")) == 0
     for run in wide:
-        small, whole = (json.loads((tmp_path / side / run.path / rundir.METRICS_FILE).read_text()) for side in ("gpu", "cpu"))
+        small, whole = (
+            json.loads((tmp_path / side / run.path / rundir.METRICS_FILE).read_text()) for side in ("gpu", "cpu")
+        )
         assert whole["provenance"]["pack"]["size"] == 4
         for part in ("train", "val", "test"):
             np.testing.assert_allclose(small["metrics"][f"{part}_loss"], whole["metrics"][f"{part}_loss"], rtol=1e-4)
@@ -224,7 +265,10 @@ def test_a_job_on_a_gpu_trains_smaller_packs_and_fails_the_runs_that_cannot_fit(
 def test_gpu_memory_is_the_first_visible_cards_total_on_tensorflow_and_unknown_without_a_gpu():
     from mlpsweep import gpu
 
-    rows = lambda: [{"index": "0", "uuid": "GPU-a", "name": "A100", "memory_mib": 81920, "driver_version": "580"}, {"index": "1", "uuid": "GPU-b", "name": "T4", "memory_mib": 15360, "driver_version": "580"}]  # noqa: E731
+    rows = lambda: [
+        {"index": "0", "uuid": "GPU-a", "name": "A100", "memory_mib": 81920, "driver_version": "580"},
+        {"index": "1", "uuid": "GPU-b", "name": "T4", "memory_mib": 15360, "driver_version": "580"},
+    ]  # noqa: E731
     assert gpu.memory_mb("tensorflow", {"CUDA_VISIBLE_DEVICES": "1"}, rows) == 15360
     assert gpu.memory_mb("tensorflow", {}, rows) == 81920
     assert gpu.memory_mb("tensorflow", {}, lambda: []) is None

@@ -38,7 +38,15 @@ SWEEP = {
     "training": {"batch_size": 8},
     "grid": {"epochs": [4, LONG]},
     "seeds": [0, 1],
-    "execution": {"runs_per_job": 2, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10, "require_gpu": False, "progress_seconds": 0},
+    "execution": {
+        "runs_per_job": 2,
+        "threads": 1,
+        "steps_per_execution": 1,
+        "mem_mb": 1000,
+        "runtime": 10,
+        "require_gpu": False,
+        "progress_seconds": 0,
+    },
 }
 UNTOUCHED = [f"runs/goodbad/mlp/ep4/seed{s}" for s in (0, 1)]  # chunk0: done before the cancel
 CANCELLED = [f"runs/goodbad/mlp/ep{LONG}/seed{s}" for s in (0, 1)]  # chunk1: one pack, cancelled mid-fit
@@ -50,7 +58,11 @@ def node_states(wait: float = 60) -> subprocess.CompletedProcess:
     deadline = time.monotonic() + wait
     while True:
         states = subprocess.run(["sinfo", "-h", "-p", "gpu", "-o", "%T"], capture_output=True, text=True, timeout=20)
-        if states.returncode != 0 or not {"completing", "draining"} & set(states.stdout.split()) or time.monotonic() > deadline:
+        if (
+            states.returncode != 0
+            or not {"completing", "draining"} & set(states.stdout.split())
+            or time.monotonic() > deadline
+        ):
             return states
         time.sleep(1)
 
@@ -67,7 +79,9 @@ def slurm_problem() -> str | None:
         states = node_states()
         # Snakemake's jobstep plugin calls srun inside jobs without SLURM_CONF; env.sh puts an srun wrapper first on PATH.
         env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
-        srun = subprocess.run(["srun", "--test-only", "-p", "gpu", "-n1", "true"], capture_output=True, text=True, timeout=20, env=env)
+        srun = subprocess.run(
+            ["srun", "--test-only", "-p", "gpu", "-n1", "true"], capture_output=True, text=True, timeout=20, env=env
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"SLURM does not answer ({exc}); {start}"
     if states.returncode != 0 or not {"idle", "mixed", "allocated"} & set(states.stdout.split()):
@@ -89,7 +103,13 @@ def slurm_cluster():
 def slurm_jobs(workdir: Path) -> dict[str, dict]:
     """SLURM jobs started from `workdir` (finished ones stay listed for MinJobAge = 5 min)."""
     fields = ("JobID", "Comment", "State", "tres-per-job", "TimeLimit", "MinMemory", "WorkDir")
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-O", ",".join(f"{f}:|" for f in fields)], capture_output=True, text=True, timeout=20, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-O", ",".join(f"{f}:|" for f in fields)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    ).stdout
     jobs = {}
     for line in out.splitlines():
         job_id, comment, state, tres, limit, memory, wd = (value.strip() for value in line.split("|")[: len(fields)])
@@ -105,7 +125,11 @@ def cancel_mid_fit(proc: subprocess.Popen, workdir: Path, timeout: float = 180) 
     while time.monotonic() < deadline and proc.poll() is None:
         done = all((results / run / "metrics.json").is_file() for run in UNTOUCHED)
         if done and 1 <= checkpoint_epoch(results / CANCELLED[0]) <= LONG - 10:
-            running = [j for j, info in slurm_jobs(workdir).items() if info["comment"] == "rule_train_wildcards_1" and info["state"] == "RUNNING"]
+            running = [
+                j
+                for j, info in slurm_jobs(workdir).items()
+                if info["comment"] == "rule_train_wildcards_1" and info["state"] == "RUNNING"
+            ]
             assert len(running) == 1, f"expected one running SLURM job for chunk1: {slurm_jobs(workdir)}"
             job_id = running[0]
             mtimes = {run: (results / run / "metrics.json").stat().st_mtime_ns for run in UNTOUCHED}
@@ -134,10 +158,20 @@ def sweeps(slurm_cluster, tmp_path_factory):
     slurm_dir, local_dir = tmp_path_factory.mktemp("slurm"), tmp_path_factory.mktemp("local")
     write_config(slurm_dir, SWEEP)
     write_config(local_dir, SWEEP)
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(slurm_dir), *PROFILES, "summarize"]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(slurm_dir),
+        *PROFILES,
+        "summarize",
+    ]
     log = slurm_dir / "snakemake.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=slurm_dir, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        proc = subprocess.Popen(
+            cmd, cwd=slurm_dir, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        )
         try:
             cancelled = cancel_mid_fit(proc, slurm_dir)
             run_snakemake(local_dir, "summarize")  # meanwhile SLURM retries the cancelled job
@@ -172,7 +206,9 @@ def test_training_jobs_got_a_gpu_and_the_summary_ran_locally(sweeps):
         assert record["provenance"]["device"]["cuda_visible_devices"], f"{path}: no CUDA_VISIBLE_DEVICES"
         assert record["provenance"]["slurm"]["job_partition"] == "gpu"
     jobs = sweeps["jobs"]
-    assert jobs and all(info["comment"].startswith("rule_train_wildcards_") and info["tres"] == "gres:gpu:1" for info in jobs.values()), jobs
+    assert jobs and all(
+        info["comment"].startswith("rule_train_wildcards_") and info["tres"] == "gres:gpu:1" for info in jobs.values()
+    ), jobs
     assert "localrule summarize:" in sweeps["log"]  # ran in the submitting process: no SLURM job, no GPU
     assert (sweeps["slurm"] / "results" / "summary" / "summary.csv").is_file()
 
@@ -200,8 +236,16 @@ def test_cancelled_job_is_retried_and_resumes_from_its_checkpoint(sweeps):
         assert resumed["slurm"]["job_id"] != cancelled["job_id"]
         assert pd.read_csv(results / run / "history.csv")["epoch"].tolist() == list(range(1, LONG + 1))
     # attempt 2 asked for twice the runtime and memory of attempt 1
-    first, retry = sweeps["jobs"][cancelled["job_id"]], sweeps["jobs"][runs[CANCELLED[0]]["provenance"]["slurm"]["job_id"]]
-    assert (first["time_limit"], first["memory"], retry["time_limit"], retry["memory"]) == ("10:00", "1000M", "20:00", "2000M")
+    first, retry = (
+        sweeps["jobs"][cancelled["job_id"]],
+        sweeps["jobs"][runs[CANCELLED[0]]["provenance"]["slurm"]["job_id"]],
+    )
+    assert (first["time_limit"], first["memory"], retry["time_limit"], retry["memory"]) == (
+        "10:00",
+        "1000M",
+        "20:00",
+        "2000M",
+    )
     assert not list((results / "checkpoints").glob("*.npz"))
     # the runs finished before the cancel were neither lost nor trained again
     for run, mtime in cancelled["finished_mtimes"].items():
@@ -246,7 +290,10 @@ def test_summary_equals_a_local_run_of_the_same_config(sweeps):
         a, b = (pd.read_csv(d / name) for d in (slurm, local))
         keep = [c for c in a.columns if not c.startswith(TIME_COLUMNS)]
         pd.testing.assert_frame_equal(a[keep], b[keep])
-    md = [[line for line in (d / "summary.md").read_text().splitlines() if not line.startswith("Compute:")] for d in (slurm, local)]
+    md = [
+        [line for line in (d / "summary.md").read_text().splitlines() if not line.startswith("Compute:")]
+        for d in (slurm, local)
+    ]
     assert md[0] == md[1]
 
 
@@ -259,7 +306,16 @@ def test_env_modules_from_the_config_are_loaded_before_training(tmp_path, monkey
     fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    write_config(tmp_path, {**SWEEP, "grid": {}, "seeds": [0], "training": {"epochs": 1}, "execution": {"env_modules": ["cuda/12.4", "cudnn/9.1"], "require_gpu": False}})
+    write_config(
+        tmp_path,
+        {
+            **SWEEP,
+            "grid": {},
+            "seeds": [0],
+            "training": {"epochs": 1},
+            "execution": {"env_modules": ["cuda/12.4", "cudnn/9.1"], "require_gpu": False},
+        },
+    )
     run_snakemake(tmp_path, "summarize", "--software-deployment-method", "env-modules")
     # Snakemake loads them once to look for a Python in them, once for the training script
     assert calls.read_text().splitlines() == ["purge", "load cuda/12.4 cudnn/9.1"] * 2
@@ -270,12 +326,39 @@ def test_env_modules_from_the_config_are_loaded_before_training(tmp_path, monkey
 def test_a_job_given_a_gpu_it_cannot_use_fails_at_once(slurm_cluster, tmp_path):
     """SLURM gives the job a (fake) GPU; the CPU build of TensorFlow cannot use it: the job fails
     before any run, saying why and how to fix it, instead of training on the CPU unnoticed."""
-    write_config(tmp_path, {**SWEEP, "grid": {}, "seeds": [0], "training": {"epochs": 1}, "execution": {**SWEEP["execution"], "require_gpu": "auto"}})
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path), *PROFILES, "--retries", "0", "summarize"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    write_config(
+        tmp_path,
+        {
+            **SWEEP,
+            "grid": {},
+            "seeds": [0],
+            "training": {"epochs": 1},
+            "execution": {**SWEEP["execution"], "require_gpu": "auto"},
+        },
+    )
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        *PROFILES,
+        "--retries",
+        "0",
+        "summarize",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    )
     assert proc.returncode != 0
     log = "".join(p.read_text() for p in (tmp_path / "results" / "logs" / "train").glob("*.log"))
-    assert re.search(r"GPU check: this job was given a GPU \(SLURM_(JOB|STEP)_GPUS=0\) but TensorFlow cannot use any GPU: TensorFlow is the CPU-only build", log), log[-3000:]
-    assert "Fix: on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`" in log
+    assert re.search(
+        r"GPU check: this job was given a GPU \(SLURM_(JOB|STEP)_GPUS=0\) but TensorFlow cannot use any GPU: TensorFlow is the CPU-only build",
+        log,
+    ), log[-3000:]
+    assert (
+        "Fix: on the login node run `make setup-gpu`, then submit with `.venv-gpu/bin/snakemake --profile profiles/slurm`"
+        in log
+    )
     assert "GPU check: this job was given a GPU" in proc.stdout + proc.stderr  # shown to the user (show-failed-logs)
     assert not list((tmp_path / "results" / "runs").glob("*/*/*/*/metrics.json"))

@@ -39,9 +39,15 @@ def fake_scontrol(show: str, *, show_rc: int = 0, requeue_rc: int = 0, requeue_e
     def run(argv, **kwargs):
         calls.append(argv)
         assert kwargs["timeout"] > 0 and not kwargs.get("shell")
-        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # scontrol inherits it: SLURM's repeated SIGTERM must not kill it
+        assert (
+            signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        )  # scontrol inherits it: SLURM's repeated SIGTERM must not kill it
         if argv[:3] == ["scontrol", "show", "job"]:
-            return SimpleNamespace(returncode=show_rc, stdout=show, stderr="" if show_rc == 0 else "slurm_load_jobs error: Invalid job id specified")
+            return SimpleNamespace(
+                returncode=show_rc,
+                stdout=show,
+                stderr="" if show_rc == 0 else "slurm_load_jobs error: Invalid job id specified",
+            )
         return SimpleNamespace(returncode=requeue_rc, stdout="", stderr=requeue_err)
 
     return run, calls
@@ -56,7 +62,10 @@ def test_a_job_preempted_by_cancelling_requeues_itself():
     note = preemption.requeue_if_preempted({"SLURM_JOB_ID": "42"}, run)
     assert signal.getsignal(signal.SIGTERM) is handler
     assert calls == [["scontrol", "show", "job", "-o", "42"], ["scontrol", "requeue", "42"]]
-    assert note == "preemption: SLURM job 42 was preempted at 2026-11-29T03:05:58; requeued it under the same id, and its runs resume from their checkpoints"
+    assert (
+        note
+        == "preemption: SLURM job 42 was preempted at 2026-11-29T03:05:58; requeued it under the same id, and its runs resume from their checkpoints"
+    )
 
 
 @pytest.mark.parametrize("show", [SHOW.format("None"), "JobId=42 JobState=COMPLETING Reason=None Requeue=1"])
@@ -73,7 +82,11 @@ def test_outside_slurm_nothing_is_asked():
 
 
 def test_a_failed_requeue_or_question_says_what_to_do():
-    run, _ = fake_scontrol(SHOW.format("2026-11-29T03:05:58"), requeue_rc=1, requeue_err="Requeue of JobId=42 returned an error: Requested operation is presently disabled")
+    run, _ = fake_scontrol(
+        SHOW.format("2026-11-29T03:05:58"),
+        requeue_rc=1,
+        requeue_err="Requeue of JobId=42 returned an error: Requested operation is presently disabled",
+    )
     assert preemption.requeue_if_preempted({"SLURM_JOB_ID": "42"}, run) == (
         "preemption: SLURM job 42 was preempted at 2026-11-29T03:05:58 but `scontrol requeue 42` failed: "
         "Requeue of JobId=42 returned an error: Requested operation is presently disabled. "
@@ -89,7 +102,9 @@ def test_a_failed_requeue_or_question_says_what_to_do():
         raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
 
     note = preemption.requeue_if_preempted({"SLURM_JOB_ID": "42"}, hangs)
-    assert note.startswith("preemption: cannot ask SLURM whether job 42 was preempted (Command '['scontrol', 'show', 'job', '-o', '42']' timed out")
+    assert note.startswith(
+        "preemption: cannot ask SLURM whether job 42 was preempted (Command '['scontrol', 'show', 'job', '-o', '42']' timed out"
+    )
 
 
 # --- on the local cluster -----------------------------------------------------------------
@@ -115,7 +130,9 @@ def preemptible():
 
 def job_state(job_id: str) -> dict:
     """JobState and Restarts of a SLURM job, from scontrol."""
-    out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=20, check=True).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=20, check=True
+    ).stdout
     fields = dict(token.partition("=")[::2] for token in out.split())
     return {"state": fields.get("JobState"), "restarts": int(fields.get("Restarts", "0"))}
 
@@ -134,7 +151,9 @@ def wait_for(condition, what: str, proc: subprocess.Popen, log: Path, timeout: f
         if proc.poll() is not None:
             break
         time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (snakemake exit code {proc.poll()})\n{log.read_text()[-4000:]}")
+    raise AssertionError(
+        f"{what}: not within {timeout:.0f} s (snakemake exit code {proc.poll()})\n{log.read_text()[-4000:]}"
+    )
 
 
 def wait_for_exit(proc: subprocess.Popen, log: Path, workdir: Path, timeout: float) -> int:
@@ -142,16 +161,33 @@ def wait_for_exit(proc: subprocess.Popen, log: Path, workdir: Path, timeout: flo
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        queue = subprocess.run(["squeue", "--states=all", "-o", "%i %P %T %r submit=%V start=%S end=%e"], capture_output=True, text=True, timeout=20).stdout
-        logs = [p for p in sorted(workdir.glob("results/logs/train/*.log")) + sorted(workdir.glob("logs/slurm/**/*.log")) if p.is_file()]
+        queue = subprocess.run(
+            ["squeue", "--states=all", "-o", "%i %P %T %r submit=%V start=%S end=%e"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+        logs = [
+            p
+            for p in sorted(workdir.glob("results/logs/train/*.log")) + sorted(workdir.glob("logs/slurm/**/*.log"))
+            if p.is_file()
+        ]
         tails = "\n".join(f"--- {p.relative_to(workdir)}\n{p.read_text()[-2000:]}" for p in logs)
-        raise AssertionError(f"snakemake still running after {timeout:.0f} s\n{queue}\n{log.read_text()[-3000:]}\n{tails}") from None
+        raise AssertionError(
+            f"snakemake still running after {timeout:.0f} s\n{queue}\n{log.read_text()[-3000:]}\n{tails}"
+        ) from None
 
 
 def snakemake_in(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     log = workdir / "snakemake.log"
     with open(log, "w") as out:  # the child keeps its own copy of the file descriptor
-        proc = subprocess.Popen([SNAKEMAKE, "--directory", str(workdir), *PROFILES, *args], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        proc = subprocess.Popen(
+            [SNAKEMAKE, "--directory", str(workdir), *PROFILES, *args],
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
     return proc, log
 
 
@@ -199,21 +235,36 @@ def test_plugin_waits_forever_for_a_cancelled_preemption_unless_the_job_requeues
     """PreemptMode=CANCEL: plugin 2.8.0 keeps waiting for a PREEMPTED job (it is not among its
     failed states); a job that requeues itself runs again under the same id and completes."""
     (tmp_path / "job.py").write_text(JOB)
-    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace("{python}", sys.executable).replace("{scripts}", str(REPO / "scripts")))
+    (tmp_path / "Snakefile").write_text(
+        SNAKEFILE.replace("{python}", sys.executable).replace("{scripts}", str(REPO / "scripts"))
+    )
     proc, log = snakemake_in(tmp_path, "--snakefile", str(tmp_path / "Snakefile"))
     try:
-        wait_for(lambda: all((tmp_path / f"{m}.starts").is_file() for m in ("requeues", "plain")), "both jobs started", proc, log, 90)
+        wait_for(
+            lambda: all((tmp_path / f"{m}.starts").is_file() for m in ("requeues", "plain")),
+            "both jobs started",
+            proc,
+            log,
+            90,
+        )
         ids = {m: (tmp_path / f"{m}.starts").read_text().split()[0] for m in ("requeues", "plain")}
         preempt_node()
         wait_for(lambda: (tmp_path / "requeues.done").is_file(), "the self-requeued job ran again", proc, log, 90)
-        wait_for(lambda: "Finished jobid" in log.read_text(), "snakemake saw it complete", proc, log, 120)  # the only job that can
+        wait_for(
+            lambda: "Finished jobid" in log.read_text(), "snakemake saw it complete", proc, log, 120
+        )  # the only job that can
         time.sleep(3)  # and one more status round (2 s after a finished job)
         still_waiting = proc.poll() is None
         plain = job_state(ids["plain"])
     finally:
         stop_sweep(proc, tmp_path)
     text = log.read_text()
-    assert (tmp_path / "requeues.starts").read_text().split() == [ids["requeues"], "0", ids["requeues"], "1"]  # same job id, run twice
+    assert (tmp_path / "requeues.starts").read_text().split() == [
+        ids["requeues"],
+        "0",
+        ids["requeues"],
+        "1",
+    ]  # same job id, run twice
     assert job_state(ids["requeues"]) == {"state": "COMPLETED", "restarts": 1}
     assert "A Job preemption  occured!" in text  # the plugin saw a PREEMPTED job ...
     assert plain == {"state": "PREEMPTED", "restarts": 0} and still_waiting  # ... and keeps waiting for it
@@ -239,7 +290,14 @@ class NotRequeued(AssertionError):
 def preempt_training(workdir: Path, partition: str) -> dict:
     """Run SWEEP through SLURM in `partition`; preempt its training job after epoch 1; wait for the end."""
     write_config(workdir, SWEEP)
-    proc, log = snakemake_in(workdir, "--snakefile", str(REPO / "workflow" / "Snakefile"), "summarize", "--default-resources", f"slurm_partition={partition}")
+    proc, log = snakemake_in(
+        workdir,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "summarize",
+        "--default-resources",
+        f"slurm_partition={partition}",
+    )
     run_dir = workdir / "results" / RUN
     try:
         wait_for(lambda: 1 <= checkpoint_epoch(run_dir) <= EPOCHS - 6, "training reached epoch 1", proc, log, 120)
@@ -256,7 +314,12 @@ def preempt_training(workdir: Path, partition: str) -> dict:
     finally:
         stop_sweep(proc, workdir)
     assert rc == 0, f"snakemake failed ({rc}):\n{log.read_text()[-6000:]}"
-    return {"job_id": job_id, "epoch": epoch, "run": json.loads((run_dir / "metrics.json").read_text()), "run_dir": run_dir}
+    return {
+        "job_id": job_id,
+        "epoch": epoch,
+        "run": json.loads((run_dir / "metrics.json").read_text()),
+        "run_dir": run_dir,
+    }
 
 
 def assert_resumed_under_the_same_job(out: dict) -> None:

@@ -41,7 +41,9 @@ def test_a_training_process_starts_without_matplotlib_and_jax_on_tensorflow(tmp_
         "print(keras.backend.backend(), skipped, loaded)\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(SCRIPTS)}
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert found.returncode == 0, found.stderr[-2000:]
     assert found.stdout.strip().splitlines()[-1] == "tensorflow ['matplotlib', 'jax', 'jaxlib'] []"
 
@@ -63,7 +65,9 @@ def test_fast_shutdown_keeps_atexit_handlers_and_the_log_and_skips_the_last_coll
         "sys.exit(3)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
     assert found.returncode == 3, found.stderr[-2000:]  # the script's own exit code
     assert found.stdout.split() == ["0", "True", "True"]  # objects frozen; the collector still on for new ones
     assert (tmp_path / "atexit").read_text() == "ran"

@@ -30,10 +30,17 @@ class FakeMember:
 
 
 def test_progress_line_names_epoch_members_scores_speed_and_end():
-    members = [FakeMember(4, history=[{"val_accuracy": 0.6}]), FakeMember(4, history=[{"val_accuracy": 0.8}]), FakeMember(3, history=[{"val_accuracy": 0.7}], status="stopped_early")]
+    members = [
+        FakeMember(4, history=[{"val_accuracy": 0.6}]),
+        FakeMember(4, history=[{"val_accuracy": 0.8}]),
+        FakeMember(3, history=[{"val_accuracy": 0.7}], status="stopped_early"),
+    ]
     now = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
     line = summary_line("pack-x", members, epochs_done=4, elapsed=8.0, now=now)
-    assert line == "pack pack-x: epoch 4/10, 2 of 3 members training, val. accuracy mean 0.700 best 0.800, 2.00 s per epoch, expected end in 12 s (12:00:12 UTC)"
+    assert (
+        line
+        == "pack pack-x: epoch 4/10, 2 of 3 members training, val. accuracy mean 0.700 best 0.800, 2.00 s per epoch, expected end in 12 s (12:00:12 UTC)"
+    )
 
 
 def test_progress_is_logged_once_per_epoch_at_most_and_at_most_every_n_seconds():
@@ -50,7 +57,9 @@ def test_progress_is_logged_once_per_epoch_at_most_and_at_most_every_n_seconds()
 
 def stopped_half_way(tmp_path):
     """A sweep of 8 runs: 3 finished, 1 diverged, 1 failed, 2 in a killed job's checkpoint, 1 waiting."""
-    cfg = validate_config(tiny_config(architectures={"small": {"hidden": [8]}}, seeds=[0, 1, 2, 3], results=str(tmp_path / "results")))
+    cfg = validate_config(
+        tiny_config(architectures={"small": {"hidden": [8]}}, seeds=[0, 1, 2, 3], results=str(tmp_path / "results"))
+    )
     runs = expand_runs(cfg)
     jobs = plan_jobs(runs, 4, 2)
     results = tmp_path / "results"
@@ -59,11 +68,23 @@ def stopped_half_way(tmp_path):
         by_cell.setdefault(run.cell, []).append(run)
     goodbad, iris = by_cell.values()
     for run, state in zip(goodbad + iris[:0], ["finished", "finished", "finished", "diverged"]):
-        record = {"status": state, "config": run.config, "config_hash": run.hash, "metrics": {"fit_seconds": 0.9, "epochs_run": 2}, "provenance": {"pack": {"size": 2}, "device": {"type": "CPU"}}}
+        record = {
+            "status": state,
+            "config": run.config,
+            "config_hash": run.hash,
+            "metrics": {"fit_seconds": 0.9, "epochs_run": 2},
+            "provenance": {"pack": {"size": 2}, "device": {"type": "CPU"}},
+        }
         rundir.write_result(results / run.path, record, [], durable=False)
     rundir.write_failure(results / iris[0].path, iris[0].hash, "DataError: bad", "now")
-    members = [{"path": r.path, "hash": r.hash, "fingerprint": "f", "epoch": 1, "status": "training"} for r in iris[1:3]]
-    checkpoint.save(checkpoint.path_of(results, checkpoint.pack_key([r.hash for r in iris[1:3]])), members, {"w0": np.zeros((2, 3), np.float32)})
+    members = [
+        {"path": r.path, "hash": r.hash, "fingerprint": "f", "epoch": 1, "status": "training"} for r in iris[1:3]
+    ]
+    checkpoint.save(
+        checkpoint.path_of(results, checkpoint.pack_key([r.hash for r in iris[1:3]])),
+        members,
+        {"w0": np.zeros((2, 3), np.float32)},
+    )
     return cfg, jobs, results, goodbad, iris
 
 
@@ -83,7 +104,9 @@ def test_status_of_a_sweep_stopped_half_way(tmp_path):
 
 def test_status_command_runs_through_snakemake_without_training(tmp_path):
     cfg, _, results, _, iris = stopped_half_way(tmp_path)
-    write_config(tmp_path, {k: v for k, v in tiny_config(architectures={"small": {"hidden": [8]}}, seeds=[0, 1, 2, 3]).items()})
+    write_config(
+        tmp_path, {k: v for k, v in tiny_config(architectures={"small": {"hidden": [8]}}, seeds=[0, 1, 2, 3]).items()}
+    )
     proc = run_snakemake(tmp_path, "--config", "status=1", "--nolock", timeout=120)
     assert "**4 of 8 done**" in proc.stdout and "2 training" in proc.stdout
     (report,) = (results / "status").glob("*.md")

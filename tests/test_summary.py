@@ -119,7 +119,9 @@ def test_paired_test_pairs_runs_by_seed_and_fold(tmp_path):
     expected = stats.ttest_rel([best[p] for p in shared], [other[p] for p in shared]).pvalue
     assert cell(summarize(shuffled), "d", "other")["p_value"] == pytest.approx(expected)
     wilcoxon = stats.wilcoxon([best[p] for p in shared], [other[p] for p in shared]).pvalue
-    assert cell(summarize(shuffled, {"significance": {"test": "wilcoxon"}}), "d", "other")["p_value"] == pytest.approx(wilcoxon)
+    assert cell(summarize(shuffled, {"significance": {"test": "wilcoxon"}}), "d", "other")["p_value"] == pytest.approx(
+        wilcoxon
+    )
 
 
 def test_wilcoxon_pvalues_equal_scipy_row_by_row():
@@ -149,10 +151,16 @@ def test_missing_failed_diverged_incomplete_and_damaged_runs_are_shown(results):
     runs = collect_runs(results, expected).set_index("path")
     status, problem = runs["status"], runs["problem"]
     assert status["runs/ds3/small/default/seed0"] == "diverged"
-    assert (status["runs/ds3/small/default/seed1"], problem["runs/ds3/small/default/seed1"]) == ("failed", "DataError: fake failure")
+    assert (status["runs/ds3/small/default/seed1"], problem["runs/ds3/small/default/seed1"]) == (
+        "failed",
+        "DataError: fake failure",
+    )
     assert status["runs/ds3/small/default/seed2"] == "missing"
     assert status["runs/ds3/small/default/seed3"] == "incomplete"
-    assert (status["runs/ds2/small/default/seed2"], problem["runs/ds2/small/default/seed2"]) == ("damaged", "metrics.json unreadable (JSONDecodeError)")
+    assert (status["runs/ds2/small/default/seed2"], problem["runs/ds2/small/default/seed2"]) == (
+        "damaged",
+        "metrics.json unreadable (JSONDecodeError)",
+    )
     assert problem["runs/ds2/small/default/seed1"] == "missing history.csv"
     out = write_summary(collect_runs(results, expected), None, results / "summary")
     cells = out["cells"].set_index("dataset")
@@ -160,7 +168,12 @@ def test_missing_failed_diverged_incomplete_and_damaged_runs_are_shown(results):
     assert cells.loc["ds2", "n"] == 2 and cells.loc["ds2", "status"] == "partial"
     md = (results / "summary" / "summary.md").read_text()
     assert "| ds3 | small | default | 0/4 | diverged |" in md
-    assert (out["compute"]["failed"], out["compute"]["diverged"], out["compute"]["missing"], out["compute"]["damaged"]) == (1, 1, 2, 1)
+    assert (
+        out["compute"]["failed"],
+        out["compute"]["diverged"],
+        out["compute"]["missing"],
+        out["compute"]["damaged"],
+    ) == (1, 1, 2, 1)
 
 
 def test_outputs_are_byte_identical_on_rerun(results, tmp_path_factory):
@@ -184,7 +197,22 @@ def test_markdown_and_latex_formatting(results):
 
 
 def test_latex_escapes_names():
-    cells = pd.DataFrame([{"dataset": "a_b", "architecture": "x&y", "hparams": "lr0.1", "n": 1, "n_planned": 1, "status": "complete", "best": True, "not_worse": False, "test_accuracy_mean": 0.5, "test_accuracy_std": math.nan}])
+    cells = pd.DataFrame(
+        [
+            {
+                "dataset": "a_b",
+                "architecture": "x&y",
+                "hparams": "lr0.1",
+                "n": 1,
+                "n_planned": 1,
+                "status": "complete",
+                "best": True,
+                "not_worse": False,
+                "test_accuracy_mean": 0.5,
+                "test_accuracy_std": math.nan,
+            }
+        ]
+    )
     tex = render_latex(cells, options_with_defaults({"metrics": ["test_accuracy"]}))
     assert "a\\_b & x\\&y & lr0.1 & 1/1 & \\textbf{0.500} \\\\" in tex
 
@@ -197,8 +225,13 @@ def test_options_take_their_defaults_from_the_schema():
 
     schema = load_schema()["properties"]["summary"]["properties"]
     options = options_with_defaults({"significance": {"test": "wilcoxon"}})
-    assert options["significance"] == {"test": "wilcoxon", "alpha": schema["significance"]["properties"]["alpha"]["default"]}
-    assert {k: options[k] for k in ("metrics", "best_by", "decimals", "caption")} == {k: schema[k]["default"] for k in ("metrics", "best_by", "decimals", "caption")}
+    assert options["significance"] == {
+        "test": "wilcoxon",
+        "alpha": schema["significance"]["properties"]["alpha"]["default"],
+    }
+    assert {k: options[k] for k in ("metrics", "best_by", "decimals", "caption")} == {
+        k: schema[k]["default"] for k in ("metrics", "best_by", "decimals", "caption")
+    }
 
 
 def test_invalid_options_are_refused_with_key_and_fix():
@@ -231,11 +264,15 @@ def test_binomial_quantile_is_scipy_binom_ppf_without_importing_scipy_stats():
     n = np.arange(0, 2001, dtype=float)
     for alpha in (0.05, 0.01, 0.001, 0.5):
         for classes in (1, 2, 3, 4, 7, 10):
-            np.testing.assert_array_equal(chance.binomial_quantile(1 - alpha, n, 1 / classes), stats.binom.ppf(1 - alpha, n, 1 / classes))
+            np.testing.assert_array_equal(
+                chance.binomial_quantile(1 - alpha, n, 1 / classes), stats.binom.ppf(1 - alpha, n, 1 / classes)
+            )
     odd_n, odd_p = np.array([np.nan, -1, 2.5, 10, 10, 10]), np.array([0.5, 0.5, 0.5, np.inf, np.nan, 1.0])
     np.testing.assert_array_equal(chance.binomial_quantile(0.95, odd_n, odd_p), stats.binom.ppf(0.95, odd_n, odd_p))
     code = "import sys; from mlpsweep.stats.chance import chance_threshold; chance_threshold(80, 2, 0.05); print('scipy.stats' in sys.modules)"
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(chance.__file__).parents[2])
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(chance.__file__).parents[2]
+    )
     assert found.stdout.strip() == "False"
 
 
@@ -248,11 +285,20 @@ def test_chance_level_of_cells_and_above_chance(tmp_path):
         write_run(tmp_path, "oddball", "mlp", seed=seed, accuracy=0.62, class_counts=(400, 600))
     cells = summarize(collect_runs(tmp_path))
     hundred, thousand, oddball = (cell(cells, name, "mlp") for name in ("hundred", "thousand", "oddball"))
-    assert (hundred["n_test_trials"], hundred["n_classes"], hundred["chance_threshold"], hundred["chance_majority"]) == (100, 2, 0.58, 0.5)
+    assert (
+        hundred["n_test_trials"],
+        hundred["n_classes"],
+        hundred["chance_threshold"],
+        hundred["chance_majority"],
+    ) == (100, 2, 0.58, 0.5)
     assert not hundred["above_chance"]
     assert (thousand["n_test_trials"], thousand["chance_threshold"], thousand["chance_majority"]) == (1000, 0.526, 0.5)
     assert thousand["above_chance"]
-    assert (oddball["chance_majority"], oddball["chance_threshold"]) == (0.6, stats.binom.ppf(0.95, 1000, 0.6) / 1000) == (0.6, 0.625)
+    assert (
+        (oddball["chance_majority"], oddball["chance_threshold"])
+        == (0.6, stats.binom.ppf(0.95, 1000, 0.6) / 1000)
+        == (0.6, 0.625)
+    )
     assert not oddball["above_chance"]
 
 
@@ -278,10 +324,16 @@ def test_tables_mark_cells_at_chance_and_give_a_chance_line_per_dataset(tmp_path
     assert md_row(md, "eeg", "weak", "default")[4] == "0.555 ± 0.007 ‡"
     assert md_row(md, "eeg", "good", "default")[4] == "**0.705 ± 0.007**"
     assert md_row(md, "eeg", "weak", "n200")[4] == "0.600 ± 0.000 ‡"  # 200 trials, 60% of one class: threshold 0.655
-    assert "Chance level of eeg: majority class 0.500–0.600; above chance (p < 0.05) means above 0.580–0.655 (100–200 test trials per seed, 2 classes)." in md.splitlines()
+    assert (
+        "Chance level of eeg: majority class 0.500–0.600; above chance (p < 0.05) means above 0.580–0.655 (100–200 test trials per seed, 2 classes)."
+        in md.splitlines()
+    )
     tex = (tmp_path / "summary" / "summary.tex").read_text()
     assert "eeg & weak & default & 2/2 & 0.555 $\\pm$ 0.007$^\\ddagger$ &" in tex
-    assert "Chance level of eeg: majority class 0.500--0.600; above chance ($p < 0.05$) means above 0.580--0.655 (100--200 test trials per seed, 2 classes)." in tex
+    assert (
+        "Chance level of eeg: majority class 0.500--0.600; above chance ($p < 0.05$) means above 0.580--0.655 (100--200 test trials per seed, 2 classes)."
+        in tex
+    )
 
 
 def test_chance_mark_goes_on_the_cell_name_when_test_accuracy_is_not_shown(tmp_path):
@@ -311,7 +363,15 @@ def test_permutation_pvalue_uses_finished_permutations_and_says_how_many(tmp_pat
         write_run(tmp_path, "d", "a", seed=seed, accuracy=0.80)
         write_run(tmp_path, "d", "b", seed=seed, accuracy=0.60)
     for perm in range(1, 5):
-        write_run(tmp_path, "d", "a", seed=0, permutation=perm, accuracy=0.5 + perm / 100, status="failed" if perm == 4 else "finished")
+        write_run(
+            tmp_path,
+            "d",
+            "a",
+            seed=0,
+            permutation=perm,
+            accuracy=0.5 + perm / 100,
+            status="failed" if perm == 4 else "finished",
+        )
     expected = discover_runs(tmp_path) + ["runs/d/a/default/seed0_perm5"]
     out = write_summary(collect_runs(tmp_path, expected), None, tmp_path / "summary")
     a, b = cell(out["cells"], "d", "a"), cell(out["cells"], "d", "b")
@@ -334,7 +394,16 @@ def test_group_table_averages_each_group_over_seeds(tmp_path):
     for seed in range(2):
         for fold, rows in folds.items():
             groups = {g: (n, correct[seed][g]) for g, n in rows.items()}
-            write_run(tmp_path, "eeg", "mlp", seed=seed, fold=fold, accuracy=0.7, class_counts=(sum(rows.values()) // 2,) * 2, groups=groups)
+            write_run(
+                tmp_path,
+                "eeg",
+                "mlp",
+                seed=seed,
+                fold=fold,
+                accuracy=0.7,
+                class_counts=(sum(rows.values()) // 2,) * 2,
+                groups=groups,
+            )
     write_run(tmp_path, "eeg", "mlp", seed=0, fold=0, permutation=1, groups={"s1": (10, 0)})  # not counted
     write_run(tmp_path, "plain", "mlp", seed=0)
     out = write_summary(collect_runs(tmp_path), {"decimals": 2}, tmp_path / "summary")
@@ -352,8 +421,13 @@ def test_group_table_averages_each_group_over_seeds(tmp_path):
 
 def test_group_table_without_groups_says_so(results):
     write_summary(collect_runs(results), None, results / "summary")
-    assert (results / "summary" / "by_group.md").read_text() == "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
-    assert (results / "summary" / "by_group.csv").read_text() == "dataset,architecture,hparams,group,test_accuracy_mean,test_accuracy_std,n_seeds,n_test_rows\n"
+    assert (
+        (results / "summary" / "by_group.md").read_text()
+        == "No per-group results: no finished run of this sweep recorded test groups (they are recorded with `split.group`).\n"
+    )
+    assert (
+        results / "summary" / "by_group.csv"
+    ).read_text() == "dataset,architecture,hparams,group,test_accuracy_mean,test_accuracy_std,n_seeds,n_test_rows\n"
 
 
 # ---------------------------------------------------------------- compute and provenance
@@ -370,12 +444,19 @@ def test_compute_accounting_counts_gpu_hours_of_gpu_runs_only(tmp_path):
 def test_runs_csv_keeps_provenance_columns(results):
     write_run(results, "ds1", "gpu", seed=0, device="GPU")
     runs = collect_runs(results).set_index("path")
-    assert runs.loc["runs/ds1/small/default/seed2", "slurm_job_id"] == "42" and runs.loc["runs/ds1/gpu/default/seed0", "slurm_job_id"] == ""
+    assert (
+        runs.loc["runs/ds1/small/default/seed2", "slurm_job_id"] == "42"
+        and runs.loc["runs/ds1/gpu/default/seed0", "slurm_job_id"] == ""
+    )
     assert runs.loc["runs/ds1/gpu/default/seed0", ["device", "gpu"]].tolist() == ["GPU", "NVIDIA H100 80GB HBM3"]
     first = runs.loc["runs/ds1/big/default/seed0"]
     assert json.loads(first["confusion_matrix"]) == [[18, 2], [2, 18]]
     assert json.loads(first["class_names"]) == ["c0", "c1"] and json.loads(first["test_class_counts"]) == [20, 20]
-    assert first["n_test"] == 40 and first["config_hash"] == json.loads((results / "runs/ds1/big/default/seed0/metrics.json").read_text())["config_hash"]
+    assert (
+        first["n_test"] == 40
+        and first["config_hash"]
+        == json.loads((results / "runs/ds1/big/default/seed0/metrics.json").read_text())["config_hash"]
+    )
 
 
 def test_runs_of_release_0_1_are_summarized(tmp_path):
@@ -383,9 +464,18 @@ def test_runs_of_release_0_1_are_summarized(tmp_path):
     shutil.copytree(RELEASE_0_1, tmp_path / "results")
     out = write_summary(collect_runs(tmp_path / "results"), None, tmp_path / "summary")
     runs = out["runs"].set_index("path")
-    assert len(runs) == 8 and (runs["status"] == "finished").all() and runs["fold"].isna().all() and runs["permutation"].isna().all()
+    assert (
+        len(runs) == 8
+        and (runs["status"] == "finished").all()
+        and runs["fold"].isna().all()
+        and runs["permutation"].isna().all()
+    )
     record = json.loads((RELEASE_0_1 / "runs/goodbad/small/optadam/seed0/metrics.json").read_text())
-    assert json.loads(runs.loc["runs/goodbad/small/optadam/seed0", "test_class_counts"]) == [sum(row) for row in record["metrics"]["test_confusion_matrix"]] == [23, 22]
+    assert (
+        json.loads(runs.loc["runs/goodbad/small/optadam/seed0", "test_class_counts"])
+        == [sum(row) for row in record["metrics"]["test_confusion_matrix"]]
+        == [23, 22]
+    )
     cells = out["cells"]
     assert cells["n_test_trials"].tolist() == [45] * 4 + [18] * 4
     assert cell(cells, "goodbad", "small", "optadam")["chance_majority"] == pytest.approx(23 / 45)

@@ -30,7 +30,17 @@ def runs(tmp_path_factory):
         for arch, accs in archs.items():
             for seed, acc in zip(SEEDS, accs):
                 loss = 0.05 + seed / 100 if (dataset, arch) == LOSS_BEST else 1.0 - acc
-                write_run(results, dataset, arch, seed=seed, accuracy=acc, metrics={"test_loss": loss}, epochs=4, n_params=1234, seconds=1.0)
+                write_run(
+                    results,
+                    dataset,
+                    arch,
+                    seed=seed,
+                    accuracy=acc,
+                    metrics={"test_loss": loss},
+                    epochs=4,
+                    n_params=1234,
+                    seconds=1.0,
+                )
     return collect_runs(results)
 
 
@@ -42,7 +52,11 @@ def tables(runs, outdir, **options):
 
 def md_rows(md):
     """Table rows of summary.md as lists of cell texts."""
-    return [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("| ") and not line.startswith(("| Data set", "| ---"))]
+    return [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in md.splitlines()
+        if line.startswith("| ") and not line.startswith(("| Data set", "| ---"))
+    ]
 
 
 def tex_rows(tex):

@@ -60,7 +60,18 @@ def sweep(tmp_path_factory):
     for s in range(6):
         for w, start in enumerate(WINDOWS):
             correct = round(acc[s, w] * 20)
-            write_run(results, "loso", "mlp", "default", seed=0, fold=s, window=start, accuracy=correct / 20, groups={f"{s + 1:02d}": (20, correct)}, class_counts=(10, 10))
+            write_run(
+                results,
+                "loso",
+                "mlp",
+                "default",
+                seed=0,
+                fold=s,
+                window=start,
+                accuracy=correct / 20,
+                groups={f"{s + 1:02d}": (20, correct)},
+                class_counts=(10, 10),
+            )
     for seed in range(2):
         write_run(results, "tab", "mlp", "default", seed=seed, accuracy=0.9)
     summarize(results)
@@ -84,11 +95,15 @@ def test_table_arithmetic_from_a_small_grid(tmp_path):
     accs = {(0, 0): 0.6, (0, 1): 0.7, (1, 0): 0.8, (1, 1): 0.9}
     for (seed, fold), a in accs.items():
         for start in (0.0, 0.1):
-            write_run(tmp_path, "p", "mlp", "default", seed=seed, fold=fold, window=start, accuracy=a, class_counts=(20, 20))
+            write_run(
+                tmp_path, "p", "mlp", "default", seed=seed, fold=fold, window=start, accuracy=a, class_counts=(20, 20)
+            )
     table = timecourse.timecourse_table(timecourse.collect_windows(tmp_path, summarize(tmp_path)), OPTIONS)
     assert table["window"].tolist() == ["+0.000", "+0.100"]
     row = table.iloc[0]
-    assert row["protocol"] == "pooled" and row["observations"] == "folds" and row["n"] == 4 and row["n_observations"] == 2
+    assert (
+        row["protocol"] == "pooled" and row["observations"] == "folds" and row["n"] == 4 and row["n_observations"] == 2
+    )
     assert row["test_accuracy_mean"] == pytest.approx(0.75)
     assert row["test_accuracy_std"] == pytest.approx(np.std(list(accs.values()), ddof=1))
     folds = np.array([(0.6 + 0.8) / 2, (0.7 + 0.9) / 2])  # each fold's mean over seeds
@@ -162,8 +177,15 @@ def test_generalization_matrix_diagonal_inside_the_effect_beats_corners(sweep, t
     inside = [values[k, k] for k in EFFECT]
     corners = [values[0, 0], values[0, -1], values[-1, 0], values[-1, -1]]
     assert min(inside) > max(corners)
-    assert values[5, 5] == pytest.approx(0.85) and values[4, 6] == pytest.approx(0.75) and values[0, 5] == pytest.approx(0.5)
-    assert sorted(p.name for p in (sweep / "plots" / "generalization").iterdir()) == ["eeg_mlp_default.pdf", "eeg_mlp_default.png"]
+    assert (
+        values[5, 5] == pytest.approx(0.85)
+        and values[4, 6] == pytest.approx(0.75)
+        and values[0, 5] == pytest.approx(0.5)
+    )
+    assert sorted(p.name for p in (sweep / "plots" / "generalization").iterdir()) == [
+        "eeg_mlp_default.pdf",
+        "eeg_mlp_default.png",
+    ]
 
 
 def test_outputs_regenerate_byte_identically(sweep, table, tmp_path):
@@ -173,7 +195,11 @@ def test_outputs_regenerate_byte_identically(sweep, table, tmp_path):
     timecourse_plots.write_timecourse_outputs(moved, moved / "summary", moved / "plots", OPTIONS)
     timecourse_plots.write_generalization_outputs(moved, moved / "summary", moved / "plots", OPTIONS)
     timecourse_plots.write_generalization_outputs(sweep, sweep / "summary", sweep / "plots", OPTIONS)
-    files = [p.relative_to(sweep) for folder in ("plots/timecourse", "plots/generalization", "summary/generalization") for p in (sweep / folder).iterdir()]
+    files = [
+        p.relative_to(sweep)
+        for folder in ("plots/timecourse", "plots/generalization", "summary/generalization")
+        for p in (sweep / folder).iterdir()
+    ]
     files += [sweep.joinpath("summary", n).relative_to(sweep) for n in ("timecourse.csv", "timecourse.md")]
     assert len(files) == 11  # 3 time courses, 1 matrix (png, pdf), its CSV, the table (csv, md)
     for rel in files:
@@ -183,7 +209,9 @@ def test_outputs_regenerate_byte_identically(sweep, table, tmp_path):
 def test_no_generalization_files_leave_a_note(tmp_path):
     write_run(tmp_path, "p", "mlp", "default", seed=0, window=0.0, accuracy=0.7)
     summarize(tmp_path)
-    assert timecourse_plots.write_generalization_outputs(tmp_path, tmp_path / "summary", tmp_path / "plots", OPTIONS) == {}
+    assert (
+        timecourse_plots.write_generalization_outputs(tmp_path, tmp_path / "summary", tmp_path / "plots", OPTIONS) == {}
+    )
     assert "summary.generalization: true" in (tmp_path / "summary" / "generalization" / "README.md").read_text()
 
 
@@ -208,11 +236,15 @@ def test_generalization_evaluates_every_window_with_the_members_own_standardizat
     test = np.arange(10, 20)
     member = lambda mean: SimpleNamespace(  # noqa: E731
         run=SimpleNamespace(config={"dataset": {"windows": {"length": 0.1}}, "window": 0.2}),
-        splits=SimpleNamespace(test_index=test, y_test=y[test], n_classes=2, n_features=1, mean=np.array([mean]), scale=np.array([1.0])),
+        splits=SimpleNamespace(
+            test_index=test, y_test=y[test], n_classes=2, n_features=1, mean=np.array([mean]), scale=np.array([1.0])
+        ),
     )
     unwindowed = SimpleNamespace(run=SimpleNamespace(config={"dataset": {}}), splits=member(3.0).splits)
     group = [member(3.0), member(0.0), unwindowed]
-    out = generalization.evaluate(StandInPack(), None, group, [data, data, data], features=features, starts=lambda d: d.starts)
+    out = generalization.evaluate(
+        StandInPack(), None, group, [data, data, data], features=features, starts=lambda d: d.starts
+    )
     assert out[2] is None
     assert [r[0] for r in out[0]] == data.starts and all(r[2] == 10 for r in out[0])
     assert [r[1] for r in out[0]] == [0.5, 0.5, 1.0, 1.0, 0.5]  # only windows 2-3 decode

@@ -31,7 +31,9 @@ def make_epochs(folder):
         x = rng.normal(0, 1, (TRIALS, 4, len(times)))
         x[:, :, inside] += (2.0 * (2 * y - 1))[:, None, None] * np.array([1.0, 0.5, -0.5, -1.0])[None, :, None]
         events = np.column_stack([np.arange(TRIALS) * 100, np.zeros(TRIALS, int), y + 1])
-        mne.EpochsArray(x * 1e-6, info, events=events, tmin=TMIN, event_id={"a": 1, "b": 2}, verbose="error").save(folder / f"sub-{s + 1:02d}_epo.fif", verbose="error")
+        mne.EpochsArray(x * 1e-6, info, events=events, tmin=TMIN, event_id={"a": 1, "b": 2}, verbose="error").save(
+            folder / f"sub-{s + 1:02d}_epo.fif", verbose="error"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,9 @@ def sweep(tmp_path_factory):
     (workdir / "data").mkdir()
     make_epochs(workdir / "data")
     cfg = {
-        "datasets": {"eeg": {"source": "epochs", "path": "data/sub-{subject}_epo.fif", "windows": {"length": 0.1, "step": 0.1}}},
+        "datasets": {
+            "eeg": {"source": "epochs", "path": "data/sub-{subject}_epo.fif", "windows": {"length": 0.1, "step": 0.1}}
+        },
         "architectures": {"mlp": {"hidden": [16]}},
         "training": {"epochs": 15, "batch_size": 16, "learning_rate": 0.05},
         "split": {"method": "leave_one_group_out", "group": "subject"},
@@ -50,14 +54,20 @@ def sweep(tmp_path_factory):
     }
     write_config(workdir, cfg)
     results = workdir / "results"
-    run_snakemake(workdir, "results/summary/timecourse.csv", "results/summary/generalization")  # plots/ aside: not under test
+    run_snakemake(
+        workdir, "results/summary/timecourse.csv", "results/summary/generalization"
+    )  # plots/ aside: not under test
     return results
 
 
 def test_time_course_is_at_chance_before_the_effect_and_significant_inside(sweep):
     table = pd.read_csv(sweep / "summary" / "timecourse.csv", dtype={"window": str})
     assert table["window"].tolist() == ["-0.200", "-0.100", "+0.000", "+0.100", "+0.200", "+0.300", "+0.400", "+0.500"]
-    assert (table["protocol"] == "cross-subject").all() and (table["n_observations"] == SUBJECTS).all() and (table["n"] == SUBJECTS).all()
+    assert (
+        (table["protocol"] == "cross-subject").all()
+        and (table["n_observations"] == SUBJECTS).all()
+        and (table["n"] == SUBJECTS).all()
+    )
     before, inside = table[table["window_start"] < 0.1], table[table["window"].isin(["+0.200", "+0.300"])]
     assert (before["test_accuracy_mean"] < before["chance_threshold"]).all()
     assert (inside["test_accuracy_mean"] > inside["chance_threshold"]).all()

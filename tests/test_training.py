@@ -28,7 +28,13 @@ def backend_ready():
 
 
 def sweep(n_samples=400, epochs=4, seeds=(3,), grid=None, training=None, **overrides):
-    cfg = tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": n_samples, "n_features": 6, "seed": 5}}, architectures={"a": {"hidden": [16, 8], "dropout": 0.25}}, seeds=list(seeds), grid=grid or {}, **overrides)
+    cfg = tiny_config(
+        datasets={"gb": {"source": "synthetic", "n_samples": n_samples, "n_features": 6, "seed": 5}},
+        architectures={"a": {"hidden": [16, 8], "dropout": 0.25}},
+        seeds=list(seeds),
+        grid=grid or {},
+        **overrides,
+    )
     cfg["training"] = {"epochs": epochs, "batch_size": 16, **(training or {})}
     return expand_runs(validate_config(cfg))
 
@@ -46,20 +52,57 @@ def numbers(results: Path, run) -> tuple:
 
 def test_run_directory_contents_and_provenance(tmp_path):
     runs = sweep(seeds=(3, 4))
-    assert train_runs(runs, tmp_path, DataCache(), JobSettings(extra_provenance={"threads": 1})) == {r.path: "finished" for r in runs}
+    assert train_runs(runs, tmp_path, DataCache(), JobSettings(extra_provenance={"threads": 1})) == {
+        r.path: "finished" for r in runs
+    }
     run_dir = tmp_path / runs[0].path
-    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "history.csv", "model.keras", "model.json", "predictions.csv", "train.log"}
+    assert {p.name for p in run_dir.iterdir()} == {
+        "metrics.json",
+        "history.csv",
+        "model.keras",
+        "model.json",
+        "predictions.csv",
+        "train.log",
+    }
     rec = record(tmp_path, runs[0])
     m = rec["metrics"]
-    for key in ("test_loss", "test_accuracy", "test_balanced_accuracy", "test_macro_f1", "val_loss", "val_accuracy", "train_loss", "train_accuracy", "epochs_run", "n_params", "fit_seconds"):
+    for key in (
+        "test_loss",
+        "test_accuracy",
+        "test_balanced_accuracy",
+        "test_macro_f1",
+        "val_loss",
+        "val_accuracy",
+        "train_loss",
+        "train_accuracy",
+        "epochs_run",
+        "n_params",
+        "fit_seconds",
+    ):
         assert key in m
     assert np.array(m["test_confusion_matrix"]).sum() == rec["data"]["n_test"] == sum(rec["data"]["test_class_counts"])
     assert m["epochs_run"] == 4 and rec["config"] == runs[0].config and rec["config_hash"] == runs[0].hash
-    assert rec["run"] == {"dataset": "gb", "architecture": "a", "hparams": "default", "seed": 3, "fold": None, "permutation": None, "window": None, "subject": None}
+    assert rec["run"] == {
+        "dataset": "gb",
+        "architecture": "a",
+        "hparams": "default",
+        "seed": 3,
+        "fold": None,
+        "permutation": None,
+        "window": None,
+        "subject": None,
+    }
     prov = rec["provenance"]
     assert prov["pack"].pop("trace_seconds") > 0
-    assert prov["pack"] == {"key": checkpoint.pack_key([r.hash for r in runs]), "size": 2, "index": 0, "members": [r.path for r in runs]}
-    assert prov["keras_backend"] == keras.backend.backend() and prov["threads"] == 1 and prov["resumed_from_epoch"] is None
+    assert prov["pack"] == {
+        "key": checkpoint.pack_key([r.hash for r in runs]),
+        "size": 2,
+        "index": 0,
+        "members": [r.path for r in runs],
+    }
+    assert (
+        prov["keras_backend"] == keras.backend.backend() and prov["threads"] == 1 and prov["resumed_from_epoch"] is None
+    )
     assert prov["device"]["type"] in ("CPU", "GPU") and prov["started"] <= prov["finished"]
     history = (run_dir / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy,seconds" and len(history) == 5
@@ -67,8 +110,13 @@ def test_run_directory_contents_and_provenance(tmp_path):
     assert len(predictions) == rec["data"]["n_test"] and set(predictions["true"]) <= {"good", "bad"}
     assert (predictions["true"] == predictions["predicted"]).mean() == pytest.approx(m["test_accuracy"])
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
-    assert model.count_params() == m["n_params"] + 2 * rec["data"]["n_features"] + 1  # the standardization's mean, variance and count
-    assert json.loads((run_dir / "model.json").read_text())["class_names"] == rec["data"]["class_names"] and rec["model_format"] == 2
+    assert (
+        model.count_params() == m["n_params"] + 2 * rec["data"]["n_features"] + 1
+    )  # the standardization's mean, variance and count
+    assert (
+        json.loads((run_dir / "model.json").read_text())["class_names"] == rec["data"]["class_names"]
+        and rec["model_format"] == 2
+    )
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
 
 
@@ -81,8 +129,12 @@ def test_saved_model_reproduces_the_recorded_test_metrics_from_raw_rows(tmp_path
     model = keras.models.load_model(tmp_path / run.path / "model.keras", safe_mode=True)
     probabilities = model.predict(raw, verbose=0)
     m = record(tmp_path, run)["metrics"]
-    loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(raw)), splits.y_test], 1e-7, 1)))  # Keras's clipped cross-entropy
-    assert (probabilities.argmax(axis=1) == splits.y_test).mean() == pytest.approx(m["test_accuracy"], abs=1e-6) and loss == pytest.approx(m["test_loss"], rel=1e-4)
+    loss = -np.mean(
+        np.log(np.clip(probabilities[np.arange(len(raw)), splits.y_test], 1e-7, 1))
+    )  # Keras's clipped cross-entropy
+    assert (probabilities.argmax(axis=1) == splits.y_test).mean() == pytest.approx(
+        m["test_accuracy"], abs=1e-6
+    ) and loss == pytest.approx(m["test_loss"], rel=1e-4)
 
 
 def test_same_runs_give_bit_identical_numbers(tmp_path):
@@ -107,7 +159,15 @@ def stop_after_checkpoints(monkeypatch, n: int, stop: StopFlag):
     monkeypatch.setattr(checkpoint, "save", save_then_signal)
 
 
-@pytest.mark.parametrize("training", [{}, {"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "adam", "learning_rate": 0.003}, {"optimizer": "nadam", "learning_rate": 0.003}])
+@pytest.mark.parametrize(
+    "training",
+    [
+        {},
+        {"optimizer": "sgd", "momentum": 0.9},
+        {"optimizer": "adam", "learning_rate": 0.003},
+        {"optimizer": "nadam", "learning_rate": 0.003},
+    ],
+)
 def test_interrupted_pack_resumes_to_the_same_numbers(tmp_path, monkeypatch, training):
     runs = sweep(seeds=(3, 4), training=training)
     train_runs(runs, tmp_path / "straight", DataCache())
@@ -168,11 +228,21 @@ train_runs(sweep(seeds=(3, 4)), {results!r}, DataCache())
 def test_a_kill_inside_a_checkpoint_replacement_resumes_from_the_last_complete_one(tmp_path):
     runs = sweep(seeds=(3, 4))
     train_runs(runs, tmp_path / "straight", DataCache())
-    code = KILL_DURING_CHECKPOINT.format(scripts=str(REPO / "scripts"), tests=str(REPO / "tests"), results=str(tmp_path / "killed"))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    code = KILL_DURING_CHECKPOINT.format(
+        scripts=str(REPO / "scripts"), tests=str(REPO / "tests"), results=str(tmp_path / "killed")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     folder = tmp_path / "killed" / "checkpoints"
-    assert [p.name for p in folder.iterdir() if p.suffix == ".npz"] and any(p.name.endswith(".tmp") for p in folder.iterdir())  # the new one never replaced the old
+    assert [p.name for p in folder.iterdir() if p.suffix == ".npz"] and any(
+        p.name.endswith(".tmp") for p in folder.iterdir()
+    )  # the new one never replaced the old
     train_runs(runs, tmp_path / "killed", DataCache())
     for run in runs:
         assert record(tmp_path / "killed", run)["provenance"]["resumed_from_epoch"] == 2
@@ -229,7 +299,15 @@ def test_a_diverging_member_is_frozen_while_its_siblings_finish(tmp_path):
 def test_a_member_with_bad_data_fails_alone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "few.csv").write_text("a,b,label\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n")
-    cfg = tiny_config(datasets={"few": {"source": "file", "path": "few.csv", "label": "label"}, "gb": {"source": "synthetic", "n_samples": 300, "n_features": 4}}, architectures={"a": {"hidden": [4]}}, seeds=[0], training={"epochs": 1})
+    cfg = tiny_config(
+        datasets={
+            "few": {"source": "file", "path": "few.csv", "label": "label"},
+            "gb": {"source": "synthetic", "n_samples": 300, "n_features": 4},
+        },
+        architectures={"a": {"hidden": [4]}},
+        seeds=[0],
+        training={"epochs": 1},
+    )
     runs = expand_runs(validate_config(cfg))
     statuses = train_runs(runs, tmp_path / "results", DataCache())
     assert statuses == {"runs/few/a/default/seed0": "failed", "runs/gb/a/default/seed0": "finished"}
@@ -241,7 +319,13 @@ def test_cross_validated_runs_record_their_test_rows_and_groups(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     rows = "".join(f"s{i % 6},{np.sin(i)},{np.cos(i) + (i % 2)},{i % 2}\n" for i in range(180))
     (tmp_path / "eeg.csv").write_text("subject,f1,f2,condition\n" + rows)
-    cfg = tiny_config(datasets={"eeg": {"source": "file", "path": "eeg.csv", "label": "condition"}}, architectures={"a": {"hidden": [8]}}, seeds=[0], training={"epochs": 2}, split={"method": "group_kfold", "folds": 3, "group": "subject"})
+    cfg = tiny_config(
+        datasets={"eeg": {"source": "file", "path": "eeg.csv", "label": "condition"}},
+        architectures={"a": {"hidden": [8]}},
+        seeds=[0],
+        training={"epochs": 2},
+        split={"method": "group_kfold", "folds": 3, "group": "subject"},
+    )
     runs = expand_runs(validate_config(cfg))
     assert [r.path for r in runs] == [f"runs/eeg/a/default/seed0_fold{f}" for f in range(3)]
     train_runs(runs, tmp_path / "results", DataCache())
@@ -250,7 +334,9 @@ def test_cross_validated_runs_record_their_test_rows_and_groups(tmp_path, monkey
         rec = record(tmp_path / "results", run)
         by_group = rec["metrics"]["test_by_group"]
         predictions = pd.read_csv(tmp_path / "results" / run.path / "predictions.csv")
-        assert sorted(by_group) == sorted(set(predictions["group"])) and sum(g["n"] for g in by_group.values()) == len(predictions)
+        assert sorted(by_group) == sorted(set(predictions["group"])) and sum(g["n"] for g in by_group.values()) == len(
+            predictions
+        )
         tested += predictions["row"].tolist()
     assert sorted(tested) == list(range(180))  # every row tested once
 
@@ -268,7 +354,9 @@ def test_members_that_share_a_split_share_its_rows(tmp_path):
     assert train_runs(runs, tmp_path / "shared", DataCache()) == {r.path: "finished" for r in runs}
     alone = tmp_path / "alone"
     train_runs(runs[1:2], alone, DataCache())
-    np.testing.assert_allclose(numbers(alone, runs[1])[1]["loss"], numbers(tmp_path / "shared", runs[1])[1]["loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        numbers(alone, runs[1])[1]["loss"], numbers(tmp_path / "shared", runs[1])[1]["loss"], rtol=1e-4
+    )
 
 
 def test_a_stop_signal_during_start_up_ends_the_job_before_any_run(tmp_path):
@@ -280,7 +368,12 @@ def test_a_stop_signal_during_start_up_ends_the_job_before_any_run(tmp_path):
     stop = StopFlag()
     stop(signal.SIGTERM, None)
     results, manifest = tmp_path / "results", tmp_path / "results" / "jobs" / "chunk0.json"
-    cfg = validate_config(tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": 400, "n_features": 6, "seed": 5}}, architectures={"a": {"hidden": [16, 8]}}))
+    cfg = validate_config(
+        tiny_config(
+            datasets={"gb": {"source": "synthetic", "n_samples": 400, "n_features": 6, "seed": 5}},
+            architectures={"a": {"hidden": [16, 8]}},
+        )
+    )
     (job,) = plan_jobs(expand_runs(cfg), 8, 4)
     assert run_job(cfg, job_params(job)["packs"], str(results), str(manifest), stop=stop) == EXIT_INTERRUPTED
     assert not (results / "runs").exists() and not manifest.exists()

@@ -25,7 +25,11 @@ def scores(rng, effect: float) -> dict:
     logit = rng.normal(-1.0, 1.0, len(y)) + effect * y
     p = auc.probabilities(np.c_[np.zeros(len(y)), logit])
     found = classification_metrics(y, p.argmax(axis=1), 2)
-    return {"accuracy": found["accuracy"], "test_balanced_accuracy": found["balanced_accuracy"], "test_roc_auc": auc.roc_auc(y, p)}
+    return {
+        "accuracy": found["accuracy"],
+        "test_balanced_accuracy": found["balanced_accuracy"],
+        "test_roc_auc": auc.roc_auc(y, p),
+    }
 
 
 def oddball(results, dataset: str, effect: float, seed: int, subjects: int = 8) -> None:
@@ -83,10 +87,31 @@ def test_auc_time_course_sits_at_half_without_effect_and_finds_the_effect(result
 
 def test_balanced_accuracy_threshold_from_permutation_runs_where_the_sweep_has_them(tmp_path):
     for fold in range(2):
-        write_run(tmp_path, "d", "mlp", seed=0, fold=fold, window=0.0, accuracy=0.7, metrics={"test_balanced_accuracy": 0.6}, class_counts=COUNTS)
+        write_run(
+            tmp_path,
+            "d",
+            "mlp",
+            seed=0,
+            fold=fold,
+            window=0.0,
+            accuracy=0.7,
+            metrics={"test_balanced_accuracy": 0.6},
+            class_counts=COUNTS,
+        )
         for perm in range(1, 21):
             value = 0.45 + perm / 100
-            write_run(tmp_path, "d", "mlp", seed=0, fold=fold, window=0.0, permutation=perm, accuracy=0.7, metrics={"test_balanced_accuracy": value}, class_counts=COUNTS)
+            write_run(
+                tmp_path,
+                "d",
+                "mlp",
+                seed=0,
+                fold=fold,
+                window=0.0,
+                permutation=perm,
+                accuracy=0.7,
+                metrics={"test_balanced_accuracy": value},
+                class_counts=COUNTS,
+            )
     write_summary(collect_runs(tmp_path, rundir.discover(tmp_path)), OPTIONS, tmp_path / "summary")
     table = table_of(tmp_path, "test_balanced_accuracy")
     assert table["chance_level"].tolist() == [0.5]

@@ -17,7 +17,10 @@ NO_PLOTS = ("--omit-from", "plots")  # for tests of what trains: drawing is not 
 
 
 def metrics_mtimes(workdir):
-    return {p.parent.relative_to(workdir / "results").as_posix(): p.stat().st_mtime_ns for p in (workdir / "results" / "runs").glob("*/*/*/seed*/metrics.json")}
+    return {
+        p.parent.relative_to(workdir / "results").as_posix(): p.stat().st_mtime_ns
+        for p in (workdir / "results" / "runs").glob("*/*/*/seed*/metrics.json")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,9 @@ def test_sweep_produces_runs_and_summary(finished_sweep):
     record = json.loads((results / "runs/iris/deep/default/seed1/metrics.json").read_text())
     assert record["status"] == "finished" and record["config"]["architecture"]["hidden"] == [16, 8]
     assert record["provenance"]["versions"]["snakemake"].startswith("9.")
-    assert list((results / "logs" / "train").glob("chunk*.log")) and list((results / "benchmarks" / "train").glob("chunk*.tsv"))
+    assert list((results / "logs" / "train").glob("chunk*.log")) and list(
+        (results / "benchmarks" / "train").glob("chunk*.tsv")
+    )
     assert (results / "runs/iris/deep/default/seed1/train.log").read_text().count("finished") == 1
 
 
@@ -100,7 +105,12 @@ def test_same_config_gives_same_numbers(finished_sweep, tmp_path):
 def test_failed_data_keeps_siblings_and_writes_partial_summary(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,label\n" + "".join(f"{i},{'nan' if i == 7 else i},{i % 2}\n" for i in range(40)))
-    cfg = tiny_config(datasets={"goodbad": {"source": "synthetic", "n_samples": 300, "n_features": 8, "seed": 1}, "bad": {"source": "file", "path": "bad.csv", "label": "label"}})
+    cfg = tiny_config(
+        datasets={
+            "goodbad": {"source": "synthetic", "n_samples": 300, "n_features": 8, "seed": 1},
+            "bad": {"source": "file", "path": "bad.csv", "label": "label"},
+        }
+    )
     cfg["execution"]["runs_per_job"] = 8
     write_config(tmp_path, cfg)
     proc = run_snakemake(tmp_path, "--keep-going", check=False)
@@ -120,15 +130,21 @@ def test_failed_data_keeps_siblings_and_writes_partial_summary(tmp_path):
 
 
 def test_lint_and_format_are_clean():
-    lint = subprocess.run([SNAKEMAKE, "--lint", "--snakefile", "workflow/Snakefile"], cwd=REPO, capture_output=True, text=True)
+    lint = subprocess.run(
+        [SNAKEMAKE, "--lint", "--snakefile", "workflow/Snakefile"], cwd=REPO, capture_output=True, text=True
+    )
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    fmt = subprocess.run([SNAKEMAKE.replace("snakemake", "snakefmt"), "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
+    fmt = subprocess.run(
+        [SNAKEMAKE.replace("snakemake", "snakefmt"), "--check", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
 def test_configfile_replaces_the_default_sweep_instead_of_merging(tmp_path):
     write_config(tmp_path, tiny_config())
-    (tmp_path / "mine.yaml").write_text("datasets:\n  only: {source: synthetic, n_samples: 200, n_features: 4}\narchitectures:\n  a: {hidden: [4]}\nseeds: [0]\ntraining: {epochs: 1}\n")
+    (tmp_path / "mine.yaml").write_text(
+        "datasets:\n  only: {source: synthetic, n_samples: 200, n_features: 4}\narchitectures:\n  a: {hidden: [4]}\nseeds: [0]\ntraining: {epochs: 1}\n"
+    )
     proc = run_snakemake(tmp_path, "--configfile", "mine.yaml", "-n", "--printshellcmds")
     out = proc.stdout + proc.stderr
     assert "extended by additional config" not in out
@@ -159,7 +175,14 @@ def test_every_saved_model_reproduces_its_predictions_from_raw_rows(finished_swe
         out = agreement.check(workdir / "results")
     else:  # a process has one backend
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO / "scripts")}
-        proc = subprocess.run([sys.executable, agreement.__file__, str(workdir / "results")], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, agreement.__file__, str(workdir / "results")],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["backend"] == backend and out["runs"] == 8 and out["rows"] > 8 * 20
@@ -177,17 +200,33 @@ def test_selected_table_best_models_and_predictions_on_new_rows(finished_sweep, 
     workdir, _ = finished_sweep
     results = workdir / "results"
     choices = pd.read_csv(results / "summary" / "selected.csv")
-    assert choices[["dataset", "leaf"]].values.tolist() == [["goodbad", "seed0"], ["goodbad", "seed1"], ["iris", "seed0"], ["iris", "seed1"]]
+    assert choices[["dataset", "leaf"]].values.tolist() == [
+        ["goodbad", "seed0"],
+        ["goodbad", "seed1"],
+        ["iris", "seed0"],
+        ["iris", "seed1"],
+    ]
     runs = pd.read_csv(results / "summary" / "runs.csv").set_index("path")
     for row in choices.to_dict("records"):
         cell = runs[(runs["dataset"] == row["dataset"]) & (runs["seed"] == row["seed"])]
         assert row["score"] == cell["val_loss"].min() and row["test_accuracy"] == runs.loc[row["path"], "test_accuracy"]
-        assert (results / "best" / row["dataset"] / row["leaf"] / "model.keras").read_bytes() == (results / row["path"] / "model.keras").read_bytes()
-    assert "Nested estimate" in (results / "summary" / "selected.md").read_text() and "scripts/predict.py results/best/iris" in (results / "best" / "iris" / "README.txt").read_text()
+        assert (results / "best" / row["dataset"] / row["leaf"] / "model.keras").read_bytes() == (
+            results / row["path"] / "model.keras"
+        ).read_bytes()
+    assert (
+        "Nested estimate" in (results / "summary" / "selected.md").read_text()
+        and "scripts/predict.py results/best/iris" in (results / "best" / "iris" / "README.txt").read_text()
+    )
     iris = load_iris(as_frame=True).frame.rename(columns={"target": "species"}).head(10)
     iris.to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(predict.DataError, match="column 'species' is not among the model's features"):
-        predict.predict_file(results / "best" / "iris", tmp_path / "new.csv")  # iris is a scikit-learn set: no label column to ignore
+        predict.predict_file(
+            results / "best" / "iris", tmp_path / "new.csv"
+        )  # iris is a scikit-learn set: no label column to ignore
     iris.drop(columns="species").to_csv(tmp_path / "new.csv", index=False)
     text, done = predict.predict_file(results / "best" / "iris", tmp_path / "new.csv")
-    assert done["models"] == 2 and len(text.splitlines()) == 11 and text.splitlines()[0] == "row,predicted,p_setosa,p_versicolor,p_virginica"
+    assert (
+        done["models"] == 2
+        and len(text.splitlines()) == 11
+        and text.splitlines()[0] == "row,predicted,p_setosa,p_versicolor,p_virginica"
+    )

@@ -60,7 +60,11 @@ def test_a_failed_task_is_reported_and_the_rest_still_run():
 
 
 def sweep(seeds=(0, 1)):
-    cfg = tiny_config(datasets={"gb": {"source": "synthetic", "n_samples": 200, "n_features": 4, "seed": 5}}, architectures={"a": {"hidden": [8]}}, seeds=list(seeds))
+    cfg = tiny_config(
+        datasets={"gb": {"source": "synthetic", "n_samples": 200, "n_features": 4, "seed": 5}},
+        architectures={"a": {"hidden": [8]}},
+        seeds=list(seeds),
+    )
     cfg["training"] = {"epochs": 2, "batch_size": 16}
     cfg["execution"] = {"runs_per_job": 4, "pack_size": 2, "threads": 1}
     return validate_config(cfg)
@@ -112,7 +116,11 @@ def test_a_job_with_a_failed_write_exits_non_zero_without_its_manifest(tmp_path,
     assert not manifest.exists()
     assert f"1 of 4 runs failed: {runs[1].path}" in caplog.text
     done = [r.path for r in runs if record.is_done(record.read(tmp_path / r.path), r.config)]
-    assert done == [runs[0].path, runs[2].path, runs[3].path]  # the second pack was written too: drained before the exit
+    assert done == [
+        runs[0].path,
+        runs[2].path,
+        runs[3].path,
+    ]  # the second pack was written too: drained before the exit
     # each run's log has its own line, with its pack's time, and no line about the other pack's runs
     first_log = (tmp_path / runs[0].path / rundir.LOG_FILE).read_text()
     assert f"{tmp_path / runs[0].path}: finished in a pack of 2 trained in " in first_log and " s per run)" in first_log
