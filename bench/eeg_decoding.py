@@ -193,17 +193,7 @@ def run_mlpsweep(pattern: str, workdir: Path, size: dict, cores: int, tag: str) 
     (sweepdir / "config" / "config.yaml").write_text(
         yaml.safe_dump(sweep_config(pattern, size, cores), sort_keys=False)
     )
-    cmd = [
-        measured.SNAKEMAKE,
-        "--snakefile",
-        str(measured.REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(sweepdir),
-        "--profile",
-        str(measured.REPO / "profiles" / "default"),
-        "--cores",
-        str(cores),
-    ]
+    cmd = measured.snakemake_cmd(sweepdir, cores)
     started = time.time()
     done = measured.run(cmd, workdir / f"mlpsweep-{tag}.log", cwd=sweepdir).check("mlpsweep sweep")
     results = sweepdir / "results"

@@ -55,19 +55,7 @@ def _estimate(sweepdir: Path, log: Path) -> dict:
 
 
 def _train(sweepdir: Path, log: Path) -> None:
-    cmd = [
-        measured.SNAKEMAKE,
-        "--snakefile",
-        str(measured.REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(sweepdir),
-        "--profile",
-        str(measured.REPO / "profiles" / "default"),
-        "--cores",
-        "1",
-        "--omit-from",
-        "plots",
-    ]
+    cmd = [*measured.snakemake_cmd(sweepdir, 1), "--omit-from", "plots"]
     measured.run(cmd, log, cwd=sweepdir).check("snakemake sweep")
 
 

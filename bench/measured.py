@@ -33,6 +33,13 @@ class Finished:
         return self
 
 
+def snakemake_cmd(sweepdir: Path, cores: int, *extra: str) -> list[str]:
+    """The project's workflow run in `sweepdir` (its config/config.yaml) with the default profile."""
+    snakefile, profile = REPO / "workflow" / "Snakefile", REPO / "profiles" / "default"
+    return [SNAKEMAKE, *extra, "--snakefile", str(snakefile), "--directory", str(sweepdir),
+            "--profile", str(profile), "--cores", str(cores)]  # fmt: skip
+
+
 def start(cmd: list[str], log: Path, cwd: Path | None = None) -> tuple[subprocess.Popen, float]:
     """Start `cmd`, stdout and stderr into `log`; returns the process and its start time."""
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -42,18 +42,7 @@ def _dry_run(cfg: dict, workdir: Path, name: str) -> measured.Finished:
     sweepdir = workdir / name
     (sweepdir / "config").mkdir(parents=True, exist_ok=True)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [
-        measured.SNAKEMAKE,
-        "-n",
-        "--snakefile",
-        str(measured.REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(sweepdir),
-        "--profile",
-        str(measured.REPO / "profiles" / "default"),
-        "--cores",
-        "2",
-    ]
+    cmd = measured.snakemake_cmd(sweepdir, 2, "-n")
     return measured.run(cmd, workdir / f"{name}.log", cwd=sweepdir).check("snakemake -n")
 
 

@@ -130,17 +130,7 @@ def _snakemake(cfg: dict, workdir: Path, cores: int, tag: str) -> dict:
     sweepdir = workdir / f"snakemake-{tag}"
     (sweepdir / "config").mkdir(parents=True, exist_ok=True)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    cmd = [
-        measured.SNAKEMAKE,
-        "--snakefile",
-        str(measured.REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(sweepdir),
-        "--profile",
-        str(measured.REPO / "profiles" / "default"),
-        "--cores",
-        str(cores),
-    ]
+    cmd = measured.snakemake_cmd(sweepdir, cores)
     started = time.time()
     done = measured.run(cmd, workdir / f"snakemake-{tag}.log", cwd=sweepdir).check("snakemake sweep")
     tables = (sweepdir / "results" / "summary" / "summary.md").stat().st_mtime - started

@@ -40,20 +40,16 @@ def write_config(workdir: Path, cfg: dict) -> Path:
     return path
 
 
+def snakemake_cmd(workdir: Path, *args: str, repo: Path = REPO) -> list[str]:
+    """The command that runs the workflow of `repo` (a checkout or a copy of one) in `workdir`."""
+    snakefile, profile = repo / "workflow" / "Snakefile", repo / "profiles" / "default"
+    return [SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir), "--profile", str(profile),
+            "--cores", "2", *args]  # fmt: skip
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the project's workflow in `workdir` (which holds config/config.yaml)."""
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--profile",
-        str(REPO / "profiles" / "default"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, *args)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

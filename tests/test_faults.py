@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, checkpoint_epoch, run_snakemake, tiny_config, write_config
+from conftest import checkpoint_epoch, run_snakemake, snakemake_cmd, tiny_config, write_config
 from mlpsweep.tables.runs import collect_runs
 from mlpsweep.tables.summary import write_summary
 
@@ -36,21 +36,6 @@ def long_config(**overrides) -> dict:
     )
     cfg.update(overrides)
     return cfg
-
-
-def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--profile",
-        str(REPO / "profiles" / "default"),
-        "--cores",
-        "2",
-        *args,
-    ]
 
 
 def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fakes import write_run
 
-from conftest import REPO, SNAKEMAKE, tiny_config, write_config
+from conftest import REPO, snakemake_cmd, tiny_config, write_config
 from mlpsweep.config import validate_config
 from mlpsweep.grid import expand_runs
 
@@ -34,18 +34,7 @@ TABLES = (
 
 def snakemake(repo: Path, workdir: Path, *args: str) -> str:
     """Run the workflow of `repo` (a checkout or a copy of one) in `workdir`; stdout and stderr."""
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(repo / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--profile",
-        str(repo / "profiles" / "default"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, *args, repo=repo)
     proc = subprocess.run(
         cmd, cwd=workdir, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     )
