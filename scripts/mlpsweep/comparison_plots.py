@@ -63,8 +63,10 @@ def comparison_figure(table: pd.DataFrame, dataset: str, options: dict):
     ax.set_ylabel(f"Test accuracy difference ({unit})")
     ax.grid(True, linewidth=0.3, alpha=0.5)
     ax.set_title(
-        f"{dataset}: decoders compared over time (cell − baseline, paired over {mine['observations'].iloc[0]})\nshaded and barred: significant clusters "
-        f"(cluster permutation test, two-sided, {options['cluster_permutations']} permutations, p < {options['significance']['alpha']})"
+        f"{dataset}: decoders compared over time (cell − baseline, paired over {mine['observations'].iloc[0]})\n"
+        "shaded and barred: significant clusters "
+        f"(cluster permutation test, two-sided, {options['cluster_permutations']} permutations, "
+        f"p < {options['significance']['alpha']})"
     )
     fig.legend(loc="outside lower center", ncols=1, frameon=False)
     return fig

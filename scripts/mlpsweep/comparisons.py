@@ -148,16 +148,19 @@ def _pair_rows(frame: pd.DataFrame, cell: tuple, base: tuple, options: dict) -> 
 def method_text(options: dict) -> str:
     """What each test of comparisons.md tests."""
     return (
-        "Difference: cell − baseline, the mean over the observations both cells have of the paired difference of the test accuracy "
-        "(observations: subjects, within-subject each subject's mean over its seeds and folds, cross-subject each held-out subject; "
-        "folds, each the mean over seeds, where the data have no subjects); s.e.m. of that difference. "
-        f"Windowed data sets ({CLUSTER_TEST}): significant (*) windows lie in a cluster of adjacent windows whose paired t of the differences "
-        "lies beyond the two-sided t threshold for p < {ca} (df = observations − 1; a cluster holds windows of one sign) and whose p-value is "
-        "< {alpha}: cluster-based permutation test, two-sided (mne.stats.permutation_cluster_1samp_test, tail=0, {n} sign-flip permutations or all "
-        "of them where fewer, seed {seed}; Maris & Oostenveld 2007), which corrects for the number of windows: it tests whether the cell "
-        "decodes better or worse than the baseline anywhere in time. Data sets without windows ({paired}): a two-sided paired t-test of the "
-        "cell against the baseline over the observations (scipy.stats.ttest_rel): whether the two decoders differ. Unlike these, summary.md's "
-        "p-value compares each cell with the best cell of its data set (two-sided, over the (seed, fold) runs both have)."
+        "Difference: cell − baseline, the mean over the observations both cells have of the paired difference of the "
+        "test accuracy (observations: subjects, within-subject each subject's mean over its seeds and folds, "
+        "cross-subject each held-out subject; folds, each the mean over seeds, where the data have no subjects); "
+        "s.e.m. of that difference. "
+        f"Windowed data sets ({CLUSTER_TEST}): significant (*) windows lie in a cluster of adjacent windows whose "
+        "paired t of the differences lies beyond the two-sided t threshold for p < {ca} (df = observations − 1; a "
+        "cluster holds windows of one sign) and whose p-value is < {alpha}: cluster-based permutation test, two-sided "
+        "(mne.stats.permutation_cluster_1samp_test, tail=0, {n} sign-flip permutations or all of them where fewer, "
+        "seed {seed}; Maris & Oostenveld 2007), which corrects for the number of windows: it tests whether the cell "
+        "decodes better or worse than the baseline anywhere in time. Data sets without windows ({paired}): a two-sided "
+        "paired t-test of the cell against the baseline over the observations (scipy.stats.ttest_rel): whether the two "
+        "decoders differ. Unlike these, summary.md's p-value compares each cell with the best cell of its data set "
+        "(two-sided, over the (seed, fold) runs both have)."
     ).format(
         ca=options["cluster_alpha"],
         alpha=options["significance"]["alpha"],
@@ -173,8 +176,8 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     baseline = baseline_of(options)
     if table.empty:
         return (
-            f"No comparisons: no data set has a cell of baseline architecture {baseline!r} beside a cell of another architecture "
-            "at the same hyperparameter label (summary.compare).\n"
+            f"No comparisons: no data set has a cell of baseline architecture {baseline!r} beside a cell of another "
+            "architecture at the same hyperparameter label (summary.compare).\n"
         )
     score = score_column(options)
 
@@ -209,7 +212,8 @@ def _row(row: dict, value) -> list[str]:
         "" if pd.isna(row["difference"]) else ("+" if row["difference"] >= 0 else "") + value(row["difference"])
     )
     return [
-        row["dataset"], row["architecture"], row["hparams"], row["baseline"], row["window"] or "—", str(row["n_observations"]),
+        row["dataset"], row["architecture"], row["hparams"], row["baseline"], row["window"] or "—",
+        str(row["n_observations"]),
         value(row["cell_mean"]), value(row["baseline_mean"]), difference, value(row["sem"]), row["test"], p,
     ]  # fmt: skip
 

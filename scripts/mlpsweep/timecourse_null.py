@@ -6,10 +6,11 @@ data have no subjects) gets a null from its permutation runs, computed as its ob
 within-subject, the subject's mean over its folds of permutation p; cross-subject, the held-out
 subject's accuracy under permuted training labels (`test_by_group`); pooled, the fold's run of
 permutation p. Permutation p shuffles the same labels at every window, so one draw of one
-labelling per observation (the unpermuted one among them) is a null time course. From `summary.permutation_draws` such draws
-(fixed seed; every combination where there are fewer) come the group-level p-value per window,
-the cluster test over windows (Stelzer et al. 2013; stats.group_permutation) and the prevalence
-bound (Allefeld et al. 2016; stats.prevalence). A sweep without permutation runs gets no columns.
+labelling per observation (the unpermuted one among them) is a null time course. From
+`summary.permutation_draws` such draws (fixed seed; every combination where there are fewer) come
+the group-level p-value per window, the cluster test over windows (Stelzer et al. 2013;
+stats.group_permutation) and the prevalence bound (Allefeld et al. 2016; stats.prevalence). A sweep
+without permutation runs gets no columns.
 """
 
 from __future__ import annotations
@@ -145,17 +146,21 @@ def cells(row: dict, accuracy) -> list[str]:
 def method_text(options: dict) -> str:
     """The caption's account of the model-level permutation test and the prevalence bound."""
     return (
-        "Significant (†): model-level permutation test (Stelzer et al. 2013): each observation's null is its label-permutation runs "
-        "(within-subject: the subject's mean over its folds of permutation p; cross-subject: the held-out subject's accuracy under permuted "
-        "training labels; folds: the fold's run of permutation p); {draws} draws of one permutation per observation (all combinations where fewer; "
-        "seed {seed}) give the group mean's null at every window; as in Allefeld et al. 2016 each observation's unpermuted labelling is one of those drawn "
-        "(so the test stays exact with few permutations; the threshold then rises with the effect where permutations are few). Perm. p: (1 + draws whose group mean reaches the observed) / (1 + draws), "
-        "per window, uncorrected. Null {q:g}%: the null's {q:g}th percentile per window, the cluster-forming threshold; clusters are adjacent "
-        "windows above it, their mass the sum over their windows of the group mean minus the mean over all labellings; a cluster's p is the share of draws "
-        "(+1 / +1) whose largest cluster mass reaches it, which corrects for the number of windows; † where it is < {alpha}. "
-        "Prevalence ≥: at the † windows where observations are subjects, the largest γ0 for which the null 'at most a share γ0 of the "
-        "population has an effect' is rejected at {alpha} (Allefeld et al. 2016: the minimum accuracy across subjects against the minimum "
-        "over the same draws, corrected over windows by the maximum); empty where not even the global null (no subject has an effect) is rejected."
+        "Significant (†): model-level permutation test (Stelzer et al. 2013): each observation's null is its "
+        "label-permutation runs (within-subject: the subject's mean over its folds of permutation p; cross-subject: "
+        "the held-out subject's accuracy under permuted training labels; folds: the fold's run of permutation p); "
+        "{draws} draws of one permutation per observation (all combinations where fewer; seed {seed}) give the group "
+        "mean's null at every window; as in Allefeld et al. 2016 each observation's unpermuted labelling is one of "
+        "those drawn (so the test stays exact with few permutations; the threshold then rises with the effect where "
+        "permutations are few). Perm. p: (1 + draws whose group mean reaches the observed) / (1 + draws), per window, "
+        "uncorrected. Null {q:g}%: the null's {q:g}th percentile per window, the cluster-forming threshold; clusters "
+        "are adjacent windows above it, their mass the sum over their windows of the group mean minus the mean over "
+        "all labellings; a cluster's p is the share of draws (+1 / +1) whose largest cluster mass reaches it, which "
+        "corrects for the number of windows; † where it is < {alpha}. Prevalence ≥: at the † windows where "
+        "observations are subjects, the largest γ0 for which the null 'at most a share γ0 of the population has an "
+        "effect' is rejected at {alpha} (Allefeld et al. 2016: the minimum accuracy across subjects against the "
+        "minimum over the same draws, corrected over windows by the maximum); empty where not even the global null (no "
+        "subject has an effect) is rejected."
     ).format(
         draws=options["permutation_draws"],
         seed=PERMUTATION_SEED,

@@ -201,7 +201,8 @@ def write_partial_summary():
     counts = out["compute"]
     logger.warning(
         f"mlpsweep: partial summary in {partial}/summary.md "
-        f"({counts['finished']} finished, {counts['failed']} failed, {counts['diverged']} diverged, {counts['missing']} missing of {counts['runs']} runs)"
+        f"({counts['finished']} finished, {counts['failed']} failed, {counts['diverged']} diverged, "
+        f"{counts['missing']} missing of {counts['runs']} runs)"
     )
 
 

@@ -3,7 +3,8 @@
 
 
 rule compare:
-    """Cell − baseline per window (or per data set without windows), paired over subjects or folds, with a two-sided test."""
+    """Cell − baseline per window (or per data set without windows), paired over subjects or
+    folds, with a two-sided test."""
     input:
         runs=f"{RESULTS}/summary/{SUMMARY_FILES['runs']}",
     output:

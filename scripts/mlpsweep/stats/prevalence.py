@@ -2,9 +2,9 @@
 
 The observed minimum over subjects per window is compared with the minimum over the draws of
 one labelling per subject (stats.group_permutation.draw_permutations, the draws of the group
-test, the unpermuted labels among them as in the paper); the p-value of the global null is corrected over windows with the maximum over windows
-of each draw's minimum, and the prevalence bound follows from both (the paper's Eq. 22-26, as
-its authors' prevalence_compute.m).
+test, the unpermuted labels among them as in the paper); the p-value of the global null is
+corrected over windows with the maximum over windows of each draw's minimum, and the prevalence
+bound follows from both (the paper's Eq. 22-26, as its authors' prevalence_compute.m).
 """
 
 from __future__ import annotations
