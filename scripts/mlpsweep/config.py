@@ -306,7 +306,8 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 _fail(
                     source,
                     table,
-                    f"names {lower[name.lower()]!r} and {name!r} differ only in case and would share a directory on macOS and Windows",
+                    f"names {lower[name.lower()]!r} and {name!r} differ only in case"
+                    " and would share a directory on macOS and Windows",
                     "rename one of them",
                 )
             lower[name.lower()] = name
@@ -357,7 +358,8 @@ def _check_architecture(key: str, arch: dict, source: str) -> None:
         _fail(
             source,
             key if key.endswith("dropout") or "[" in key else f"{key}.dropout",
-            f"dropout {arch['dropout']} with hidden: [] (a linear model, logistic regression) has no hidden layer to drop units of",
+            f"dropout {arch['dropout']} with hidden: [] (a linear model, logistic regression)"
+            " has no hidden layer to drop units of",
             "set dropout to 0 for the linear architecture (its l2 is the ridge penalty); a swept architecture.dropout"
             " applies to every architecture, so give dropout in each MLP's own entry instead",
         )
@@ -394,7 +396,8 @@ def _check_split(split: dict, source: str, key: str = "split") -> None:
         _fail(
             source,
             f"{key}.within" if key == "split" else key,
-            f"within-group decoding splits each group's own rows, but method {split['method']!r} splits the groups (cross-subject)",
+            f"within-group decoding splits each group's own rows, but method {split['method']!r}"
+            " splits the groups (cross-subject)",
             "use method kfold (or holdout) with split.within, set split.group to a column of runs or sessions within"
             " the group (folds over runs within subjects), or remove split.within to decode across groups",
         )
@@ -433,7 +436,8 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
             source,
             f"{key}.format",
             f"cannot tell the format of {path!r}",
-            f"name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of: {', '.join(registry.FILE_FORMATS)}",
+            "name the file *.csv, *.tsv, *.parquet or *.npz, or set format to one of:"
+            f" {', '.join(registry.FILE_FORMATS)}",
         )
     if Path(path).is_dir():
         _fail(
@@ -469,7 +473,8 @@ def _check_dataset(name: str, spec: dict, split: dict, source: str) -> None:
         _fail(
             source,
             "split.group",
-            f"the group column {group!r} is the label column of data set {name!r} (each group would hold one class, and no fold could be scored)",
+            f"the group column {group!r} is the label column of data set {name!r}"
+            " (each group would hold one class, and no fold could be scored)",
             "set split.group to the column that holds each row's group, e.g. the subject",
         )
     if features is not None and spec["drop"]:
@@ -534,7 +539,8 @@ def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
             _fail(
                 source,
                 at,
-                f"data set {key.split('.', 1)[1]!r} (epochs) has one group column, 'subject' (from the path's {{subject}}), not {column!r}",
+                f"data set {key.split('.', 1)[1]!r} (epochs) has one group column,"
+                f" 'subject' (from the path's {{subject}}), not {column!r}",
                 "set it to subject",
             )
         if column and "{subject}" not in path:
@@ -542,7 +548,8 @@ def _check_epochs(key: str, spec: dict, split: dict, source: str) -> None:
                 source,
                 f"{key}.path",
                 f"{at} is 'subject', but {path!r} has no {{subject}} to take it from",
-                "name one file per subject by a pattern, e.g. derivatives/sub-{subject}/eeg/sub-{subject}_task-x_epo.fif",
+                "name one file per subject by a pattern,"
+                " e.g. derivatives/sub-{subject}/eeg/sub-{subject}_task-x_epo.fif",
             )
     if spec["tmin"] is not None and spec["tmax"] is not None and spec["tmin"] >= spec["tmax"]:
         _fail(
@@ -618,7 +625,8 @@ def _check_sweep(cfg: dict, source: str) -> None:
             _fail(
                 source,
                 where,
-                f"lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in group.items())}); zip pairs the i-th values",
+                f"lists of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in group.items())});"
+                " zip pairs the i-th values",
                 "give every key of a zip group the same number of values",
             )
         for key, values in group.items():
@@ -768,7 +776,12 @@ def _check_search(cfg: dict, source: str) -> None:
                 source,
                 f"{at}.{name}",
                 f"the range [{low}, {high}] is {'empty' if low == high else 'reversed'}",
-                f"give low < high{f', e.g. [{high}, {low}]' if low > high else '; a single value belongs in training: or the architecture, not in search:'}",
+                f"give low < high"
+                f"""{
+                    f", e.g. [{high}, {low}]"
+                    if low > high
+                    else "; a single value belongs in training: or the architecture, not in search:"
+                }""",
             )
         if name == "log_uniform" and low <= 0:
             _fail(

@@ -140,7 +140,8 @@ def upgrade_run(run_dir: Path, data_cache) -> str:
         raise UpgradeError(
             refusal(
                 run_dir,
-                f"its data set ({data_cache.dataset(config).where}) is not the data it was trained on (SHA-256 differs)",
+                f"its data set ({data_cache.dataset(config).where})"
+                " is not the data it was trained on (SHA-256 differs)",
                 "run the export where the run's data file is, unchanged"
                 " (paths are relative to the directory snakemake ran in)",
             )

@@ -81,7 +81,10 @@ class Run:
     @property
     def path(self) -> str:
         """Run directory relative to the results directory."""
-        return f"runs/{self.cell}/{leaf_name(self.seed, self.fold, self.permutation, subject=self.subject, window=self.window)}"
+        return (
+            f"runs/{self.cell}/"
+            f"{leaf_name(self.seed, self.fold, self.permutation, subject=self.subject, window=self.window)}"
+        )
 
     @property
     def hash(self) -> str:

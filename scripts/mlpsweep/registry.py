@@ -78,7 +78,8 @@ class Source:
     keys: dict = field(default_factory=dict)  # JSON-schema of each key; a `default` is filled in
     required: tuple[str, ...] = ()
     sweepable: tuple[str, ...] = ()  # keys a grid may sweep (`dataset.<key>`)
-    reader: str = "files.read_features"  # "module.function" of mlpsweep.data reading new rows for a trained model (scripts/predict.py)
+    # "module.function" of mlpsweep.data reading new rows for a trained model (scripts/predict.py)
+    reader: str = "files.read_features"
 
 
 _COUNT = {"type": "integer", "minimum": 1}

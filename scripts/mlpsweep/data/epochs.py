@@ -300,7 +300,8 @@ def trial_labels(
             if twice.any():
                 raise ValueError(
                     "conditions",
-                    f"conditions {conditions[int(by_condition[twice][0])]!r} and {condition!r} both select trial {int(np.flatnonzero(twice)[0])} of {where}",
+                    f"conditions {conditions[int(by_condition[twice][0])]!r} and {condition!r}"
+                    f" both select trial {int(np.flatnonzero(twice)[0])} of {where}",
                     "list conditions that select disjoint events",
                 )
             by_condition[hit] = i
@@ -376,14 +377,16 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
             source,
             f"{entry}.path",
             f"{what} {path!r} (working directory {os.getcwd()})",
-            "check the path; {subject} stands for the subject label, relative paths start at the directory snakemake runs in",
+            "check the path; {subject} stands for the subject label,"
+            " relative paths start at the directory snakemake runs in",
         )
     bad = [s for s, _ in files if s is not None and not SUBJECT_RE.match(s)]
     if bad:
         _fail(
             source,
             f"{entry}.path",
-            f"subject label {bad[0]!r} (from {dict((s, f) for s, f in files)[bad[0]]}) has characters other than letters and digits",
+            f"subject label {bad[0]!r} (from {dict((s, f) for s, f in files)[bad[0]]})"
+            " has characters other than letters and digits",
             "name files by BIDS subject labels (sub-01, not sub-01_a) or make the pattern more specific",
         )
     reference = None
@@ -458,14 +461,16 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
                 _fail(
                     source,
                     f"{entry}.picks",
-                    f"{name} differs in its picked channels from {ref_name}: channel {i + 1} is {mine!r} there, {theirs!r} in {ref_name}",
+                    f"{name} differs in its picked channels from {ref_name}:"
+                    f" channel {i + 1} is {mine!r} there, {theirs!r} in {ref_name}",
                     "pick the same channels in every file (list them by name, or interpolate bad channels)",
                 )
             if len(times) != len(ref_times) or not np.allclose(times, ref_times, atol=_TOL / header.sfreq):
                 _fail(
                     source,
                     f"{entry}.tmin",
-                    f"{name} keeps other sample times ({times[0]:+.3f} to {times[-1]:+.3f} s, {len(times)} samples) than {ref_name} ({ref_times[0]:+.3f} to {ref_times[-1]:+.3f} s, {len(ref_times)} samples)",
+                    f"{name} keeps other sample times ({times[0]:+.3f} to {times[-1]:+.3f} s, {len(times)} samples)"
+                    f" than {ref_name} ({ref_times[0]:+.3f} to {ref_times[-1]:+.3f} s, {len(ref_times)} samples)",
                     "set tmin and tmax inside every file's epochs",
                 )
         try:
@@ -527,7 +532,8 @@ def _plan(spec_json: str, split_json: str, source: str, versions: str) -> Plan:
             _fail(
                 source,
                 f"{entry}.windows.step",
-                f"step {spec['windows']['step']} s gives windows whose starts are one millisecond apart or less (run directories name them to the millisecond)",
+                f"step {spec['windows']['step']} s gives windows whose starts are one millisecond apart or less"
+                " (run directories name them to the millisecond)",
                 "use a step of at least 0.001 s",
             )
     subjects = None if files[0][0] is None else tuple(s for s, _ in files)
@@ -573,7 +579,8 @@ def _check_within(counts: dict, split: dict, source: str) -> None:
             _fail(
                 source,
                 "split.within",
-                f"subject {subject!r} ({name}) has trials of one class only ({next(iter(classes))!r}), but within-subject decoding needs two",
+                f"subject {subject!r} ({name}) has trials of one class only ({next(iter(classes))!r}),"
+                " but within-subject decoding needs two",
                 "remove that subject's file, or decode across subjects (leave_one_group_out)",
             )
         small = min(classes, key=classes.get)
@@ -581,7 +588,8 @@ def _check_within(counts: dict, split: dict, source: str) -> None:
             _fail(
                 source,
                 "split.folds",
-                f"subject {subject!r} ({name}) has {classes[small]} trials of class {small!r}, too few for {need} stratified folds within the subject",
+                f"subject {subject!r} ({name}) has {classes[small]} trials of class {small!r},"
+                f" too few for {need} stratified folds within the subject",
                 "lower split.folds, or remove that subject's file",
             )
 

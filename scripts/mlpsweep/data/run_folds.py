@@ -56,7 +56,10 @@ def check(found: dict, split: dict, source: str) -> int:
     for subject, (name, groups, labels) in found.items():
         values = sorted(set(groups.tolist()))
         if len(values) < 2:
-            problem = f"column {column!r} is constant within subject {subject!r} ({name}: {values[0] if values else 'no trials'!r})"
+            problem = (
+                f"column {column!r} is constant within subject {subject!r}"
+                f" ({name}: {values[0] if values else 'no trials'!r})"
+            )
             raise ConfigError(
                 refusal(
                     source,
@@ -76,7 +79,10 @@ def check(found: dict, split: dict, source: str) -> int:
         for value in values:
             held = set(labels[groups == value].tolist())
             if len(held) < 2:
-                problem = f"group {value!r} of subject {subject!r} ({name}) holds one condition only ({next(iter(held))!r}); left out, it cannot be scored"
+                problem = (
+                    f"group {value!r} of subject {subject!r} ({name}) holds one condition only"
+                    f" ({next(iter(held))!r}); left out, it cannot be scored"
+                )
                 fix = "merge it with another run in that column, or remove its trials"
                 raise ConfigError(refusal(source, problem, fix, key="split.group"))
         counts[subject] = len(values)
@@ -84,7 +90,10 @@ def check(found: dict, split: dict, source: str) -> int:
         return split["folds"]
     if len(set(counts.values())) > 1:
         fewest = min(counts, key=counts.get)
-        problem = f"subjects have different numbers of groups in column {column!r} ({fewest!r}: {counts[fewest]}, others up to {max(counts.values())})"
+        problem = (
+            f"subjects have different numbers of groups in column {column!r}"
+            f" ({fewest!r}: {counts[fewest]}, others up to {max(counts.values())})"
+        )
         fix = f"use method group_kfold with folds: {counts[fewest]} (or at most that)"
         raise ConfigError(refusal(source, problem, fix, key="split.method"))
     return next(iter(counts.values()))
