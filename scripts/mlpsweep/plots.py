@@ -339,7 +339,8 @@ def bars_figure(cells: pd.DataFrame, dataset: str, options: dict):
     ax.set_ylim(0, 1.05 * scale if METRICS[metric].unit == "fraction" else None)
     ax.grid(True, axis="y", linewidth=0.3, alpha=0.5)
     ax.set_title(
-        f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best{note})\nerror bars: 95% CI of the mean (t-distribution); none for n < 2"
+        f"{dataset}: {METRICS[metric].label.lower()} per cell (orange: best{note})\n"
+        "error bars: 95% CI of the mean (t-distribution); none for n < 2"
     )
     return fig
 
@@ -457,8 +458,8 @@ def compute_figure(cells: pd.DataFrame, compute: dict):
         ax.legend(title="device", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(
         f"Compute: {compute.get('cpu_hours', 0):.4f} CPU-hours, {compute.get('gpu_hours', 0):.4f} GPU-hours\n"
-        f"({compute.get('finished', 0)} finished, {compute.get('diverged', 0)} diverged, {compute.get('failed', 0)} failed, "
-        f"{compute.get('missing', 0)} missing of {compute.get('runs', 0)} runs)"
+        f"({compute.get('finished', 0)} finished, {compute.get('diverged', 0)} diverged, "
+        f"{compute.get('failed', 0)} failed, {compute.get('missing', 0)} missing of {compute.get('runs', 0)} runs)"
     )
     return fig
 
@@ -721,6 +722,7 @@ def search_figure(runs: pd.DataFrame, cells: pd.DataFrame, dataset: str, keys: l
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     names = ", ".join(sorted(best["hparams"].tolist())) or "none finished"
     fig.suptitle(
-        f"{dataset}: {METRICS[metric].label.lower()} of each run against each sampled key\n{len(mine)} finished runs; ringed: best point ({names})"
+        f"{dataset}: {METRICS[metric].label.lower()} of each run against each sampled key\n"
+        f"{len(mine)} finished runs; ringed: best point ({names})"
     )
     return fig

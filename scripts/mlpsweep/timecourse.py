@@ -4,9 +4,9 @@ generalization matrices, from the run directories of windowed data sets.
 A windowed run (`datasets.<name>.windows`) records its window and its protocol in
 metrics.json (`data.window`, `data.protocol`, `run.subject`). Per data set x cell x window
 the table gives the mean and std of the test accuracy over the cell's runs at that window,
-the binomial chance threshold at the majority-class rate (stats.chance.majority_threshold, as the summary table), and which
-windows are significantly above chance: MNE's cluster-based permutation test
-(`mne.stats.permutation_cluster_1samp_test`, one-sided) over one observation per subject
+the binomial chance threshold at the majority-class rate (stats.chance.majority_threshold, as
+the summary table), and which windows are significantly above chance: MNE's cluster-based
+permutation test (`mne.stats.permutation_cluster_1samp_test`, one-sided) over one observation per subject
 (within-subject: the subject's mean accuracy; cross-subject: the held-out subject's
 accuracy from the runs' per-group results) or per fold where the data has no subjects,
 minus the chance level. The permutations are drawn with a fixed seed: the same runs give
@@ -73,9 +73,9 @@ WINDOW_COLUMNS = [
 def table_columns(metric: str = "test_accuracy") -> list[str]:
     """The time-course table's columns for its score (`summary.timecourse_metric`)."""
     return [
-        *KEYS, "protocol", "window", "window_start", "window_centre", "window_length", "n", f"{metric}_mean", f"{metric}_std",
-        "observations", "n_observations", "observation_mean", "sem", chance_column(metric), "chance_threshold", "above_threshold",
-        "cluster", "cluster_p", "significant",
+        *KEYS, "protocol", "window", "window_start", "window_centre", "window_length", "n",
+        f"{metric}_mean", f"{metric}_std", "observations", "n_observations", "observation_mean", "sem",
+        chance_column(metric), "chance_threshold", "above_threshold", "cluster", "cluster_p", "significant",
     ]  # fmt: skip
 
 
@@ -295,10 +295,12 @@ def method_text(options: dict) -> str:
     )
     return (
         f"Significant (*): windows in a cluster of adjacent windows whose {score} minus chance ({chance}), "
-        "one value per observation, exceeds the one-sided one-sample t threshold for p < {ca} (df = observations − 1), where the cluster's p-value "
-        "is < {alpha}: cluster-based permutation test, one-sided (mne.stats.permutation_cluster_1samp_test, tail=1, {n} sign-flip permutations "
+        "one value per observation, exceeds the one-sided one-sample t threshold for p < {ca} "
+        "(df = observations − 1), where the cluster's p-value is < {alpha}: cluster-based permutation test, "
+        "one-sided (mne.stats.permutation_cluster_1samp_test, tail=1, {n} sign-flip permutations "
         "or all of them where fewer, seed {seed}; Maris & Oostenveld 2007), which corrects for the number of windows. "
-        "Observations: subjects (within-subject: each subject's mean over its seeds and folds; cross-subject: each held-out subject's score), "
+        "Observations: subjects (within-subject: each subject's mean over its seeds and folds; "
+        "cross-subject: each held-out subject's score), "
         "or folds (mean over seeds) where the data have no subjects."
     ).format(
         ca=options["cluster_alpha"],
@@ -312,7 +314,10 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     """The time-course table as Markdown, with its method notes."""
     options = options_with_defaults(options)
     if table.empty:
-        return "No time-course rows: no finished run of this sweep has a time window (a data set with `source: epochs` and `windows:` makes them).\n"
+        return (
+            "No time-course rows: no finished run of this sweep has a time window (a data set with `source: epochs` "
+            "and `windows:` makes them).\n"
+        )
     metric = table.attrs.get("metric", options["timecourse_metric"])
     accuracy = lambda v: fmt(v, metric, options)
     header = [
@@ -336,7 +341,8 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     lines = markdown_table(header, "lllll" + "r" * (len(header) - 5), rows)
     lines.append("")
     lines.append(
-        f"{METRICS[metric].label}: mean ± std over the cell's runs at the window ((subject,) seed, fold); n = finished runs. s.e.m.: standard error of the mean over the observations."
+        f"{METRICS[metric].label}: mean ± std over the cell's runs at the window ((subject,) seed, fold); "
+        "n = finished runs. s.e.m.: standard error of the mean over the observations."
     )
     lines.append(threshold_text(metric, options["significance"]["alpha"], table.attrs.get("permuted", False)))
     if metric == "test_accuracy":

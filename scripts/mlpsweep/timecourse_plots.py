@@ -94,7 +94,10 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
     note = (
         ""
         if rate is None
-        else f"\nunbalanced test trials (majority {rate:.2f}): accuracy moves with the balance; see AUC or balanced accuracy"
+        else (
+            f"\nunbalanced test trials (majority {rate:.2f}): accuracy moves with the balance; "
+            "see AUC or balanced accuracy"
+        )
     )
     title = (
         f"{dataset}: decoding over time ({score_name(metric)}), {protocols}\nshaded and barred: significant clusters "
@@ -103,8 +106,10 @@ def timecourse_figure(table: pd.DataFrame, dataset: str, options: dict):
     )
     if null:
         title = (
-            f"{dataset}: decoding over time ({score_name(metric)}), {protocols}\nshaded, bars at the bottom: significant clusters, sign-flip cluster test "
-            f"over {mine['observations'].iloc[0]} (Maris & Oostenveld 2007)\ndashed bars at the top: significant clusters, model-level "
+            f"{dataset}: decoding over time ({score_name(metric)}), {protocols}\n"
+            "shaded, bars at the bottom: significant clusters, sign-flip cluster test "
+            f"over {mine['observations'].iloc[0]} (Maris & Oostenveld 2007)\n"
+            "dashed bars at the top: significant clusters, model-level "
             f"permutation test (label-permutation runs, Stelzer et al. 2013); p < {alpha}{note}"
         )
     ax.set_title(title, fontsize="medium" if null else None)
@@ -209,7 +214,8 @@ def generalization_figure(matrix: pd.DataFrame, key: tuple, chance: float, lengt
     unit = "%" if scale == 100 else "fraction"
     fig.colorbar(image, ax=ax, label=f"{score_name(metric)} ({unit}); white: chance {centre:.{options['decimals']}f}")
     ax.set_title(
-        f"{' / '.join(key)}\ntemporal generalization, mean over {n_runs} runs per training window\n(dashed: diagonal, train time = test time)"
+        f"{' / '.join(key)}\ntemporal generalization, mean over {n_runs} runs per training window\n"
+        "(dashed: diagonal, train time = test time)"
     )
     return fig
 
@@ -265,7 +271,8 @@ def write_generalization_outputs(results, summary_dir, plots_dir, options: dict 
     if not matrices:
         write_text_atomic(
             tables / "README.md",
-            "No generalization matrix: no finished windowed run of this sweep left a generalization.csv (they do with `summary.generalization: true`).\n",
+            "No generalization matrix: no finished windowed run of this sweep left a generalization.csv (they do with "
+            "`summary.generalization: true`).\n",
         )
         return {}
     chance = _chance_of_cells(windows, options)

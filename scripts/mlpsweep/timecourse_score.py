@@ -22,10 +22,15 @@ from .tables.runs import KEYS
 SCORES = ("test_accuracy", "test_balanced_accuracy", "test_roc_auc")
 UNBALANCED_MARGIN = 0.05  # majority rate above 1 / classes + this: the note on unbalanced test trials
 APPROXIMATION = {
-    "test_balanced_accuracy": "normal approximation of the mean per-class recall of a classifier guessing each class with "
-    "probability 1 / classes, over the test trials of one seed",
-    "test_roc_auc": "normal approximation of the Mann-Whitney U statistic under H0 (s.d. sqrt((N + 1) / (12 n1 n0)); "
-    "Mann & Whitney 1947, Hanley & McNeil 1982; more classes: the mean of the one-vs-rest s.d.), over the test trials of one seed",
+    "test_balanced_accuracy": (
+        "normal approximation of the mean per-class recall of a classifier guessing each class with "
+        "probability 1 / classes, over the test trials of one seed"
+    ),
+    "test_roc_auc": (
+        "normal approximation of the Mann-Whitney U statistic under H0 (s.d. sqrt((N + 1) / (12 n1 n0)); "
+        "Mann & Whitney 1947, Hanley & McNeil 1982; more classes: the mean of the one-vs-rest s.d.), "
+        "over the test trials of one seed"
+    ),
 }
 
 
@@ -86,16 +91,21 @@ def threshold_text(metric: str, alpha: float, permuted: bool) -> str:
     """The caption's account of the threshold of the time course's score."""
     if metric == "test_accuracy":
         return (
-            f"Threshold: the accuracy a classifier exceeds by chance with p < {alpha} (binomial test over the test trials of one seed, "
+            f"Threshold: the accuracy a classifier exceeds by chance with p < {alpha} "
+            "(binomial test over the test trials of one seed, "
             "folds and subjects summed, at their majority-class rate; Combrisson & Jerbi 2015)."
         )
     chance = "1 / classes" if metric == "test_balanced_accuracy" else "0.5"
     how = (
-        f"the {1 - alpha:g} quantile of the cell's label-permutation runs at that window (their mean over folds and subjects per permutation)"
+        f"the {1 - alpha:g} quantile of the cell's label-permutation runs at that window (their mean over folds and "
+        "subjects per permutation)"
         if permuted
         else APPROXIMATION[metric]
     )
-    return f"Chance: {chance} whatever the class balance. Threshold: the {label(metric)} a classifier that ignores the data exceeds with p < {alpha}: {how}."
+    return (
+        f"Chance: {chance} whatever the class balance. Threshold: the {label(metric)} a classifier that ignores the "
+        f"data exceeds with p < {alpha}: {how}."
+    )
 
 
 def unbalanced_datasets(mine: pd.DataFrame, starts: list[float]) -> float | None:

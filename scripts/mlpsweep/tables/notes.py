@@ -16,22 +16,42 @@ AT_CHANCE_MARK = {"md": " ‡", "tex": "$^\\ddagger$"}
 NOTES = {
     "md": {
         "test": {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"},
-        "dagger": "† not significantly worse than the best cell of its data set ({test} over shared {over}, alpha = {alpha}).",
-        "ddagger": "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < {alpha} (binomial test over the test trials of one seed at the majority-class rate, the accuracy of always answering the most frequent class; Combrisson & Jerbi 2015).",
-        "perm": "Perm. p: label-permutation p-value of the mean test accuracy (Ojala & Garriga 2010): (1 + number of permutations scoring at least as high) / (1 + permutations); "
-        "{planned} permutations per cell, each trained on labels shuffled within the training rows; (k/m): k of m permutations finished.",
+        "dagger": (
+            "† not significantly worse than the best cell of its data set "  # joined: 121 bytes
+            "({test} over shared {over}, alpha = {alpha})."
+        ),
+        "ddagger": (
+            "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < "
+            "{alpha} (binomial test over the test trials of one seed at the majority-class rate, the accuracy of "
+            "always answering the most frequent class; Combrisson & Jerbi 2015)."
+        ),
+        "perm": (
+            "Perm. p: label-permutation p-value of the mean test accuracy (Ojala & Garriga 2010): "
+            "(1 + number of permutations scoring at least as high) / (1 + permutations); "
+            "{planned} permutations per cell, each trained on labels shuffled within the training rows; "
+            "(k/m): k of m permutations finished."
+        ),
     },
     "tex": {
         "test": {"paired_t": "paired $t$-test", "wilcoxon": "Wilcoxon signed-rank test"},
         "dagger": "$^\\dagger$ not significantly worse than the best cell ({test}, $\\alpha = {alpha}$).",
-        "ddagger": "$^\\ddagger$ mean test accuracy not above chance (binomial test at the majority-class rate, $p < {alpha}$, over the test trials of one seed).",
+        "ddagger": (
+            "$^\\ddagger$ mean test accuracy not above chance (binomial test at the majority-class rate, $p < "
+            "{alpha}$, over the test trials of one seed)."
+        ),
         "perm": "Perm.~$p$: label-permutation $p$-value of the mean test accuracy, {planned} permutations per cell.",
     },
 }
 
 PEEK_NOTE = {
-    "md": "The bold cell is chosen on the test rows (`summary.best_by` is a test metric), so its score is optimistic; summary/selected.md gives a nested estimate, chosen on validation rows.",
-    "tex": " The bold cell is chosen on the test data; Table~\\ref{{{label}-selected}} gives a nested estimate chosen on validation data.",
+    "md": (
+        "The bold cell is chosen on the test rows (`summary.best_by` is a test metric), so its score is optimistic; "
+        "summary/selected.md gives a nested estimate, chosen on validation rows."
+    ),
+    "tex": (
+        " The bold cell is chosen on the test data; Table~\\ref{{{label}-selected}} gives a nested estimate chosen on "
+        "validation data."
+    ),
 }
 
 
@@ -76,6 +96,7 @@ def chance_lines(cells: pd.DataFrame, options: dict, style: str) -> list[str]:
         lines.append(
             f"Chance level of {escape(dataset)}: majority class {_span(mine['chance_majority'], accuracy, dash)}; "
             f"above chance ({p}) means above {_span(mine['chance_threshold'], accuracy, dash)} "
-            f"({_span(mine['n_test_trials'], whole, dash)} test trials per seed, {_span(mine['n_classes'], whole, dash)} classes)."
+            f"({_span(mine['n_test_trials'], whole, dash)} test trials per seed, "
+            f"{_span(mine['n_classes'], whole, dash)} classes)."
         )
     return lines

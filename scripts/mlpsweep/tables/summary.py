@@ -107,19 +107,23 @@ def render_markdown(cells: pd.DataFrame, options: dict, compute: dict, folds: bo
     lines = markdown_table(header, "llll" + "r" * (len(header) - 4), _table_rows(cells, options, "md"))
     lines.append("")
     lines.append(
-        f"Mean ± std over {over_text(folds)} (sample std); n = finished runs / planned runs. Best mean {METRICS[options['best_by']].label} per data set in bold."
+        f"Mean ± std over {over_text(folds)} (sample std); n = finished runs / planned runs. "
+        f"Best mean {METRICS[options['best_by']].label} per data set in bold."
     )
     if peeks(options):
         lines.append(PEEK_NOTE["md"])
     lines.extend(notes(cells, options, "md", folds))
     if (cells["n"] < cells["n_planned"]).any():
         lines.append(
-            "Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why (missing, failed, diverged)."
+            "Cells with fewer finished runs than planned count only the finished ones; a cell with none shows why "
+            "(missing, failed, diverged)."
         )
     lines.append("")
     lines.append(
-        f"Compute: {compute['finished']} finished, {compute['diverged']} diverged, {compute['failed']} failed, {compute['missing']} missing of {compute['runs']} runs; "
-        f"training time {compute['fit_hours']:.4f} h ({compute['cpu_hours']:.4f} CPU-hours, {compute['gpu_hours']:.4f} GPU-hours)."
+        f"Compute: {compute['finished']} finished, {compute['diverged']} diverged, {compute['failed']} failed, "
+        f"{compute['missing']} missing of {compute['runs']} runs; "
+        f"training time {compute['fit_hours']:.4f} h "
+        f"({compute['cpu_hours']:.4f} CPU-hours, {compute['gpu_hours']:.4f} GPU-hours)."
     )
     return "\n".join(lines) + "\n"
 
