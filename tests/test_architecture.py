@@ -249,3 +249,19 @@ def test_the_conda_environment_pins_what_the_gpu_requirements_pin():
     assert set(wanted) - set(conda_pins) <= {
         "snakemake-executor-plugin-slurm"
     }  # the jobs' environment needs no executor plugin
+
+
+LINE_LENGTH = 120  # pyproject's ruff line-length: a reviewer reads two files side by side
+
+
+def test_no_line_of_the_workflow_code_is_longer_than_the_line_length():
+    """scripts/ and workflow/ (Python, rules, schema): long texts are split into adjacent literals."""
+    paths = [*(REPO / "scripts").rglob("*.py"), *(REPO / "workflow").rglob("*.smk"), REPO / "workflow" / "Snakefile"]
+    long = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in paths
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if len(line) > LINE_LENGTH
+    ]
+    assert long == []
+    assert f"line-length = {LINE_LENGTH}" in (REPO / "pyproject.toml").read_text()

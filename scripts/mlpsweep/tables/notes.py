@@ -17,8 +17,7 @@ NOTES = {
     "md": {
         "test": {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test"},
         "dagger": (
-            "† not significantly worse than the best cell of its data set "  # joined: 121 bytes
-            "({test} over shared {over}, alpha = {alpha})."
+            "† not significantly worse than the best cell of its data set ({test} over shared {over}, alpha = {alpha})."
         ),
         "ddagger": (
             "‡ mean test accuracy not above chance: not above the accuracy a classifier exceeds by chance with p < "
