@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .rundir import window_label
-from .stats.cluster import CLUSTER_SEED, cluster_test
+from .stats.cluster import cluster_test
 from .stats.paired import paired_pvalues
+from .tables.notes import cluster_caption_values
 from .tables.options import fmt, options_with_defaults
 from .tables.order import cell_ranks, natural_key
 from .tables.render import csv_text, markdown_table
@@ -161,13 +162,7 @@ def method_text(options: dict) -> str:
         "paired t-test of the cell against the baseline over the observations (scipy.stats.ttest_rel): whether the two "
         "decoders differ. Unlike these, summary.md's p-value compares each cell with the best cell of its data set "
         "(two-sided, over the (seed, fold) runs both have)."
-    ).format(
-        ca=options["cluster_alpha"],
-        alpha=options["significance"]["alpha"],
-        n=options["cluster_permutations"],
-        seed=CLUSTER_SEED,
-        paired=PAIRED_TEST,
-    )
+    ).format(**cluster_caption_values(options), paired=PAIRED_TEST)
 
 
 def render_markdown(table: pd.DataFrame, options: dict) -> str:

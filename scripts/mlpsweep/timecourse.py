@@ -31,7 +31,8 @@ import pandas as pd
 from . import record, rundir
 from .registry import METRICS
 from .rundir import window_label
-from .stats.cluster import CLUSTER_SEED, cluster_test
+from .stats.cluster import cluster_test
+from .tables.notes import cluster_caption_values
 from .tables.options import fmt, options_with_defaults
 from .tables.order import cell_ranks, natural_key
 from .tables.render import csv_text, markdown_table, mean_std
@@ -302,12 +303,7 @@ def method_text(options: dict) -> str:
         "Observations: subjects (within-subject: each subject's mean over its seeds and folds; "
         "cross-subject: each held-out subject's score), "
         "or folds (mean over seeds) where the data have no subjects."
-    ).format(
-        ca=options["cluster_alpha"],
-        alpha=options["significance"]["alpha"],
-        n=options["cluster_permutations"],
-        seed=CLUSTER_SEED,
-    )
+    ).format(**cluster_caption_values(options))
 
 
 def render_markdown(table: pd.DataFrame, options: dict) -> str:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .cells import shows_permutations
 from .options import fmt
+from ..stats.cluster import CLUSTER_SEED
 from .render import tex_escape
 
 NOT_WORSE_MARK = {"md": " †", "tex": "$^\\dagger$"}
@@ -99,3 +100,13 @@ def chance_lines(cells: pd.DataFrame, options: dict, style: str) -> list[str]:
             f"{_span(mine['n_classes'], whole, dash)} classes)."
         )
     return lines
+
+
+def cluster_caption_values(options: dict) -> dict:
+    """What a caption says of the cluster test: cluster-forming alpha, alpha, permutations, seed."""
+    return {
+        "ca": options["cluster_alpha"],
+        "alpha": options["significance"]["alpha"],
+        "n": options["cluster_permutations"],
+        "seed": CLUSTER_SEED,
+    }
