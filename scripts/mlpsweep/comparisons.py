@@ -25,7 +25,7 @@ from .stats.paired import paired_pvalues
 from .tables.notes import cluster_caption_values
 from .tables.options import fmt, options_with_defaults
 from .tables.order import cell_ranks, natural_key
-from .tables.render import csv_text, markdown_table
+from .tables.render import CELL_HEADER, csv_text, markdown_table
 from .tables.runs import KEYS
 from .timecourse import observations
 
@@ -180,9 +180,7 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
         return fmt(v, score, options)
 
     header = [
-        "Data set",
-        "Architecture",
-        "Hyperparameters",
+        *CELL_HEADER,
         "Baseline",
         "Window (s)",
         "n",

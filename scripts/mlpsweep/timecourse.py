@@ -35,7 +35,7 @@ from .stats.cluster import cluster_test
 from .tables.notes import cluster_caption_values
 from .tables.options import fmt, options_with_defaults
 from .tables.order import cell_ranks, natural_key
-from .tables.render import csv_text, markdown_table, mean_std
+from .tables.render import CELL_HEADER, csv_text, markdown_table, mean_std
 from .tables.runs import KEYS
 from .timecourse_score import (
     SCORES,
@@ -317,9 +317,7 @@ def render_markdown(table: pd.DataFrame, options: dict) -> str:
     metric = table.attrs.get("metric", options["timecourse_metric"])
     accuracy = lambda v: fmt(v, metric, options)
     header = [
-        "Data set",
-        "Architecture",
-        "Hyperparameters",
+        *CELL_HEADER,
         "Protocol",
         "Window (s)",
         "Centre (s)",

@@ -11,7 +11,7 @@ import pandas as pd
 from ..registry import METRICS
 from .options import options_with_defaults
 from .order import order_of, rank, real_runs, sort_runs
-from .render import markdown_table, mean_std
+from .render import CELL_HEADER, markdown_table, mean_std
 from .runs import KEYS
 
 GROUP_COLUMNS = [*KEYS, "group", "test_accuracy_mean", "test_accuracy_std", "n_seeds", "n_test_rows"]
@@ -83,9 +83,7 @@ def render_groups_markdown(groups: pd.DataFrame, options: dict) -> str:
     auc = "test_roc_auc_mean" in groups
     scores = ["test_accuracy", *(["test_roc_auc"] if auc else [])]
     header = [
-        "Data set",
-        "Architecture",
-        "Hyperparameters",
+        *CELL_HEADER,
         "Group",
         *(METRICS[m].label for m in scores),
         "Seeds",

@@ -11,6 +11,8 @@ import pandas as pd
 
 from .options import fmt
 
+CELL_HEADER = ("Data set", "Architecture", "Hyperparameters")  # the columns that name a cell, in every table
+
 PLUS_MINUS = {"md": "±", "tex": "$\\pm$"}
 _ALIGN = {"l": " --- ", "r": " ---: "}
 _TEX_ESCAPES = {

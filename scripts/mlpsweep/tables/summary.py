@@ -17,7 +17,7 @@ from .groups import group_table, render_groups_markdown, with_auc
 from .notes import AT_CHANCE_MARK, NOT_WORSE_MARK, PEEK_NOTE, notes, over_text, peeks
 from .options import options_with_defaults
 from .order import real_runs, sort_runs
-from .render import cell_text, csv_text, latex_table, markdown_table, tex_escape
+from .render import CELL_HEADER, cell_text, csv_text, latex_table, markdown_table, tex_escape
 from .search import render_search_markdown, search_table, with_search_values
 
 
@@ -97,9 +97,7 @@ def render_markdown(cells: pd.DataFrame, options: dict, compute: dict, folds: bo
     """summary.md: one row per cell, then what its numbers and marks mean and the compute used."""
     perm = ["Perm. p"] if shows_permutations(cells) else []
     header = [
-        "Data set",
-        "Architecture",
-        "Hyperparameters",
+        *CELL_HEADER,
         "n",
         *(METRICS[m].label for m in options["metrics"]),
         *perm,
@@ -132,9 +130,7 @@ def render_latex(cells: pd.DataFrame, options: dict) -> str:
     """summary.tex: the summary table for a paper (booktabs), a rule between data sets."""
     perm = ["Perm.~$p$"] if shows_permutations(cells) else []
     header = [
-        "Data set",
-        "Architecture",
-        "Hyperparameters",
+        *CELL_HEADER,
         "$n$",
         *(tex_escape(METRICS[m].label) for m in options["metrics"]),
         *perm,
