@@ -438,9 +438,10 @@ def test_leave_one_subject_out_over_windows_trains_each_window_and_decodes_the_e
         "centre": 0.3,
         "length": 0.2,
     }
-    assert record["data"]["n_features"] == 3 * 20 and record["metrics"]["test_by_group"] == {
-        "02": {"n": 48, "correct": round(48 * record["metrics"]["test_accuracy"])}
-    }
+    held_out = record["metrics"]["test_by_group"]  # one subject, tested whole: its AUC is the run's
+    assert record["data"]["n_features"] == 3 * 20 and set(held_out) == {"02"}
+    assert held_out["02"]["n"] == 48 and held_out["02"]["correct"] == round(48 * record["metrics"]["test_accuracy"])
+    assert held_out["02"]["roc_auc"] == pytest.approx(record["metrics"]["test_roc_auc"])
     assert (
         len({r["provenance"]["pack"]["key"] for r in records.values() if r["provenance"]["pack"]["size"] == 9}) == 1
     )  # the first nine: one pack
