@@ -251,3 +251,13 @@ def _provenance(device: str, threads: int, slurm_job_id: str | None, rel: str) -
         "keras_backend": "tensorflow",
         "pack": {"key": "pack-fake", "size": 1, "index": 0, "members": [rel]},
     }
+
+
+def summarize_fakes(results: Path, options: dict | None = None):
+    """summary/ of the fake runs under `results` (runs.csv: what the time course reads); the runs."""
+    from mlpsweep.tables.runs import collect_runs
+    from mlpsweep.tables.summary import write_summary
+
+    runs = collect_runs(results, rundir.discover(results))
+    write_summary(runs, options, Path(results) / "summary")
+    return runs

@@ -11,13 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakes import write_run
+from fakes import summarize_fakes, write_run
 
 from mlpsweep import generalization, rundir, timecourse, timecourse_plots
 from mlpsweep.stats.chance import chance_threshold
 from mlpsweep.stats.cluster import cluster_test
-from mlpsweep.tables.runs import collect_runs
-from mlpsweep.tables.summary import write_summary
 
 WINDOWS = [round(-0.2 + 0.1 * k, 3) for k in range(10)]  # starts -0.2 .. 0.7, 0.1 s long
 EFFECT = range(4, 8)  # windows 4-7 (0.2 .. 0.5 s) hold the effect
@@ -80,9 +78,7 @@ def sweep(tmp_path_factory):
 
 def summarize(results):
     """summary/ of the fake runs (runs.csv: what the time course reads)."""
-    runs = collect_runs(results, rundir.discover(results))
-    write_summary(runs, OPTIONS, results / "summary")
-    return runs
+    return summarize_fakes(results, OPTIONS)
 
 
 @pytest.fixture(scope="module")

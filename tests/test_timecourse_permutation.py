@@ -10,13 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakes import write_run
+from fakes import summarize_fakes, write_run
 
-from mlpsweep import rundir, timecourse, timecourse_null, timecourse_plots
+from mlpsweep import timecourse, timecourse_null, timecourse_plots
 from mlpsweep.stats.group_permutation import draw_permutations, group_permutation_test
 from mlpsweep.stats.prevalence import prevalence_bound, prevalence_p
-from mlpsweep.tables.runs import collect_runs
-from mlpsweep.tables.summary import write_summary
 
 
 def brute_force(observed, nulls, cluster_alpha):
@@ -192,8 +190,7 @@ def sweep(tmp_path_factory):
                     groups={f"{s + 1:02d}": (40, correct)},
                     class_counts=(20, 20),
                 )
-    runs = collect_runs(results, rundir.discover(results))
-    write_summary(runs, OPTIONS, results / "summary")
+    summarize_fakes(results, OPTIONS)
     return results
 
 

@@ -2,6 +2,8 @@
 called above chance by accuracy, the AUC time course sits at 0.5 with nothing significant;
 with an effect, the AUC time course finds it (made-up predictions, scored as training does)."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -87,31 +89,11 @@ def test_auc_time_course_sits_at_half_without_effect_and_finds_the_effect(result
 
 def test_balanced_accuracy_threshold_from_permutation_runs_where_the_sweep_has_them(tmp_path):
     for fold in range(2):
-        write_run(
-            tmp_path,
-            "d",
-            "mlp",
-            seed=0,
-            fold=fold,
-            window=0.0,
-            accuracy=0.7,
-            metrics={"test_balanced_accuracy": 0.6},
-            class_counts=COUNTS,
-        )
+        run = functools.partial(write_run, tmp_path, "d", "mlp", seed=0, fold=fold, window=0.0, accuracy=0.7,
+                                class_counts=COUNTS)  # fmt: skip
+        run(metrics={"test_balanced_accuracy": 0.6})
         for perm in range(1, 21):
-            value = 0.45 + perm / 100
-            write_run(
-                tmp_path,
-                "d",
-                "mlp",
-                seed=0,
-                fold=fold,
-                window=0.0,
-                permutation=perm,
-                accuracy=0.7,
-                metrics={"test_balanced_accuracy": value},
-                class_counts=COUNTS,
-            )
+            run(permutation=perm, metrics={"test_balanced_accuracy": 0.45 + perm / 100})
     write_summary(collect_runs(tmp_path, rundir.discover(tmp_path)), OPTIONS, tmp_path / "summary")
     table = table_of(tmp_path, "test_balanced_accuracy")
     assert table["chance_level"].tolist() == [0.5]
