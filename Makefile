@@ -67,6 +67,11 @@ lint: setup
 regenerate: setup
 	$(SNAKEMAKE) --profile profiles/default --configfile $(CONFIG) --config regenerate=1 --forceall
 
+# The chosen runs' models (results/best/<dataset>/index.csv) copied out, to take elsewhere: make export-best TO=dir
+.PHONY: export-best
+export-best: setup
+	$(PY) scripts/export_best.py $(RESULTS) --to $(or $(TO),best_models)
+
 report: setup
 	$(SNAKEMAKE) --profile profiles/default --configfile $(CONFIG) --config regenerate=1 --report $(RESULTS)/report.html
 	$(PY) scripts/pin_report_times.py $(RESULTS)/report.html

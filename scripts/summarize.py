@@ -4,9 +4,10 @@ import logging
 import sys
 from pathlib import Path
 
+from mlpsweep.best import write_best
 from mlpsweep.jobs import results_dir, setup_logging
 from mlpsweep.progress import Phases, Progress, terminal
-from mlpsweep.selection import write_best, write_selection
+from mlpsweep.selection import write_selection
 from mlpsweep.startup import fast_shutdown
 from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs

@@ -52,6 +52,7 @@ def test_the_engine_stands_alone(path):
 
 DOWNSTREAM = [
     "selection",
+    "best",
     "plots",
     "report",
     "estimate",

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpsweep import export, predict, rundir
+from mlpsweep import best, export, predict, rundir
 from mlpsweep.data import DataError
 from mlpsweep.model import build_classifier, build_mlp, compile_mlp
 from mlpsweep.record import upgrade
+from mlpsweep.tables.options import options_with_defaults
 
 FEATURES = ["c3", "c4", "cz"]
 CLASSES = ["left", "right", "rest"]
@@ -105,6 +106,47 @@ def test_a_cell_averages_its_runs_probabilities_and_ignores_label_and_group(tmp_
     np.testing.assert_allclose(out[[f"p_{c}" for c in CLASSES]].to_numpy(), (singles[0] + singles[1]) / 2, rtol=1e-5)
     assert out["predicted"].tolist() == [CLASSES[i] for i in ((singles[0] + singles[1]) / 2).argmax(axis=1)]
     assert done["models"] == 2 and done["ignored_columns"] == ["condition", "subject"]
+
+
+def test_best_reads_its_index_an_export_and_an_earlier_releases_copies(tmp_path):
+    results = tmp_path / "results"
+    complete_run(results / "runs/eeg/a/default/seed0", seed=0)
+    complete_run(results / "runs/eeg/b/default/seed1", seed=1)
+    choices = pd.DataFrame(
+        {
+            "dataset": "eeg",
+            "leaf": ["seed0", "seed1"],
+            "seed": [0, 1],
+            "fold": pd.array([None, None], dtype="Int64"),
+            "architecture": ["a", "b"],
+            "hparams": "default",
+            "path": ["runs/eeg/a/default/seed0", "runs/eeg/b/default/seed1"],
+            "select_by": "val_loss",
+            "score": [0.2, 0.3],
+        }
+    )
+    best.write_best(results, choices, options_with_defaults({}), results / "best")
+    path = new_rows(tmp_path, pd.DataFrame({"c3": [0.5, 1.5], "c4": [-1.0, -3.0], "cz": [2e-12, 5e-12]}))
+    x = pd.read_csv(path)[FEATURES].to_numpy(np.float32)
+    members = [results / "runs/eeg/a/default/seed0", results / "runs/eeg/b/default/seed1"]
+    mean = sum(keras.models.load_model(m / rundir.MODEL_FILE, safe_mode=True).predict(x, verbose=0) for m in members)
+    expected = pd.read_csv(pd.io.common.StringIO(predict.predictions_csv(mean / 2, CLASSES)))
+    assert predict.find_runs(results / "best/eeg") == [m.absolute() for m in members]
+    text, done = predict.predict_file(results / "best/eeg", path)
+    assert done["models"] == 2
+    pd.testing.assert_frame_equal(pd.read_csv(pd.io.common.StringIO(text)), expected)
+    best.export_best(results, tmp_path / "elsewhere")  # the copies taken elsewhere, as an earlier release made them
+    (results / "best/eeg/index.csv").rename(tmp_path / "index.csv")
+    for leaf, member in zip(("seed0", "seed1"), members):
+        for name in (rundir.MODEL_FILE, rundir.MODEL_INFO_FILE):
+            (results / "best/eeg" / leaf).mkdir(exist_ok=True)
+            (results / "best/eeg" / leaf / name).write_bytes((member / name).read_bytes())
+    for folder in (tmp_path / "elsewhere/eeg", results / "best/eeg"):
+        assert predict.predict_file(folder, path)[0] == text
+    (tmp_path / "index.csv").rename(results / "best/eeg/index.csv")
+    (members[1] / rundir.MODEL_FILE).unlink()
+    with pytest.raises(predict.PredictError, match=r"index.csv: no model.keras in the chosen run directories .*seed1"):
+        predict.find_runs(results / "best/eeg")
 
 
 def test_the_command_writes_predictions_of_one_run(tmp_path, caplog):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from fakes import write_run
-from mlpsweep import selection
+from mlpsweep import best, selection
 from mlpsweep.config import ConfigError, validate_config
 from mlpsweep.tables.options import options_with_defaults
 from mlpsweep.tables.runs import collect_runs
@@ -131,7 +131,7 @@ def test_folds_are_leaves_and_regeneration_is_byte_identical(tmp_path):
     assert {p.name: p.read_bytes() for p in (tmp_path / "summary").glob("selected.*")} == before
 
 
-def test_best_models_are_the_chosen_runs_files(tmp_path):
+def test_best_is_an_index_of_the_chosen_runs_and_exports_their_models(tmp_path):
     choices, _ = sweep(
         tmp_path,
         [
@@ -141,25 +141,46 @@ def test_best_models_are_the_chosen_runs_files(tmp_path):
             run("b", "x", 1, 0.2, 0.7),
         ],
     )
-    selection.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
-    assert (tmp_path / "best/ds/seed0/model.keras").read_bytes() == (
-        tmp_path / "runs/ds/b/x/seed0/model.keras"
-    ).read_bytes()
+    (tmp_path / "best/ds/seed0").mkdir(parents=True)
+    (tmp_path / "best/ds/seed0/model.keras").write_bytes(b"an earlier summary's copy")
+    best.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
+    assert sorted(p.name for p in (tmp_path / "best/ds").iterdir()) == ["README.txt", "index.csv"]  # no copies
+    index = pd.read_csv(tmp_path / "best/ds/index.csv")
+    assert index.columns.tolist() == best.INDEX_COLUMNS
+    assert index[["leaf", "seed", "path", "select_by", "score"]].values.tolist() == [
+        ["seed0", 0, "runs/ds/b/x/seed0", "val_loss", 0.2],
+        ["seed1", 1, "runs/ds/a/x/seed1", "val_loss", 0.1],
+    ]
+    assert best.chosen_runs(tmp_path / "best/ds") == [
+        ("seed0", tmp_path.absolute() / "runs/ds/b/x/seed0"),
+        ("seed1", tmp_path.absolute() / "runs/ds/a/x/seed1"),
+    ]
     readme = (tmp_path / "best/ds/README.txt").read_text()
     assert (
-        "seed0: b/x" in readme
-        and "seed1: a/x" in readme
+        "seed0: b/x  (runs/ds/b/x/seed0)" in readme
         and "keras.models.load_model" in readme
         and "scripts/predict.py" in readme
+        and f"scripts/export_best.py {tmp_path.name} --to best_models" in readme
     )
     assert "Not complete models" in readme and "export_models.py" in readme  # fake runs have no model.json
+    assert best.main([str(tmp_path), "--to", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out/ds/seed0/model.keras").read_bytes() == (
+        tmp_path / "runs/ds/b/x/seed0/model.keras"
+    ).read_bytes()
+    assert (tmp_path / "out/ds/chosen.csv").read_bytes() == (tmp_path / "best/ds/index.csv").read_bytes()
+    assert best.chosen_runs(tmp_path / "out/ds") == [
+        ("seed0", tmp_path / "out/ds/seed0"),
+        ("seed1", tmp_path / "out/ds/seed1"),
+    ]
     (tmp_path / "runs/ds/a/x/seed1/model.keras").unlink()
-    selection.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
-    assert not (tmp_path / "best/ds/seed1").exists() or not list((tmp_path / "best/ds/seed1").iterdir())
+    best.write_best(tmp_path, choices.reset_index(), options_with_defaults({}), tmp_path / "best")
     assert (
         "Missing from their run directories (see the problem column of summary/runs.csv): seed1."
         in (tmp_path / "best/ds/README.txt").read_text()
     )
+    assert best.export_best(tmp_path, tmp_path / "out2") == {"ds": 1}
+    with pytest.raises(FileNotFoundError, match=r"best: no chosen runs in it\. Fix: summarize the sweep first"):
+        best.export_best(tmp_path / "runs", tmp_path / "out3")
 
 
 def test_select_by_must_be_a_validation_metric():

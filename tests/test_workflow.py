@@ -191,8 +191,8 @@ def test_every_saved_model_reproduces_its_predictions_from_raw_rows(finished_swe
 
 
 def test_selected_table_best_models_and_predictions_on_new_rows(finished_sweep, tmp_path):
-    """The summary step chooses per seed on validation loss, copies the chosen models to
-    best/<dataset>/, and scripts/predict.py's logic applies them to new rows as an ensemble."""
+    """The summary step chooses per seed on validation loss, lists the chosen runs in
+    best/<dataset>/index.csv (no copies), and scripts/predict.py's logic applies them to new rows as an ensemble."""
     from sklearn.datasets import load_iris
 
     from mlpsweep import predict
@@ -210,9 +210,11 @@ def test_selected_table_best_models_and_predictions_on_new_rows(finished_sweep, 
     for row in choices.to_dict("records"):
         cell = runs[(runs["dataset"] == row["dataset"]) & (runs["seed"] == row["seed"])]
         assert row["score"] == cell["val_loss"].min() and row["test_accuracy"] == runs.loc[row["path"], "test_accuracy"]
-        assert (results / "best" / row["dataset"] / row["leaf"] / "model.keras").read_bytes() == (
-            results / row["path"] / "model.keras"
-        ).read_bytes()
+    for dataset, mine in choices.groupby("dataset"):
+        index = pd.read_csv(results / "best" / dataset / "index.csv")
+        assert index["path"].tolist() == mine["path"].tolist() and not [
+            p for p in (results / "best" / dataset).iterdir() if p.is_dir()
+        ]
     assert (
         "Nested estimate" in (results / "summary" / "selected.md").read_text()
         and "scripts/predict.py results/best/iris" in (results / "best" / "iris" / "README.txt").read_text()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rundir
+from .best import INDEX_FILE, chosen_runs
 from .data import DataError, read_features
 from .refusal import refusal
 
@@ -27,11 +28,14 @@ class PredictError(ValueError):
 
 
 def find_runs(path: str | Path) -> list[Path]:
-    """The run directories with a model under `path`: itself, or its sub-folders (a cell's
-    seeds and folds, best/<dataset>/'s choices), label-permutation runs left out."""
+    """The run directories with a model under `path`: itself, the runs best/<dataset>/index.csv
+    lists, or its sub-folders (a cell's seeds and folds, an earlier release's copies in best/<dataset>/),
+    label-permutation runs left out."""
     path = Path(path)
     if (path / rundir.MODEL_FILE).is_file():
         return [path]
+    if (path / INDEX_FILE).is_file():
+        return indexed_runs(path)
     found = sorted(p.parent for p in path.glob(f"*/{rundir.MODEL_FILE}") if "_perm" not in p.parent.name)
     if not found:
         raise PredictError(
@@ -42,6 +46,24 @@ def find_runs(path: str | Path) -> list[Path]:
             )
         )
     return found
+
+
+def indexed_runs(path: Path) -> list[Path]:
+    """The run directories best/<dataset>/index.csv lists; refused where one has lost its model."""
+    runs = [run_dir for _, run_dir in chosen_runs(path)]
+    missing = [str(run_dir) for run_dir in runs if not (run_dir / rundir.MODEL_FILE).is_file()]
+    if missing or not runs:
+        raise PredictError(
+            refusal(
+                path / INDEX_FILE,
+                f"no {rundir.MODEL_FILE} in the chosen run directories {', '.join(missing)}"
+                if missing
+                else "it lists no run",
+                "run it from the folder that holds the results folder (paths are relative to it), "
+                "or regenerate the summary",
+            )
+        )
+    return runs
 
 
 def model_infos(run_dirs: list[Path]) -> dict:

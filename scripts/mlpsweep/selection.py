@@ -6,19 +6,16 @@ validation score (`summary.select_by`, direction from the registry) is chosen, a
 run's test scores are reported: choosing on validation rows and scoring on test rows the
 choice never saw (Cawley & Talbot 2010; Varma & Simon 2006). Ties go to the cell with fewer
 parameters, then to the first cell in table order. Runs that did not finish are not
-candidates. The chosen runs' models are copied to `best/<dataset>/` (`write_best`).
+candidates. The chosen runs are listed in `best/<dataset>/index.csv` (best.write_best).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import rundir
-from .refusal import refusal
 from .registry import METRICS
 from .storage import write_text_atomic
 from .tables.files import SUMMARY_FILES
@@ -231,72 +228,3 @@ def write_selection(runs: pd.DataFrame, cells: pd.DataFrame, options: dict, outd
     write_text_atomic(outdir / SUMMARY_FILES["selected_md"], render_markdown(estimate, choices, cells, options))
     write_text_atomic(outdir / SUMMARY_FILES["selected_tex"], render_latex(estimate, cells, options))
     return choices
-
-
-README = """Models chosen without looking at the test rows: {dataset}
-
-For every (seed, fold) run of data set {dataset}, the cell whose run had the best {metric}
-(validation rows) was chosen (ties: fewer parameters, then the first cell in table order);
-each folder here holds that run's model, named by the run (seed, fold). The same choice and
-its test scores are in summary/selected.md. Label-permutation runs were never candidates.
-
-{table}
-Load and apply one (raw feature rows in, class probabilities out; model.json names the
-classes, i.e. the output units in order, and the features, i.e. the input columns):
-
-    import json, keras
-    model = keras.models.load_model("{example}/model.keras", safe_mode=True)
-    classes = json.load(open("{example}/model.json"))["class_names"]
-    probabilities = model.predict(rows)      # rows: float32 array, n x {n_features}
-
-Or all of them as an ensemble (their probabilities averaged), on a new data file:
-
-    .venv/bin/python scripts/predict.py {where} new_rows.csv -o predictions.csv
-{incomplete}"""
-
-
-def write_best(results: str | Path, choices: pd.DataFrame, options: dict, outdir: str | Path) -> None:
-    """best/<dataset>/<leaf>/model.keras and model.json: copies of the chosen runs' files,
-    and a README.txt per data set saying how they were chosen and how to use them."""
-    results, outdir = Path(results), Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for dataset, mine in choices[choices["path"].notna()].groupby("dataset", sort=False):
-        lines, old, gone = [], [], []
-        shutil.rmtree(outdir / dataset, ignore_errors=True)  # the choices of an earlier summary
-        for row in mine.to_dict("records"):
-            source, target = results / row["path"], outdir / dataset / row["leaf"]
-            target.mkdir(parents=True, exist_ok=True)
-            for name in (rundir.MODEL_FILE, rundir.MODEL_INFO_FILE):
-                if (source / name).exists():
-                    shutil.copyfile(source / name, target / name)
-            if not (source / rundir.MODEL_FILE).exists():
-                gone.append(row["leaf"])
-            elif not (source / rundir.MODEL_INFO_FILE).exists():
-                old.append(row["leaf"])
-            lines.append(f"    {row['leaf']}: {row['architecture']}/{row['hparams']}  ({row['path']})")
-        info = rundir.read_model_info(results / mine["path"].iloc[0]) or {}
-        incomplete = (
-            "\n"
-            + refusal(
-                None,
-                f"Not complete models (made before model_format 2; they expect standardized rows): {', '.join(old)}",
-                ".venv/bin/python scripts/export_models.py results, then regenerate the summary.\n",
-                fix_on_own_line=True,
-            )
-            if old
-            else ""
-        ) + (
-            f"\nMissing from their run directories (see the problem column of summary/runs.csv): {', '.join(gone)}.\n"
-            if gone
-            else ""
-        )
-        text = README.format(
-            dataset=dataset,
-            metric=METRICS[options["select_by"]].label,
-            table="\n".join(lines) + "\n",
-            example=f"{results.name}/{outdir.name}/{dataset}/{mine['leaf'].iloc[0]}",
-            where=f"{results.name}/{outdir.name}/{dataset}",
-            n_features=info.get("n_features", "n_features"),
-            incomplete=incomplete,
-        )
-        write_text_atomic(outdir / dataset / "README.txt", text)
