@@ -99,3 +99,58 @@ def test_balanced_accuracy_threshold_from_permutation_runs_where_the_sweep_has_t
     assert table["chance_level"].tolist() == [0.5]
     assert table["chance_threshold"].iloc[0] == pytest.approx(np.quantile(0.45 + np.arange(1, 21) / 100, 0.95))
     assert "label-permutation runs" in (tmp_path / "summary" / "timecourse.md").read_text()
+
+
+SCORE_OPTIONS = {**OPTIONS, "metrics": ["test_accuracy", "test_balanced_accuracy", "test_roc_auc"]}
+
+
+def test_summary_marks_auc_and_balanced_accuracy_against_their_own_thresholds(results):
+    import pandas as pd
+
+    from mlpsweep.selection import write_selection
+    from mlpsweep.tables.options import options_with_defaults
+
+    out = write_summary(collect_runs(results, rundir.discover(results)), SCORE_OPTIONS, results / "scores")
+    cells = out["cells"].set_index("dataset")
+    for metric in ("test_balanced_accuracy", "test_roc_auc"):
+        assert (cells[f"chance_method_{metric}"] == "normal").all()
+        assert 0.5 < cells.at["null", f"chance_threshold_{metric}"] < 0.52  # 6400 test trials of one seed
+        assert not cells.at["null", f"above_chance_{metric}"] and cells.at["effect", f"above_chance_{metric}"]
+    assert not cells["above_chance"].any()  # accuracy: no cell beats always answering "standard"
+    saved = pd.read_csv(results / "scores" / "summary.csv")
+    assert saved.columns[-3:].tolist() == ["chance_threshold_test_roc_auc", "chance_method_test_roc_auc",
+                                           "above_chance_test_roc_auc"]  # fmt: skip
+    md = (results / "scores" / "summary.md").read_text()
+    null, effect = (next(line for line in md.splitlines() if line.startswith(f"| {d} |")) for d in ("null", "effect"))
+    assert null.split(" | ")[5:7] == ["0.508 ± 0.066 ‡", "0.511 ± 0.111 ‡ |"]
+    assert "‡" not in "".join(effect.split(" | ")[5:])
+    assert "Hanley & McNeil 1982; Mason & Graham 2002" in md and "Test AUC of null: chance level 0.500" in md
+    assert "Test bal. acc.: chance level 1 / classes whatever the class balance" in md
+    tex = (results / "scores" / "summary.tex").read_text()
+    assert "0.511 $\\pm$ 0.111$^\\ddagger$" in tex and "Hanley \\& McNeil 1982" in tex
+    write_selection(out["runs"], out["cells"], options_with_defaults(SCORE_OPTIONS), results / "scores")
+    selected = (results / "scores" / "selected.md").read_text()
+    assert "Test AUC of effect: chance level 0.500; above chance (p < 0.05) means above 0.514" in selected
+
+
+def test_auc_threshold_of_a_cell_from_its_permutation_runs(tmp_path):
+    for fold in range(2):
+        write_run(tmp_path, "d", "mlp", fold=fold, metrics={"test_roc_auc": 0.6}, class_counts=COUNTS)
+        for perm in range(1, 21):
+            write_run(tmp_path, "d", "mlp", fold=fold, permutation=perm, metrics={"test_roc_auc": 0.45 + perm / 100},
+                      class_counts=COUNTS)  # fmt: skip
+    options = {"metrics": ["test_accuracy", "test_roc_auc"]}
+    cells = write_summary(collect_runs(tmp_path, rundir.discover(tmp_path)), options, tmp_path / "summary")["cells"]
+    expected = np.quantile(0.45 + np.arange(1, 21) / 100, 0.95)
+    assert cells.at[0, "chance_threshold_test_roc_auc"] == pytest.approx(expected)
+    assert cells.at[0, "chance_method_test_roc_auc"] == "permutation" and not cells.at[0, "above_chance_test_roc_auc"]
+    md = (tmp_path / "summary" / "summary.md").read_text()
+    assert "0.600 ± 0.000 ‡" in md and "the 0.95 quantile of the cell's label-permutation runs" in md
+
+
+def test_no_score_threshold_columns_where_the_scores_are_not_shown(results):
+    from mlpsweep.tables.cells import cell_dtypes
+
+    write_summary(collect_runs(results, rundir.discover(results)), {"metrics": ["test_accuracy"]}, results / "plain")
+    header = (results / "plain" / "summary.csv").read_text().splitlines()[0]
+    assert header == ",".join(cell_dtypes()) and "Test AUC" not in (results / "plain" / "summary.md").read_text()

@@ -24,6 +24,7 @@ from .tables.options import fmt
 from .tables.order import real_runs
 from .tables.render import csv_text, latex_table, markdown_table, mean_std, tex_escape
 from .tables.runs import KEYS
+from .tables.score_notes import score_chance_lines, score_method_lines
 
 CHOICE_COLUMNS = [
     "dataset",
@@ -159,6 +160,8 @@ def render_markdown(estimate: pd.DataFrame, choices: pd.DataFrame, cells: pd.Dat
         if "chance_threshold" in cells
         else []
     )
+    scored = cells[cells["dataset"].isin(estimate["dataset"])]
+    chance += score_method_lines(scored, options, "md", marks=False) + score_chance_lines(scored, options, "md")
     lines += ["", *_notes(options, "md"), *chance]
     lines += ["", "Choices per (seed, fold):", ""]
     metric = options["select_by"]
@@ -209,6 +212,8 @@ def render_latex(estimate: pd.DataFrame, cells: pd.DataFrame, options: dict) -> 
     )
     shown = cells[cells["dataset"].isin(estimate["dataset"])]
     chance = chance_lines(shown, options, "tex") if "chance_threshold" in cells and not estimate.empty else []
+    if not estimate.empty:
+        chance += score_method_lines(shown, options, "tex", marks=False) + score_chance_lines(shown, options, "tex")
     return latex_table(
         caption, selected_label(options), "lr" + "r" * len(metrics) + "l", header, rows, _notes(options, "tex") + chance
     )

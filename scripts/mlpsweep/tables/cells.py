@@ -23,11 +23,13 @@ from ..stats.permutation import permutation_pvalues
 from .options import higher_is_better, options_with_defaults
 from .order import real_runs, sort_runs
 from .runs import KEYS, STATUSES
+from .score_chance import score_chance_levels, score_dtypes, shown_scores
 
 
-def cell_dtypes() -> dict[str, str]:
+def cell_dtypes(scores=()) -> dict[str, str]:
     """The columns of summary.csv, in order, with their types (the registry's metrics as it is
-    now: a metric registered once appears here)."""
+    now: a metric registered once appears here); `scores`: the shown scores with their own chance
+    threshold (score_chance), whose columns come last."""
     return {
         **dict.fromkeys(KEYS, "str"),
         **dict.fromkeys(["n", "n_planned", *(f"n_{s}" for s in STATUSES)], "int64"),
@@ -35,7 +37,7 @@ def cell_dtypes() -> dict[str, str]:
         "device": "str", "status": "str", "best": "bool", "p_value": "float64", "not_worse": "bool",
         "chance_majority": "float64", "chance_threshold": "float64", "n_test_trials": "Int64", "n_classes": "Int64",
         "above_chance": "boolean", "perm_p_value": "float64", "n_permutations": "int64",
-        "n_permutations_planned": "int64",
+        "n_permutations_planned": "int64", **score_dtypes(scores),
     }  # fmt: skip
 
 
@@ -67,7 +69,11 @@ def cell_table(runs: pd.DataFrame, options: dict, phase: Callable[[str], None] =
     cells = cells.join(compare_to_best(cells, real, options))
     cells = cells.join(chance_levels(real, cells, options["significance"]["alpha"]))
     cells = cells.join(cell_permutation_pvalues(runs, cells))
-    dtypes = cell_dtypes()
+    scores = shown_scores(options)
+    if scores:
+        counts = class_counts_per_cell(real, cells)
+        cells = cells.join(score_chance_levels(runs, cells, counts, scores, options["significance"]["alpha"]))
+    dtypes = cell_dtypes(scores)
     return cells[list(dtypes)].astype(dtypes)
 
 

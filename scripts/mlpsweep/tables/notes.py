@@ -11,6 +11,7 @@ from .cells import shows_permutations
 from .options import fmt
 from ..stats.cluster import CLUSTER_SEED
 from .render import tex_escape
+from .score_notes import score_chance_lines, score_method_lines
 
 NOT_WORSE_MARK = {"md": " †", "tex": "$^\\dagger$"}
 AT_CHANCE_MARK = {"md": " ‡", "tex": "$^\\ddagger$"}
@@ -69,6 +70,7 @@ def notes(cells: pd.DataFrame, options: dict, style: str, folds: bool = False) -
     chance = chance_lines(cells, options, style) if "chance_threshold" in cells else []
     if chance:
         lines.extend([words["ddagger"].format(alpha=alpha), *chance])
+    lines.extend([*score_method_lines(cells, options, style), *score_chance_lines(cells, options, style)])
     if shows_permutations(cells):
         lines.append(words["perm"].format(planned=int(cells["n_permutations_planned"].max())))
     return lines

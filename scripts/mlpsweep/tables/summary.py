@@ -18,6 +18,7 @@ from .notes import AT_CHANCE_MARK, NOT_WORSE_MARK, PEEK_NOTE, notes, over_text, 
 from .options import options_with_defaults
 from .order import real_runs, sort_runs
 from .render import CELL_HEADER, cell_text, csv_text, latex_table, markdown_table, tex_escape
+from .score_chance import SCORES, score_at_chance
 from .search import render_search_markdown, search_table, with_search_values
 
 
@@ -73,13 +74,15 @@ def _perm_text(row: dict) -> str:
 def _table_rows(cells: pd.DataFrame, options: dict, style: str):
     """Each cell's row of texts: names (escaped for `style`), n, metrics with their marks, perm. p.
 
-    The chance mark goes on the test accuracy, or on the cell's name where that is not shown.
+    The chance mark goes on the test accuracy, or on the cell's name where that is not shown; and on
+    a shown balanced accuracy or ROC AUC not above its own threshold.
     """
     escape, bold = (str, "**{}**".format) if style == "md" else (tex_escape, "\\textbf{{{}}}".format)
     chance_column = "test_accuracy" if "test_accuracy" in options["metrics"] else "hparams"
     permutations = shows_permutations(cells)
     for row in cells.to_dict("records"):
         marks = {chance_column: AT_CHANCE_MARK[style]} if at_chance(row) else {}
+        marks.update({m: AT_CHANCE_MARK[style] for m in SCORES if score_at_chance(row, m)})
         values = []
         for metric in options["metrics"]:
             text = cell_text(row, metric, options, style)
