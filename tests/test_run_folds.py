@@ -46,7 +46,7 @@ def plan(cfg):
 def test_each_subjects_runs_are_left_out_in_turn_and_never_on_both_sides(demo):
     runs = plan(config(demo))
     assert sorted((r.subject, r.fold) for r in runs) == [(s, f) for s in ("01", "02") for f in range(3)]
-    assert runs[0].path.endswith("sub-01_seed0_fold0")
+    assert runs[0].path.endswith("sub-01_seed0_fold0_out-1")
     cache = DataCache()
     data = cache.dataset(runs[0].config)
     assert data.split_groups is not None and len(data.split_groups) == len(data.y) == 2 * 36
@@ -148,3 +148,25 @@ def write_epochs(root, runs, codes):
     path = root / PATTERN.format(subject="01")
     path.parent.mkdir(parents=True, exist_ok=True)
     epochs.save(path, fmt="single", overwrite=True, verbose="error")
+
+
+def test_run_paths_name_the_held_out_run_that_metrics_json_records(demo, tmp_path):
+    import json
+
+    from mlpsweep import rundir
+    from mlpsweep.tables.runs import read_run
+    from mlpsweep.training import train_runs
+
+    logo = plan(config(demo))
+    assert [r.path.rsplit("/", 1)[1] for r in logo[:3]] == [f"sub-01_seed0_fold{f}_out-{f + 1}" for f in range(3)]
+    cfg = config(demo, {"method": "group_kfold", "folds": 2})
+    cfg["seeds"] = [0, 1]
+    runs = plan(cfg)
+    assert len(runs) == 8 and all("_out-" in r.path for r in runs)
+    train_runs(runs, tmp_path, DataCache())
+    for run in runs:
+        held = json.loads((tmp_path / run.path / "metrics.json").read_text())["data"]["held_out"]
+        assert rundir.parse(run.path)["held_out"] == "+".join(held), run.path
+        assert rundir.parse(run.path)["fold"] == run.fold and run.hash == identity.run_hash(run.config)
+        assert "held_out" not in read_run(tmp_path, run.path)  # runs.csv keeps its columns
+    assert {len(json.loads((tmp_path / r.path / "metrics.json").read_text())["data"]["held_out"]) for r in runs} >= {2}

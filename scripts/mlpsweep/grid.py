@@ -44,15 +44,19 @@ def leaf_name(
     *,
     subject: str | None = None,
     window: float | None = None,
+    held_out: tuple | None = None,
 ) -> str:
     """The run directory's own name: seed0, seed0_fold3, seed0_perm12, seed0_fold3_perm12;
     a within-subject run's starts with its subject (sub-01_seed0_fold3, for subject 01 or
-    sub-01), a windowed run's ends with its window's start in seconds (seed0_fold3_t+0.250)."""
+    sub-01), a windowed run's ends with its window's start in seconds (seed0_fold3_t+0.250);
+    a fold over runs within a subject names its held-out run(s) (sub-01_seed0_fold1_out-2)."""
     name = f"seed{seed}"
     if subject is not None:
         name = f"sub-{rundir.subject_segment(subject)}_{name}"
     if fold is not None:
         name += f"_fold{fold}"
+    if held_out:
+        name += f"_out-{rundir.held_out_segment(held_out)}"
     if permutation is not None:
         name += f"_perm{permutation}"
     if window is not None:
@@ -73,6 +77,8 @@ class Run:
     kind: str = field(default="", compare=False, repr=False)  # pack_kind(config), shared by the cell
     subject: str | None = None  # within-subject decoding: the subject whose trials it uses
     window: float | None = None  # decoding over time: its window's start (seconds)
+    # folds over runs within subjects: the fold's held-out groups, named in the path (not in the identity)
+    held_out: tuple | None = field(default=None, compare=False)
 
     @property
     def cell(self) -> str:
@@ -81,9 +87,8 @@ class Run:
     @property
     def path(self) -> str:
         """Run directory relative to the results directory."""
-        return (
-            f"runs/{self.cell}/"
-            f"{leaf_name(self.seed, self.fold, self.permutation, subject=self.subject, window=self.window)}"
+        return f"runs/{self.cell}/" + leaf_name(
+            self.seed, self.fold, self.permutation, subject=self.subject, window=self.window, held_out=self.held_out
         )
 
     @property
@@ -151,9 +156,9 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "
     if split.get("within"):  # folds over groups (runs) within subjects: the same number per subject
         key = json.dumps(["within", dataset, split], sort_keys=True)
         if key not in group_counts:
-            from .data.run_folds import plan_folds  # reads the epochs' headers or the file's columns
+            from .data.run_folds import plan_groups  # reads the epochs' headers or the file's columns
 
-            group_counts[key] = plan_folds(dataset, split, source)
+            group_counts[key], group_counts["groups:" + key] = plan_groups(dataset, split, source)
         return list(range(group_counts[key]))
     key = json.dumps([dataset, split["group"]], sort_keys=True)
     if key not in group_counts:
@@ -174,6 +179,26 @@ def fold_indices(split: dict, dataset: dict, group_counts: dict, source: str = "
     if method.folds == "config":
         return list(range(split["folds"]))
     return list(range(group_counts[key]))
+
+
+def held_out_of(split: dict, dataset: dict, group_counts: dict):
+    """(subject, seed, fold) -> the fold's held-out groups, for folds over runs within subjects
+    (read at planning with the job's fold assignment); None for every other split."""
+    from .data import run_folds
+
+    if not run_folds.applies(split):
+        return None
+    found = group_counts["groups:" + json.dumps(["within", dataset, split], sort_keys=True)]
+    folds: dict = {}
+
+    def held(subject, seed: int, fold: int) -> tuple:
+        key = (str(subject), seed if split.get("seed") is None else split["seed"])
+        if key not in folds:
+            _, groups, labels = found[key[0]]
+            folds[key] = run_folds.held_out_by_fold(groups, labels, split, seed)
+        return tuple(folds[key][fold])
+
+    return held
 
 
 def _epochs_plan(dataset: dict, split: dict, source: str = "config"):
@@ -233,8 +258,9 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                 if seeds and permutations:
                     members += [(first_seed, f, p) for p in range(1, permutations + 1) for f in folds]
                 if subjects != [None] or windows != [None]:
+                    held = held_out_of(sections["split"], sections["dataset"], group_counts)
                     runs += _decoding_runs(
-                        ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind
+                        ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held
                     )
                     continue
                 for seed, fold, perm in members:
@@ -258,9 +284,12 @@ def data_files(dataset: dict) -> list[str]:
     return [dataset["path"]] if dataset.get("path") else []
 
 
-def _decoding_runs(ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind) -> list[Run]:
+def _decoding_runs(
+    ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held=None
+) -> list[Run]:
     """A cell's runs per subject (within-subject decoding) x seed, fold, permutation x time
-    window; the window innermost, so a pack holds the windows of one split."""
+    window; the window innermost, so a pack holds the windows of one split. `held`: the
+    held-out groups of a fold over runs within subjects (held_out_of)."""
     runs = []
     for subject in subjects:
         for seed, fold, perm in members:
@@ -271,7 +300,10 @@ def _decoding_runs(ds_name, arch_name, label, sections, members, subjects, windo
                 if window is not None:
                     run_config["window"] = window
                 digest = hasher(seed, fold, perm, subject=subject, window=window)
-                runs.append(Run(ds_name, arch_name, label, seed, run_config, digest, fold, perm, kind, subject, window))
+                out = held(subject, seed, fold) if held is not None and subject is not None else None
+                runs.append(
+                    Run(ds_name, arch_name, label, seed, run_config, digest, fold, perm, kind, subject, window, out)
+                )
     return runs
 
 

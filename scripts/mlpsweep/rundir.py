@@ -2,7 +2,9 @@
 
     runs/<dataset>/<architecture>/<hparams>/<leaf>/     leaf: seed0, seed0_fold3, seed0_perm7,
                                                         seed0_fold3_perm7, sub-01_seed0_fold3 (within-subject),
-                                                        seed0_fold3_t+0.250 (a time window)
+                                                        seed0_fold3_t+0.250 (a time window),
+                                                        sub-01_seed0_fold1_out-2 (folds over runs within
+                                                        subjects: the held-out run(s), joined by +)
         metrics.json     written last and atomically: its presence means the run is done
         history.csv      per-epoch training and validation loss and accuracy
         model.keras      the trained model: raw feature rows -> class probabilities
@@ -45,7 +47,9 @@ DONE = ("finished", "diverged")  # statuses of a run that is not trained again
 
 RUN_DIR_RE = re.compile(
     r"^runs/(?P<dataset>[A-Za-z0-9_-]+)/(?P<architecture>[A-Za-z0-9_-]+)/(?P<hparams>[A-Za-z0-9_.-]+)/"
-    r"(?:sub-(?P<subject>[A-Za-z0-9]+)_)?seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?(?:_perm(?P<permutation>\d+))?"
+    r"(?:sub-(?P<subject>[A-Za-z0-9]+)_)?seed(?P<seed>\d+)(?:_fold(?P<fold>\d+))?"
+    r"(?:_out-(?P<held_out>[A-Za-z0-9.+-]+))?"
+    r"(?:_perm(?P<permutation>\d+))?"
     r"(?:_t(?P<window>[+-]\d+\.\d{3}))?$"
 )
 
@@ -56,6 +60,12 @@ def subject_segment(subject: str) -> str:
     return str(subject).removeprefix("sub-")
 
 
+def held_out_segment(values) -> str:
+    """The held-out groups' part of a run's name (`sub-01_seed0_fold1_out-2`, `out-1+3`): each
+    value with characters outside A-Z a-z 0-9 . - made `-`, joined by `+`."""
+    return "+".join(re.sub(r"[^A-Za-z0-9.-]", "-", str(v)) for v in values)
+
+
 def window_label(start: float) -> str:
     """A time window's name in run paths (`seed0_t+0.250`), files and tables: its start in
     seconds, signed, three decimals."""
@@ -63,8 +73,8 @@ def window_label(start: float) -> str:
 
 
 def parse(rel: str) -> dict | None:
-    """dataset, architecture, hparams, seed, fold, permutation, subject (text) and window
-    (start, seconds) of a run path, or None."""
+    """dataset, architecture, hparams, seed, fold, permutation, subject and held_out (text) and
+    window (start, seconds) of a run path, or None."""
     match = RUN_DIR_RE.match(rel)
     if not match:
         return None

@@ -101,6 +101,11 @@ def check(found: dict, split: dict, source: str) -> int:
 
 def plan_folds(dataset: dict, split: dict, source: str = "config") -> int:
     """Each subject's folds (the same for all), checked against the data's groups."""
+    return plan_groups(dataset, split, source)[0]
+
+
+def plan_groups(dataset: dict, split: dict, source: str = "config") -> tuple[int, dict]:
+    """(each subject's folds, {subject: (file, each trial's group, its label)}), checked."""
     try:
         if dataset["source"] == "epochs":
             found = epochs_groups(dataset, split["group"])
@@ -111,7 +116,23 @@ def plan_folds(dataset: dict, split: dict, source: str = "config") -> int:
         raise ConfigError(
             refusal(f"{source}: {name}", problem, "name a column of every file's epochs.metadata", key="split.group")
         ) from None
-    return check(found, split, source)
+    return check(found, split, source), found
+
+
+def held_out_by_fold(groups: np.ndarray, labels: np.ndarray, split: dict, seed: int) -> list[list[str]]:
+    """Each fold's held-out groups of one subject, as the job's splitter (data/splits.py) assigns
+    them: LeaveOneGroupOut over the sorted groups, or StratifiedGroupKFold drawn with the split's seed."""
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
+
+    from .splits import split_seed
+
+    groups = np.asarray(groups).astype(object)
+    if split["method"] == "group_kfold":
+        splitter = StratifiedGroupKFold(split["folds"], shuffle=True, random_state=split_seed(split, seed))
+    else:
+        splitter = LeaveOneGroupOut()
+    folds = splitter.split(np.zeros(len(groups)), np.asarray(labels), groups)
+    return [sorted(set(groups[test].tolist())) for _, test in folds]
 
 
 def trial_groups(spec: dict, within: str, column: str) -> np.ndarray:

@@ -42,6 +42,7 @@ def read_run(results: str | Path, rel: str) -> dict:
         raise ValueError(
             f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])"
         )
+    where.pop("held_out")  # named by the path; the record's data.held_out has it
     row = {**where, "path": rel, "status": "missing", "problem": ""}
     # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
     run_dir = f"{os.fspath(results)}/{rel}"
