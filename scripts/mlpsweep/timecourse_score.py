@@ -18,20 +18,10 @@ from .stats.chance import majority_threshold
 from .stats.scores import auc_threshold, balanced_accuracy_threshold, chance_level, permutation_threshold
 from .tables.cells import class_counts_per_cell
 from .tables.runs import KEYS
+from .tables.score_notes import APPROXIMATION
 
 SCORES = ("test_accuracy", "test_balanced_accuracy", "test_roc_auc")
 UNBALANCED_MARGIN = 0.05  # majority rate above 1 / classes + this: the note on unbalanced test trials
-APPROXIMATION = {
-    "test_balanced_accuracy": (
-        "normal approximation of the mean per-class recall of a classifier guessing each class with "
-        "probability 1 / classes, over the test trials of one seed"
-    ),
-    "test_roc_auc": (
-        "normal approximation of the Mann-Whitney U statistic under H0 (s.d. sqrt((N + 1) / (12 n1 n0)); "
-        "Mann & Whitney 1947, Hanley & McNeil 1982; more classes: the mean of the one-vs-rest s.d.), "
-        "over the test trials of one seed"
-    ),
-}
 
 
 def chance_column(metric: str) -> str:
