@@ -18,7 +18,7 @@ def window_length(config: dict) -> float:
 
 
 def evaluate(
-    pack, stacked, group, datasets=None, *, features=None, starts=None
+    pack, stacked, group, datasets=None, *, features=None, starts=None, wanted=None
 ) -> list[list[tuple[float, float, int]] | None]:
     """Per member of `group` (prepared runs, in pack order): [(test window start, accuracy,
     test rows, balanced accuracy, ROC AUC)] at every window start of its data set; None for a member without a window.
@@ -27,7 +27,8 @@ def evaluate(
     training._record evaluates them); datasets: each member's loaded Dataset, all windows (the
     one its splits' `test_index` indexes; default each prepared run's `data`).
     `features(data, start, length)` -> (trials, features) and `starts(data)` -> window starts
-    default to the epochs source's (mlpsweep.data.epochs).
+    default to the epochs source's (mlpsweep.data.epochs). `wanted` (a flag per member): only
+    those are evaluated, the others are taken as members without a window.
     """
     from .auc import probabilities, roc_auc
     from .data import one_hot
@@ -40,7 +41,8 @@ def evaluate(
         starts = starts or epochs.window_starts
     members = len(group)
     datasets = [p.data for p in group] if datasets is None else datasets
-    windowed = [p.run.config.get("window") is not None for p in group]
+    wanted = [True] * len(group) if wanted is None else wanted
+    windowed = [p.run.config.get("window") is not None and w for p, w in zip(group, wanted)]
     lengths = [window_length(p.run.config) if w else None for p, w in zip(group, windowed)]
     own = [{round(float(s), 9): float(s) for s in starts(data)} if w else {} for data, w in zip(datasets, windowed)]
     n_features = group[0].splits.n_features

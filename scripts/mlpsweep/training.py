@@ -403,14 +403,16 @@ class ModelExporter:
         return write
 
 
-def _generalization(pack, stacked, group: list[Prepared]) -> list:
+def _generalization(pack, stacked, group: list[Prepared], keep: dict | None = None) -> list:
     """Per member, its test scores at every window of its length [(start, accuracy, n_test, balanced accuracy, AUC)]
-    (None for a member without a window): mlpsweep.generalization (prediction only, in packs)."""
-    if all(p.run.window is None for p in group):
+    (None for a member without a window, or one recorded as scores only, which keeps no generalization.csv):
+    mlpsweep.generalization (prediction only, in packs)."""
+    wanted = [p.run.window is not None and not compact.keeps_scores_only(p.run, keep) for p in group]
+    if not any(wanted):
         return [None] * len(group)
     from . import generalization
 
-    found = generalization.evaluate(pack, stacked, group)
+    found = generalization.evaluate(pack, stacked, group, wanted=wanted)
     return [
         None if rows is None else [(r[0], r[1], r[2] if len(r) > 2 else len(p.splits.y_test), *r[3:]) for r in rows]
         for p, rows in zip(group, found)
@@ -430,7 +432,7 @@ def _record(
         xs = [getattr(p.splits, f"x_{part}") for p in group]
         ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
         parts[part] = pack.evaluate(xs, ys, stacked)
-    across_windows = _generalization(pack, stacked, group) if job.generalization else [None] * len(group)
+    across_windows = _generalization(pack, stacked, group, job.keep) if job.generalization else [None] * len(group)
     members, backend = [p.run.path for p in group], keras.backend.backend()
     statuses, scores_only = {}, []
     for k, (p, m) in enumerate(zip(group, pack.members)):
