@@ -173,11 +173,9 @@ def is_done(record: Record | None, run_config: dict, fingerprint: str | None = N
     stored config, so records of earlier releases count) and, if given, same data."""
     if record is None or not record.done:
         return False
-    if record.config is None:  # a compact record: its stored identity hash
-        same = record.stored.get("layout") == compact.LAYOUT and record.config_hash == identity.run_hash(run_config)
-        return same and (fingerprint is None or record.data.get("fingerprint") == fingerprint)
     try:
-        same = identity.canonical(record.config) == identity.canonical(run_config)
+        stored = identity_hash(record)  # a compact record keeps its hash, the others their config
+        same = stored is not None and stored == identity.run_hash(run_config)
     except (KeyError, TypeError, ValueError, AssertionError):
         return False
     return same and (fingerprint is None or record.data.get("fingerprint") == fingerprint)
