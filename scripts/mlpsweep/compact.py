@@ -5,7 +5,7 @@
                              line 1 the pack's shared provenance and data fingerprints, then one row
                              per run (its leaf, status, identity hash, data counts, its test and
                              validation metrics and training counts of record.metrics_of)
-        names-<key>.json     class and feature names, once per data set (rows refer to them by key)
+        names-<key>.json     class and feature names, once per cell and set of names (rows refer to them by key)
 
 A row is read back as the record.Record a run directory's metrics.json would give (less the
 config: `record.is_done` compares identity hashes), so the summary, the time course, status and
