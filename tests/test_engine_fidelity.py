@@ -315,3 +315,22 @@ def test_the_step_is_traced_once_per_batch_size_not_per_call_or_pack():
     train(second)
     second.evaluate([XV] * 3, [YV] * 3, [np.asarray(w) for w in first.weights])  # weights from the host, as a list
     assert steps.traces == 3
+
+
+def test_logits_do_not_depend_on_the_prediction_block_they_are_computed_in(monkeypatch):
+    """Rows are predicted in blocks of block_rows(n) (a power of two up to PREDICT_ROWS) instead of
+    whole PREDICT_ROWS blocks: every row's logits are bit-identical either way, for any row count."""
+    import mlpsweep.engine.pack as pack_module
+
+    assert [pack_module.block_rows(n) for n in (0, 1, 8, 9, 36, 200, 256, 257, 5000)] == [
+        8, 8, 8, 16, 64, 256, 256, 256, 256,
+    ]  # fmt: skip
+    rng = np.random.default_rng(4)
+    pack = Pack(network.Shape(F, (16, 8), C), "sgd", 32, [member(seed=s, epochs=1) for s in range(3)])
+    train(pack)
+    for rows in (1, 7, 36, 300):
+        xs = [rng.normal(size=(rows, F)).astype(np.float32) for _ in range(3)]
+        fitted = pack.predict(xs)
+        monkeypatch.setattr(pack_module, "block_rows", lambda n: pack_module.PREDICT_ROWS)
+        np.testing.assert_array_equal(fitted, pack.predict(xs))
+        monkeypatch.undo()

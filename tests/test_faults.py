@@ -32,7 +32,7 @@ def long_config(**overrides) -> dict:
         architectures={"mlp": {"hidden": [16]}},
         training={"epochs": EPOCHS, "batch_size": 16},
         seeds=[0],
-        execution={"runs_per_job": 1, "threads": 1, "steps_per_execution": 1},
+        execution={"runs_per_job": 1, "threads": 1, "steps_per_execution": 1, "checkpoint_seconds": 0},
     )
     cfg.update(overrides)
     return cfg

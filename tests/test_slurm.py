@@ -46,6 +46,7 @@ SWEEP = {
         "runtime": 10,
         "require_gpu": False,
         "progress_seconds": 0,
+        "checkpoint_seconds": 0,  # a checkpoint every epoch: the test cancels mid-fit after one
     },
 }
 UNTOUCHED = [f"runs/goodbad/mlp/ep4/seed{s}" for s in (0, 1)]  # chunk0: done before the cancel

@@ -278,7 +278,15 @@ SWEEP = {
     "architectures": {"mlp": {"hidden": [32, 32]}},
     "training": {"batch_size": 8, "epochs": EPOCHS},
     "seeds": [0],
-    "execution": {"runs_per_job": 1, "threads": 1, "steps_per_execution": 1, "mem_mb": 1000, "runtime": 10, "gpus": 0},
+    "execution": {
+        "runs_per_job": 1,
+        "threads": 1,
+        "steps_per_execution": 1,
+        "mem_mb": 1000,
+        "runtime": 10,
+        "gpus": 0,
+        "checkpoint_seconds": 0,  # a checkpoint every epoch: the test preempts after the first
+    },
 }
 RUN = "runs/goodbad/mlp/default/seed0"
 

@@ -18,6 +18,7 @@ import mlpsweep.storage as storage
 from conftest import REPO, tiny_config
 from mlpsweep import checkpoint, rundir
 from mlpsweep.config import validate_config
+from mlpsweep.engine.pack import Pack
 from mlpsweep.grid import expand_runs
 from mlpsweep.training import DataCache, Interrupted, JobSettings, StopFlag, configure_backend, train_runs
 
@@ -182,6 +183,37 @@ def test_interrupted_pack_resumes_to_the_same_numbers(tmp_path, monkeypatch, tra
         assert record(tmp_path / "resumed", run)["provenance"]["resumed_from_epoch"] == 2
         assert numbers(tmp_path / "straight", run) == numbers(tmp_path / "resumed", run)
     assert not list((tmp_path / "resumed" / "checkpoints").iterdir())
+
+
+def test_checkpoints_at_most_every_checkpoint_seconds_and_always_on_a_stop_signal(tmp_path, monkeypatch):
+    """execution.checkpoint_seconds: no checkpoint while the pack trains quicker than that, yet a stop
+    signal saves the last completed epoch, so the retry resumes there to the same numbers."""
+    runs = sweep(seeds=(3, 4))
+    train_runs(runs, tmp_path / "straight", DataCache())
+    saves, real_save = [], checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: (saves.append(1), real_save(*a, **k)))
+    train_runs(runs, tmp_path / "quiet", DataCache(), JobSettings(checkpoint_seconds=3600))
+    assert saves == []  # four short epochs: none was saved
+
+    stop, epochs_done = StopFlag(), []
+    real_epoch = Pack.train_epoch
+
+    def epoch_then_signal(self, should_stop):
+        done = real_epoch(self, should_stop)
+        epochs_done.append(1)
+        if len(epochs_done) == 3:
+            stop.signum = signal.SIGTERM  # after epoch 3 completed, before its checkpoint would be due
+        return done
+
+    monkeypatch.setattr(Pack, "train_epoch", epoch_then_signal)
+    with pytest.raises(Interrupted):
+        train_runs(runs, tmp_path / "stopped", DataCache(), JobSettings(stop=stop, checkpoint_seconds=3600))
+    assert len(saves) == 1  # the one save, on the signal
+    monkeypatch.undo()
+    assert train_runs(runs, tmp_path / "stopped", DataCache()) == {r.path: "finished" for r in runs}
+    for run in runs:
+        assert record(tmp_path / "stopped", run)["provenance"]["resumed_from_epoch"] == 3
+        assert numbers(tmp_path / "straight", run) == numbers(tmp_path / "stopped", run)
 
 
 def test_resume_works_in_another_pack(tmp_path, monkeypatch):

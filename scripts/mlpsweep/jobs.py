@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import job_time
+from .job_time import JobClock
 from .refusal import refusal
 from .storage import write_json_atomic
 from .writer import Writer
@@ -135,6 +137,7 @@ def run_job(
     from . import gpu
 
     stop = stop or StopFlag().install()
+    clock = JobClock()  # from the process's start: Python's and the backend's start-up are the job's too
     t0 = time.perf_counter()
     gpu.deterministic_xla()  # before JAX starts its backend (a no-op for TensorFlow and on CPUs)
     import keras
@@ -166,10 +169,11 @@ def run_job(
         len(planned),
         threads,
     )
+    clock.mark_started()
     cache, exporter = DataCache(), ModelExporter()
     # run directories are written in one thread while the next pack trains (writer.py); at most
     # about one pack's writes wait, and all are written before the job exits
-    writes = Writer(max_pending=max(1, min(execution["pack_size"], execution["runs_per_job"])) + 1)
+    writes = Writer(max_pending=max(1, min(execution["pack_size"], execution["runs_per_job"])) + 1, clock=clock)
     try:
         outcomes, failures = {}, []
         settings = JobSettings(
@@ -179,9 +183,11 @@ def run_job(
             exporter=exporter,
             writer=writes,
             progress_seconds=execution["progress_seconds"],
+            checkpoint_seconds=execution["checkpoint_seconds"],
             generalization=sweep["summary"]["generalization"],
             patterns=sweep["summary"].get("patterns", False),
             keep=execution.get("keep"),
+            clock=clock,
         )
         for pack in planned:
             if stop.set:
@@ -211,5 +217,7 @@ def run_job(
     if failed:
         log.error("%d of %d runs failed: %s", len(failed), n_runs, ", ".join(failed))
         return 1
-    write_json_atomic(manifest, {"runs": outcomes})
+    seconds = clock.report()
+    log.info("%s", job_time.summary_line(seconds))
+    write_json_atomic(manifest, {"runs": outcomes, "seconds": seconds})
     return 0

@@ -14,15 +14,18 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import auc, checkpoint, compact, provenance, record, rundir
-from .data import DataError, Splits, class_weights, load_dataset, make_splits, one_hot, run_folds, split_seed
+from .data import DataError, Splits, class_weights, load_dataset, one_hot, run_folds, split_seed
+from .data.splits import labelled, standardized
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
+from .job_time import JobClock
 from .preemption import StopFlag
 from .progress import PackProgress
 from .writer import THREAD_NAME, Writer
@@ -53,13 +56,17 @@ def configure_backend(threads: int) -> None:
 
 
 class DataCache:
-    """Data sets loaded once per process, and the latest splits, shared by the runs of a job
-    (members of a pack with one split seed share one split: its arrays are made once)."""
+    """Data sets loaded once per process, and what runs of a job share of their splits: the rows of
+    each (subject, seed, fold), the windows' features, and the standardized parts of each
+    (window, subject, seed, fold), which its label-permutation runs reuse with shuffled labels."""
 
-    def __init__(self, keep_splits: int = 8):
+    def __init__(self, keep_splits: int = 8, keep_bytes: int = 256 * 2**20):
         self._data = {}
-        self._splits: OrderedDict = OrderedDict()
-        self.keep_splits = keep_splits
+        self._rows: OrderedDict = OrderedDict()  # split rows: small integer arrays
+        self._windows: OrderedDict = OrderedDict()  # window data sets (features of every trial)
+        self._bases: OrderedDict = OrderedDict()  # standardized parts, true labels
+        self.keep_splits = keep_splits  # windows kept; standardized parts are kept up to keep_bytes
+        self.keep_bytes = keep_bytes
 
     def dataset(self, config: dict):
         """The data set entry loaded (once: the runs of every window and subject share it)."""
@@ -79,37 +86,50 @@ class DataCache:
             return data
         from .data.epochs import window_dataset
 
-        return window_dataset(data, config["window"])
+        key = json.dumps([config["dataset"], config["split"], config["window"]], sort_keys=True)
+        found = _recent(self._windows, key)
+        if found is None:
+            found = self._windows[key] = window_dataset(data, config["window"])
+            while len(self._windows) > self.keep_splits:
+                self._windows.popitem(last=False)
+        return found
 
     def splits(self, config: dict) -> tuple[Splits, str]:
         data = self.dataset(config)
         split = config["split"]
-        subject, window = config.get("subject"), config.get("window")
-        key = json.dumps(
-            [
-                config["dataset"],
-                split,
-                split_seed(split, config["seed"]),
-                config.get("fold"),
-                config.get("permutation"),
-                subject,
-                window,
-            ],
-            sort_keys=True,
-        )
-        if key not in self._splits:
-            self._splits[key] = make_splits(
-                self.run_data(config),
-                split,
-                config["seed"],
-                config.get("fold"),
-                config.get("permutation"),
-                group=subject,
+        subject, fold, seed = config.get("subject"), config.get("fold"), config["seed"]
+        rows_key = json.dumps([config["dataset"], split, split_seed(split, seed), fold, subject], sort_keys=True)
+        base_key = json.dumps([rows_key, config.get("window")])
+        base = _recent(self._bases, base_key)
+        if base is None:
+            base = standardized(
+                self.run_data(config), split, seed, fold, group=subject, rows=_recent(self._rows, rows_key)
             )
-            while len(self._splits) > self.keep_splits:
-                self._splits.popitem(last=False)
-        self._splits.move_to_end(key)
-        return self._splits[key], run_fingerprint(data, subject)
+            self._rows[rows_key] = base.rows
+            self._bases[base_key] = base
+            self._forget()
+        out = labelled(data, base, split, seed, fold, config.get("permutation"), group=subject)
+        return out, run_fingerprint(data, subject)
+
+    def _forget(self) -> None:
+        """Keep the standardized parts within keep_bytes (the newest always), the rows of 4,096 splits."""
+        held = sum(_nbytes(b) for b in self._bases.values())
+        while held > self.keep_bytes and len(self._bases) > 1:
+            held -= _nbytes(self._bases.popitem(last=False)[1])
+        while len(self._rows) > 4096:
+            self._rows.popitem(last=False)
+
+
+def _recent(cache: OrderedDict, key: str):
+    """cache[key] marked as the most recently used; None where absent."""
+    if key not in cache:
+        return None
+    cache.move_to_end(key)
+    return cache[key]
+
+
+def _nbytes(s: Splits) -> int:
+    return s.x_train.nbytes + s.x_val.nbytes + s.x_test.nbytes
 
 
 def run_fingerprint(data, subject: str | None) -> str:
@@ -204,9 +224,15 @@ class JobSettings:
     exporter: ModelExporter | None = None  # one per job: it reuses built models
     writer: Writer | None = None  # see train_runs
     progress_seconds: float = 30.0
+    checkpoint_seconds: float = 0.0  # a pack's checkpoint after an epoch at most this often (and on a stop signal)
     generalization: bool = False  # summary.generalization: windowed runs are also tested at every window
     patterns: bool = False  # summary.patterns: windowed runs record their activation patterns (patterns.py)
     keep: dict | None = None  # execution.keep: compactly recorded runs (compact.py); None: every run a directory
+    clock: JobClock | None = None  # the job's time per part (job_time.py); None: not timed
+
+    def part(self, name: str):
+        """Time a block as one of the job's parts (job_time.PARTS), where the job is timed."""
+        return nullcontext() if self.clock is None else self.clock.part(name)
 
 
 def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSettings | None = None) -> dict[str, str]:
@@ -219,7 +245,8 @@ def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSe
     own = settings.writer is None
     stop, exporter = settings.stop or StopFlag(), settings.exporter or ModelExporter()
     job = replace(settings, stop=stop, exporter=exporter, writer=settings.writer or Writer())
-    todo, statuses = prepare(runs, Path(results), cache, job.keep)
+    with job.part("data"):
+        todo, statuses = prepare(runs, Path(results), cache, job.keep)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
@@ -257,25 +284,31 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
 
     group = sorted(group, key=lambda p: p.run.path)
     stop = job.stop
-    pack = build_pack(group, job.steps_per_execution)
+    with job.part("data"):
+        pack = build_pack(group, job.steps_per_execution)
     key = checkpoint.pack_key([p.run.hash for p in group])
     ckpt = checkpoint.path_of(results, key)
-    restored = checkpoint.find(results, {p.run.path: (p.run.hash, p.fingerprint) for p in group})
     resumed = {}
-    for k, p in enumerate(group):
-        found = restored.get(p.run.path)
-        if found is None:
-            continue
-        _restore(pack, k, found, EarlyStopping)
-        resumed[p.run.path] = found.state["epoch"]
-        log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
+    with job.part("checkpoints"):
+        restored = checkpoint.find(results, {p.run.path: (p.run.hash, p.fingerprint) for p in group})
+        for k, p in enumerate(group):
+            found = restored.get(p.run.path)
+            if found is None:
+                continue
+            _restore(pack, k, found, EarlyStopping)
+            resumed[p.run.path] = found.state["epoch"]
+            log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
     handlers = _run_logs([p.run_dir for p in group if not compact.keeps_scores_only(p.run, job.keep)])
     try:
         log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
-        t0 = time.perf_counter()
+        t0 = saved = time.perf_counter()
+        unsaved = False  # epochs completed since the last checkpoint
         progress = PackProgress(key, job.progress_seconds)
         while any(m.active for m in pack.members):
-            if stop.set or not pack.train_epoch(lambda: stop.set):
+            if stop.set or not _timed_epoch(pack, job.clock, stop):
+                if unsaved:  # the state of the last completed epoch (a stopped epoch is undone)
+                    with job.part("checkpoints"):
+                        checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
                 epochs = sorted({m.epoch for m in pack.members})
                 log.warning(
                     "interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there",
@@ -283,15 +316,32 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
                     "/".join(map(str, epochs)),
                 )
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
-            checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
+            unsaved = True
+            if time.perf_counter() - saved >= job.checkpoint_seconds:
+                with job.part("checkpoints"):
+                    checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
+                saved, unsaved = time.perf_counter(), False
             progress.epoch_done(pack.members)
         seconds = time.perf_counter() - t0
-        statuses = _record(pack, group, key, resumed, job, seconds)
+        with job.part("evaluation"):
+            statuses = _record(pack, group, key, resumed, job, seconds)
     finally:
         _close(handlers)
     for path in {ckpt, *(f.path for f in restored.values())}:  # after the pack's writes (one thread, in order)
         job.writer.submit(None, lambda path=path: checkpoint.remove_if_done(path, results))
     return statuses
+
+
+def _timed_epoch(pack, clock: JobClock | None, stop: StopFlag) -> bool:
+    """pack.train_epoch, its time split into the job's compiling, training and validation parts."""
+    if clock is None:
+        return pack.train_epoch(lambda: stop.set)
+    trace, validation = pack.trace_seconds, pack.validation_seconds
+    with clock.part("training"):
+        done = pack.train_epoch(lambda: stop.set)
+    clock.move("training", "compiling", pack.trace_seconds - trace)
+    clock.move("training", "validation", pack.validation_seconds - validation)
+    return done
 
 
 def _run_logs(run_dirs: list[Path]) -> list[logging.Handler]:

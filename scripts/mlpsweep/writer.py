@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 log = logging.getLogger("mlpsweep")
 
@@ -26,8 +28,10 @@ THREAD_NAME = "mlpsweep-writer"
 
 
 class Writer:
-    def __init__(self, max_pending: int = 512):
+    def __init__(self, max_pending: int = 512, clock=None):
+        """`clock`: the job's job_time.JobClock, told the main thread's waits and this thread's work."""
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, max_pending))
+        self._clock = clock
         self._thread: threading.Thread | None = None
         self.failures: dict[str, str] = {}  # run path -> error of its failed write
         self.written: list[str] = []  # run paths written, in order
@@ -45,6 +49,7 @@ class Writer:
                     return
                 path, task, on_error = item
                 paths = [] if path is None else [path] if isinstance(path, str) else list(path)
+                t0 = time.perf_counter()
                 try:
                     task()
                     self.written.extend(paths)
@@ -57,6 +62,8 @@ class Writer:
                             on_error(message)
                         except Exception as inner:  # the failure is counted anyway
                             log.error("%s: could not record the failure either: %s", path, inner)
+                if self._clock is not None:
+                    self._clock.add_writer(time.perf_counter() - t0)
             finally:
                 self._queue.task_done()
 
@@ -67,12 +74,18 @@ class Writer:
         compact records; None for other bookkeeping); blocks while
         the queue is full. `on_error(message)` runs in the writer thread if the task fails."""
         self._start()
-        self._queue.put((path, task, on_error))
+        with self._waiting():
+            self._queue.put((path, task, on_error))
+
+    def _waiting(self):
+        """The main thread's wait for this one, timed as the job's writing."""
+        return nullcontext() if self._clock is None else self._clock.part("writing")
 
     def drain(self) -> dict[str, str]:
         """Wait until every queued task ran; the failures so far (run path -> error)."""
         if self._thread is not None:
-            self._queue.join()
+            with self._waiting():
+                self._queue.join()
         return dict(self.failures)
 
     def close(self) -> dict[str, str]:

@@ -11,6 +11,16 @@ from ..refusal import refusal
 from .dataset import Dataset, DataError
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The rows of a data set that form a run's training, validation and test parts: what its split,
+    seed and fold decide, whatever its features (every time window of a data set has the same)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
 @dataclass
 class Splits:
     x_train: np.ndarray
@@ -26,6 +36,11 @@ class Splits:
     scale: np.ndarray | None = None
     feature_names: list[str] | None = None  # the data set's feature names, where it has them
     held_out: list[str] | None = None  # folds over groups within a subject: the test rows' groups (e.g. runs)
+    rows: Rows | None = None  # the rows of the split data (a subject's, within subjects) each part took
+
+    def permuted(self, y_train: np.ndarray, y_val: np.ndarray) -> Splits:
+        """These splits with other training and validation labels (a permutation run's)."""
+        return replace(self, y_train=y_train, y_val=y_val)
 
     @property
     def n_features(self) -> int:
@@ -169,9 +184,7 @@ def split_seed(split: dict, seed: int) -> int:
     return seed if split.get("seed") is None else split["seed"]
 
 
-def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
-    """(the rows of one group as a data set without groups, their rows in `data`): what a
-    within-subject run (split.within) splits."""
+def _rows_of_group(data: Dataset, group: str) -> np.ndarray:
     if data.groups is None:
         raise DataError(
             refusal(
@@ -185,11 +198,31 @@ def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
         raise DataError(
             refusal(data.where, f"group {group!r} has no rows", "run the sweep again so it plans the groups anew")
         )
+    return rows
+
+
+def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
+    """(the rows of one group as a data set without groups, their rows in `data`): what a
+    within-subject run (split.within) splits."""
+    rows = _rows_of_group(data, group)
     inner = None if data.split_groups is None else data.split_groups[rows]  # runs within the subject
     sub = Dataset(
         data.x[rows], data.y[rows], data.class_names, data.fingerprint, inner, f"{data.where}, group {group!r}"
     )
     return sub, rows
+
+
+def split_rows(data: Dataset, split: dict, seed: int, fold: int | None = None, *, validation_by_group=True) -> Rows:
+    """The rows of a run's three parts (`seed`: the run's; its split seed is used). They depend on
+    the labels and groups alone, so the runs of every window of a data set share them."""
+    seed = split_seed(split, seed)
+    method = split.get("method", "holdout")
+    if method == "holdout":
+        return Rows(*_holdout(data, split["validation"], split["test"], seed))
+    fit_idx, test_idx = _cross_validation_fold(data, split, seed, fold)
+    by = data if validation_by_group else replace(data, groups=None)
+    train_idx, val_idx = _validation_rows(by, fit_idx, split["validation"], seed)
+    return Rows(train_idx, val_idx, test_idx)
 
 
 def make_splits(
@@ -206,63 +239,95 @@ def make_splits(
     training rows alone. A permutation run trains on labels shuffled within its training
     rows (and within groups), and is tested on the true labels. With `group` (split.within),
     the run splits that group's rows alone (its test rows keep their rows in `data`)."""
+    base = standardized(data, split, seed, fold, group=group, validation_by_group=validation_by_group)
+    return labelled(data, base, split, seed, fold, permutation, group=group)
+
+
+def standardized(
+    data: Dataset,
+    split: dict,
+    seed: int,
+    fold: int | None = None,
+    *,
+    group: str | None = None,
+    validation_by_group: bool = True,
+    rows: Rows | None = None,
+) -> Splits:
+    """make_splits's parts with the true labels, unchecked: what every permutation of a run shares.
+    `rows`: split_rows of this data (this group's), split, seed and fold where known (a job reuses
+    them across windows)."""
     from sklearn.preprocessing import StandardScaler
 
     if group is not None:
-        sub, rows = within_group(data, group)
+        sub, at = within_group(data, group)
         # runs within the subject: test rows are whole runs, validation rows trials of the training runs
-        out = make_splits(sub, split, seed, fold, permutation, validation_by_group=False)
+        out = standardized(sub, split, seed, fold, validation_by_group=False, rows=rows)
         if sub.groups is not None:
             out.held_out = sorted(set(sub.groups[out.test_index].tolist()))
-        out.test_index = rows[out.test_index]
+        out.test_index = at[out.test_index]
         out.test_groups = np.array([group] * len(out.test_index), dtype=object)
         return out
+    rows = rows or split_rows(data, split, seed, fold, validation_by_group=validation_by_group)
+    scaler = StandardScaler().fit(data.x[rows.train])
 
-    seed = split_seed(split, seed)
-    method = split.get("method", "holdout")
-    if method == "holdout":
-        train_idx, val_idx, test_idx = _holdout(data, split["validation"], split["test"], seed)
-    else:
-        fit_idx, test_idx = _cross_validation_fold(data, split, seed, fold)
-        by = data if validation_by_group else replace(data, groups=None)
-        train_idx, val_idx = _validation_rows(by, fit_idx, split["validation"], seed)
-    y = data.y
+    def scale(idx):
+        return scaler.transform(data.x[idx]).astype(np.float32)
+
+    return Splits(
+        scale(rows.train),
+        data.y[rows.train],
+        scale(rows.val),
+        data.y[rows.val],
+        scale(rows.test),
+        data.y[rows.test],
+        data.class_names,
+        rows.test,
+        None if data.groups is None else data.groups[rows.test],
+        scaler.mean_,
+        scaler.scale_,
+        data.feature_names,
+        rows=rows,
+    )
+
+
+def labelled(
+    data: Dataset,
+    base: Splits,
+    split: dict,
+    seed: int,
+    fold: int | None,
+    permutation: int | None,
+    *,
+    group: str | None = None,
+) -> Splits:
+    """A run's splits from `base` (standardized of the same data, group, seed and fold): its
+    training and validation labels shuffled among themselves (within groups, where the split data
+    has them) for a permutation run; refused where the training part lacks a class."""
+    where, y, groups = data.where, data.y, data.groups
+    if group is not None:
+        at = _rows_of_group(data, group)
+        where, y = f"{data.where}, group {group!r}", data.y[at]
+        groups = None if data.split_groups is None else data.split_groups[at]
+    train_idx = base.rows.train
+    out, labels = base, y
     if permutation is not None:
-        y = _permuted(y, np.concatenate([train_idx, val_idx]), data.groups, seed, permutation)
+        labels = _permuted(y, np.concatenate([train_idx, base.rows.val]), groups, split_seed(split, seed), permutation)
+        out = base.permuted(labels[train_idx], labels[base.rows.val])
     missing = sorted(
         set(range(len(data.class_names)))
-        - set(y[train_idx].tolist())
-        - set(np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)) == 0).tolist())
+        - set(labels[train_idx].tolist())
+        - set(np.flatnonzero(np.bincount(y, minlength=len(data.class_names)) == 0).tolist())
     )
     if missing:
         names = ", ".join(repr(data.class_names[c]) for c in missing)
         raise DataError(
             refusal(
-                data.where,
+                where,
                 f"the training part of fold {fold} has no row of class {names} (its groups hold other classes only)",
                 "use fewer folds, or data where each group holds every class",
             )
         )
-    scaler = StandardScaler().fit(data.x[train_idx])
-
-    def scale(rows):
-        return scaler.transform(data.x[rows]).astype(np.float32)
-
-    test_groups = None if data.groups is None else data.groups[test_idx]
-    return Splits(
-        scale(train_idx),
-        y[train_idx],
-        scale(val_idx),
-        y[val_idx],
-        scale(test_idx),
-        data.y[test_idx],
-        data.class_names,
-        test_idx,
-        test_groups,
-        scaler.mean_,
-        scaler.scale_,
-        data.feature_names,
-    )
+    return out
 
 
 def class_weights(y_train: np.ndarray, n_classes: int, mode: str) -> np.ndarray | None:

@@ -20,8 +20,8 @@ from . import network
 from .step import Chunk, PackData, PackState, StepSpec, compiled
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-# Rows per prediction call, the same for every pack size. Every member's rows are padded to a
-# whole block, so a block much longer than a validation set makes most of an epoch's validation
+# Rows per prediction call at most (block_rows: fewer for shorter parts), the same for every pack
+# size. Every member's rows are padded to a whole block, so a block much longer than a validation set makes most of an epoch's validation
 # padding: at 1024 rows, 240 members with 132 validation rows each spent 0.24 s of a 0.54 s
 # epoch on it, at 256 rows 0.09 s of 0.37 s (bench/EEG.md); the logits were bit-identical.
 PREDICT_ROWS = 256
@@ -166,6 +166,7 @@ class Pack:
             seeds=np.array([m.seed for m in members], np.int64).astype(np.uint32),
         )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
+        self.validation_seconds = 0.0  # of the epochs' timed time, the validation after each epoch
         self._warm: set = set()
         self.hyper = {
             key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32))
@@ -263,8 +264,11 @@ class Pack:
             seen[chunk.active] = row0 + batch * n_steps
             # like keras.callbacks.TerminateOnNaN: a member whose loss is no longer finite stops here
             chunk = chunk._replace(active=chunk.active & np.isfinite(loss_sum))
+        t_val = time.perf_counter()
         val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
-        share = (time.perf_counter() - t0) / len(members)  # the device time of the epoch, split evenly
+        t_end = time.perf_counter()
+        self.validation_seconds += t_end - t_val
+        share = (t_end - t0) / len(members)  # the device time of the epoch, split evenly
         weights_of = self._host_weights()
         for k, m in enumerate(members):
             if not active[k]:
@@ -290,11 +294,17 @@ class Pack:
         if not missing:
             return
         t0 = time.perf_counter()
+        # the shapes a call is traced for: an earlier pack of the same shapes traced it already
+        shapes = (len(self.members), tuple(self.data.x.shape), self.n_train, tuple(chunk.orders.shape))
         for batch in sorted(missing):  # one step whose result is dropped: built and run once, nothing changes
-            _, totals = self.compiled.train(batch, self.state, self.data, self.hyper, chunk)
-            np.asarray(totals.loss_sum)
-        if not self._warm:
-            self.predict([np.zeros((1, self.members[0].x_train.shape[1]), np.float32)] * len(self.members))
+            if (batch, *shapes) not in self.compiled.warm:
+                _, totals = self.compiled.train(batch, self.state, self.data, self.hyper, chunk)
+                np.asarray(totals.loss_sum)
+                self.compiled.warm.add((batch, *shapes))
+        n_val = max(len(m.y_val) for m in self.members)  # the validation's block: traced here, not in the epoch
+        if not self._warm and ("predict", n_val, *shapes) not in self.compiled.warm:
+            self.predict([np.zeros((n_val, self.members[0].x_train.shape[1]), np.float32)] * len(self.members))
+            self.compiled.warm.add(("predict", n_val, *shapes))
         self._warm |= missing
         self.trace_seconds += time.perf_counter() - t0
 
@@ -339,10 +349,11 @@ class Pack:
         n_features = xs[0].shape[1]
         blocks = []
         weights = self.state.weights if weights is None else tuple(weights)  # a list would be traced again
-        for start in range(0, max(n, 1), PREDICT_ROWS):
-            block = np.zeros((K, PREDICT_ROWS, n_features), np.float32)
+        rows = block_rows(n)
+        for start in range(0, max(n, 1), rows):
+            block = np.zeros((K, rows, n_features), np.float32)
             for k, x in enumerate(xs):
-                part = x[start : start + PREDICT_ROWS]
+                part = x[start : start + rows]
                 block[k, : len(part)] = part
             blocks.append(np.asarray(self.compiled.predict(weights, self.compiled.to_device(block))))
         return np.concatenate(blocks, axis=1)[:, :n]
@@ -370,6 +381,13 @@ class Pack:
             np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"
         ][: shape.penalized()]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
+
+
+def block_rows(n: int) -> int:
+    """Rows of each prediction block for parts of n rows: PREDICT_ROWS, or the power of two (at least 8)
+    that holds n where fewer (padding 36 validation rows to 256 cost 7x their work; a few shapes, each
+    traced once). A row's logits do not depend on the block it is in (bit-identical, tested)."""
+    return min(PREDICT_ROWS, max(8, 1 << max(0, n - 1).bit_length()))
 
 
 def _mean32(total, count: int) -> float:

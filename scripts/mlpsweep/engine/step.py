@@ -103,6 +103,7 @@ class CompiledPack:
         self._grad = backend.value_and_grad(self._objective)
         self._train = {}
         self.traces = 0  # how often a function was traced: once per batch size and once to predict, not per call
+        self.warm: set = set()  # signatures (shapes) already run, so traced: later packs of them skip the warm-up
         self._compile = backend.compile
         self.to_device = backend.to_device
         self.predict = backend.compile(self._predict_fn)  # logits of (K, rows, features) in inference mode
