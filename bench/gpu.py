@@ -1,14 +1,19 @@
 """GPU check of the packed engine on JAX: runs per second against pack size for the notebook
 model, and a run trained alone against the same run in a pack of 64.
 
-    python bench/gpu.py                   # a GPU machine: pack sizes 1-256, under 5 minutes
+    python bench/gpu.py                   # a GPU machine: pack sizes 1-4,096 (those that fit --budget)
     python bench/gpu.py --quick           # a CPU smoke run on tiny data (tests/test_bench.py)
+    python bench/gpu.py --quick --sizes 64,256,1024 --rows 2048   # larger packs on a CPU, fewer rows
     python bench/gpu.py --output bench/GPU.md   # also write the table (bench/run.py puts it in RESULTS.md)
 
 Needs NumPy, JAX (with CUDA on a GPU machine), Keras with its small pure-Python dependencies,
 and this repository; no TensorFlow, scikit-learn, pandas or network. It uses the engine's
 low-level API alone (mlpsweep.engine: Shape, Member, Pack), on data made with NumPy: the
 notebook's 32-64-64 ReLU model, SGD lr 0.01, batch 32, 5 epochs, validation after each epoch.
+Per pack size it splits a job's time for the pack into the compiled steps, the host's work per
+epoch (epoch orders, validation, copies) and writing (a checkpoint per epoch, the pack's compact
+records), and times what bounds one step: the step at K and K/2 members, the gathers of each
+member's batch alone, the epoch orders drawn on the host and sent to the device.
 TensorFlow, scikit-learn and pandas are blocked from being imported, so a run on a machine
 that has them proves the check does not need them; it fails if anything of ours imports them.
 """
@@ -17,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.abc
+import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +44,7 @@ FULL = {
     "n_features": 32,
     "n_classes": 4,
     "epochs": 5,
-    "pack_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    "pack_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
     "fidelity_pack": 64,
 }
 QUICK = {
@@ -111,8 +118,10 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mlpsweep import checkpoint, compact  # noqa: E402
 from mlpsweep.engine.network import Shape  # noqa: E402
-from mlpsweep.engine.pack import Member, Pack  # noqa: E402
+from mlpsweep.engine.pack import Member, Pack, epoch_orders  # noqa: E402
+from mlpsweep.engine.step import Chunk  # noqa: E402
 
 
 def progress(text: str) -> None:
@@ -177,8 +186,9 @@ def fidelity_line(f: dict, precision: str) -> str:
     return f"Fidelity ({precision} matrix products): seed 0 alone vs member 0 of a pack of {f['pack']}, {f['epochs']} epochs: largest relative loss difference {f['max_rel_loss']:.1e} (tolerance {RTOL:g}), accuracies apart by at most {f['max_rows']:.0f} rows: {verdict}"
 
 
-def throughput(shape: Shape, data, sizes: dict, budget: float) -> tuple[list[dict], list[int]]:
-    """Runs per second per pack size: a warm-up pack (compiles) then a timed one, per size.
+def throughput(shape: Shape, data, sizes: dict, budget: float, parts: bool = True) -> tuple[list[dict], list[int]]:
+    """Runs per second per pack size: a warm-up pack (compiles) then a timed one, per size, and
+    (with `parts`) the split of the pack's time and what bounds its step (`parts_of`).
     Sizes that would overrun `budget` seconds (total since start) are skipped."""
     rows, skipped = [], []
     last = 0.0
@@ -192,19 +202,140 @@ def throughput(shape: Shape, data, sizes: dict, budget: float) -> tuple[list[dic
         train(shape, data, [1_000_000 + i for i in range(k)], sizes["epochs"])
         progress(f"pack size {k}: timed pack ...")
         pack, seconds = train(shape, data, list(range(k)), sizes["epochs"])
-        last = time.perf_counter() - t0
         fit = sum(m.fit_seconds for m in pack.members)
-        rows.append(
-            {
-                "pack_size": k,
-                "seconds": seconds,
-                "runs_per_s": k / seconds,
-                "val_accuracy": float(np.mean([m.history[-1]["val_accuracy"] for m in pack.members])),
-                "training_share": fit / seconds,
-            }
-        )
+        row = {
+            "pack_size": k,
+            "seconds": seconds,
+            "runs_per_s": k / seconds,
+            "val_accuracy": float(np.mean([m.history[-1]["val_accuracy"] for m in pack.members])),
+            "training_share": fit / seconds,
+        }
+        if parts:
+            row.update(parts_of(pack, seconds, sizes))
+        last = time.perf_counter() - t0
+        rows.append(row)
         progress(f"pack size {k}: {k / seconds:.2f} runs/s ({seconds:.2f} s)")
     return rows, skipped
+
+
+def _seconds(fn, repeat: int = 3) -> float:
+    """The fastest of `repeat` timings of fn() (which blocks until its result is ready)."""
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _gather_only(batch: int):
+    """The gathers of one call's batches alone (each member's rows of x, as the step takes them)."""
+
+    @jax.jit
+    def gather(x, orders, n_steps):
+        k = orders.shape[0]
+
+        def body(j, acc):
+            flat = jax.lax.dynamic_slice(orders, (0, j * batch), (k, batch)).reshape(-1)
+            return acc + jax.numpy.take(x, flat, axis=0)[:, 0].sum()
+
+        return jax.lax.fori_loop(0, n_steps, body, np.float32(0))
+
+    return gather
+
+
+def _stored(k: int) -> dict:
+    """A compact-recorded permutation run's record (record.build's keys), with made-up numbers of a
+    realistic size: scores per metric and part, counts, provenance."""
+    metrics = {f"{part}_{name}": 0.5 + k * 1e-6 for part in ("test", "val") for name in ("loss", "accuracy", "balanced_accuracy", "macro_f1", "auc")}  # fmt: skip
+    metrics.update(stopped_early=False, best_epoch=None, epochs_run=5, fit_seconds=0.01, n_params=7748, test_class_counts=[880, 880, 880, 890])  # fmt: skip
+    return {
+        "record_version": 2,
+        "status": "finished",
+        "run": {"subject": None},
+        "config_hash": f"{k:064x}",
+        "data": {
+            "n_train": 20000,
+            "n_val": 3530,
+            "n_test": 3530,
+            "n_features": 32,
+            "fingerprint": "0" * 64,
+            "class_names": ["a", "b", "c", "d"],
+            "feature_names": [f"f{i}" for i in range(32)],
+        },
+        "metrics": metrics,
+        "provenance": {
+            "host": "gpu",
+            "versions": {"jax": jax.__version__},
+            "pack": {"key": "pack-bench", "size": 1, "index": k, "members": None},
+        },
+    }
+
+
+def parts_of(pack: Pack, seconds: float, sizes: dict) -> dict:
+    """Where a job's time for this pack goes, and what bounds its step. A job's time for the pack
+    is the pack's wall time plus its writing (a checkpoint after every epoch and the compact records
+    of its members, as training.py writes them); the compiled steps' share is an epoch's steps timed
+    alone (block_until_ready) times the epochs; the host's share the rest of the pack's wall time."""
+    k, n, bs = len(pack.members), sizes["n_train"], 32
+    seeds = [m.seed for m in pack.members]
+    epochs = tuple([0] * k)
+    orders_host = epoch_orders(n, seeds, epochs, pack.offsets)
+    orders = jax.device_put(orders_host)
+    active = np.ones(k, bool)
+    n_full = n // bs
+    calls = [(s, min(STEPS_PER_EXECUTION, n_full - s)) for s in range(0, n_full, STEPS_PER_EXECUTION)]
+
+    def epoch_steps(p: Pack, o) -> None:
+        state = p.state
+        for step0, n_steps in calls:
+            chunk = Chunk(o, np.zeros(len(p.members), np.uint32), np.int32(step0 * bs), np.int32(step0), np.int32(n_steps), active[: len(p.members)])  # fmt: skip
+            state, totals = p.compiled.train(bs, state, p.data, p.hyper, chunk)
+        jax.block_until_ready((state, totals))
+
+    steps = _seconds(lambda: epoch_steps(pack, orders))
+    half = None
+    if k >= 2:  # the same epoch at K/2 members: launches cost the same, work half
+        small = Pack(pack.spec.shape, "sgd", bs, pack.members[: k // 2], STEPS_PER_EXECUTION)
+        small_orders = jax.device_put(orders_host[: k // 2])
+        epoch_steps(small, small_orders)  # compiles
+        half = _seconds(lambda: epoch_steps(small, small_orders))
+    gather = _gather_only(bs)
+    jax.block_until_ready(gather(pack.data.x, orders, np.int32(1)))
+    gathers = _seconds(lambda: jax.block_until_ready(gather(pack.data.x, orders, np.int32(n_full))))
+    draw = _seconds(lambda: epoch_orders(n, seeds, epochs, pack.offsets), repeat=1)
+    send = _seconds(lambda: jax.block_until_ready(jax.device_put(orders_host)))
+    xv, yv = [m.x_val for m in pack.members], [m.y_val for m in pack.members]
+    validation = _seconds(lambda: pack.evaluate(xv, yv), repeat=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        state = [{"path": f"runs/d/a/h/seed0_perm{i}", "hash": f"{i:064x}", "fingerprint": "0" * 64, "epoch": m.epoch, "status": m.status, "history": m.history, "fit_seconds": m.fit_seconds, "early_stopping": m.stopping.state(), "has_best": False} for i, m in enumerate(pack.members)]  # fmt: skip
+        t0 = time.perf_counter()
+        checkpoint.save(Path(tmp) / "pack.npz", state, pack.state_arrays())
+        ckpt = time.perf_counter() - t0
+        ckpt_bytes = (Path(tmp) / "pack.npz").stat().st_size
+        dirs = [f"{tmp}/runs/d/a/h/seed0_perm{i}" for i in range(k)]
+        stored = [_stored(i) for i in range(k)]
+        t0 = time.perf_counter()
+        compact.write_pack(dirs, stored)
+        records = time.perf_counter() - t0
+    n_epochs = sizes["epochs"]
+    writing = n_epochs * ckpt + records
+    total = seconds + writing
+    step_share = min(n_epochs * steps, seconds)
+    return {
+        "steps_share": step_share / total,
+        "host_share": (seconds - step_share) / total,
+        "writing_share": writing / total,
+        "step_ms": 1000 * steps / n_full,
+        "half_ratio": steps / half if half else None,
+        "gather_ms": 1000 * gathers / n_full,
+        "draw_s": draw,
+        "send_s": send,
+        "validation_s": validation,
+        "checkpoint_s": ckpt,
+        "checkpoint_mb": ckpt_bytes / 1e6,
+        "records_s": records,
+    }
 
 
 def device_lines() -> list[str]:
@@ -227,12 +358,26 @@ def device_lines() -> list[str]:
 def table(rows: list[dict], sizes: dict) -> list[str]:
     one = next((r for r in rows if r["pack_size"] == 1), rows[0])
     lines = [
-        "| Pack size | Runs/s | Speed-up vs pack size 1 | Mean val accuracy | Seconds per pack | Share in training steps |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Pack size | Runs/s | Speed-up vs pack size 1 | Mean val accuracy | Seconds per pack | Share in training steps | Share in host work per epoch | Share writing |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['pack_size']} | {r['runs_per_s']:.2f} | {r['runs_per_s'] / one['runs_per_s']:.1f}× | {100 * r['val_accuracy']:.2f}% | {r['seconds']:.2f} | {100 * r['training_share']:.0f}% |"
+            f"| {r['pack_size']} | {r['runs_per_s']:.2f} | {r['runs_per_s'] / one['runs_per_s']:.1f}× | {100 * r['val_accuracy']:.2f}% | {r['seconds']:.2f} | {100 * r['steps_share']:.0f}% | {100 * r['host_share']:.0f}% | {100 * r['writing_share']:.0f}% |"
+        )
+    return lines
+
+
+def bounds_table(rows: list[dict], sizes: dict) -> list[str]:
+    """What bounds the step, per pack size (the first column is not a bare number: one table of sizes)."""
+    lines = [
+        "| Members | One step (ms) | Epoch's steps at K ÷ at K/2 | Gathers alone per step (ms) | Orders drawn per epoch (s) | Orders sent (s) | Validation per epoch (s) | Checkpoint (s, MB) | Compact records (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        half = "" if r["half_ratio"] is None else f"{r['half_ratio']:.2f}"
+        lines.append(
+            f"| K = {r['pack_size']:,} | {r['step_ms']:.3f} | {half} | {r['gather_ms']:.3f} | {r['draw_s']:.3f} | {r['send_s']:.4f} | {r['validation_s']:.3f} | {r['checkpoint_s']:.3f}, {r['checkpoint_mb']:.1f} | {r['records_s']:.3f} |"
         )
     return lines
 
@@ -247,8 +392,14 @@ def main(argv=None) -> int:
         help="seconds: pack sizes that would end past this are skipped (default 270)",
     )
     parser.add_argument("--output", type=Path, help="also write the results as Markdown to this file")
+    parser.add_argument("--sizes", help="pack sizes, comma-separated (default: 1-4,096; --quick: 1, 2, 4)")
+    parser.add_argument("--rows", type=int, help="training rows (default 20,000; --quick 512)")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.sizes:
+        sizes["pack_sizes"] = [int(k) for k in args.sizes.split(",")]
+    if args.rows:
+        sizes["n_train"] = args.rows
     progress(f"jax {jax.__version__} on {jax.default_backend()}: {jax.devices()}")
     data = blobs(sizes)
     shape = Shape(sizes["n_features"], HIDDEN, sizes["n_classes"], "relu")
@@ -266,8 +417,9 @@ def main(argv=None) -> int:
             tf32, _ = throughput(
                 shape,
                 data,
-                {**sizes, "pack_sizes": [k for k in (1, 64, 256) if any(r["pack_size"] == k for r in rows)]},
+                {**sizes, "pack_sizes": [k for k in (1, 64, 256, 4096) if any(r["pack_size"] == k for r in rows)]},
                 args.budget + 60,
+                parts=False,
             )
     problems = GUARD.problems()
     k64 = next((r for r in rows if r["pack_size"] == 64), None)
@@ -278,6 +430,15 @@ def main(argv=None) -> int:
         "a pack's time runs from building it (data to the device) to its last validation, after a warm-up pack of the same size.",
         "",
         *table(rows, sizes),
+        "",
+        (
+            "Shares of a job's time for the pack: its wall time plus writing (a checkpoint after every epoch and the"
+            " pack's compact records, timed on this machine's disk); training steps: an epoch's compiled steps timed"
+            " alone (block_until_ready) times the epochs; host work: the rest of the pack's wall time (epoch orders,"
+            " validation, copies, building the pack). What bounds the step:"
+        ),
+        "",
+        *bounds_table(rows, sizes),
         "",
     ]
     if skipped:

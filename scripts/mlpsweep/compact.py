@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from . import rundir
-from .storage import write_json_atomic, write_text_atomic
+from .storage import json_safe, write_json_atomic, write_text_atomic
 
 FOLDER = "permutations"
 SUFFIX = ".jsonl"
@@ -49,7 +49,9 @@ def folder_of(run_dir: str | Path) -> tuple[str, str]:
 
 
 def _dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """One line of JSON; NaN and infinities as null, as in metrics.json (a permutation run whose test
+    rows hold one class has no AUC: before, its NaN failed the writing of its whole pack's file)."""
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def names_key(data: dict) -> str:

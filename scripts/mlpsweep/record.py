@@ -23,6 +23,9 @@ from .storage import write_json_atomic
 
 RECORD_VERSION = 2
 VERSION_KEY = "record_version"
+# A record lists the run paths of its pack up to this pack size (provenance.pack.members; null
+# above: 4,096 paths in each of 4,096 records would be 1 GB; the pack key names the pack).
+MEMBERS_LISTED = 256
 PARTS = ("train", "val", "test")
 
 
@@ -335,7 +338,7 @@ def build(
                     "key": pack.key,
                     "size": len(pack.members),
                     "index": pack.index,
-                    "members": pack.members,
+                    "members": pack.members if len(pack.members) <= MEMBERS_LISTED else None,
                     "trace_seconds": round(pack.trace_seconds, 4),
                 },
                 **extra,

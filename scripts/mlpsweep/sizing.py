@@ -17,10 +17,12 @@ The formula (docs/sizing.md), bytes, P = parameters of one member, S = optimizer
             + 4 P B                         best weights (early stopping)
             + 3 * 4 P (1 + S + B)           checkpoint: arrays, archive buffer, its bytes
             + 4 batch (features + 4 hidden + 2 classes)   activations of one batch
-            + 4 * 1024 (features + 2 hidden + classes)    one evaluation block
+            + 4 * 256 (features + 2 hidden + classes)     one evaluation block
+            + 2 * 4 rows classes                    the logits of an evaluated part, and their blocks
+            + 3 * 4 rows                            epoch orders: this epoch's, the next drawn ahead, the device's
     split   = 8 rows features + 4 rows (features + classes)   a split's parts and the pack's copy
     data set = 8 rows features;  export = 4 P (2 + S) (one Keras model per architecture)
-    gpu(K)  = gpu baseline + K * (the member's weights, slots, step, activations, evaluation)
+    gpu(K)  = gpu baseline + K * (the member's weights, slots, step, activations, evaluation block, 4 rows)
               + min(K, splits) * 4 rows (features + classes + 1)
 """
 
@@ -84,7 +86,7 @@ class KindSize:
             f" + {k} x (weights and optimizer {per['weights'] / MB:,.1f} + step {per['step'] / MB:,.1f}"
             f" + best weights {per['best'] / MB:,.1f}"
             f" + checkpoint {per['checkpoint'] / MB:,.1f} + activations {per['activations'] / MB:,.1f}"
-            f" + evaluation {per['evaluation'] / MB:,.1f})"
+            f" + evaluation {per['evaluation'] / MB:,.1f} + epoch orders {per['orders'] / MB:,.1f})"
             f" + export {p['export'] / MB:,.0f}"
         )
 
@@ -99,13 +101,15 @@ def kind_size(run, shape, splits: int = 1, best: bool = False) -> KindSize:
     width = sum(hidden)
     batch = training["batch_size"]
     dropout = width if arch.get("dropout", 0) else 0
+    block = FLOAT * EVAL_ROWS * (shape.features + 2 * width + shape.classes)  # one evaluation block
     per = {
         "weights": FLOAT * P * (1 + S),
         "step": FLOAT * P * (2 + S),
         "best": FLOAT * P * B,
         "checkpoint": 3 * FLOAT * P * (1 + S + B),
         "activations": FLOAT * batch * (shape.features + 4 * width + 2 * shape.classes + dropout),
-        "evaluation": FLOAT * EVAL_ROWS * (shape.features + 2 * width + shape.classes),
+        "evaluation": block + 2 * FLOAT * shape.rows * shape.classes,
+        "orders": 3 * FLOAT * shape.rows,
     }
     parts = {
         "baseline": BASELINE_MB * MB,
@@ -117,7 +121,7 @@ def kind_size(run, shape, splits: int = 1, best: bool = False) -> KindSize:
     }
     gpu_parts = {
         "baseline": GPU_BASELINE_MB * MB,
-        "member": per["weights"] + per["step"] + per["activations"] + per["evaluation"],
+        "member": per["weights"] + per["step"] + per["activations"] + block + FLOAT * shape.rows,
         "split": FLOAT * shape.rows * (shape.features + shape.classes + 1),
     }
     return KindSize(

@@ -9,14 +9,14 @@ import tempfile
 from pathlib import Path
 
 
-def _clean(value):
+def json_safe(value):
     """JSON has no NaN or inf: write them as null so every reader agrees."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -64,7 +64,9 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, durable: bool = Tru
 
 
 def write_json_atomic(path: str | os.PathLike, obj, *, durable: bool = True) -> None:
-    write_text_atomic(path, json.dumps(_clean(obj), indent=2, sort_keys=True, allow_nan=False) + "\n", durable=durable)
+    write_text_atomic(
+        path, json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n", durable=durable
+    )
 
 
 def read_json(path: str | os.PathLike):

@@ -31,6 +31,7 @@ from .progress import PackProgress
 from .writer import THREAD_NAME, Writer
 
 log = logging.getLogger("mlpsweep")
+PATHS_LOGGED = 16  # run paths a pack's first log line lists (pack_line)
 
 
 class Interrupted(RuntimeError):
@@ -300,7 +301,7 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
             log.info("%s: resuming from epoch %d (checkpoint %s)", p.run_dir, found.state["epoch"], found.path.name)
     handlers = _run_logs([p.run_dir for p in group if not compact.keeps_scores_only(p.run, job.keep)])
     try:
-        log.info("pack %s: %d runs (%s)", key, len(group), ", ".join(p.run.path for p in group))
+        log.info("%s", pack_line(key, [p.run.path for p in group]))
         t0 = saved = time.perf_counter()
         unsaved = False  # epochs completed since the last checkpoint
         progress = PackProgress(key, job.progress_seconds)
@@ -346,24 +347,38 @@ def _timed_epoch(pack, clock: JobClock | None, stop: StopFlag) -> bool:
 
 def _run_logs(run_dirs: list[Path]) -> list[logging.Handler]:
     """Each run's train.log receives the job's log while its pack trains, but the lines about
-    its siblings."""
+    its siblings. Which runs a line names is found once per line, not once per run's log (at
+    4,096 runs a pack, once per log would be 4,096 x 4,096 searches a line)."""
     handlers = []
     dirs = [str(d) for d in run_dirs]
+    last = [(None, frozenset())]  # the line last looked at, and the runs it names
+
+    def named(record) -> frozenset:
+        found = last[0]
+        if found[0] is not record:
+            msg = record.getMessage()
+            found = last[0] = (record, frozenset(d for d in dirs if d in msg))
+        return found[1]
+
     for run_dir in run_dirs:
         own = str(run_dir)
-        others = [d for d in dirs if d != own]
         handler = logging.FileHandler(run_dir / rundir.LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         # lines of the writer thread are about packs before this one: each run's own goes to its log
         handler.addFilter(
-            lambda record, own=own, others=others: (
-                record.threadName != THREAD_NAME
-                and (own in (msg := record.getMessage()) or not any(d in msg for d in others))
-            )
+            lambda record, own=own: record.threadName != THREAD_NAME and (own in (names := named(record)) or not names)
         )
         logging.getLogger().addHandler(handler)
         handlers.append(handler)
     return handlers
+
+
+def pack_line(key: str, paths: list[str]) -> str:
+    """The log line that starts a pack: its runs, or for a pack of more than PATHS_LOGGED runs
+    the first and the last (every path of a pack of 4,096 would make a line of 300 KB)."""
+    if len(paths) <= PATHS_LOGGED:
+        return f"pack {key}: {len(paths)} runs ({', '.join(paths)})"
+    return f"pack {key}: {len(paths)} runs ({paths[0]} ... {paths[-1]})"
 
 
 def _close(handlers: list[logging.Handler]) -> None:

@@ -27,6 +27,15 @@ _STOP = object()
 THREAD_NAME = "mlpsweep-writer"
 
 
+def _named(path) -> str:
+    """A task's runs for the log: its path, or of a pack's compact records the count and the first
+    and last (every path of a pack of 4,096 would make a line of 300 KB)."""
+    if path is None or isinstance(path, str):
+        return path or "bookkeeping"
+    paths = list(path)
+    return str(paths) if len(paths) <= 3 else f"{len(paths)} runs ({paths[0]} ... {paths[-1]})"
+
+
 class Writer:
     def __init__(self, max_pending: int = 512, clock=None):
         """`clock`: the job's job_time.JobClock, told the main thread's waits and this thread's work."""
@@ -56,7 +65,7 @@ class Writer:
                 except Exception as exc:  # surfaced to the job through `failures`
                     message = f"{type(exc).__name__}: {exc}"
                     self.failures.update(dict.fromkeys(paths, message))
-                    log.error("%s: FAILED while writing: %s", path or "bookkeeping", message, exc_info=True)
+                    log.error("%s: FAILED while writing: %s", _named(path), message, exc_info=True)
                     if on_error is not None:
                         try:
                             on_error(message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,10 +22,13 @@ from .step import Chunk, PackData, PackState, StepSpec, compiled
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # Rows per prediction call at most (block_rows: fewer for shorter parts), the same for every pack
-# size. Every member's rows are padded to a whole block, so a block much longer than a validation set makes most of an epoch's validation
-# padding: at 1024 rows, 240 members with 132 validation rows each spent 0.24 s of a 0.54 s
-# epoch on it, at 256 rows 0.09 s of 0.37 s (bench/EEG.md); the logits were bit-identical.
+# size. Every member's rows are padded to a whole block, so a block much longer than a validation
+# set makes most of an epoch's validation padding: at 1024 rows, 240 members with 132 validation
+# rows each spent 0.24 s of a 0.54 s epoch on it, at 256 rows 0.09 s of 0.37 s (bench/EEG.md); the
+# logits were bit-identical.
 PREDICT_ROWS = 256
+# Members whose evaluation losses are computed at once (float64 temporaries of this many members' rows).
+EVAL_MEMBERS = 256
 
 
 @dataclass
@@ -100,6 +104,20 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([int(seed), int(epoch), 0x6F7264]).permutation(n).astype(np.int32)
 
 
+def epoch_orders(n: int, seeds, epochs, offsets) -> np.ndarray:
+    """(K, n) int32: member k's epoch order (`epoch_order`) shifted by its rows' offset, filled in place."""
+    out = np.empty((len(seeds), n), np.int32)
+    for k, (seed, epoch) in enumerate(zip(seeds, epochs)):
+        out[k] = np.random.default_rng([int(seed), int(epoch), 0x6F7264]).permutation(n)
+    out += np.asarray(offsets, np.int32)[:, None]
+    return out
+
+
+# Next epoch's orders are drawn here while the device trains the current epoch: at 4,096 members of
+# 20,000 rows drawing them takes about 1 s, as long as an epoch's steps on a GPU (bench/GPU.md).
+_ORDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlpsweep-orders")
+
+
 class Pack:
     """K members trained as one computation: `state` (weights, optimizer state) and `data` on the
     device, stacked over the members on axis 0."""
@@ -140,6 +158,8 @@ class Pack:
         rule = self.compiled.rule
         trainable = [w for w, t in zip(weights, shape.trainable()) if t]
         initial_slots = [tuple(np.full(w.shape, rule.slot_init, np.float32) for _ in rule.slots) for w in trainable]
+        self._pending: dict | None = None  # host copies of the state while checkpointed members are restored
+        self._next_orders: tuple[tuple, Future] | None = None  # (epochs, orders drawn ahead)
         self.state = PackState(
             weights=tuple(dev(w) for w in weights),
             slots=tuple(tuple(dev(s) for s in slots) for slots in initial_slots),
@@ -176,6 +196,26 @@ class Pack:
     # ------------------------------------------------------------ state for checkpoints
 
     @property
+    def state(self) -> PackState:
+        """Weights, optimizer slots and step counts on the device (members restored from a
+        checkpoint are sent there on first use, all at once)."""
+        if self._pending is not None:
+            dev, host = self.compiled.to_device, self._pending
+            self._pending = None
+            self._state = PackState(
+                weights=tuple(dev(w) for w in host["weights"]),
+                slots=tuple(tuple(dev(s) for s in ss) for ss in host["slots"]),
+                steps=dev(host["steps"]),
+                shared=dev(host["shared"]),
+            )
+        return self._state
+
+    @state.setter
+    def state(self, value: PackState) -> None:
+        self._pending = None
+        self._state = value
+
+    @property
     def weights(self) -> tuple:
         """The stacked weights on the device, in `model.get_weights()` order."""
         return self.state.weights
@@ -190,23 +230,25 @@ class Pack:
         return out
 
     def load_member_state(self, k: int, arrays: dict[str, np.ndarray], kk: int) -> None:
-        """Set member k's weights and optimizer state from slice kk of checkpoint arrays."""
-        dev = self.compiled.to_device
-
-        def put(stacked, value):
-            host = np.array(stacked)
-            host[k] = value
-            return dev(host)
-
-        state = self.state
-        self.state = PackState(
-            weights=tuple(put(w, arrays[f"w{i}"][kk]) for i, w in enumerate(state.weights)),
-            slots=tuple(
-                tuple(put(s, arrays[f"s{i}_{j}"][kk]) for j, s in enumerate(ss)) for i, ss in enumerate(state.slots)
-            ),
-            steps=put(state.steps, arrays["steps"][kk]),
-            shared=put(state.shared, arrays["shared"][kk]),
-        )
+        """Set member k's weights and optimizer state from slice kk of checkpoint arrays. The
+        state is copied to the host once for all the members restored (not once per member:
+        at 4,096 members that would be 4,096 copies of every stacked array each way)."""
+        if self._pending is None:
+            state = self._state
+            self._pending = {
+                "weights": [np.array(w) for w in state.weights],
+                "slots": [[np.array(s) for s in ss] for ss in state.slots],
+                "steps": np.array(state.steps),
+                "shared": np.array(state.shared),
+            }
+        host = self._pending
+        for i, w in enumerate(host["weights"]):
+            w[k] = arrays[f"w{i}"][kk]
+        for i, ss in enumerate(host["slots"]):
+            for j, s in enumerate(ss):
+                s[k] = arrays[f"s{i}_{j}"][kk]
+        host["steps"][k] = arrays["steps"][kk]
+        host["shared"][k] = arrays["shared"][kk]
 
     def member_weights(self, k: int) -> list[np.ndarray]:
         return network.member(self.state.weights, k)
@@ -235,11 +277,8 @@ class Pack:
             return True
         saved = self.state
         # rows of the members' concatenated training data, in each member's own epoch order
-        orders = self.compiled.to_device(
-            np.stack(
-                [self.offsets[k] + epoch_order(self.n_train, m.seed, m.epoch) for k, m in enumerate(members)]
-            ).astype(np.int32)
-        )
+        orders = self.compiled.to_device(self.orders_of(tuple(m.epoch for m in members)))
+        self._draw_ahead(tuple(m.epoch + 1 for m in members), active)
         epochs = np.array([m.epoch for m in members], np.int64).astype(np.uint32)
         chunk = Chunk(orders, epochs, row0=np.int32(0), step0=np.int32(0), n_steps=np.int32(1), active=active.copy())
         loss_sum = np.zeros(len(members), np.float32)
@@ -286,6 +325,20 @@ class Pack:
             m.epoch += 1
             self._end_of_epoch(k, m, row, weights_of)
         return True
+
+    def orders_of(self, epochs: tuple) -> np.ndarray:
+        """The members' epoch orders at `epochs` (drawn ahead during the previous epoch where they were)."""
+        ahead, self._next_orders = self._next_orders, None
+        if ahead is not None and ahead[0] == epochs:
+            return ahead[1].result()
+        return epoch_orders(self.n_train, [m.seed for m in self.members], epochs, self.offsets)
+
+    def _draw_ahead(self, epochs: tuple, active: np.ndarray) -> None:
+        """Draw the next epoch's orders in a thread while this epoch trains, where some member will
+        train on (a member that stops then makes them unused, at no cost to the numbers)."""
+        if any(e < m.epochs for e, m, a in zip(epochs, self.members, active) if a):
+            seeds = [m.seed for m in self.members]
+            self._next_orders = (epochs, _ORDERS.submit(epoch_orders, self.n_train, seeds, epochs, self.offsets))
 
     def _warm_up(self, batches: set, chunk: Chunk) -> None:
         """Trace and compile the step (per batch size) and the prediction before the epoch is
@@ -349,12 +402,16 @@ class Pack:
         n_features = xs[0].shape[1]
         blocks = []
         weights = self.state.weights if weights is None else tuple(weights)  # a list would be traced again
+        sharing: dict[int, list[int]] = {}  # members that share one array are filled in one assignment
+        for k, x in enumerate(xs):
+            sharing.setdefault(id(x), []).append(k)
+        groups = [(xs[ks[0]], ks[0] if len(ks) == 1 else np.array(ks)) for ks in sharing.values()]
         rows = block_rows(n)
         for start in range(0, max(n, 1), rows):
             block = np.zeros((K, rows, n_features), np.float32)
-            for k, x in enumerate(xs):
+            for x, ks in groups:
                 part = x[start : start + rows]
-                block[k, : len(part)] = part
+                block[ks, : len(part)] = part
             blocks.append(np.asarray(self.compiled.predict(weights, self.compiled.to_device(block))))
         return np.concatenate(blocks, axis=1)[:, :n]
 
@@ -362,14 +419,23 @@ class Pack:
         """Per member: Keras's evaluation loss (mean cross-entropy plus the L2 penalty) and accuracy."""
         logits = self.predict(xs, weights)
         penalty = self._l2_penalties(weights)
+        n = len(ys[0]) if ys else 0
+        if n and all(len(y) == n for y in ys):  # members of equal rows: computed EVAL_MEMBERS at a time
+            losses, hits = [], []
+            for k0 in range(0, len(ys), EVAL_MEMBERS):
+                loss, hit = _cross_entropy(logits[k0 : k0 + EVAL_MEMBERS, :n], np.stack(ys[k0 : k0 + EVAL_MEMBERS]))
+                losses += [float(np.float32(v)) for v in loss + penalty[k0 : k0 + EVAL_MEMBERS]]
+                hits += hit.tolist()
+            return {
+                "loss": losses,
+                "accuracy": [_mean32(h, n) for h in hits],
+                "logits": [logits[k, :n] for k in range(len(ys))],
+            }
         out = {"loss": [], "accuracy": [], "logits": []}
         for k, y in enumerate(ys):
-            z = logits[k, : len(y)].astype(np.float64)
-            log_p = z - z.max(axis=1, keepdims=True)
-            log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
-            ce = -(y * log_p).sum(axis=1)
-            out["loss"].append(float(np.float32(ce.mean() + penalty[k])) if len(y) else math.nan)
-            out["accuracy"].append(_mean32(int((z.argmax(1) == y.argmax(1)).sum()), len(y)))
+            loss, hit = _cross_entropy(logits[k : k + 1, : len(y)], y[None])
+            out["loss"].append(float(np.float32(loss[0] + penalty[k])) if len(y) else math.nan)
+            out["accuracy"].append(_mean32(int(hit[0]), len(y)))
             out["logits"].append(logits[k, : len(y)])
         return out
 
@@ -388,6 +454,18 @@ def block_rows(n: int) -> int:
     that holds n where fewer (padding 36 validation rows to 256 cost 7x their work; a few shapes, each
     traced once). A row's logits do not depend on the block it is in (bit-identical, tested)."""
     return min(PREDICT_ROWS, max(8, 1 << max(0, n - 1).bit_length()))
+
+
+def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per member of (members, rows, classes) logits and one-hot labels: the mean cross-entropy
+    (float64, over rows) and the rows predicted right."""
+    z = logits.astype(np.float64)
+    log_p = z - z.max(axis=2, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=2, keepdims=True))
+    ce = -(y * log_p).sum(axis=2)
+    with np.errstate(invalid="ignore"):
+        loss = ce.mean(axis=1) if ce.shape[1] else np.full(len(ce), math.nan)
+    return loss, (z.argmax(2) == y.argmax(2)).sum(axis=1)
 
 
 def _mean32(total, count: int) -> float:
