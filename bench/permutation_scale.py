@@ -3,8 +3,9 @@
 The issue's workload: within-subject decoding over time of 10 subjects (5 folds, 10 windows of
 0.1 s, 500 real runs), with `summary.permutations` label-permutation runs per real run, the
 notebook's network (32-64-64 ReLU, SGD 0.01, batch 32, 5 epochs), packs of 64, through
-`snakemake --cores 2` with the default profile, from made-up epochs (scripts/make_demo.py:
-16 EEG channels at 100 Hz, so 160 features a window, and a P300-like effect at 0.25-0.5 s).
+`snakemake --cores 2` with the default profile, from made-up epochs of the issue's size: 32 EEG
+channels at 120 Hz, so 384 features a window (the issue's 384 feature names), 400 trials per
+subject in two conditions, and a class difference over a few channels at 0.25-0.5 s.
 
 Reported per size, from the jobs' own accounts (job_time.py: each training job's manifest
 keeps its seconds per part) and Snakemake's benchmark files:
@@ -36,30 +37,51 @@ import yaml
 
 sys.path.insert(0, str(measured.REPO / "scripts"))
 
-from make_demo import make_demo  # noqa: E402  (scripts/make_demo.py)
 from mlpsweep.job_time import PARTS, TRAINING, WRITER  # noqa: E402
 
 # subjects x folds x windows real runs, each with `permutations` label-permutation runs
 SIZES = {
-    "quick": {"subjects": 2, "folds": 2, "windows": 2, "permutations": 2, "trials": 40, "runs_per_job": 16, "pack": 8},
-    "5500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 10, "trials": 150},
-    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 150},
+    "quick": {"subjects": 2, "folds": 2, "windows": 2, "permutations": 2, "trials": 60, "runs_per_job": 16, "pack": 8},
+    "5500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 10, "trials": 400, "runs_per_job": 2752},
+    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 4224},
 }
 PACK, RUNS_PER_JOB, CORES = 64, 1024, 2
+CHANNELS, SFREQ, TMIN, EFFECT = 32, 120.0, -0.2, (0.25, 0.5)
+PATTERN = "data/sub-{subject}/eeg/sub-{subject}_task-bench_epo.fif"
+
+
+def make_epochs(root: Path, size: dict, seed: int = 0) -> None:
+    """Per-subject epochs files under `root`: two balanced conditions, white noise, and a class
+    difference over 8 of the channels inside EFFECT (deterministic)."""
+    import mne
+    import numpy as np
+
+    mne.set_log_level("ERROR")
+    rng = np.random.default_rng(seed)
+    n_times = round(size["windows"] * 0.1 * SFREQ)
+    times = TMIN + np.arange(n_times) / SFREQ
+    inside = (times >= EFFECT[0]) & (times < EFFECT[1])
+    info = mne.create_info([f"EEG{c:03d}" for c in range(CHANNELS)], SFREQ, "eeg")
+    for s in range(size["subjects"]):
+        y = np.arange(size["trials"]) % 2
+        x = rng.normal(0, 1.0, (size["trials"], CHANNELS, n_times))
+        x[:, :8, :][:, :, inside] += (0.3 * (2 * y - 1))[:, None, None]
+        events = np.column_stack([np.arange(size["trials"]) * 200, np.zeros(size["trials"], int), y + 1])
+        epochs = mne.EpochsArray(x * 1e-6, info, events=events, tmin=TMIN, event_id={"standard": 1, "deviant": 2})
+        path = root / PATTERN.format(subject=f"{s + 1:02d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        epochs.save(path, fmt="single", overwrite=True)
 
 
 def config(size: dict) -> dict:
-    """The sweep: windows of 0.1 s every 0.1 s from -0.2 s (as many as `windows` asks)."""
+    """The sweep: windows of 0.1 s every 0.1 s from -0.2 s (the epochs hold `windows` of them)."""
     return {
         "results": "results",
         "datasets": {
             "eeg": {
                 "source": "epochs",
-                "path": "derivatives/sub-{subject}/eeg/sub-{subject}_task-oddball_epo.fif",
+                "path": PATTERN,
                 "conditions": ["standard", "deviant"],
-                "picks": "eeg",
-                "tmin": -0.2,
-                "tmax": round(-0.2 + 0.1 * size["windows"], 3),
                 "windows": {"length": 0.1, "step": 0.1},
             }
         },
@@ -119,7 +141,7 @@ def measure(name: str, size: dict, workdir: Path) -> dict:
     sweepdir = workdir / name
     shutil.rmtree(sweepdir, ignore_errors=True)
     (sweepdir / "config").mkdir(parents=True)
-    make_demo(sweepdir, subjects=size["subjects"], runs=2, trials_per_run=size["trials"])
+    make_epochs(sweepdir, size)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(config(size), sort_keys=False))
     load_before = os.getloadavg()[0]
     done = measured.run(measured.snakemake_cmd(sweepdir, CORES), workdir / f"{name}.log").check(f"size {name}")

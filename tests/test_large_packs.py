@@ -51,7 +51,7 @@ def test_a_pack_of_1024_resumes_and_gives_the_numbers_of_a_small_pack(tmp_path, 
     caplog.set_level(logging.INFO, logger="mlpsweep")  # as a job logs
     sweep, runs = sweep_of(tmp_path / "large", LARGE - 1, LARGE)
     assert len(runs) == LARGE and [len(p) for job in plan_jobs(runs, LARGE, LARGE) for p in job.packs] == [LARGE]
-    cache = DataCache(keep_splits=2 * LARGE)  # both calls share the splits (made once)
+    cache = DataCache()  # both calls share the splits (made once: permutation runs relabel their real run's)
     keep = sweep["execution"]["keep"]
 
     # stopped after epoch 1's checkpoint, as by SIGTERM

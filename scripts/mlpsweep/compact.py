@@ -124,14 +124,22 @@ def write_pack(run_dirs: list[str | Path], stored: list[dict], *, durable: bool 
             if not os.path.exists(names_path):
                 write_json_atomic(names_path, value, durable=durable)
         write_text_atomic(path, text, durable=durable)
-        _INDEX.pop(os.path.dirname(path), None)  # read again here, whatever the folder's mtime resolution
+        _stale(os.path.dirname(path))  # looked at again here, whatever the folder's mtime resolution
         written.append(path)
     return written
 
 
 # ---------------------------------------------------------------- reading
 
-_INDEX: dict[str, tuple[int, dict]] = {}  # folder -> (its mtime_ns, {leaf: (header, row)})
+# folder -> (its mtime_ns or None when written here, its files as _files lists them, {leaf: (header, row)})
+_INDEX: dict[str, tuple[int | None, list, dict]] = {}
+
+
+def _stale(folder: str) -> None:
+    """Make the next index() of `folder` look at its files again (it reads only the new ones)."""
+    cached = _INDEX.get(folder)
+    if cached is not None:
+        _INDEX[folder] = (None, cached[1], cached[2])
 
 
 def _files(folder: str) -> list[tuple[int, str]]:
@@ -166,20 +174,25 @@ def _read_file(path: str) -> tuple[dict | None, dict]:
 
 
 def index(folder: str) -> dict[str, tuple[dict, dict]]:
-    """{leaf: (header, row)} of a cell's compact folder (read again when it changed)."""
+    """{leaf: (header, row)} of a cell's compact folder. When it changed, only files newer than those
+    read are read (a job adds one a pack); where an older one changed, all are read again."""
     try:
         mtime = os.stat(folder).st_mtime_ns
     except OSError:
         return {}
     cached = _INDEX.get(folder)
     if cached is not None and cached[0] == mtime:
-        return cached[1]
-    found = {}
-    for _, name in _files(folder):
+        return cached[2]
+    files = _files(folder)
+    if cached is not None and files[: len(cached[1])] == cached[1]:
+        found, new = dict(cached[2]), files[len(cached[1]) :]
+    else:
+        found, new = {}, files
+    for _, name in new:
         header, rows = _read_file(f"{folder}/{name}")
         if header is not None:
             found.update((leaf, (header, row)) for leaf, row in rows.items())
-    _INDEX[folder] = (mtime, found)
+    _INDEX[folder] = (mtime, files, found)
     return found
 
 

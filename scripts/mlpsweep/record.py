@@ -238,6 +238,8 @@ def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
     if parts is None:
         return result
     for part in PARTS:
+        if part not in parts:  # the training part of a run recorded as scores only (compact.py keeps none)
+            continue
         e = parts[part]
         values = {"loss": e.loss, **classification_metrics(e.y_true, e.y_pred, e.n_classes)}
         if part != "test":
@@ -246,7 +248,7 @@ def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
             values["by_group"] = by_group(e.groups, e.y_true, e.y_pred, probabilities(e.logits))
         result.update(split_metrics(part, values))
     for name, metric in registry.METRICS.items():
-        if metric.compute and name not in result:
+        if metric.compute and name not in result and name.split("_", 1)[0] in parts:
             result[name] = _function(metric.compute)(parts[name.split("_", 1)[0]])
     return result
 

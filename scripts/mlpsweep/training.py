@@ -61,13 +61,12 @@ class DataCache:
     each (subject, seed, fold), the windows' features, and the standardized parts of each
     (window, subject, seed, fold), which its label-permutation runs reuse with shuffled labels."""
 
-    def __init__(self, keep_splits: int = 8, keep_bytes: int = 256 * 2**20):
+    def __init__(self, keep_bytes: int = 256 * 2**20):
         self._data = {}
         self._rows: OrderedDict = OrderedDict()  # split rows: small integer arrays
         self._windows: OrderedDict = OrderedDict()  # window data sets (features of every trial)
         self._bases: OrderedDict = OrderedDict()  # standardized parts, true labels
-        self.keep_splits = keep_splits  # windows kept; standardized parts are kept up to keep_bytes
-        self.keep_bytes = keep_bytes
+        self.keep_bytes = keep_bytes  # of windows, and of standardized parts, each (least recently used go)
 
     def dataset(self, config: dict):
         """The data set entry loaded (once: the runs of every window and subject share it)."""
@@ -91,8 +90,7 @@ class DataCache:
         found = _recent(self._windows, key)
         if found is None:
             found = self._windows[key] = window_dataset(data, config["window"])
-            while len(self._windows) > self.keep_splits:
-                self._windows.popitem(last=False)
+            _trim(self._windows, self.keep_bytes, lambda d: d.x.nbytes)
         return found
 
     def splits(self, config: dict) -> tuple[Splits, str]:
@@ -113,12 +111,17 @@ class DataCache:
         return out, run_fingerprint(data, subject)
 
     def _forget(self) -> None:
-        """Keep the standardized parts within keep_bytes (the newest always), the rows of 4,096 splits."""
-        held = sum(_nbytes(b) for b in self._bases.values())
-        while held > self.keep_bytes and len(self._bases) > 1:
-            held -= _nbytes(self._bases.popitem(last=False)[1])
+        """Keep the standardized parts within keep_bytes, the rows of 4,096 splits."""
+        _trim(self._bases, self.keep_bytes, _nbytes)
         while len(self._rows) > 4096:
             self._rows.popitem(last=False)
+
+
+def _trim(cache: OrderedDict, budget: int, size_of) -> None:
+    """Drop the least recently used entries until the rest hold at most `budget` bytes (the newest stays)."""
+    held = sum(size_of(v) for v in cache.values())
+    while held > budget and len(cache) > 1:
+        held -= size_of(cache.popitem(last=False)[1])
 
 
 def _recent(cache: OrderedDict, key: str):
@@ -493,7 +496,13 @@ def _record(
     final = pack.all_final_weights()
     stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final)]
     parts = {}
+    compact_only = all(compact.keeps_scores_only(p.run, job.keep) for p in group)
     for part in record.PARTS:
+        if part == "train" and compact_only:
+            continue  # a compact record keeps no training-part metrics
+        if part == "val" and pack.final_validation() is not None:
+            parts[part] = pack.final_validation()  # the last epoch evaluated the final weights already
+            continue
         xs = [getattr(p.splits, f"x_{part}") for p in group]
         ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
         parts[part] = pack.evaluate(xs, ys, stacked)
@@ -505,7 +514,7 @@ def _record(
         finished = m.status != "diverged"
         n_params = int(sum(w.size for w in final[k]))
         outcome = record.Outcome(m.status, m.stopping.best_epoch, m.epoch, m.fit_seconds, n_params)
-        evaluated = {part: _evaluated(parts[part], k, s, part) for part in record.PARTS} if finished else None
+        evaluated = {part: _evaluated(parts[part], k, s, part) for part in parts} if finished else None
         facts = record.PackFacts(key, members, k, pack.trace_seconds, resumed.get(p.run.path), backend)
         rec = record.build(
             p.run, s, p.fingerprint, outcome, evaluated, started=p.started, pack=facts, extra=job.extra_provenance,

@@ -149,11 +149,12 @@ class Pack:
         self.spec = spec
         dev = self.compiled.to_device
         K = len(members)
+        drawn: dict[int, list[np.ndarray]] = {}  # members of one seed start alike (permutation runs of a run)
+        for m in members:
+            if m.initial_weights is None and m.seed not in drawn:
+                drawn[m.seed] = network.initial_weights(shape, m.seed)
         weights = network.stack(
-            [
-                m.initial_weights if m.initial_weights is not None else network.initial_weights(shape, m.seed)
-                for m in members
-            ]
+            [m.initial_weights if m.initial_weights is not None else drawn[m.seed] for m in members]
         )
         rule = self.compiled.rule
         trainable = [w for w, t in zip(weights, shape.trainable()) if t]
@@ -187,6 +188,7 @@ class Pack:
         )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self.validation_seconds = 0.0  # of the epochs' timed time, the validation after each epoch
+        self.last_validation: dict | None = None  # the latest epoch's evaluate() of the validation rows
         self._warm: set = set()
         self.hyper = {
             key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32))
@@ -307,6 +309,7 @@ class Pack:
         val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
         t_end = time.perf_counter()
         self.validation_seconds += t_end - t_val
+        self.last_validation = val  # what evaluating the final weights on the validation rows gives, where current
         share = (t_end - t0) / len(members)  # the device time of the epoch, split evenly
         weights_of = self._host_weights()
         for k, m in enumerate(members):
@@ -389,9 +392,15 @@ class Pack:
         out = []
         for k in range(len(self.members)) if ks is None else ks:
             m = self.members[k]
-            keep = m.stopping.patience > 0 and m.stopping.restore_best_weights and m.best_weights is not None
-            out.append(m.best_weights if keep else weights_of(k))
+            out.append(m.best_weights if _restores_best(m) else weights_of(k))
         return out
+
+    def final_validation(self) -> dict | None:
+        """evaluate() of the validation rows at the final weights where the last epoch's validation
+        already holds it (no member ends on restored best weights); None where it must be computed."""
+        if self.last_validation is None or any(_restores_best(m) for m in self.members):
+            return None
+        return self.last_validation
 
     # ------------------------------------------------------------ evaluation
 
@@ -440,6 +449,10 @@ class Pack:
         return out
 
     def _l2_penalties(self, weights=None) -> np.ndarray:
+        """Each member's L2 penalty at `weights` (0 where no member has one: not computed then; a
+        member with non-finite weights has a non-finite loss either way)."""
+        if not self.spec.l2:
+            return np.zeros(len(self.members))
         shape = self.spec.shape
         weights = self.state.weights if weights is None else weights
         l2 = np.asarray(self.hyper["l2"], np.float64)
@@ -447,6 +460,11 @@ class Pack:
             np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"
         ][: shape.penalized()]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
+
+
+def _restores_best(m: Member) -> bool:
+    """Whether a member ends on its best epoch's weights (EarlyStopping's restore_best_weights)."""
+    return m.stopping.patience > 0 and m.stopping.restore_best_weights and m.best_weights is not None
 
 
 def block_rows(n: int) -> int:
