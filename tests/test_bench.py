@@ -244,3 +244,38 @@ def test_gpu_check_refuses_what_the_gpu_machine_lacks():
     code = "import sys; sys.argv = ['gpu.py']; sys.path.insert(0, 'bench'); import gpu; import sklearn"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, env=ENV)
     assert proc.returncode != 0 and "No module named 'sklearn' (bench/gpu.py refuses it" in proc.stderr
+
+
+def test_permutation_records_are_compact_rows_read_as_finished_runs(tmp_path):
+    import permutation_records
+    from mlpsweep import compact, record
+    from mlpsweep.tables.runs import collect_runs
+
+    size = permutation_records.Size(subjects=2, folds=1, windows=2, permutations=40)
+    paths, generated = permutation_records.generate(tmp_path / "results", size)
+    assert (
+        len(paths) == size.real + size.permuted == 164 and generated["compact_files"] == 4
+    )  # 3 packs of 64, 1 names file
+    runs = collect_runs(tmp_path / "results", paths)
+    assert (runs["status"] == "finished").all() and (runs["problem"] == "").all()
+    assert runs["permutation"].notna().sum() == 160 and runs["test_accuracy"].between(0, 1).all()
+    rec = record.read(tmp_path / "results" / paths[-1])
+    assert rec.stored["layout"] == compact.LAYOUT and rec.window["start"] == 0.01 and rec.run["subject"] == "02"
+
+
+def test_permutation_records_quick_run_times_every_part(tmp_path):
+    out, figures = tmp_path / "PERMUTATIONS.md", tmp_path / "figures.json"
+    cmd = [sys.executable, str(REPO / "bench" / "permutation_records.py"), "--quick", "--output", str(out)]
+    proc = subprocess.run(
+        [*cmd, "--json", str(figures)], check=False, capture_output=True, text=True, timeout=120, env=ENV
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found = json.loads(figures.read_text())["quick"]
+    assert found["summary"]["rows"] == found["real"] + found["permuted"] == 144
+    assert found["summary"]["statuses"] == {"finished": 144}
+    assert "reading the records (collect_runs)" in found["summary"]["parts"]
+    parts = found["timecourse"]["parts"]
+    assert {"reading the permutation records (collect_null)", "model-level group null (add_null_columns)"} <= set(parts)
+    assert found["timecourse"]["draws"] == 6**3 - 1  # 3 subjects, 5 permutations + the real labelling each
+    assert 0 < found["peak_gb"] < 4 and found["total_s"] > 0
+    assert "### quick: 120 permutation records + 24 real runs" in out.read_text()

@@ -18,7 +18,7 @@ from mlpsweep import compact, plan_size, record, rundir, timecourse_plots
 from mlpsweep.config import validate_config
 from mlpsweep.grid import expand_runs, plan_jobs
 from mlpsweep.status import status
-from mlpsweep.tables.runs import collect_runs
+from mlpsweep.tables.runs import collect_runs, read_run, run_dtypes
 
 PERMUTATIONS = 40
 
@@ -188,6 +188,44 @@ def test_a_results_folder_with_both_layouts_summarizes(tmp_path):
     assert tables["full"]["perm_p"].notna().all()
     for column in ("perm_p", "perm_cluster_p", "prevalence_bound", "perm_threshold"):
         pd.testing.assert_series_equal(tables["full"][column], tables["mixed"][column])
+
+
+def test_many_runs_read_at_once_as_one_at_a_time(tmp_path):
+    """record.read_many / collect_runs read each cell's files once: the same record per run as
+    record.read, where a later pack rewrote runs, a row is damaged, and a run has no row."""
+    results = tmp_path / "results"
+    windowed(results)
+    perms = [rel for rel in rundir.discover(results) if "_perm" in rel]
+    stored = {rel: record.read(results / rel).stored for rel in perms[:60]}
+    for rel in perms[:60]:
+        shutil.rmtree(results / rel)
+    for key, mine in (("pack-a", perms[:40]), ("pack-b", perms[20:60])):
+        rows = []
+        for k, rel in enumerate(mine):
+            pack = {"key": key, "size": len(mine), "index": k, "members": mine}
+            metrics = {**stored[rel]["metrics"], "test_loss": 1.0 if key == "pack-a" else 2.0}
+            rows.append({**stored[rel], "metrics": metrics, "provenance": {**stored[rel]["provenance"], "pack": pack}})
+        compact.write_pack([results / rel for rel in mine], rows, durable=False)
+    pack_b = results / "runs/within/mlp/default/permutations/pack-b.jsonl"
+    os.utime(pack_b, ns=(os.stat(pack_b).st_mtime_ns + 10**9,) * 2)  # written after pack-a
+    lines = pack_b.read_text().splitlines()  # perms[20]'s last row is no record; perms[21]'s a damaged line
+    leaf = json.loads(lines[1])["leaf"]
+    pack_b.write_text("\n".join([*lines, lines[2][:-5], '{"leaf": "' + leaf + '", "status": 3}']) + "\n")
+    os.utime(pack_b, ns=(os.stat(pack_b).st_mtime_ns + 10**9,) * 2)
+    paths = [*rundir.discover(results), "runs/within/mlp/default/sub-09_seed0_fold0_perm1_t+0.000"]
+    run_dirs = [f"{results}/{rel}" for rel in paths]
+    many = dict(record.read_many(run_dirs))
+    one = [record.read(run_dir) for run_dir in run_dirs]
+    assert sorted(many) == list(range(len(paths)))
+    assert [None if r is None else r.stored for r in one] == [
+        None if r is None else r.stored for r in map(many.get, range(len(paths)))
+    ]
+    assert one[-1] is None and one[paths.index(perms[20])] is None
+    assert [one[paths.index(perms[k])].metrics["test_loss"] for k in (0, 19, 21, 59)] == [1.0, 1.0, 2.0, 2.0]
+    runs = collect_runs(results, paths)
+    rows = [read_run(results, rel) for rel in paths]
+    expected = pd.DataFrame({c: [row.get(c) for row in rows] for c in run_dtypes()}).astype(run_dtypes())
+    pd.testing.assert_frame_equal(runs, expected)
 
 
 # ---------------------------------------------------------------- the planned size

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import rundir
@@ -155,16 +156,11 @@ def _files(folder: str) -> list[tuple[int, str]]:
 def _read_file(path: str) -> tuple[dict | None, dict]:
     """(header, {leaf: row}) of a compact file: a row that does not parse is left out (its run
     is not done); a damaged header gives no rows."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
-        header = json.loads(lines[0])
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None, {}
-    if not isinstance(header, dict) or header.get("layout") != LAYOUT:
+    header, lines = _lines(path)
+    if header is None:
         return None, {}
     rows = {}
-    for line in lines[1:]:
+    for line in lines:
         try:
             row = json.loads(line)
             rows[row["leaf"]] = row
@@ -240,6 +236,49 @@ def read_stored(run_dir: str | Path) -> dict | None:
         return stored_of(folder, *found)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
+
+
+def stored_rows(folder: str, leaves) -> Iterator[tuple[str, dict | None]]:
+    """(leaf, the metrics.json-like dict read_stored gives, or None) of each of `leaves` once:
+    the folder's files read once, newest file and row first (the row that counts), each parsed
+    row dropped once used, so a cell of a million runs is read without holding its rows."""
+    left = set(leaves)
+    try:
+        names = [name for _, name in reversed(_files(folder))]
+    except OSError:
+        names = []
+    for name in names:
+        if not left:
+            break
+        header, lines = _lines(f"{folder}/{name}")
+        for line in reversed(lines if header is not None else ()):
+            try:
+                row = json.loads(line)
+                leaf = row["leaf"]
+                if leaf not in left:
+                    continue
+            except (ValueError, KeyError, TypeError):
+                continue
+            left.discard(leaf)
+            try:
+                yield leaf, stored_of(folder, header, row)
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+                yield leaf, None
+    for leaf in left:
+        yield leaf, None
+
+
+def _lines(path: str) -> tuple[dict | None, list[str]]:
+    """(header, row lines) of a compact file; (None, []) where its header does not parse."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+        header = json.loads(lines[0])
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None, []
+    if not isinstance(header, dict) or header.get("layout") != LAYOUT:
+        return None, []
+    return header, lines[1:]
 
 
 def discover(results: str | Path) -> list[str]:

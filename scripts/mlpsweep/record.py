@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,6 +163,50 @@ def read_compact(run_dir: str | Path) -> Record | None:
         return None if stored is None else upgrade(stored)
     except (KeyError, TypeError, AttributeError):
         return None
+
+
+def without_directory(run_dirs: Iterable[str]) -> list[bool]:
+    """Whether each run has no directory (so no metrics.json): each parent listed once, not an
+    open that fails per run (a million compact runs of one cell)."""
+    listed: dict[str, set] = {}
+    found = []
+    for run_dir in run_dirs:
+        parent, _, leaf = run_dir.rstrip("/").rpartition("/")
+        names = listed.get(parent)
+        if names is None:
+            try:
+                names = listed[parent] = set(os.listdir(parent))
+            except OSError:
+                names = listed[parent] = set()
+        found.append(leaf not in names)
+    return found
+
+
+def read_compact_many(run_dirs: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Record | None]]:
+    """(position, read_compact's record) of each (position, run directory), in no set order:
+    each cell's compact files read once for all of its runs, not once per run and kept."""
+    by_folder: dict[str, dict[str, list[int]]] = {}
+    for position, run_dir in run_dirs:
+        folder, leaf = compact.folder_of(run_dir)
+        by_folder.setdefault(folder, {}).setdefault(leaf, []).append(position)
+    for folder, wanted in by_folder.items():
+        for leaf, stored in compact.stored_rows(folder, wanted):
+            try:
+                rec = None if stored is None else upgrade(stored)
+            except (KeyError, TypeError, AttributeError):
+                rec = None
+            for position in wanted[leaf]:
+                yield position, rec
+
+
+def read_many(run_dirs: list[str]) -> Iterator[tuple[int, Record | None]]:
+    """(position, read's record) of each run, in no set order: those without a directory from
+    their cells' compact files, each read once (read_compact_many)."""
+    absent = without_directory(run_dirs)
+    for position, run_dir in enumerate(run_dirs):
+        if not absent[position]:
+            yield position, read(run_dir)
+    yield from read_compact_many((k, run_dirs[k]) for k, no in enumerate(absent) if no)
 
 
 def identity_hash(record: Record) -> str | None:

@@ -39,12 +39,15 @@ def collect_null(results, runs: pd.DataFrame) -> pd.DataFrame:
     """The finished label-permutation runs of `runs` (runs.csv) that record a window: the rows
     of timecourse.collect_windows, with their `permutation`."""
     wanted = runs[(runs["status"] == "finished") & runs["permutation"].notna()] if len(runs) else runs
-    rows = []
-    for rel, permutation in zip(wanted["path"], wanted["permutation"]):
-        rec = record.read(os.path.join(os.fspath(results), rel))
-        row = timecourse.window_row(rec, rel, permuted=True) if rec is not None else None
+    paths, permutations = wanted["path"].tolist(), wanted["permutation"].tolist()
+    found: list = [None] * len(paths)
+    # Each cell's compact files read once (record.read_many); rows kept as tuples, in runs.csv's order.
+    for k, rec in record.read_many([os.path.join(os.fspath(results), rel) for rel in paths]):
+        row = timecourse.window_row(rec, paths[k], permuted=True) if rec is not None else None
         if row is not None:
-            rows.append({**row, "permutation": int(permutation)})
+            found[k] = (*map(row.get, timecourse.WINDOW_COLUMNS), int(permutations[k]))
+    rows = [row for row in found if row is not None]
+    del found
     frame = pd.DataFrame(rows, columns=[*timecourse.WINDOW_COLUMNS, "permutation"])
     return frame.astype({"seed": "int64", "fold": "Int64", "window_start": "float64", "test_accuracy": "float64"})
 

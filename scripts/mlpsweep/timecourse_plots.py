@@ -238,7 +238,7 @@ def read_runs(summary_dir) -> pd.DataFrame:
     """The columns of summary/runs.csv that locate a run (path, status, permutation), its cell,
     window and the time course's scores (for the label-permutation null)."""
     columns = ["path", "status", "permutation", *KEYS, "window", *timecourse.SCORES]
-    return read_runs_csv(Path(summary_dir) / "runs.csv")[columns]
+    return read_runs_csv(Path(summary_dir) / "runs.csv", columns)[columns]
 
 
 def write_timecourse_outputs(results, summary_dir, plots_dir, options: dict | None = None) -> pd.DataFrame:

@@ -37,19 +37,13 @@ def run_dtypes() -> dict:
 
 def read_run(results: str | Path, rel: str) -> dict:
     """One row of runs.csv: the run's place in the grid, its status, metrics and provenance."""
-    where = rundir.parse(rel)
-    if where is None:
-        raise ValueError(
-            f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])"
-        )
-    where.pop("held_out")  # named by the path; the record's data.held_out has it
-    row = {**where, "path": rel, "status": "missing", "problem": ""}
+    row = _place(rel)
     # Joined as text: per run, pathlib would cost a third of a json.load, os.path.join a sixth.
     run_dir = f"{os.fspath(results)}/{rel}"
     try:
         rec = record.from_text(record.read_text(run_dir))
     except (FileNotFoundError, NotADirectoryError):
-        rec = record.read_compact(run_dir) if where["permutation"] is not None else None
+        rec = record.read_compact(run_dir) if row["permutation"] is not None else None
         row.update(_unfinished(run_dir) if rec is None else _result_fields(run_dir, rec))
     except OSError as exc:
         row.update(_damaged(run_dir, type(exc).__name__))
@@ -58,6 +52,17 @@ def read_run(results: str | Path, rel: str) -> dict:
     else:
         row.update(_result_fields(run_dir, rec))
     return row
+
+
+def _place(rel: str) -> dict:
+    """A row's place in the grid from the run's path, its status missing until its record is read."""
+    where = rundir.parse(rel)
+    if where is None:
+        raise ValueError(
+            f"{rel}: not a run directory (runs/<dataset>/<architecture>/<hparams>/seed<N>[_fold<F>][_perm<P>])"
+        )
+    where.pop("held_out")  # named by the path; the record's data.held_out has it
+    return {**where, "path": rel, "status": "missing", "problem": ""}
 
 
 def _unfinished(run_dir: str) -> dict:
@@ -123,20 +128,45 @@ def collect_runs(
     """runs.csv as a frame: the expected runs (missing ones included), or all found on disk;
     `progress` counts the run directories read."""
     paths = list(expected) if expected is not None else rundir.discover(results)
-    rows = [read_run(results, rel) for rel in (paths if progress is None else progress.track(paths))]
     dtypes = run_dtypes()
-    columns = {c: [row.get(c) for row in rows] for c in dtypes}  # faster than from_records
-    return pd.DataFrame(columns, columns=list(dtypes)).astype(dtypes)
+    names, root = list(dtypes), os.fspath(results)
+    # A label-permutation run without a directory is read from its cell's compact files, each
+    # read once for all of them (record.read_compact_many): read_run's row, without a million
+    # failed opens and per-run lookups. Rows are kept as tuples: a million dicts would not fit.
+    absent = record.without_directory(f"{root}/{rel}" for rel in paths)
+    rows: list = [None] * len(paths)
+    later = []
+    for position, rel in enumerate(paths if progress is None else progress.track(paths)):
+        if absent[position] and "_perm" in rel:  # a permutation run's path has it; the others' too, rarely
+            later.append((position, f"{root}/{rel}"))
+        else:
+            rows[position] = tuple(map(read_run(results, rel).get, names))
+    del absent
+    for position, rec in record.read_compact_many(later):
+        rel = paths[position]
+        row = _place(rel)
+        run_dir = f"{root}/{rel}"
+        if row["permutation"] is None:  # read_run reads no compact record of any other run
+            rec = None
+        row.update(_unfinished(run_dir) if rec is None else _result_fields(run_dir, rec))
+        rows[position] = tuple(map(row.get, names))
+    del later
+    columns = {c: list(values) for c, values in zip(names, zip(*rows))} if rows else {c: [] for c in names}
+    del rows
+    return pd.DataFrame(columns, columns=names).astype(dtypes)  # faster than from_records
 
 
-def read_runs_csv(path: str | Path) -> pd.DataFrame:
+def read_runs_csv(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """runs.csv read back with its declared types; text columns hold "" where empty. A runs.csv
-    of release 0.1 (no fold and permutation columns) gets them, empty."""
+    of release 0.1 (no fold and permutation columns) gets them, empty. `columns`: parse only
+    these of the file's (a million runs' runs.csv in a fraction of the time and memory)."""
     dtypes = run_dtypes()
     text = Path(path).read_text(encoding="utf-8")
     if not text.strip():
         return pd.DataFrame({c: pd.Series(dtype=kind) for c, kind in dtypes.items()})
-    frame = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, na_values=[""])
+    wanted = None if columns is None else set(columns).__contains__
+    frame = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, na_values=[""], usecols=wanted)
+    del text
     for column, kind in dtypes.items():
         if kind == "str" and column in frame:
             frame[column] = frame[column].fillna("")
