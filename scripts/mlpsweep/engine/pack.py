@@ -13,7 +13,7 @@ import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -167,24 +167,28 @@ class Pack:
             steps=dev(np.zeros(K, np.int32)),
             shared=dev(np.ones(K, np.float32)),  # Nadam's u_product starts at 1
         )
-        # one copy of each distinct training set: members that share their rows (one split seed)
-        # share them on the device too; member k's rows start at self.offsets[k]
-        blocks: dict[tuple[int, int], int] = {}
-        ordered = []
-        for m in members:
-            if (id(m.x_train), id(m.y_train)) not in blocks:
-                blocks[(id(m.x_train), id(m.y_train))] = len(ordered)
-                ordered.append(m)
-        self.offsets = np.array([blocks[(id(m.x_train), id(m.y_train))] * self.n_train for m in members], np.int64)
+        # one copy of each distinct set of training rows, and of labels: members that share their rows
+        # (one split seed) share them on the device too, as do label-permutation runs of one split
+        # (their rows, not their labels); member k's rows start at self.offsets[k], its labels'
+        # at self.offsets[k] + its label shift
+        rows = _blocks([m.x_train for m in members])
+        labels = _blocks([m.y_train for m in members])
+        # blocks padded to a power of two (never past the blocks of one per distinct pair of rows and
+        # labels, the layout before): a job's packs then come in few shapes, each traced once
+        pairs = len({(id(m.x_train), id(m.y_train)) for m in members})
+        rows, labels = _padded(rows, pairs), _padded(labels, pairs)
+        self.offsets = np.array([rows.index[k] * self.n_train for k in range(K)], np.int64)
+        shift = np.array([(labels.index[k] - rows.index[k]) * self.n_train for k in range(K)], np.int32)
         n_classes = members[0].y_train.shape[1]
         equal = np.ones(n_classes, np.float32)
         cw = np.stack([equal if m.class_weights is None else m.class_weights for m in members]).astype(np.float32)
         self.data = PackData(
-            x=dev(np.concatenate([m.x_train for m in ordered]).astype(np.float32, copy=False)),
-            y=dev(np.concatenate([m.y_train for m in ordered]).astype(np.float32, copy=False)),
-            labels=dev(np.concatenate([m.y_train.argmax(axis=1) for m in ordered]).astype(np.int32)),
+            x=dev(np.concatenate(rows.distinct).astype(np.float32, copy=False)),
+            y=dev(np.concatenate(labels.distinct).astype(np.float32, copy=False)),
+            labels=dev(np.concatenate([y.argmax(axis=1) for y in labels.distinct]).astype(np.int32)),
             class_weights=dev(cw),
             seeds=np.array([m.seed for m in members], np.int64).astype(np.uint32),
+            label_shift=dev(shift.reshape(-1, 1)),
         )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self.validation_seconds = 0.0  # of the epochs' timed time, the validation after each epoch
@@ -351,7 +355,7 @@ class Pack:
             return
         t0 = time.perf_counter()
         # the shapes a call is traced for: an earlier pack of the same shapes traced it already
-        shapes = (len(self.members), tuple(self.data.x.shape), self.n_train, tuple(chunk.orders.shape))
+        shapes = (len(self.members), tuple(self.data.x.shape), tuple(self.data.y.shape), self.n_train)
         for batch in sorted(missing):  # one step whose result is dropped: built and run once, nothing changes
             if (batch, *shapes) not in self.compiled.warm:
                 _, totals = self.compiled.train(batch, self.state, self.data, self.hyper, chunk)
@@ -460,6 +464,31 @@ class Pack:
             np.asarray(w, np.float64) for (role, _), w in zip(shape.weight_shapes(), weights) if role == "kernel"
         ][: shape.penalized()]
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
+
+
+def _padded(blocks: _Distinct, most: int) -> _Distinct:
+    """`blocks` with zero blocks added up to the next power of two, at most `most` in all."""
+    n = len(blocks.distinct)
+    wanted = min(1 << max(0, n - 1).bit_length(), max(most, n))
+    zeros = [np.zeros_like(blocks.distinct[0])] * (wanted - n)
+    return _Distinct(blocks.distinct + zeros, blocks.index)
+
+
+class _Distinct(NamedTuple):
+    distinct: list  # each distinct array once, in order of first use
+    index: list[int]  # per member, its array's place in `distinct`
+
+
+def _blocks(arrays: list) -> _Distinct:
+    """The distinct arrays (by identity) of the members, and which one each member has."""
+    places: dict[int, int] = {}
+    distinct, index = [], []
+    for a in arrays:
+        if id(a) not in places:
+            places[id(a)] = len(distinct)
+            distinct.append(a)
+        index.append(places[id(a)])
+    return _Distinct(distinct, index)
 
 
 def _restores_best(m: Member) -> bool:

@@ -45,11 +45,12 @@ class PackState(NamedTuple):
 class PackData(NamedTuple):
     """What a pack trains on, the same in every call."""
 
-    x: Any  # (rows, features) float32: each distinct training set once
-    y: Any  # (rows, classes) float32, one-hot
-    labels: Any  # (rows,) int32
+    x: Any  # (rows, features) float32: each distinct set of training rows once
+    y: Any  # (label rows, classes) float32, one-hot: each distinct set of training labels once
+    labels: Any  # (label rows,) int32
     class_weights: Any  # (K, classes) float32: ones for a member that weights classes equally
     seeds: Any  # (K,) uint32: key each member's dropout masks
+    label_shift: Any  # (K, 1) int32: member k's rows of y and labels are its rows of x plus this
 
 
 class Chunk(NamedTuple):
@@ -136,9 +137,12 @@ class CompiledPack:
         spec = self.spec
         k = ops.shape(chunk.orders)[0]
         start = chunk.row0 + j * batch_size
-        flat = ops.reshape(ops.slice(chunk.orders, (0, start), (k, batch_size)), (-1,))
+        rows = ops.slice(chunk.orders, (0, start), (k, batch_size))
+        flat = ops.reshape(rows, (-1,))
+        # members with their own labels on shared rows (label-permutation runs) read them elsewhere
+        flat_labels = ops.reshape(ops.add(rows, data.label_shift), (-1,))
         xb = ops.reshape(ops.take(data.x, flat, axis=0), (k, batch_size, -1))
-        yb = ops.reshape(ops.take(data.y, flat, axis=0), (k, batch_size, -1))
+        yb = ops.reshape(ops.take(data.y, flat_labels, axis=0), (k, batch_size, -1))
         sw = None
         if spec.class_weights:
             sw = ops.sum(ops.multiply(yb, ops.expand_dims(data.class_weights, 1)), axis=-1)
@@ -147,7 +151,7 @@ class CompiledPack:
             step = chunk.step0 + j
             layers = range(len(spec.shape.hidden))
             keys = [network.step_key(ops, data.seeds, chunk.epochs, step, layer) for layer in layers]
-        labels = ops.reshape(ops.take(data.labels, flat, axis=0), (k, batch_size))
+        labels = ops.reshape(ops.take(data.labels, flat_labels, axis=0), (k, batch_size))
         return Batch(xb, yb, sw, keys), labels
 
     def _step(self, batch_size: int):
