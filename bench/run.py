@@ -379,6 +379,10 @@ def render(found: dict, description: dict, mode: str, seconds: float) -> str:
             eeg.read_text(encoding="utf-8").split("<details>")[0].strip()
         )  # its JSON stays in EEG.md: one JSON block here
         lines += ["## EEG decoding over time", "", text, "", "All numbers: `bench/EEG.md`.", ""]
+    for name in ("PERMUTATION_SCALE.md", "PERMUTATIONS.md"):  # issue #26: bench/permutation_scale.py, _records.py
+        section = BENCH / name  # minutes each: not run here, kept by their --output
+        if section.is_file():
+            lines += [section.read_text(encoding="utf-8").strip(), ""]
     lines += ["Notes:", "", *notes(found), ""]
     lines += [
         "<details><summary>All numbers (JSON)</summary>",

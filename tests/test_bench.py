@@ -279,3 +279,18 @@ def test_permutation_records_quick_run_times_every_part(tmp_path):
     assert found["timecourse"]["draws"] == 6**3 - 1  # 3 subjects, 5 permutations + the real labelling each
     assert 0 < found["peak_gb"] < 4 and found["total_s"] > 0
     assert "### quick: 120 permutation records + 24 real runs" in out.read_text()
+
+
+@pytest.mark.slow  # a real Snakemake sweep (two training jobs, the summary, plots and time course)
+@pytest.mark.workflow
+def test_permutation_scale_quick_run_accounts_for_every_part_of_the_jobs(tmp_path):
+    out = tmp_path / "SCALE.md"
+    cmd = [sys.executable, str(REPO / "bench" / "permutation_scale.py"), "--size", "quick", "--output", str(out)]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    text = out.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| quick | 8 + 16 |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[6] == "6.0" and cells[8] == "0.2500"  # 6 files per real run; one compact file per pack of 4
+    parts = next(line for line in text.splitlines() if line.startswith("| quick | 2 |"))  # two training jobs
+    assert "(" in parts and float(parts.split("|")[-3]) > 0  # the jobs' wall time, from their manifests
