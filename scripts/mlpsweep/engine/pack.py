@@ -27,6 +27,7 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # rows each spent 0.24 s of a 0.54 s epoch on it, at 256 rows 0.09 s of 0.37 s (bench/EEG.md); the
 # logits were bit-identical.
 PREDICT_ROWS = 256
+CALL_ROWS = 16  # a prediction call's own cost, in rows of work (block_rows)
 # Members whose evaluation losses are computed at once (float64 temporaries of this many members' rows).
 EVAL_MEMBERS = 256
 
@@ -497,10 +498,12 @@ def _restores_best(m: Member) -> bool:
 
 
 def block_rows(n: int) -> int:
-    """Rows of each prediction block for parts of n rows: PREDICT_ROWS, or the power of two (at least 8)
-    that holds n where fewer (padding 36 validation rows to 256 cost 7x their work; a few shapes, each
-    traced once). A row's logits do not depend on the block it is in (bit-identical, tested)."""
-    return min(PREDICT_ROWS, max(8, 1 << max(0, n - 1).bit_length()))
+    """Rows of each prediction block for parts of n rows: the power of two from 8 to PREDICT_ROWS that
+    pads n least, a call counted as CALL_ROWS rows of work (272 rows: 5 blocks of 64, 320 rows, not 2 of
+    256, 512; 36: one of 64, not 256). A few shapes, each traced once; a row's logits do not depend on
+    the block it is in (bit-identical, tested)."""
+    sizes = [1 << b for b in range(3, PREDICT_ROWS.bit_length()) if 1 << b <= PREDICT_ROWS]
+    return min(sizes, key=lambda b: (-(-max(n, 1) // b) * (b + CALL_ROWS), -b))
 
 
 def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
