@@ -18,11 +18,13 @@ The formula (docs/sizing.md), bytes, P = parameters of one member, S = optimizer
             + 3 * 4 P (1 + S + B)           checkpoint: arrays, archive buffer, its bytes
             + 4 batch (features + 4 hidden + 2 classes)   activations of one batch
             + 4 * 256 (features + 2 hidden + classes)     one evaluation block
+            + 4 * 256 features                            the validation rows' blocks, kept between epochs
             + 2 * 4 rows classes                    the logits of an evaluated part, and their blocks
             + 3 * 4 rows                            epoch orders: this epoch's, the next drawn ahead, the device's
     split   = 8 rows features + 4 rows (features + classes)   a split's parts and the pack's copy
     data set = 8 rows features;  export = 4 P (2 + S) (one Keras model per architecture)
-    gpu(K)  = gpu baseline + K * (the member's weights, slots, step, activations, evaluation block, 4 rows)
+    gpu(K)  = gpu baseline + K * (the member's weights, slots, step, activations, evaluation and validation
+              blocks, 4 rows)
               + min(K, splits) * 4 rows (features + classes + 1)
 """
 
@@ -109,6 +111,7 @@ def kind_size(run, shape, splits: int = 1, best: bool = False) -> KindSize:
         "checkpoint": 3 * FLOAT * P * (1 + S + B),
         "activations": FLOAT * batch * (shape.features + 4 * width + 2 * shape.classes + dropout),
         "evaluation": block + 2 * FLOAT * shape.rows * shape.classes,
+        "validation": FLOAT * EVAL_ROWS * shape.features,  # engine.pack keeps them on the device (KEEP_BYTES)
         "orders": 3 * FLOAT * shape.rows,
     }
     parts = {
@@ -121,7 +124,7 @@ def kind_size(run, shape, splits: int = 1, best: bool = False) -> KindSize:
     }
     gpu_parts = {
         "baseline": GPU_BASELINE_MB * MB,
-        "member": per["weights"] + per["step"] + per["activations"] + block + FLOAT * shape.rows,
+        "member": per["weights"] + per["step"] + per["activations"] + block + per["validation"] + FLOAT * shape.rows,
         "split": FLOAT * shape.rows * (shape.features + shape.classes + 1),
     }
     return KindSize(

@@ -493,8 +493,14 @@ def _record(
     """Evaluate every member and hand its record and files to the job's writer."""
     import keras
 
-    final = pack.all_final_weights()
-    stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final)]
+    exported = [k for k, p in enumerate(group) if not compact.keeps_scores_only(p.run, job.keep)]
+    if pack.final_validation() is not None:  # no member ends on restored best weights: the pack's are final
+        stacked = list(pack.weights)
+        final = dict(zip(exported, pack.all_final_weights(exported)))  # host copies for the saved models only
+    else:
+        final = dict(enumerate(pack.all_final_weights()))
+        stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final.values())]
+    n_params = sum(math.prod(tuple(w.shape)[1:]) for w in pack.weights)
     parts = {}
     compact_only = all(compact.keeps_scores_only(p.run, job.keep) for p in group)
     for part in record.PARTS:
@@ -512,7 +518,6 @@ def _record(
     for k, (p, m) in enumerate(zip(group, pack.members)):
         s = p.splits
         finished = m.status != "diverged"
-        n_params = int(sum(w.size for w in final[k]))
         outcome = record.Outcome(m.status, m.stopping.best_epoch, m.epoch, m.fit_seconds, n_params)
         evaluated = {part: _evaluated(parts[part], k, s, part) for part in parts} if finished else None
         facts = record.PackFacts(key, members, k, pack.trace_seconds, resumed.get(p.run.path), backend)

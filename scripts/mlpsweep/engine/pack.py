@@ -28,6 +28,7 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # logits were bit-identical.
 PREDICT_ROWS = 256
 CALL_ROWS = 16  # a prediction call's own cost, in rows of work (block_rows)
+KEEP_BYTES = 64 * 2**20  # the most a pack keeps on the device of rows it predicts every epoch
 # Members whose evaluation losses are computed at once (float64 temporaries of this many members' rows).
 EVAL_MEMBERS = 256
 
@@ -194,6 +195,7 @@ class Pack:
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self.validation_seconds = 0.0  # of the epochs' timed time, the validation after each epoch
         self.last_validation: dict | None = None  # the latest epoch's evaluate() of the validation rows
+        self._kept: tuple | None = None  # (the members' arrays, their blocks on the device): predict's keep
         self._warm: set = set()
         self.hyper = {
             key: dev(np.array([m.hyper.get(key, 0.0) for m in members], np.float32))
@@ -311,7 +313,7 @@ class Pack:
             # like keras.callbacks.TerminateOnNaN: a member whose loss is no longer finite stops here
             chunk = chunk._replace(active=chunk.active & np.isfinite(loss_sum))
         t_val = time.perf_counter()
-        val = self.evaluate([m.x_val for m in members], [m.y_val for m in members])
+        val = self.evaluate([m.x_val for m in members], [m.y_val for m in members], keep=True)
         t_end = time.perf_counter()
         self.validation_seconds += t_end - t_val
         self.last_validation = val  # what evaluating the final weights on the validation rows gives, where current
@@ -409,29 +411,44 @@ class Pack:
 
     # ------------------------------------------------------------ evaluation
 
-    def predict(self, xs: list[np.ndarray], weights: list | None = None) -> np.ndarray:
-        """Logits (K, rows, classes) of each member's rows (members padded to the longest)."""
-        K = len(xs)
+    def predict(self, xs: list[np.ndarray], weights: list | None = None, keep: bool = False) -> np.ndarray:
+        """Logits (K, rows, classes) of each member's rows (members padded to the longest). `keep`: the
+        rows are predicted again later (the validation after every epoch): their blocks stay on the
+        device where they take at most KEEP_BYTES, and are not built and sent again."""
         n = max(len(x) for x in xs)
-        n_features = xs[0].shape[1]
-        blocks = []
         weights = self.state.weights if weights is None else tuple(weights)  # a list would be traced again
+        key = tuple(map(id, xs))
+        if keep and self._kept is not None and self._kept[0] == key:
+            blocks = self._kept[1]
+        else:
+            blocks = self._device_blocks(xs, n)
+            padded = _round_up(n, block_rows(n))  # kept: at most one PREDICT_ROWS block a member (sizing.py)
+            if keep and padded <= PREDICT_ROWS and len(xs) * padded * xs[0].shape[1] * 4 <= KEEP_BYTES:
+                blocks = list(blocks)
+                self._kept = (key, blocks)
+        out = [np.asarray(self.compiled.predict(weights, block)) for block in blocks]
+        return np.concatenate(out, axis=1)[:, :n]
+
+    def _device_blocks(self, xs: list[np.ndarray], n: int):
+        """The members' rows in blocks of block_rows(n) on the device, made one at a time."""
+        K, n_features, rows = len(xs), xs[0].shape[1], block_rows(n)
         sharing: dict[int, list[int]] = {}  # members that share one array are filled in one assignment
         for k, x in enumerate(xs):
             sharing.setdefault(id(x), []).append(k)
         groups = [(xs[ks[0]], ks[0] if len(ks) == 1 else np.array(ks)) for ks in sharing.values()]
-        rows = block_rows(n)
         for start in range(0, max(n, 1), rows):
             block = np.zeros((K, rows, n_features), np.float32)
             for x, ks in groups:
                 part = x[start : start + rows]
                 block[ks, : len(part)] = part
-            blocks.append(np.asarray(self.compiled.predict(weights, self.compiled.to_device(block))))
-        return np.concatenate(blocks, axis=1)[:, :n]
+            yield self.compiled.to_device(block)
 
-    def evaluate(self, xs: list[np.ndarray], ys: list[np.ndarray], weights: list | None = None) -> dict:
-        """Per member: Keras's evaluation loss (mean cross-entropy plus the L2 penalty) and accuracy."""
-        logits = self.predict(xs, weights)
+    def evaluate(
+        self, xs: list[np.ndarray], ys: list[np.ndarray], weights: list | None = None, keep: bool = False
+    ) -> dict:
+        """Per member: Keras's evaluation loss (mean cross-entropy plus the L2 penalty) and accuracy
+        (`keep`: see predict)."""
+        logits = self.predict(xs, weights, keep)
         penalty = self._l2_penalties(weights)
         n = len(ys[0]) if ys else 0
         if n and all(len(y) == n for y in ys):  # members of equal rows: computed EVAL_MEMBERS at a time
@@ -495,6 +512,10 @@ def _blocks(arrays: list) -> _Distinct:
 def _restores_best(m: Member) -> bool:
     """Whether a member ends on its best epoch's weights (EarlyStopping's restore_best_weights)."""
     return m.stopping.patience > 0 and m.stopping.restore_best_weights and m.best_weights is not None
+
+
+def _round_up(n: int, block: int) -> int:
+    return max(1, -(-n // block)) * block
 
 
 def block_rows(n: int) -> int:
