@@ -43,7 +43,7 @@ from mlpsweep.job_time import PARTS, TRAINING, WRITER  # noqa: E402
 SIZES = {
     "quick": {"subjects": 2, "folds": 2, "windows": 2, "permutations": 2, "trials": 60, "runs_per_job": 16, "pack": 8},
     "5500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 10, "trials": 400, "runs_per_job": 2752},
-    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 4224},
+    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 8448},
 }
 PACK, RUNS_PER_JOB, CORES = 64, 1024, 2
 CHANNELS, SFREQ, TMIN, EFFECT = 32, 120.0, -0.2, (0.25, 0.5)
@@ -155,6 +155,7 @@ def measure(name: str, size: dict, workdir: Path) -> dict:
         **{k: size[k] for k in ("subjects", "folds", "windows", "permutations", "trials")},
         "real_runs": real,
         "perm_runs": real * size["permutations"],
+        "runs_per_job": size.get("runs_per_job", RUNS_PER_JOB),
         "wall": done.seconds,
         "cpu": done.cpu_seconds,
         "load_before": load_before,
@@ -177,7 +178,9 @@ def render(found: list[dict], description: dict) -> str:
         "",
         f"Machine: {description['cpu']}, {description['cores']} cores, {description['memory']}; "
         f"TensorFlow {description.get('tensorflow', '?')}, Keras {description.get('keras', '?')}. "
-        "One run per size, `snakemake --cores 2`, packs of 64, 1,024 runs per job.",
+        "One run per size, `snakemake --cores 2`, packs of 64; runs per job: "
+        + ", ".join(f"{f['size']}: {f['runs_per_job']:,}" for f in found)
+        + ".",
         "",
         "| size | runs (real + permutation) | wall s | training s (core) | wall ÷ training | "
         "not training, share of jobs | files per real run | bytes per real run | files per perm. run | "

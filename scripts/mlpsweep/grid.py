@@ -6,7 +6,7 @@ import copy
 import itertools
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import identity, registry, rundir, search
 from .config import ConfigError, canonical_key, set_path, sweep_target
@@ -230,10 +230,11 @@ def data_plan(dataset: dict, split: dict, source: str = "config", cache: dict | 
     return subjects, windows
 
 
-def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
+def expand_runs(cfg: dict, source: str = "config", wanted: set[str] | None = None) -> list[Run]:
     """All runs of the sweep in a stable order: data set, architecture, grid point, then the
     seeds and folds of the cell, then its label-permutation runs (summary.permutations).
-    A sweep that the exclude rules leave empty is refused (naming `source`, the config file)."""
+    A sweep that the exclude rules leave empty is refused (naming `source`, the config file).
+    `wanted`: only the runs of these paths (a training job's: the others are not hashed)."""
     runs = []
     group_counts: dict = {}
     permutations = cfg["summary"]["permutations"]
@@ -260,15 +261,15 @@ def expand_runs(cfg: dict, source: str = "config") -> list[Run]:
                 if subjects != [None] or windows != [None]:
                     held = held_out_of(sections["split"], sections["dataset"], group_counts)
                     runs += _decoding_runs(
-                        ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held
+                        ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held, wanted
                     )
                     continue
                 for seed, fold, perm in members:
                     run_config = {**sections, "seed": seed, "fold": fold, "permutation": perm}
-                    runs.append(
-                        Run(ds_name, arch_name, label, seed, run_config, hasher(seed, fold, perm), fold, perm, kind)
-                    )
-    if not runs:
+                    run = Run(ds_name, arch_name, label, seed, run_config, "", fold, perm, kind)
+                    if wanted is None or run.path in wanted:
+                        runs.append(replace(run, digest=hasher(seed, fold, perm)))
+    if not runs and wanted is None:
         fix = "remove an exclude rule or add seeds, data sets or architectures"
         raise ConfigError(refusal(source, "the grid is empty after exclusions", fix, key="exclude"))
     return runs
@@ -285,7 +286,7 @@ def data_files(dataset: dict) -> list[str]:
 
 
 def _decoding_runs(
-    ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held=None
+    ds_name, arch_name, label, sections, members, subjects, windows, hasher, kind, held=None, wanted=None
 ) -> list[Run]:
     """A cell's runs per subject (within-subject decoding) x seed, fold, permutation x time
     window; the window innermost, so a pack holds the windows of one split. `held`: the
@@ -299,11 +300,10 @@ def _decoding_runs(
                     run_config["subject"] = subject
                 if window is not None:
                     run_config["window"] = window
-                digest = hasher(seed, fold, perm, subject=subject, window=window)
                 out = held(subject, seed, fold) if held is not None and subject is not None else None
-                runs.append(
-                    Run(ds_name, arch_name, label, seed, run_config, digest, fold, perm, kind, subject, window, out)
-                )
+                run = Run(ds_name, arch_name, label, seed, run_config, "", fold, perm, kind, subject, window, out)
+                if wanted is None or run.path in wanted:
+                    runs.append(replace(run, digest=hasher(seed, fold, perm, subject=subject, window=window)))
     return runs
 
 

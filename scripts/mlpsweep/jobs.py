@@ -70,7 +70,7 @@ def resolve_packs(sweep: dict, packs: list[list[list[str]]]) -> list[list]:
     """
     from .grid import expand_runs
 
-    runs = {run.path: run for run in expand_runs(sweep)}
+    runs = {run.path: run for run in expand_runs(sweep, wanted={path for pack in packs for path, _ in pack})}
     out = []
     for pack in packs:
         resolved = []
