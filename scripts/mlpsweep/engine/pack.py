@@ -178,6 +178,7 @@ class Pack:
         # blocks padded to a power of two (never past the blocks of one per distinct pair of rows and
         # labels, the layout before): a job's packs then come in few shapes, each traced once
         pairs = len({(id(m.x_train), id(m.y_train)) for m in members})
+        n_rows = len(rows.distinct)
         rows, labels = _padded(rows, pairs), _padded(labels, pairs)
         self.offsets = np.array([rows.index[k] * self.n_train for k in range(K)], np.int64)
         shift = np.array([(labels.index[k] - rows.index[k]) * self.n_train for k in range(K)], np.int32)
@@ -185,7 +186,7 @@ class Pack:
         equal = np.ones(n_classes, np.float32)
         cw = np.stack([equal if m.class_weights is None else m.class_weights for m in members]).astype(np.float32)
         self.data = PackData(
-            x=dev(np.concatenate(rows.distinct).astype(np.float32, copy=False)),
+            x=self.compiled.rows_on_device(rows.distinct[:n_rows], len(rows.distinct) - n_rows),
             y=dev(np.concatenate(labels.distinct).astype(np.float32, copy=False)),
             labels=dev(np.concatenate([y.argmax(axis=1) for y in labels.distinct]).astype(np.int32)),
             class_weights=dev(cw),

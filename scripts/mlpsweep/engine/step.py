@@ -105,9 +105,23 @@ class CompiledPack:
         self._train = {}
         self.traces = 0  # how often a function was traced: once per batch size and once to predict, not per call
         self.warm: set = set()  # signatures (shapes) already run, so traced: later packs of them skip the warm-up
+        self._last_rows: tuple | None = None  # (the arrays, the zero blocks, their concatenation on the device)
         self._compile = backend.compile
         self.to_device = backend.to_device
         self.predict = backend.compile(self._predict_fn)  # logits of (K, rows, features) in inference mode
+
+    def rows_on_device(self, blocks: list, zero_blocks: int):
+        """The blocks of training rows (and `zero_blocks` blocks of zeros) concatenated on the device: the
+        previous pack's copy where it had these very arrays (label-permutation runs of one split, packed
+        one after another, train on the same rows; the arrays are held here, so no id is reused)."""
+        last = self._last_rows
+        if last is not None and last[1] == zero_blocks and len(last[0]) == len(blocks):
+            if all(a is b for a, b in zip(last[0], blocks)):
+                return last[2]
+        zeros = [np.zeros_like(blocks[0])] * zero_blocks
+        rows = self.to_device(np.concatenate([*blocks, *zeros]).astype(np.float32, copy=False))
+        self._last_rows = (list(blocks), zero_blocks, rows)
+        return rows
 
     # ------------------------------------------------------------ training
 
