@@ -22,7 +22,7 @@ import numpy as np
 
 from . import auc, checkpoint, compact, provenance, record, rundir
 from .data import DataError, Splits, class_weights, load_dataset, one_hot, run_folds, split_seed
-from .data.splits import labelled, standardized
+from .data.splits import group_rows, labelled, standardized
 from .export import MODEL_FORMAT, model_info
 from .grid import Run
 from .job_time import JobClock
@@ -67,12 +67,21 @@ class DataCache:
         self._windows: OrderedDict = OrderedDict()  # window data sets (features of every trial)
         self._bases: OrderedDict = OrderedDict()  # standardized parts, true labels
         self.keep_bytes = keep_bytes  # of windows, and of standardized parts, each (least recently used go)
+        self._texts: dict = {}  # id(a config dict) -> (the dict, its JSON)
+        self._group_rows: dict = {}  # (data set key, group) -> the group's rows
+
+    def _text(self, obj) -> str:
+        """The JSON of a config dict, made once per dict (a cell's runs share their data set entry and split)."""
+        found = self._texts.get(id(obj))
+        if found is None or found[0] is not obj:
+            found = self._texts[id(obj)] = (obj, json.dumps(obj, sort_keys=True))  # held: its id is not reused
+        return found[1]
 
     def dataset(self, config: dict):
         """The data set entry loaded (once: the runs of every window and subject share it)."""
         split = config["split"]
         group = split.get("within") or split["group"]  # both: folds over groups (runs) within subjects
-        key = json.dumps([config["dataset"], group, split["group"]], sort_keys=True)
+        key = json.dumps([self._text(config["dataset"]), group, split["group"]])
         if key not in self._data:
             self._data[key] = load_dataset(config["dataset"], group)
             if run_folds.applies(split):
@@ -86,7 +95,7 @@ class DataCache:
             return data
         from .data.epochs import window_dataset
 
-        key = json.dumps([config["dataset"], config["split"], config["window"]], sort_keys=True)
+        key = json.dumps([self._text(config["dataset"]), self._text(config["split"]), config["window"]])
         found = _recent(self._windows, key)
         if found is None:
             found = self._windows[key] = window_dataset(data, config["window"])
@@ -97,7 +106,9 @@ class DataCache:
         data = self.dataset(config)
         split = config["split"]
         subject, fold, seed = config.get("subject"), config.get("fold"), config["seed"]
-        rows_key = json.dumps([config["dataset"], split, split_seed(split, seed), fold, subject], sort_keys=True)
+        rows_key = json.dumps(
+            [self._text(config["dataset"]), self._text(split), split_seed(split, seed), fold, subject]
+        )
         base_key = json.dumps([rows_key, config.get("window")])
         base = _recent(self._bases, base_key)
         if base is None:
@@ -107,7 +118,12 @@ class DataCache:
             self._rows[rows_key] = base.rows
             self._bases[base_key] = base
             self._forget()
-        out = labelled(data, base, split, seed, fold, config.get("permutation"), group=subject)
+        at = None
+        if subject is not None:
+            at = self._group_rows.get((id(data), subject))
+            if at is None:
+                at = self._group_rows[(id(data), subject)] = group_rows(data, subject)
+        out = labelled(data, base, split, seed, fold, config.get("permutation"), group=subject, rows_of_group=at)
         return out, run_fingerprint(data, subject)
 
     def _forget(self) -> None:

@@ -184,7 +184,8 @@ def split_seed(split: dict, seed: int) -> int:
     return seed if split.get("seed") is None else split["seed"]
 
 
-def _rows_of_group(data: Dataset, group: str) -> np.ndarray:
+def group_rows(data: Dataset, group: str) -> np.ndarray:
+    """The rows of `data` in group `group` (split.within), refused where there are none."""
     if data.groups is None:
         raise DataError(
             refusal(
@@ -204,7 +205,7 @@ def _rows_of_group(data: Dataset, group: str) -> np.ndarray:
 def within_group(data: Dataset, group: str) -> tuple[Dataset, np.ndarray]:
     """(the rows of one group as a data set without groups, their rows in `data`): what a
     within-subject run (split.within) splits."""
-    rows = _rows_of_group(data, group)
+    rows = group_rows(data, group)
     inner = None if data.split_groups is None else data.split_groups[rows]  # runs within the subject
     sub = Dataset(
         data.x[rows], data.y[rows], data.class_names, data.fingerprint, inner, f"{data.where}, group {group!r}"
@@ -299,13 +300,14 @@ def labelled(
     permutation: int | None,
     *,
     group: str | None = None,
+    rows_of_group: np.ndarray | None = None,
 ) -> Splits:
     """A run's splits from `base` (standardized of the same data, group, seed and fold): its
     training and validation labels shuffled among themselves (within groups, where the split data
     has them) for a permutation run; refused where the training part lacks a class."""
     where, y, groups = data.where, data.y, data.groups
     if group is not None:
-        at = _rows_of_group(data, group)
+        at = group_rows(data, group) if rows_of_group is None else rows_of_group
         where, y = f"{data.where}, group {group!r}", data.y[at]
         groups = None if data.split_groups is None else data.split_groups[at]
     train_idx = base.rows.train

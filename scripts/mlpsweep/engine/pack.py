@@ -499,15 +499,12 @@ class _Distinct(NamedTuple):
 
 
 def _blocks(arrays: list) -> _Distinct:
-    """The distinct arrays (by identity) of the members, and which one each member has."""
-    places: dict[int, int] = {}
-    distinct, index = [], []
-    for a in arrays:
-        if id(a) not in places:
-            places[id(a)] = len(distinct)
-            distinct.append(a)
-        index.append(places[id(a)])
-    return _Distinct(distinct, index)
+    """The distinct arrays (by identity) of the members, in an order that depends on the set alone (packs
+    of the same arrays lay them out alike: CompiledPack.rows_on_device reuses them), and which one each
+    member has."""
+    distinct = sorted({id(a): a for a in arrays}.values(), key=id)
+    places = {id(a): i for i, a in enumerate(distinct)}
+    return _Distinct(distinct, [places[id(a)] for a in arrays])
 
 
 def _restores_best(m: Member) -> bool:
