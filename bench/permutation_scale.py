@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,6 +130,21 @@ def job_parts(results: Path) -> dict:
     return total
 
 
+def recorded(results: Path) -> dict:
+    """From the runs' records and Snakemake's benchmark files, for any release: the runs' training
+    seconds (fit_seconds: the epochs' steps and validation) and the training jobs' wall time."""
+    from mlpsweep import record, rundir
+
+    fit = 0.0
+    for run in rundir.discover(results):
+        rec = record.read(results / run)
+        fit += float((rec.stored.get("metrics") or {}).get("fit_seconds") or 0.0) if rec is not None else 0.0
+    jobs = sum(
+        float(t.read_text().splitlines()[1].split("\t")[0]) for t in (results / "benchmarks" / "train").glob("*.tsv")
+    )
+    return {"fit_seconds": fit, "jobs_wall": jobs}
+
+
 def rule_seconds(results: Path, rule: str) -> float | None:
     """A rule's wall time from its Snakemake benchmark file."""
     path = results / "benchmarks" / f"{rule}.tsv"
@@ -137,21 +153,33 @@ def rule_seconds(results: Path, rule: str) -> float | None:
     return float(path.read_text().splitlines()[1].split("\t")[0])
 
 
-def measure(name: str, size: dict, workdir: Path) -> dict:
+def run_workflow(sweepdir: Path, log: Path, repo: Path) -> measured.Finished:
+    """`snakemake --cores 2` of `repo`'s workflow (this checkout's, or an earlier release's for a
+    side-by-side comparison) in `sweepdir`, with that checkout's scripts on the path."""
+    snakefile, profile = repo / "workflow" / "Snakefile", repo / "profiles" / "default"
+    cmd = [measured.SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(sweepdir),
+           "--profile", str(profile), "--cores", str(CORES)]  # fmt: skip
+    env = {**measured.ENV, "PYTHONPATH": str(repo / "scripts")}
+    proc = subprocess.Popen(cmd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    return measured.finish(proc, time.perf_counter(), log)
+
+
+def measure(name: str, size: dict, workdir: Path, repo: Path = measured.REPO) -> dict:
     sweepdir = workdir / name
     shutil.rmtree(sweepdir, ignore_errors=True)
     (sweepdir / "config").mkdir(parents=True)
     make_epochs(sweepdir, size)
     (sweepdir / "config" / "config.yaml").write_text(yaml.safe_dump(config(size), sort_keys=False))
     load_before = os.getloadavg()[0]
-    done = measured.run(measured.snakemake_cmd(sweepdir, CORES), workdir / f"{name}.log").check(f"size {name}")
+    done = run_workflow(sweepdir, workdir / f"{name}.log", repo).check(f"size {name}")
     results = sweepdir / "results"
     real = size["subjects"] * size["folds"] * size["windows"]
     parts = job_parts(results)
     files = count(results)
+    records = recorded(results)
     training = sum(parts[p] for p in TRAINING)
     found = {
-        "size": name,
+        "size": name if repo == measured.REPO else f"{name}, {repo.name}",
         **{k: size[k] for k in ("subjects", "folds", "windows", "permutations", "trials")},
         "real_runs": real,
         "perm_runs": real * size["permutations"],
@@ -164,6 +192,7 @@ def measure(name: str, size: dict, workdir: Path) -> dict:
         "training": training,
         "training_wall": training / CORES,  # the training steps' own time on the cores, had nothing else run
         "files": files,
+        "recorded": records,
         "rules": {r: rule_seconds(results, r) for r in ("sweep_config", "summarize", "plots", "timecourse")},
     }
     if size is SIZES["quick"]:
@@ -172,12 +201,16 @@ def measure(name: str, size: dict, workdir: Path) -> dict:
     return found
 
 
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "–"
+
+
 def render(found: list[dict], description: dict) -> str:
     lines = [
         "## A permutation time course at scale (bench/permutation_scale.py)",
         "",
         f"Machine: {description['cpu']}, {description['cores']} cores, {description['memory']}; "
-        f"TensorFlow {description.get('tensorflow', '?')}, Keras {description.get('keras', '?')}. "
+        f"TensorFlow {description.get('tensorflow', description.get('tensorflow-cpu', '?'))}, Keras {description.get('keras', '?')}. "
         "One run per size, `snakemake --cores 2`, packs of 64; runs per job: "
         + ", ".join(f"{f['size']}: {f['runs_per_job']:,}" for f in found)
         + ".",
@@ -194,11 +227,22 @@ def render(found: list[dict], description: dict) -> str:
         rules = {k: ("" if v is None else f"{v:.1f}") for k, v in f["rules"].items()}
         lines.append(
             f"| {f['size']} | {f['real_runs']:,} + {f['perm_runs']:,} | {f['wall']:.0f} | {f['training']:.0f} | "
-            f"{f['wall'] / f['training_wall']:.2f} | {share:.0%} | {n['real_files'] / f['real_runs']:.1f} | "
+            f"{ratio(f['wall'], f['training_wall'])} | {share:.0%} | {n['real_files'] / f['real_runs']:.1f} | "
             f"{n['real_bytes'] / f['real_runs'] / 1024:.1f} KB | {n['perm_files'] / perm:.4f} | "
             f"{n['perm_bytes'] / perm:.0f} B | {rules['timecourse']} | {rules['summarize']} | {rules['plots']} | "
             f"{f['load_before']:.1f}/{f['load_after']:.1f} |"
         )
+    lines += [
+        "",
+        "From the runs' records (fit_seconds: steps and validation) and Snakemake's benchmark files, for any release:",
+        "",
+        "| size | wall s | training jobs' wall s | runs' fit_seconds | not training, share of jobs |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for f in found:
+        r = f["recorded"]
+        share = 1 - r["fit_seconds"] / r["jobs_wall"] if r["jobs_wall"] else float("nan")
+        lines.append(f"| {f['size']} | {f['wall']:.0f} | {r['jobs_wall']:.1f} | {r['fit_seconds']:.1f} | {share:.0%} |")
     lines += [
         "",
         "Training jobs' time per part, summed over the jobs (job_time.py; seconds, share of the jobs' wall time):",
@@ -208,6 +252,8 @@ def render(found: list[dict], description: dict) -> str:
     ]
     for f in found:
         p = f["parts"]
+        if not p["wall"]:  # an earlier release's jobs keep no account of their time
+            continue
         cells = [f"{p[part]:.1f} ({p[part] / p['wall']:.0%})" for part in (*PARTS, "other")]
         lines.append(f"| {f['size']} | {p['jobs']} | " + " | ".join(cells) + f" | {p['wall']:.1f} | {p[WRITER]:.1f} |")
     lines += [
@@ -225,11 +271,20 @@ def main(argv=None) -> int:
     parser.add_argument("--size", action="append", choices=sorted(SIZES), help="default: 5500")
     parser.add_argument("--output", type=Path, help="write the Markdown section here")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also run each size with the workflow of this checkout (an earlier release), alternately",
+    )
     args = parser.parse_args(argv)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="mlpsweep-permscale-"))
     started = time.perf_counter()
     try:
-        found = [measure(name, SIZES[name], workdir) for name in args.size or ["5500"]]
+        found = []
+        for name in args.size or ["5500"]:
+            if args.before:
+                found.append(measure(name, SIZES[name], workdir, args.before.resolve()))
+            found.append(measure(name, SIZES[name], workdir))
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
