@@ -59,3 +59,11 @@ def finish(proc: subprocess.Popen, started: float, log: Path) -> Finished:
 def run(cmd: list[str], log: Path, cwd: Path | None = None) -> Finished:
     proc, t0 = start(cmd, log, cwd)
     return finish(proc, t0, log)
+
+
+def emit(text: str, output: Path | None) -> int:
+    """Print a benchmark's Markdown section, and write it to `output` where given; the exit code."""
+    print(text)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    return 0

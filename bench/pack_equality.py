@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE.parent / "scripts"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import measured  # noqa: E402
 import numpy as np  # noqa: E402
 
 BANDS = ((0.0, 1e-3), (1e-3, 1e-2), (1e-2, 0.2))
@@ -128,11 +129,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown section to this file")
     args = parser.parse_args(argv)
     out = measure(2, 1) if args.quick else measure(5, 4)
-    text = section(out)
-    print(text)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-    return 0
+    return measured.emit(section(out), args.output)
 
 
 if __name__ == "__main__":

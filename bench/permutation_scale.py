@@ -290,10 +290,7 @@ def main(argv=None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     text = render(found, machine.describe())
     text += f"\nWhole benchmark: {time.perf_counter() - started:.0f} s.\n"
-    print(text)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-    return 0
+    return measured.emit(text, args.output)
 
 
 if __name__ == "__main__":
