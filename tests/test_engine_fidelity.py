@@ -334,3 +334,40 @@ def test_logits_do_not_depend_on_the_prediction_block_they_are_computed_in(monke
         monkeypatch.setattr(pack_module, "block_rows", lambda n: pack_module.PREDICT_ROWS)
         np.testing.assert_array_equal(fitted, pack.predict(xs))
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize(
+    "k", [16, 12]
+)  # 16: as many members as rows in a batch (a shape Keras's add mistakes for a bias)
+def test_members_sharing_rows_but_not_labels_train_as_with_their_own_copies(k):
+    """Label-permutation runs share their real run's rows: a pack keeps each distinct set of rows and of
+    labels once and reads a member's labels at its own shift. The same members, each with a copy of the
+    rows (every member its own block, no shift), end bit-identical."""
+    rng = np.random.default_rng(5)
+    rows = [X[: len(X) // 2], X[len(X) // 2 :]]  # two splits' rows
+    labels = [np.eye(C, dtype=np.float32)[rng.integers(0, C, len(X) // 2)] for _ in range(k)]  # k labellings
+
+    def members(copies: bool) -> list[Member]:
+        return [
+            Member(
+                seed=s,
+                x_train=rows[s % 2].copy() if copies else rows[s % 2],
+                y_train=labels[s],
+                x_val=XV,
+                y_val=YV,
+                epochs=2,
+                hyper={"learning_rate": 0.01, "momentum": 0.0, "l2": 0.0, "dropout": 0.0},
+            )
+            for s in range(k)
+        ]
+
+    shared = train(Pack(network.Shape(F, (8,), C), "sgd", 16, members(False)))
+    own = train(Pack(network.Shape(F, (8,), C), "sgd", 16, members(True)))
+    assert shared.data.x.shape[0] < own.data.x.shape[0]  # the rows are kept once in the first
+    for a, b in zip(shared.weights, own.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    def numbers(pack):
+        return [[{k: v for k, v in row.items() if k != "seconds"} for row in m.history] for m in pack.members]
+
+    assert numbers(shared) == numbers(own)

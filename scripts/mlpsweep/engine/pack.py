@@ -191,7 +191,7 @@ class Pack:
             labels=dev(np.concatenate([y.argmax(axis=1) for y in labels.distinct]).astype(np.int32)),
             class_weights=dev(cw),
             seeds=np.array([m.seed for m in members], np.int64).astype(np.uint32),
-            label_shift=dev(shift.reshape(-1, 1)),
+            label_shift=dev(shift),
         )
         self.trace_seconds = 0.0  # compiling the step, outside the epochs' timed device time
         self.validation_seconds = 0.0  # of the epochs' timed time, the validation after each epoch

@@ -50,7 +50,7 @@ class PackData(NamedTuple):
     labels: Any  # (label rows,) int32
     class_weights: Any  # (K, classes) float32: ones for a member that weights classes equally
     seeds: Any  # (K,) uint32: key each member's dropout masks
-    label_shift: Any  # (K, 1) int32: member k's rows of y and labels are its rows of x plus this
+    label_shift: Any  # (K,) int32: member k's rows of y and labels are its rows of x plus this
 
 
 class Chunk(NamedTuple):
@@ -153,8 +153,10 @@ class CompiledPack:
         start = chunk.row0 + j * batch_size
         rows = ops.slice(chunk.orders, (0, start), (k, batch_size))
         flat = ops.reshape(rows, (-1,))
-        # members with their own labels on shared rows (label-permutation runs) read them elsewhere
-        flat_labels = ops.reshape(ops.add(rows, data.label_shift), (-1,))
+        # members with their own labels on shared rows (label-permutation runs) read them elsewhere; the
+        # shift is repeated to the flat rows' shape: Keras's TensorFlow `add` takes a (K, 1) operand for a
+        # bias of the last axis where K equals the batch size (a pack of 16 in batches of 16)
+        flat_labels = ops.add(flat, ops.repeat(data.label_shift, batch_size))
         xb = ops.reshape(ops.take(data.x, flat, axis=0), (k, batch_size, -1))
         yb = ops.reshape(ops.take(data.y, flat_labels, axis=0), (k, batch_size, -1))
         sw = None
