@@ -323,12 +323,17 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
         log.info("%s", pack_line(key, [p.run.path for p in group]))
         t0 = saved = time.perf_counter()
         unsaved = False  # epochs completed since the last checkpoint
+
+        def save() -> float:
+            with job.part("checkpoints"):
+                checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
+            return time.perf_counter()
+
         progress = PackProgress(key, job.progress_seconds)
         while any(m.active for m in pack.members):
             if stop.set or not _timed_epoch(pack, job.clock, stop):
                 if unsaved:  # the state of the last completed epoch (a stopped epoch is undone)
-                    with job.part("checkpoints"):
-                        checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
+                    save()
                 epochs = sorted({m.epoch for m in pack.members})
                 log.warning(
                     "interrupted by signal %s; the checkpoint keeps epoch %s and a retry resumes there",
@@ -338,9 +343,7 @@ def _train_pack(group: list[Prepared], results: Path, job: JobSettings) -> dict[
                 raise Interrupted(f"signal {stop.signum}; each run resumes after its last completed epoch")
             unsaved = True
             if time.perf_counter() - saved >= job.checkpoint_seconds:
-                with job.part("checkpoints"):
-                    checkpoint.save(ckpt, _states(pack, group), _arrays(pack))
-                saved, unsaved = time.perf_counter(), False
+                saved, unsaved = save(), False
             progress.epoch_done(pack.members)
         seconds = time.perf_counter() - t0
         with job.part("evaluation"):
@@ -509,8 +512,10 @@ def _record(
     """Evaluate every member and hand its record and files to the job's writer."""
     import keras
 
-    exported = [k for k, p in enumerate(group) if not compact.keeps_scores_only(p.run, job.keep)]
-    if pack.final_validation() is not None:  # no member ends on restored best weights: the pack's are final
+    scores_only = [compact.keeps_scores_only(p.run, job.keep) for p in group]
+    exported = [k for k, only in enumerate(scores_only) if not only]
+    validation = pack.final_validation()
+    if validation is not None:  # no member ends on restored best weights: the pack's are final
         stacked = list(pack.weights)
         final = dict(zip(exported, pack.all_final_weights(exported)))  # host copies for the saved models only
     else:
@@ -518,19 +523,18 @@ def _record(
         stacked = [pack.compiled.to_device(np.stack(ws)) for ws in zip(*final.values())]
     n_params = sum(math.prod(tuple(w.shape)[1:]) for w in pack.weights)
     parts = {}
-    compact_only = all(compact.keeps_scores_only(p.run, job.keep) for p in group)
     for part in record.PARTS:
-        if part == "train" and compact_only:
+        if part == "train" and all(scores_only):
             continue  # a compact record keeps no training-part metrics
-        if part == "val" and pack.final_validation() is not None:
-            parts[part] = pack.final_validation()  # the last epoch evaluated the final weights already
+        if part == "val" and validation is not None:
+            parts[part] = validation  # the last epoch evaluated the final weights already
             continue
         xs = [getattr(p.splits, f"x_{part}") for p in group]
         ys = [one_hot(getattr(p.splits, f"y_{part}"), p.splits.n_classes) for p in group]
         parts[part] = pack.evaluate(xs, ys, stacked)
     across_windows = _generalization(pack, stacked, group, job.keep) if job.generalization else [None] * len(group)
     members, backend = [p.run.path for p in group], keras.backend.backend()
-    statuses, scores_only = {}, []
+    statuses, compact_records = {}, []
     for k, (p, m) in enumerate(zip(group, pack.members)):
         s = p.splits
         finished = m.status != "diverged"
@@ -542,8 +546,8 @@ def _record(
             model_format=MODEL_FORMAT if finished else None,
         )  # fmt: skip
         statuses[p.run.path] = rec.status
-        if compact.keeps_scores_only(p.run, job.keep):
-            scores_only.append((p, rec))
+        if scores_only[k]:
+            compact_records.append((p, rec))
             continue
         files = {}
         if finished:
@@ -565,8 +569,10 @@ def _record(
         line = f"{p.run_dir}: {rec.status} in a pack of {len(group)} trained in {seconds}"
         write = functools.partial(_write_run, p.run_dir, rec, m.history, line, **files)
         job.writer.submit(p.run.path, write, functools.partial(_write_failed, p.run_dir, p.run.hash))
-    if scores_only:
-        _submit_compact(job, scores_only, f"{len(scores_only)} runs recorded compactly, pack {key} of {len(group)}")
+    if compact_records:
+        _submit_compact(
+            job, compact_records, f"{len(compact_records)} runs recorded compactly, pack {key} of {len(group)}"
+        )
     return statuses
 
 

@@ -110,7 +110,7 @@ def epoch_orders(n: int, seeds, epochs, offsets) -> np.ndarray:
     """(K, n) int32: member k's epoch order (`epoch_order`) shifted by its rows' offset, filled in place."""
     out = np.empty((len(seeds), n), np.int32)
     for k, (seed, epoch) in enumerate(zip(seeds, epochs)):
-        out[k] = np.random.default_rng([int(seed), int(epoch), 0x6F7264]).permutation(n)
+        out[k] = epoch_order(n, seed, epoch)
     out += np.asarray(offsets, np.int32)[:, None]
     return out
 
@@ -178,17 +178,16 @@ class Pack:
         # blocks padded to a power of two (never past the blocks of one per distinct pair of rows and
         # labels, the layout before): a job's packs then come in few shapes, each traced once
         pairs = len({(id(m.x_train), id(m.y_train)) for m in members})
-        n_rows = len(rows.distinct)
-        rows, labels = _padded(rows, pairs), _padded(labels, pairs)
+        label_blocks = labels.distinct + [np.zeros_like(labels.distinct[0])] * _padding(len(labels.distinct), pairs)
         self.offsets = np.array([rows.index[k] * self.n_train for k in range(K)], np.int64)
         shift = np.array([(labels.index[k] - rows.index[k]) * self.n_train for k in range(K)], np.int32)
         n_classes = members[0].y_train.shape[1]
         equal = np.ones(n_classes, np.float32)
         cw = np.stack([equal if m.class_weights is None else m.class_weights for m in members]).astype(np.float32)
         self.data = PackData(
-            x=self.compiled.rows_on_device(rows.distinct[:n_rows], len(rows.distinct) - n_rows),
-            y=dev(np.concatenate(labels.distinct).astype(np.float32, copy=False)),
-            labels=dev(np.concatenate([y.argmax(axis=1) for y in labels.distinct]).astype(np.int32)),
+            x=self.compiled.rows_on_device(rows.distinct, _padding(len(rows.distinct), pairs)),
+            y=dev(np.concatenate(label_blocks).astype(np.float32, copy=False)),
+            labels=dev(np.concatenate([y.argmax(axis=1) for y in label_blocks]).astype(np.int32)),
             class_weights=dev(cw),
             seeds=np.array([m.seed for m in members], np.int64).astype(np.uint32),
             label_shift=dev(shift),
@@ -485,12 +484,9 @@ class Pack:
         return l2 * sum((kernel**2).sum(axis=(1, 2)) for kernel in kernels) if kernels else np.zeros(len(self.members))
 
 
-def _padded(blocks: _Distinct, most: int) -> _Distinct:
-    """`blocks` with zero blocks added up to the next power of two, at most `most` in all."""
-    n = len(blocks.distinct)
-    wanted = min(1 << max(0, n - 1).bit_length(), max(most, n))
-    zeros = [np.zeros_like(blocks.distinct[0])] * (wanted - n)
-    return _Distinct(blocks.distinct + zeros, blocks.index)
+def _padding(n: int, most: int) -> int:
+    """Zero blocks that bring n blocks up to the next power of two, at most `most` blocks in all."""
+    return min(1 << max(0, n - 1).bit_length(), max(most, n)) - n
 
 
 class _Distinct(NamedTuple):
