@@ -31,6 +31,12 @@ CORES = len(os.sched_getaffinity(0))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+def run_bench(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """A bench/ script run as a user runs it, in a fresh process; its output captured."""
+    cmd = [sys.executable, str(REPO / "bench" / script), *args]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
 @pytest.mark.parametrize("n_train", [300, 20000])
 def test_fit_data_has_exactly_the_requested_training_rows(n_train):
     cfg = validate_config(
@@ -136,13 +142,7 @@ def test_verdicts_follow_the_targets(per_run, gap, met):
 @pytest.mark.workflow
 def test_quick_run_measures_every_figure(tmp_path):
     out = tmp_path / "RESULTS.md"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=ENV,
-    )
+    proc = run_bench("run.py", "--quick", "--output", str(out), timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = out.read_text()
     assert f"; cores {CORES};" in text
@@ -213,13 +213,7 @@ needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="
 @needs_jax
 def test_gpu_check_runs_on_cpu_without_tensorflow_sklearn_or_pandas(tmp_path):
     out = tmp_path / "GPU.md"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "gpu.py"), "--quick", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
+    proc = run_bench("gpu.py", "--quick", "--output", str(out), timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("| Pack size |") for line in lines) == 1  # one table
@@ -265,10 +259,7 @@ def test_permutation_records_are_compact_rows_read_as_finished_runs(tmp_path):
 
 def test_permutation_records_quick_run_times_every_part(tmp_path):
     out, figures = tmp_path / "PERMUTATIONS.md", tmp_path / "figures.json"
-    cmd = [sys.executable, str(REPO / "bench" / "permutation_records.py"), "--quick", "--output", str(out)]
-    proc = subprocess.run(
-        [*cmd, "--json", str(figures)], check=False, capture_output=True, text=True, timeout=120, env=ENV
-    )
+    proc = run_bench("permutation_records.py", "--quick", "--output", str(out), "--json", str(figures), timeout=120)
     assert proc.returncode == 0, proc.stderr[-4000:]
     found = json.loads(figures.read_text())["quick"]
     assert found["summary"]["rows"] == found["real"] + found["permuted"] == 144
@@ -285,8 +276,7 @@ def test_permutation_records_quick_run_times_every_part(tmp_path):
 @pytest.mark.workflow
 def test_permutation_scale_quick_run_accounts_for_every_part_of_the_jobs(tmp_path):
     out = tmp_path / "SCALE.md"
-    cmd = [sys.executable, str(REPO / "bench" / "permutation_scale.py"), "--size", "quick", "--output", str(out)]
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600, env=ENV)
+    proc = run_bench("permutation_scale.py", "--size", "quick", "--output", str(out), timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = out.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| quick | 8 + 16 |"))
