@@ -94,3 +94,53 @@ def test_by_group_records_each_groups_auc_and_the_group_table_shows_it_when_aske
     table = group_results(runs, options)
     assert table["test_roc_auc_mean"].tolist() == [pytest.approx(0.7)]
     assert "| Test AUC |" in render_groups_markdown(table, options)
+
+
+def _previous_release_auc(y_true, p):
+    """roc_auc of the release before pack-wise AUC (member by member): the reference."""
+
+    def ranks(x):
+        order = np.argsort(x, kind="mergesort")
+        sorted_x = x[order]
+        first = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
+        starts = np.flatnonzero(first)
+        ends = np.r_[starts[1:], len(x)]
+        out = np.empty(len(x))
+        out[order] = ((starts + ends + 1) / 2)[np.cumsum(first) - 1]
+        return out
+
+    def binary(positive, score):
+        n_pos = int(positive.sum())
+        n_neg = len(positive) - n_pos
+        if n_pos == 0 or n_neg == 0:
+            return float("nan")
+        return float(
+            (ranks(np.asarray(score, dtype=np.float64))[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        )
+
+    if p.shape[1] == 2:
+        return binary(y_true == 1, p[:, 1])
+    return float(np.mean([binary(y_true == k, p[:, k]) for k in range(p.shape[1])]))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_members_together_have_the_auc_each_has_alone(seed):
+    """roc_auc_many and probabilities of (members, rows, classes): bit-identical to each member
+    alone, with ties, a member of one class, NaN scores and up to 10 classes."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(2, 11))
+    members, n = int(rng.choice([1, 3, 64, 257])), int(rng.choice([2, 9, 80, 301]))
+    y = rng.integers(0, n_classes, (members, n))
+    y[0] = 0
+    logits = rng.normal(size=(members, n, n_classes)) * 4
+    logits[1::2] = np.round(logits[1::2], 1)  # ties
+    if seed % 3 == 0:
+        logits[-1, 0, 0] = np.nan
+    p = auc.probabilities(logits)
+    together = auc.roc_auc_many(y, p)
+    for k in range(members):
+        alone = auc.probabilities(logits[k])
+        assert np.array_equal(alone, p[k], equal_nan=True)
+        expected = _previous_release_auc(y[k], alone)
+        assert np.array_equal([together[k]], [expected], equal_nan=True)
+        assert np.array_equal([auc.roc_auc(y[k], alone)], [expected], equal_nan=True)

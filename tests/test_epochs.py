@@ -503,3 +503,40 @@ def test_sizing_reads_the_shape_of_one_window_from_the_headers(folder):
         + f"{sizing.n_params(30, [100_000_000], 2):,} parameters",
     ):
         sizing.plan(expand_runs(cfg), cfg["execution"])
+
+
+def test_a_jobs_cache_gives_every_window_the_splits_made_from_scratch(folder):
+    """DataCache.splits over a within-subject time course with permutation runs (in a job's order):
+    each run's arrays equal make_splits of its window from scratch, and a permutation's labels,
+    the same at every window of its split, are drawn once and shared."""
+    from mlpsweep.training import DataCache
+
+    cfg = sweep(
+        folder, {"method": "kfold", "folds": 3, "within": "subject"}, conditions=["standard", "deviant"],
+        windows={"length": 0.2, "step": 0.2},
+    )  # fmt: skip
+    cfg["summary"]["permutations"] = 2
+    runs = [r for r in expand_runs(cfg) if r.subject in ("01", "02")]
+    cache, data = DataCache(), load_dataset(runs[0].config["dataset"], "subject")
+    found = {}
+    for run in runs:
+        got, _ = cache.splits(run.config)
+        expected = make_splits(
+            window_dataset(data, run.window),
+            run.config["split"],
+            run.seed,
+            run.fold,
+            run.permutation,
+            group=run.subject,
+        )
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "test_index"):
+            assert np.array_equal(getattr(got, name), getattr(expected, name)), (run.path, name)
+        found[run.path] = got
+    by_split: dict = {}
+    for run in runs:
+        if run.permutation is not None:
+            by_split.setdefault((run.subject, run.fold, run.permutation), []).append(found[run.path].y_train)
+    assert len(by_split) == 2 * 3 * 2 and all(len(ys) > 1 for ys in by_split.values())
+    assert all(all(y is ys[0] for y in ys) for ys in by_split.values())  # drawn once per split
+    first = {k: ys[0] for k, ys in by_split.items()}
+    assert not np.array_equal(first[("01", 0, 1)], first[("01", 0, 2)])  # other permutations, other labels

@@ -207,3 +207,35 @@ def test_runs_csv_reads_back_with_its_declared_types(tmp_path):
     )
     (tmp_path / "empty.csv").write_text("")
     assert list(read_runs_csv(tmp_path / "empty.csv").columns) == list(runs.columns)
+
+
+def test_a_packs_metrics_computed_together_equal_each_members_alone():
+    """metrics_of_members: members of unlike row counts and classes, a diverged member, a member
+    without a training part (scores only), test rows of one and of several groups: each member's
+    metrics are those metrics_of gives it alone, bit for bit and in the same order."""
+    rng = np.random.default_rng(5)
+
+    def evaluated(n, n_classes, groups=None):
+        y = rng.integers(0, n_classes, n)
+        logits = rng.normal(size=(n, n_classes)).astype(np.float32)
+        return record.Evaluated(y, logits.argmax(axis=1), logits, float(rng.random()), n_classes, groups)
+
+    outcomes, parts = [], []
+    for k in range(40):
+        n_classes, n_test = (2, 80) if k % 4 else (3, 79)
+        groups = None
+        if k % 5 == 1:
+            groups = np.array(["01"] * n_test, dtype=object)
+        elif k % 5 == 2:
+            groups = np.array(["01", "02", "03"] * n_test, dtype=object)[:n_test]
+        found = {"val": evaluated(48, n_classes), "test": evaluated(n_test, n_classes, groups)}
+        if k % 3:
+            found = {"train": evaluated(272, n_classes), **found}
+        outcomes.append(record.Outcome("finished", None, 5, 0.01 * k, 18722))
+        parts.append(None if k == 7 else found)
+    together = record.metrics_of_members(outcomes, parts)
+    for k in range(40):
+        alone = record.metrics_of(outcomes[k], parts[k])
+        assert json.dumps(together[k]) == json.dumps(alone)
+    assert "test_roc_auc" not in together[7] and "train_loss" not in together[3]
+    assert set(together[2]["test_by_group"]) == {"01", "02", "03"} and "roc_auc" in together[1]["test_by_group"]["01"]

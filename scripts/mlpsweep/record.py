@@ -271,32 +271,70 @@ class PackFacts:
 def metrics_of(outcome: Outcome, parts: dict[str, Evaluated] | None) -> dict:
     """The record's metrics: training counts, then per part (of a finished run) its loss and
     classification metrics, then every registered metric with a `compute` function."""
-    from .auc import probabilities
-    from .metrics import by_group, classification_metrics, split_metrics
+    return metrics_of_members([outcome], [parts])[0]
 
-    result = {
-        "stopped_early": outcome.status == "stopped_early",
-        "best_epoch": None if outcome.best_epoch is None else outcome.best_epoch + 1,
-        "epochs_run": outcome.epochs_run,
-        "fit_seconds": round(outcome.fit_seconds, 4),
-        "n_params": outcome.n_params,
-    }
-    if parts is None:
-        return result
-    for part in PARTS:
-        if part not in parts:  # the training part of a run recorded as scores only (compact.py keeps none)
-            continue
-        e = parts[part]
-        values = {"loss": e.loss, **classification_metrics(e.y_true, e.y_pred, e.n_classes)}
-        if part != "test":
-            values.pop("confusion_matrix")
-        elif e.groups is not None:
-            values["by_group"] = by_group(e.groups, e.y_true, e.y_pred, probabilities(e.logits))
-        result.update(split_metrics(part, values))
+
+def metrics_of_members(outcomes: list[Outcome], parts: list[dict[str, Evaluated] | None]) -> list[dict]:
+    """metrics_of of each member of a pack, computed part by part for the members together (those
+    with as many rows of the part at once): each member's numbers are those it has alone
+    (tests/test_record.py), in a fraction of the time member by member."""
+    from .metrics import split_metrics
+
+    results = [
+        {
+            "stopped_early": outcome.status == "stopped_early",
+            "best_epoch": None if outcome.best_epoch is None else outcome.best_epoch + 1,
+            "epochs_run": outcome.epochs_run,
+            "fit_seconds": round(outcome.fit_seconds, 4),
+            "n_params": outcome.n_params,
+        }
+        for outcome in outcomes
+    ]
+    for part in PARTS:  # the training part of a run recorded as scores only is absent (compact.py keeps none)
+        ks = [k for k, found in enumerate(parts) if found is not None and part in found]
+        for k, values in zip(ks, _part_metrics(part, [parts[k][part] for k in ks])):
+            results[k].update(split_metrics(part, values))
     for name, metric in registry.METRICS.items():
-        if metric.compute and name not in result and name.split("_", 1)[0] in parts:
-            result[name] = _function(metric.compute)(parts[name.split("_", 1)[0]])
-    return result
+        part = name.split("_", 1)[0]
+        ks = [k for k, found in enumerate(parts) if found is not None and part in found and name not in results[k]]
+        if not (metric.compute and ks):
+            continue
+        if metric.compute_many:
+            values = _function(metric.compute_many)([parts[k][part] for k in ks])
+        else:
+            values = [_function(metric.compute)(parts[k][part]) for k in ks]
+        for k, value in zip(ks, values):
+            results[k][name] = value
+    return results
+
+
+def _part_metrics(part: str, evaluated: list[Evaluated]) -> list[dict]:
+    """Per member, its loss and classification metrics of one part (with the test part's
+    confusion matrix, and its figures by group where the part has groups)."""
+    import numpy as np
+
+    from .auc import probabilities, roc_auc_many
+    from .metrics import by_group_many, classification_metrics_many
+
+    out: list[dict] = [{} for _ in evaluated]
+    same: dict[tuple[int, int], list[int]] = {}
+    for k, e in enumerate(evaluated):
+        same.setdefault((len(e.y_true), e.n_classes), []).append(k)
+    for (_, n_classes), ks in same.items():
+        y_true = np.stack([evaluated[k].y_true for k in ks])
+        y_pred = np.stack([evaluated[k].y_pred for k in ks])
+        for k, values in zip(ks, classification_metrics_many(y_true, y_pred, n_classes)):
+            out[k] = {"loss": evaluated[k].loss, **values}
+            if part != "test":
+                out[k].pop("confusion_matrix")
+        grouped = [i for i, k in enumerate(ks) if part == "test" and evaluated[k].groups is not None]
+        if grouped:
+            p = probabilities(np.stack([evaluated[ks[i]].logits for i in grouped]))
+            groups = [evaluated[ks[i]].groups for i in grouped]
+            auc = roc_auc_many(y_true[grouped], p)
+            for i, values in zip(grouped, by_group_many(groups, y_true[grouped], y_pred[grouped], p, auc)):
+                out[ks[i]]["by_group"] = values
+    return out
 
 
 def _function(name: str):
@@ -354,9 +392,11 @@ def build(
     pack: PackFacts,
     extra: dict,
     model_format: int | None = None,
+    metrics: dict | None = None,
 ) -> Record:
     """The record of a trained run (grid.Run, data.Splits); `parts` None for a diverged run,
-    `extra`: provenance the job adds (threads, the GPU check)."""
+    `extra`: provenance the job adds (threads, the GPU check); `metrics`: metrics_of(outcome,
+    parts) where it was computed already (metrics_of_members, a pack at once)."""
     from . import provenance
 
     stored = {
@@ -376,7 +416,7 @@ def build(
         "identity": identity.canonical(run.config),
         "config": run.config,
         "data": data_of(run, splits, fingerprint),
-        "metrics": metrics_of(outcome, parts),
+        "metrics": metrics_of(outcome, parts) if metrics is None else metrics,
         "provenance": provenance.collect(
             started,
             {

@@ -64,6 +64,7 @@ class DataCache:
     def __init__(self, keep_bytes: int = 256 * 2**20):
         self._data = {}
         self._rows: OrderedDict = OrderedDict()  # split rows: small integer arrays
+        self._labels: OrderedDict = OrderedDict()  # a permutation's training and validation labels, per split
         self._windows: OrderedDict = OrderedDict()  # window data sets (features of every trial)
         self._bases: OrderedDict = OrderedDict()  # standardized parts, true labels
         self.keep_bytes = keep_bytes  # of windows, and of standardized parts, each (least recently used go)
@@ -110,6 +111,8 @@ class DataCache:
             [self._text(config["dataset"]), self._text(split), split_seed(split, seed), fold, subject]
         )
         base_key = json.dumps([rows_key, config.get("window")])
+        permutation = config.get("permutation")
+        labels_key = None if permutation is None else json.dumps([rows_key, permutation])
         base = _recent(self._bases, base_key)
         if base is None:
             base = standardized(
@@ -118,12 +121,19 @@ class DataCache:
             self._rows[rows_key] = base.rows
             self._bases[base_key] = base
             self._forget()
+        labels = None if labels_key is None else _recent(self._labels, labels_key)
+        if labels is not None:  # this permutation's labels, drawn for another window of the split
+            return base.permuted(*labels), run_fingerprint(data, subject)
         at = None
         if subject is not None:
             at = self._group_rows.get((id(data), subject))
             if at is None:
                 at = self._group_rows[(id(data), subject)] = group_rows(data, subject)
-        out = labelled(data, base, split, seed, fold, config.get("permutation"), group=subject, rows_of_group=at)
+        out = labelled(data, base, split, seed, fold, permutation, group=subject, rows_of_group=at)
+        if labels_key is not None:
+            self._labels[labels_key] = (out.y_train, out.y_val)
+            if len(self._labels) > 4096:
+                self._labels.popitem(last=False)
         return out, run_fingerprint(data, subject)
 
     def _forget(self) -> None:
@@ -535,15 +545,19 @@ def _record(
     across_windows = _generalization(pack, stacked, group, job.keep) if job.generalization else [None] * len(group)
     members, backend = [p.run.path for p in group], keras.backend.backend()
     statuses, compact_records = {}, []
+    outcomes = [record.Outcome(m.status, m.stopping.best_epoch, m.epoch, m.fit_seconds, n_params) for m in pack.members]
+    evaluations = [
+        {part: _evaluated(parts[part], k, p.splits, part) for part in parts} if m.status != "diverged" else None
+        for k, (p, m) in enumerate(zip(group, pack.members))
+    ]
+    metrics = record.metrics_of_members(outcomes, evaluations)  # the pack's members at once
     for k, (p, m) in enumerate(zip(group, pack.members)):
-        s = p.splits
-        finished = m.status != "diverged"
-        outcome = record.Outcome(m.status, m.stopping.best_epoch, m.epoch, m.fit_seconds, n_params)
-        evaluated = {part: _evaluated(parts[part], k, s, part) for part in parts} if finished else None
+        s, evaluated = p.splits, evaluations[k]
+        finished = evaluated is not None
         facts = record.PackFacts(key, members, k, pack.trace_seconds, resumed.get(p.run.path), backend)
         rec = record.build(
-            p.run, s, p.fingerprint, outcome, evaluated, started=p.started, pack=facts, extra=job.extra_provenance,
-            model_format=MODEL_FORMAT if finished else None,
+            p.run, s, p.fingerprint, outcomes[k], evaluated, started=p.started, pack=facts, extra=job.extra_provenance,
+            model_format=MODEL_FORMAT if finished else None, metrics=metrics[k],
         )  # fmt: skip
         statuses[p.run.path] = rec.status
         if scores_only[k]:
