@@ -16,7 +16,7 @@ keeps its seconds per part) and Snakemake's benchmark files:
 - the time course's own cost (its rule's wall time), the summary's and the plots'.
 
     .venv/bin/python bench/permutation_scale.py                       # 5,500 runs (10 permutations), ~2 min
-    .venv/bin/python bench/permutation_scale.py --size 5500 --size 50500 --output bench/PERMUTATION_SCALE.md
+    .venv/bin/python bench/permutation_scale.py --size 5500 --size 50500 --size 50500-6jobs --output bench/PERMUTATION_SCALE.md
     .venv/bin/python bench/permutation_scale.py --size quick          # tiny: checks the harness (tests/test_bench.py)
 """
 
@@ -44,7 +44,10 @@ from mlpsweep.job_time import PARTS, TRAINING, WRITER  # noqa: E402
 SIZES = {
     "quick": {"subjects": 2, "folds": 2, "windows": 2, "permutations": 2, "trials": 60, "runs_per_job": 16, "pack": 8},
     "5500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 10, "trials": 400, "runs_per_job": 2752},
-    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 8448},
+    # one job per core, as the 5,500 size and config/config.yaml: TensorFlow starts once per core
+    "50500": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 25280},
+    # the same sweep in 6 jobs (3 per core): what each further job start costs
+    "50500-6jobs": {"subjects": 10, "folds": 5, "windows": 10, "permutations": 100, "trials": 400, "runs_per_job": 8448},
 }
 PACK, RUNS_PER_JOB, CORES = 64, 1024, 2
 CHANNELS, SFREQ, TMIN, EFFECT = 32, 120.0, -0.2, (0.25, 0.5)
