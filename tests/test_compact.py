@@ -110,6 +110,29 @@ def test_runs_of_a_record_interrupted_mid_write_retrain_alone(trained, tmp_path)
     assert len(list(folder.glob("*.jsonl"))) == 2  # the retrained runs' pack wrote a file of its own
 
 
+def test_a_jobs_reader_reads_what_read_does_from_one_look_at_each_folder(trained, tmp_path):
+    """record.JobReader (a training job's done checks): the records record.read gives, for runs of
+    both layouts, a run directory holding only failed.json, and a run not trained; each folder
+    listed and each cell's files read when first asked about, not again after a later write."""
+    sweep, runs, source = trained
+    results = tmp_path / "results"
+    shutil.copytree(source, results)
+    perms = [r for r in runs if r.permutation is not None]
+    rundir.write_failure(results / perms[0].path, perms[0].hash, "an earlier failure", "2026-01-01T00:00:00+00:00")
+    folder = results / "runs" / runs[0].cell / compact.FOLDER
+    (pack,) = folder.glob("*.jsonl")
+    lines = pack.read_text().splitlines(keepends=True)
+    damage(pack, "".join(lines[:-1]))  # the last permutation run not done
+    reader = record.JobReader()
+    for run in runs:
+        expected, found = record.read(results / run.path), reader(results / run.path)
+        assert (None if expected is None else expected.stored) == (None if found is None else found.stored), run.path
+    assert reader(results / runs[0].path.replace("seed0", "seed9")) is None  # no such run
+    (folder / "pack-later.jsonl").write_text(pack.read_text() + lines[-1])  # written after the look
+    last = next(r for r in perms if r.path.endswith("/" + json.loads(lines[-1])["leaf"]))
+    assert reader(results / last.path) is None and record.is_done(record.read(results / last.path), last.config)
+
+
 def test_runs_finished_in_the_full_layout_stay_done(tmp_path):
     sweep, runs = tiny_sweep(tmp_path / "results")
     assert set(train(sweep, runs[:5], keep={"permutation_runs": "all"}).values()) == {"finished"}

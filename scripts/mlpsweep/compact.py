@@ -226,10 +226,11 @@ def stored_of(folder: str, header: dict, row: dict) -> dict:
     }
 
 
-def read_stored(run_dir: str | Path) -> dict | None:
-    """A run's compact record as a dict, or None where its cell has no (readable) row of it."""
+def read_stored(run_dir: str | Path, rows: dict | None = None) -> dict | None:
+    """A run's compact record as a dict, or None where its cell has no (readable) row of it.
+    `rows`: an index() of its folder taken before (record.JobReader), else the folder's now."""
     folder, leaf = folder_of(run_dir)
-    found = index(folder).get(leaf)
+    found = (index(folder) if rows is None else rows).get(leaf)
     if found is None:
         return None
     try:

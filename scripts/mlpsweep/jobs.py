@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import job_time
+from . import job_time, record
 from .job_time import JobClock
 from .refusal import refusal
 from .storage import write_json_atomic
@@ -188,6 +188,7 @@ def run_job(
             patterns=sweep["summary"].get("patterns", False),
             keep=execution.get("keep"),
             clock=clock,
+            read=record.JobReader(),  # each of the job's runs is asked about once
         )
         for pack in planned:
             if stop.set:

@@ -97,6 +97,13 @@ def _device() -> dict:
 
 
 def collect(started: str, extra: dict | None = None) -> dict:
+    """A record's provenance: the process's (the same for every run a job trains: looked up once,
+    its nested values shared by the job's records, which nothing changes), then the run's own."""
+    return {**_process(), "started": started, "finished": utc_now(), **(extra or {})}
+
+
+@functools.lru_cache(maxsize=1)
+def _process() -> dict:
     return {
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -105,7 +112,4 @@ def collect(started: str, extra: dict | None = None) -> dict:
         "git": git_commit(),
         "slurm": slurm(),
         "device": device(),
-        "started": started,
-        "finished": utc_now(),
-        **(extra or {}),
     }

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -213,10 +214,12 @@ def _member(p: Prepared, one_hots: dict | None = None):
 
 
 def prepare(
-    runs: list[Run], results: Path, cache: DataCache, keep_compact: dict | None = None
+    runs: list[Run], results: Path, cache: DataCache, keep_compact: dict | None = None, read=None
 ) -> tuple[list[Prepared], dict[str, str]]:
     """Load each run's data; (runs to train, {path: status} of runs skipped or failed).
-    `keep_compact`: execution.keep, whose compactly recorded runs get no directory."""
+    `keep_compact`: execution.keep, whose compactly recorded runs get no directory. `read`: how a
+    run's record is read (default record.read; a job's record.JobReader)."""
+    read = read or record.read
     todo, statuses = [], {}
     for run in runs:
         run_dir = Path(results) / run.path
@@ -235,7 +238,7 @@ def prepare(
                 _close(handlers)
             statuses[run.path] = "failed"
             continue
-        if record.is_done(record.read(run_dir), run.config, fingerprint):
+        if record.is_done(read(run_dir), run.config, fingerprint):
             log.info("%s: already finished with this config and data; not training again", run_dir)
             statuses[run.path] = "skipped"
             continue
@@ -259,6 +262,7 @@ class JobSettings:
     patterns: bool = False  # summary.patterns: windowed runs record their activation patterns (patterns.py)
     keep: dict | None = None  # execution.keep: compactly recorded runs (compact.py); None: every run a directory
     clock: JobClock | None = None  # the job's time per part (job_time.py); None: not timed
+    read: Callable | None = None  # how a run's record is read before training it (see prepare)
 
     def part(self, name: str):
         """Time a block as one of the job's parts (job_time.PARTS), where the job is timed."""
@@ -276,7 +280,7 @@ def train_runs(runs: list[Run], results: Path, cache: DataCache, settings: JobSe
     stop, exporter = settings.stop or StopFlag(), settings.exporter or ModelExporter()
     job = replace(settings, stop=stop, exporter=exporter, writer=settings.writer or Writer())
     with job.part("data"):
-        todo, statuses = prepare(runs, Path(results), cache, job.keep)
+        todo, statuses = prepare(runs, Path(results), cache, job.keep, job.read)
     groups: dict[int, list[Prepared]] = {}
     for p in todo:  # one computation needs members with equal numbers of training rows
         groups.setdefault(len(p.splits.y_train), []).append(p)
