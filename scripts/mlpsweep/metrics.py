@@ -61,11 +61,14 @@ def by_group(groups: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, p: np.n
     out = {}
     for group in sorted(set(groups.tolist())):
         rows = groups == group
-        out[str(group)] = {"n": int(rows.sum()), "correct": int((y_true[rows] == y_pred[rows]).sum())}
         auc = math.nan if p is None else roc_auc(y_true[rows], p[rows])
-        if not math.isnan(auc):
-            out[str(group)]["roc_auc"] = auc
+        out[str(group)] = _group_figures(int(rows.sum()), int((y_true[rows] == y_pred[rows]).sum()), auc)
     return out
+
+
+def _group_figures(n: int, correct: int, auc: float) -> dict:
+    """One group's entry of by_group: its AUC only where it has one."""
+    return {"n": n, "correct": correct, **({} if math.isnan(auc) else {"roc_auc": auc})}
 
 
 def by_group_many(
@@ -81,10 +84,7 @@ def by_group_many(
         if len(names) != 1:
             out.append(by_group(g, y_true[k], y_pred[k], p[k]))
             continue
-        found = {"n": len(g), "correct": int(correct[k])}
-        if not math.isnan(auc[k]):
-            found["roc_auc"] = float(auc[k])
-        out.append({str(names.pop()): found})
+        out.append({str(names.pop()): _group_figures(len(g), int(correct[k]), float(auc[k]))})
     return out
 
 

@@ -180,14 +180,7 @@ class JobReader:
 
     def __call__(self, run_dir: str | Path) -> Record | None:
         run_dir = str(run_dir).rstrip("/")
-        parent, _, leaf = run_dir.rpartition("/")
-        names = self._listed.get(parent)
-        if names is None:
-            try:
-                names = self._listed[parent] = set(os.listdir(parent))
-            except OSError:
-                names = self._listed[parent] = set()
-        if leaf in names:  # a run directory (its metrics.json, else its compact row)
+        if _has_directory(run_dir, self._listed):  # its metrics.json, else its compact row
             return read(run_dir)
         folder = compact.folder_of(run_dir)[0]
         if folder not in self._rows:
@@ -199,17 +192,19 @@ def without_directory(run_dirs: Iterable[str]) -> list[bool]:
     """Whether each run has no directory (so no metrics.json): each parent listed once, not an
     open that fails per run (a million compact runs of one cell)."""
     listed: dict[str, set] = {}
-    found = []
-    for run_dir in run_dirs:
-        parent, _, leaf = run_dir.rstrip("/").rpartition("/")
-        names = listed.get(parent)
-        if names is None:
-            try:
-                names = listed[parent] = set(os.listdir(parent))
-            except OSError:
-                names = listed[parent] = set()
-        found.append(leaf not in names)
-    return found
+    return [not _has_directory(run_dir, listed) for run_dir in run_dirs]
+
+
+def _has_directory(run_dir: str, listed: dict[str, set]) -> bool:
+    """Whether a run has a directory, from its parent's listing (made once, kept in `listed`)."""
+    parent, _, leaf = run_dir.rstrip("/").rpartition("/")
+    names = listed.get(parent)
+    if names is None:
+        try:
+            names = listed[parent] = set(os.listdir(parent))
+        except OSError:
+            names = listed[parent] = set()
+    return leaf in names
 
 
 def read_compact_many(run_dirs: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Record | None]]:
